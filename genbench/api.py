@@ -1,0 +1,255 @@
+"""genbench's public plugin API: what a model, dataset or metric plugin implements.
+
+Capabilities, not class hierarchies (DESIGN.md): a model declares what it ``provides``
+- ``generator``: ``generate(z)`` / ``sample(n, seed)`` / ``latent_dim``  (FID, KID, SWD apply)
+- ``inferrer``:  ``infer(x) -> z``, hence ``reconstruct(x)``          (MSE, LPIPS apply)
+- ``critic``:    ``energy(x)``, lower = more data-like
+- ``renderer``:  ``render_units(z, layer)``: basis functions in image space (NCC, parts apply)
+and the evaluator computes only the metrics whose requirements the model meets.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+CAPABILITY_METHODS = {
+    "generator": "generate",
+    "inferrer": "infer",
+    "critic": "energy",
+    "renderer": "render_units",
+}
+
+
+class Batch(NamedTuple):
+    """A training batch: images in [-1, 1], shape (B, C, H, W), and their dataset indices."""
+
+    x: Tensor
+    index: Tensor
+
+
+@dataclass
+class DataInfo:
+    """What a model may know about the data when it is built."""
+
+    dataset: str
+    image_size: int
+    n_train: int
+    channels: int = 3
+
+
+@dataclass
+class ModelConfig:
+    """Fields every model config has. Subclass it as a dataclass; defaults are the ``paper`` values.
+
+    ``PRESETS`` maps preset name -> field overrides for that preset (``tiny``, ``small``, ``paper``),
+    applied on top of the harness-wide preset (genbench.presets) and below ``--set`` overrides.
+    """
+
+    latent_dim: int = 100
+    width: float = 1.0
+    batch_size: int = 100
+    steps: int = 20000
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {}
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class UnitRender:
+    """One active unit's basis function rendered to image space (pre-tanh), METHOD.md section 5."""
+
+    sample: int
+    layer: str
+    position: tuple[int, int]
+    channel: int
+    activation: float
+    image: Tensor  # (C, H, W)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class GenerativeModel(nn.Module):
+    """Base class for model plugins. Subclass, set ``Config`` and ``provides``, and implement
+    ``train_step`` plus the methods of the capabilities you declare.
+
+    A model owns its networks and optimizers (put optimizers in ``self.optimizers`` so that the
+    default ``training_state`` checkpoints them) and any persistent state as buffers.
+    """
+
+    Config: ClassVar[type[ModelConfig]] = ModelConfig
+    provides: ClassVar[tuple[str, ...]] = ("generator",)
+    name: ClassVar[str] = ""  # set by the registry to the entry-point name
+
+    def __init__(self, config: ModelConfig, data: DataInfo):
+        super().__init__()
+        self.config = config
+        self.data = data
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+
+    # -- training ---------------------------------------------------------------------------
+    def train_step(self, batches: Iterator[Batch], step: int) -> dict[str, float]:
+        """One optimisation step. Pull as many batches as the method needs (a WGAN critic takes
+        several); return the losses to log as floats."""
+        raise NotImplementedError
+
+    # -- generator --------------------------------------------------------------------------
+    @property
+    def latent_dim(self) -> int:
+        return self.config.latent_dim
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def prior(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """Samples from p(z); N(0, I) unless the model says otherwise."""
+        return torch.randn(n, self.latent_dim, generator=generator).to(self.device)
+
+    def generate(self, z: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def sample(self, n: int, seed: int | None = None, batch_size: int = 256) -> Tensor:
+        """n images in [-1, 1], deterministic for a given seed."""
+        gen = torch.Generator().manual_seed(seed) if seed is not None else None
+        was_training = self.training
+        self.eval()
+        out = [self.generate(self.prior(min(batch_size, n - i), gen)).clamp(-1, 1).cpu()
+               for i in range(0, n, batch_size)]
+        self.train(was_training)
+        return torch.cat(out) if out else torch.empty(0)
+
+    # -- inferrer ---------------------------------------------------------------------------
+    def infer(self, x: Tensor, index: Tensor | None = None) -> Tensor:
+        """z for images x. ``index`` gives the training-set indices when x are training images, so a
+        model with persistent latent chains may start from them; None means unseen images."""
+        raise NotImplementedError
+
+    def reconstruct(self, x: Tensor, index: Tensor | None = None) -> Tensor:
+        return self.generate(self.infer(x, index)).clamp(-1, 1)
+
+    # -- critic -----------------------------------------------------------------------------
+    def energy(self, x: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    # -- renderer ---------------------------------------------------------------------------
+    def render_units(self, z: Tensor, layer: str, top: int = 1) -> list[UnitRender]:
+        """For each sample in z and each position of ``layer``, the ``top`` most active units'
+        basis functions rendered to image space (pre-tanh)."""
+        raise NotImplementedError
+
+    # -- state ------------------------------------------------------------------------------
+    def training_state(self) -> dict[str, Any]:
+        """Everything needed to resume: parameters, buffers (e.g. a latent bank) and optimizers."""
+        return {"model": self.state_dict(),
+                "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()}}
+
+    def load_training_state(self, state: dict[str, Any]) -> None:
+        self.load_state_dict(state["model"])
+        for k, o in self.optimizers.items():
+            o.load_state_dict(state["optimizers"][k])
+
+
+def capabilities(model: GenerativeModel | type[GenerativeModel]) -> frozenset[str]:
+    return frozenset(model.provides)
+
+
+def check_capabilities(cls: type[GenerativeModel]) -> None:
+    """Raise if a model declares a capability whose method it does not implement."""
+    unknown = set(cls.provides) - set(CAPABILITY_METHODS)
+    if unknown:
+        raise TypeError(f"unknown capabilities {sorted(unknown)}; known: {sorted(CAPABILITY_METHODS)}")
+    for cap in cls.provides:
+        meth = CAPABILITY_METHODS[cap]
+        if getattr(cls, meth) is getattr(GenerativeModel, meth):
+            raise TypeError(f"{cls.__name__} declares '{cap}' but does not implement {meth}()")
+
+
+# -- datasets ---------------------------------------------------------------------------------
+@dataclass
+class ImageSet:
+    """Images as uint8 (N, C, H, W) in memory, plus dataset-specific metadata (e.g. parses)."""
+
+    images: Tensor
+    name: str
+    split: str = "train"
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    @property
+    def image_size(self) -> int:
+        return self.images.shape[-1]
+
+    def as_float(self, index: Tensor | slice | None = None) -> Tensor:
+        """Images in [-1, 1] (METHOD.md section 1: (x/255 - 0.5)/0.5)."""
+        imgs = self.images if index is None else self.images[index]
+        return imgs.float().div(127.5).sub(1.0)
+
+
+class Dataset:
+    """Base for dataset plugins. ``load`` returns an ImageSet for ``split`` in {'train', 'heldout'}
+    at ``image_size``, with at most ``n`` images; the same arguments give the same images."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    default_n: ClassVar[int | None] = None
+
+    def load(self, split: str, image_size: int, n: int | None = None, seed: int = 0,
+             **options: Any) -> ImageSet:
+        raise NotImplementedError
+
+
+# -- metrics ----------------------------------------------------------------------------------
+@dataclass
+class Score:
+    """One number a metric produced. ``value`` is None unless ``status`` == 'ok' or 'warn'."""
+
+    name: str
+    value: float | None
+    status: str = "ok"  # ok | warn | n/a | unavailable | error
+    note: str = ""
+    higher_is_better: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class EvalContext:
+    """What a metric gets: the trained model, the data, and the evaluation settings."""
+
+    model: GenerativeModel
+    dataset: Dataset
+    train: ImageSet
+    heldout: ImageSet | None
+    device: torch.device
+    n_eval: int
+    seed: int
+    cache_dir: Any
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+class Metric:
+    """Base for metric plugins. ``requires``: capabilities the model must have, else 'n/a'.
+    ``protocol(ctx)`` returns everything that determines the number (hashed into the protocol id)."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    requires: ClassVar[frozenset[str]] = frozenset({"generator"})
+    higher_is_better: ClassVar[bool] = False
+    version: ClassVar[int] = 1
+
+    def applies(self, model: GenerativeModel) -> bool:
+        return self.requires <= capabilities(model)
+
+    def protocol(self, ctx: EvalContext) -> dict[str, Any]:
+        return {"n": ctx.n_eval, "seed": ctx.seed}
+
+    def compute(self, ctx: EvalContext) -> list[Score]:
+        raise NotImplementedError

@@ -1,0 +1,208 @@
+"""The shared Table-1 backbones (Xing et al., CVPR 2020, Table 1), with a width multiplier and a
+resolution, so every model in a comparison has the same capacity (METHOD.md section 1).
+
+Generator g(Z): FC -> (C0, 4, 4) -> ReLU [-> channel top-k], then one block per doubling of the
+resolution: Up(nearest, 2) -> Conv3x3+ReLU -> Conv3x3+ReLU [-> spatial top-k], then Conv3x3 + Tanh.
+Energy network f(Y): Conv+LReLU(0.2) -> Down, [Conv+LReLU]x2 -> Down, ..., [Conv+LReLU]x2 at 4x4 -> FC.
+
+At 64x64 and width 1 these are Table 1 exactly. A smaller resolution drops the highest-resolution
+blocks; the block at the output resolution is the dense one (Table 1's 64x64 layer has no k).
+
+Following the authors' code (METHOD.md section 1): no normalisation, equalised learning rate
+(N(0,1) weights scaled at run time by gain/sqrt(fan_in)), bias-free convolutions. Baselines that
+need batch norm or a classic initialisation (DCGAN, WGAN) select them with ``norm`` and ``equalized``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from genbench.sparsity import channel_topk_mask, spatial_topk_mask
+
+# Table 1 channel counts, keyed by the feature-map resolution at width 1.
+GEN_FC_CHANNELS = 3200
+GEN_CHANNELS = {8: 512, 16: 256, 32: 128, 64: 64}
+EBM_CHANNELS = {64: 64, 32: 64, 16: 128, 8: 256, 4: 512}
+SQRT2 = math.sqrt(2.0)
+
+
+def _check_resolution(image_size: int) -> int:
+    n = int(round(math.log2(image_size)))
+    if image_size < 8 or 2**n != image_size or image_size > 64:
+        raise ValueError(f"image_size must be 8, 16, 32 or 64 (the Table 1 ladder), got {image_size}")
+    return n
+
+
+def scaled(channels: int, width: float) -> int:
+    return max(4, int(round(channels * width)))
+
+
+class Conv3x3(nn.Module):
+    """3x3, stride 1, padding 1, no bias (Table 1). Equalised: w ~ N(0,1), scaled by gain/sqrt(fan_in)."""
+
+    def __init__(self, cin: int, cout: int, equalized: bool = True, gain: float = SQRT2, init_std=None):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(cout, cin, 3, 3))
+        fan_in = cin * 9
+        if equalized:
+            nn.init.normal_(self.weight)
+            self.scale = gain / math.sqrt(fan_in)
+        else:
+            if init_std is None:
+                nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))  # torch's default for Conv2d
+            else:
+                nn.init.normal_(self.weight, 0.0, init_std)
+            self.scale = 1.0
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.conv2d(x, self.weight * self.scale, padding=1)
+
+
+class Dense(nn.Module):
+    """Fully connected layer with bias; equalised like Conv3x3 when ``equalized``."""
+
+    def __init__(self, fin: int, fout: int, equalized: bool = True, gain: float = SQRT2, init_std=None):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(fout, fin))
+        self.bias = nn.Parameter(torch.zeros(fout))
+        if equalized:
+            nn.init.normal_(self.weight)
+            self.scale = gain / math.sqrt(fin)
+        else:
+            if init_std is None:
+                nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+                bound = 1 / math.sqrt(fin)
+                nn.init.uniform_(self.bias, -bound, bound)
+            else:
+                nn.init.normal_(self.weight, 0.0, init_std)
+            self.scale = 1.0
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.linear(x, self.weight * self.scale, self.bias)
+
+
+def _norm(kind: str, channels: int) -> nn.Module:
+    if kind == "none":
+        return nn.Identity()
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    raise ValueError(f"norm must be 'none' or 'batch', got {kind!r}")
+
+
+@dataclass
+class Sparsity:
+    """Top-k settings (Eqn. 6). ``fc_k``: units kept per position over the FC layer's channels;
+    ``conv_frac``: k = conv_frac * H * W per channel in every sparse conv block (Table 1: 1/4)."""
+
+    fc_k: int = 8
+    conv_frac: float = 0.25
+
+    def conv_k(self, res: int) -> int:
+        return max(1, int(round(self.conv_frac * res * res)))
+
+
+class GenBlock(nn.Module):
+    def __init__(self, cin, cout, res, sparse: Sparsity | None, norm, equalized, init_std):
+        super().__init__()
+        self.res = res
+        self.conv1 = Conv3x3(cin, cout, equalized, init_std=init_std)
+        self.conv2 = Conv3x3(cout, cout, equalized, init_std=init_std)
+        self.norm1, self.norm2 = _norm(norm, cout), _norm(norm, cout)
+        self.k = sparse.conv_k(res) if sparse is not None else None
+
+    def forward(self, x: Tensor, trace: list | None = None) -> Tensor:
+        x = F.interpolate(x, scale_factor=2, mode="nearest")
+        h1 = self.norm1(self.conv1(x))
+        a1 = F.relu(h1)
+        h2 = self.norm2(self.conv2(a1))
+        a2 = F.relu(h2)
+        mask = spatial_topk_mask(a2, self.k) if self.k is not None else None
+        out = a2 * mask if mask is not None else a2
+        if trace is not None:
+            trace.append({"name": f"b{self.res}", "res": self.res, "relu1": (h1 > 0), "relu2": (h2 > 0),
+                          "topk": mask, "out": out})
+        return out
+
+
+class Table1Generator(nn.Module):
+    """g(Z) of Table 1. ``sparsity=None`` gives the dense generator every baseline uses.
+
+    ``forward(z, trace=list)`` appends one dict per layer (names 'fc', 'b8', 'b16', ...), holding
+    the ReLU masks, the top-k mask and the layer output, which basis rendering replays.
+    """
+
+    def __init__(self, latent_dim: int = 100, image_size: int = 64, width: float = 1.0,
+                 sparsity: Sparsity | None = None, norm: str = "none", equalized: bool = True,
+                 init_std: float | None = None, out_channels: int = 3):
+        super().__init__()
+        _check_resolution(image_size)
+        self.latent_dim, self.image_size, self.sparsity = latent_dim, image_size, sparsity
+        self.c0 = scaled(GEN_FC_CHANNELS, width)
+        self.fc = Dense(latent_dim, self.c0 * 16, equalized, gain=SQRT2 / 4, init_std=init_std)
+        self.fc_norm = _norm(norm, self.c0)
+        self.fc_k = min(sparsity.fc_k, self.c0) if sparsity is not None else None
+        blocks, cin, res = [], self.c0, 8
+        while res <= image_size:
+            cout = scaled(GEN_CHANNELS[res], width)
+            block_sparse = sparsity if res < image_size else None  # output-resolution block is dense
+            blocks.append(GenBlock(cin, cout, res, block_sparse, norm, equalized, init_std))
+            cin, res = cout, res * 2
+        self.blocks = nn.ModuleList(blocks)
+        self.out = Conv3x3(cin, out_channels, equalized, gain=1.0, init_std=init_std)
+
+    def forward(self, z: Tensor, trace: list | None = None, pre_tanh: bool = False) -> Tensor:
+        h = self.fc_norm(self.fc(z).view(-1, self.c0, 4, 4))
+        a = F.relu(h)
+        mask = channel_topk_mask(a, self.fc_k) if self.fc_k is not None else None
+        x = a * mask if mask is not None else a
+        if trace is not None:
+            trace.append({"name": "fc", "res": 4, "relu": (h > 0), "topk": mask, "out": x})
+        for block in self.blocks:
+            x = block(x, trace)
+        y = self.out(x)
+        if trace is not None:
+            trace.append({"name": "out", "res": self.image_size, "out": y})
+        return y if pre_tanh else torch.tanh(y)
+
+
+class Table1EnergyNet(nn.Module):
+    """f(Y) of Table 1: a bottom-up ConvNet with LReLU(0.2), average-pool downsampling, FC head.
+
+    ``out_features`` > 1 turns it into an encoder trunk (VAE, ALI). ``features(x)`` returns the
+    flattened 4x4 features before the head, for models that compose their own heads (ALI's joint D).
+    """
+
+    def __init__(self, image_size: int = 64, width: float = 1.0, out_features: int = 1,
+                 norm: str = "none", equalized: bool = True, init_std: float | None = None,
+                 dropout: float = 0.0, in_channels: int = 3):
+        super().__init__()
+        _check_resolution(image_size)
+        layers: list[nn.Module] = []
+        cin, res, first = in_channels, image_size, True
+        while res >= 4:
+            cout = scaled(EBM_CHANNELS[res], width)
+            for _ in range(1 if first else 2):
+                layers.append(Conv3x3(cin, cout, equalized, init_std=init_std))
+                if not first:  # DCGAN convention: no normalisation on the first layer
+                    layers.append(_norm(norm, cout))
+                layers.append(nn.LeakyReLU(0.2))
+                if dropout > 0:
+                    layers.append(nn.Dropout(dropout))
+                cin, first = cout, False
+            if res > 4:
+                layers.append(nn.AvgPool2d(2))
+            res //= 2
+        self.trunk = nn.Sequential(*layers)
+        self.feature_dim = cin * 16
+        self.head = Dense(self.feature_dim, out_features, equalized, gain=1.0, init_std=init_std)
+
+    def features(self, x: Tensor) -> Tensor:
+        return self.trunk(x).flatten(1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.features(x))

@@ -1,0 +1,163 @@
+"""The ``genbench`` command line: a thin layer over genbench's functions.
+
+Bad input gets one sentence saying what is wrong and how to fix it, and a non-zero exit code
+(2 for bad input), never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from genbench import registry
+from genbench.config import PRESET_NAMES, load_toml, parse_sets
+from genbench.errors import GenbenchError
+from genbench.results import DEFAULT_RESULTS
+
+console = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+def _fail(msg: str, code: int = 2):
+    err.print(f"[red]error:[/] {msg}", soft_wrap=True)
+    sys.exit(code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="genbench")
+def cli():
+    """Train and compare generative image models; print the paper's tables."""
+
+
+@cli.command("list")
+def list_cmd():
+    """Models, datasets and metrics known (built-in and third-party)."""
+    from rich.table import Table
+
+    from genbench.api import capabilities
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # problems are listed below instead
+        entries = {k: registry.discover(k) for k in registry.KINDS}
+    for kind, ents in entries.items():
+        t = Table(title=kind, title_justify="left")
+        t.add_column("name")
+        t.add_column("provides" if kind == "models" else "requires" if kind == "metrics" else "")
+        t.add_column("description")
+        t.add_column("from")
+        for name in sorted(ents):
+            e = ents[name]
+            if not e.ok:
+                t.add_row(f"[red]{name}[/]", "", f"[red]failed to load: {e.error}[/]", e.source)
+                continue
+            obj = e.obj
+            if kind == "models":
+                col, desc = ", ".join(sorted(capabilities(obj))), (obj.__doc__ or "").strip().split("\n")[0]
+            elif kind == "metrics":
+                col, desc = ", ".join(sorted(obj.requires)), obj.description
+            else:
+                col, desc = "", obj.description
+            t.add_row(name, col, desc, e.source)
+        console.print(t)
+    problems = [p for k in registry.KINDS for p in registry.problems(k)]
+    for p in problems:
+        err.print(f"[yellow]warning:[/] {p}", soft_wrap=True)
+
+
+@cli.command()
+@click.option("--models", "-m", required=True, help="Comma-separated model names, e.g. ours,wgan.")
+@click.option("--dataset", "-d", default="shapes", show_default=True, help="Dataset name.")
+@click.option("--preset", "-p", default="small", show_default=True, type=click.Choice(PRESET_NAMES))
+@click.option("--seed", "-s", default=0, show_default=True, type=int)
+@click.option("--results", "-r", default=str(DEFAULT_RESULTS), show_default=True, type=click.Path(file_okay=False))
+@click.option("--steps", type=int, help="Training steps (overrides the preset).")
+@click.option("--metrics", help="Comma-separated metrics (default: all; those that do not apply read n/a).")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Override a setting: key=value for every model that has it, or model.key=value.")
+@click.option("--config", "config_file", type=click.Path(), help="TOML file of settings ([model] tables allowed).")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--data-root", type=click.Path(), help="Folder holding the dataset's files.")
+@click.option("--limit", type=int, help="Use the first N training images (sorted order).")
+@click.option("--inception-weights", type=click.Path(), help="pytorch-fid Inception weights file for FID.")
+@click.option("--fresh", is_flag=True, help="Start over instead of resuming an existing run folder.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def run(models, dataset, preset, seed, results, steps, metrics, sets, config_file, device, data_root, limit,
+        inception_weights, fresh, no_progress):
+    """Train and evaluate models on a dataset; records go to RESULTS/<dataset>/<model>/<preset>-seed<S>/."""
+    from genbench.report import build_table, metric_order, rich_table
+    from genbench.results import load_records
+    from genbench.runner import run_benchmark
+
+    model_names = registry.parse_names("models", models)
+    registry.get_dataset(dataset)
+    metric_names = registry.parse_names("metrics", metrics) if metrics else None
+    set_values = parse_sets(sets)
+    if steps is not None:
+        set_values["steps"] = str(steps)
+    if limit is not None:
+        set_values["n_train"] = str(limit)
+    file_values = load_toml(config_file) if config_file else None
+    data_options = {"data_root": data_root} if data_root else {}
+    eval_options = {"inception_weights": inception_weights} if inception_weights else {}
+    outcomes = run_benchmark(model_names, dataset, preset, seed, results, metric_names, set_values, file_values,
+                             device, fresh, not no_progress, data_options, eval_options, echo=console.print)
+    df = load_records(results)
+    if not df.empty:
+        df = df[(df["dataset"] == dataset) & (df["preset"] == preset)]
+        for metric in metric_order(df[df["model"].isin(model_names)]):
+            console.print(rich_table(build_table(df, metric)))
+    failed = [o for o in outcomes if o.status != "finished"]
+    if failed:
+        _fail("; ".join(o.message for o in failed), code=1)
+
+
+@cli.command()
+@click.option("--metric", help="Metric to tabulate (default: every recorded metric).")
+@click.option("--results", "-r", default=str(DEFAULT_RESULTS), show_default=True, type=click.Path())
+@click.option("--format", "fmt", default="rich", show_default=True, type=click.Choice(["rich", "md", "csv", "latex"]))
+@click.option("--dataset", help="Only this dataset.")
+@click.option("--preset", help="Only this preset.")
+def table(metric, results, fmt, dataset, preset):
+    """The paper's comparison tables (mean ± std over seeds) from the recorded results."""
+    from genbench.report import build_table, metric_order, render, rich_table
+    from genbench.results import load_records
+
+    if not Path(results).is_dir():
+        raise GenbenchError(f"Results folder '{results}' does not exist; run `genbench run` first or pass --results.")
+    df = load_records(results)
+    if df.empty:
+        raise GenbenchError(f"No results under '{results}'; run `genbench run --models vae,wgan` first.")
+    if dataset:
+        df = df[df["dataset"] == dataset]
+    if preset:
+        df = df[df["preset"] == preset]
+    if df.empty:
+        raise GenbenchError(f"No results for dataset={dataset or 'any'} preset={preset or 'any'} under '{results}'.")
+    metrics = [metric] if metric else metric_order(df)
+    for i, m in enumerate(metrics):
+        t = build_table(df, m)
+        if fmt == "rich":
+            console.print(rich_table(t))
+        else:
+            click.echo(("\n" if i else "") + render(t, fmt))
+
+
+def main(argv=None):
+    try:
+        cli.main(args=argv, prog_name="genbench", standalone_mode=False)
+    except GenbenchError as exc:
+        _fail(str(exc), exc.exit_code)
+    except click.exceptions.Abort:
+        _fail("aborted.", 130)
+    except click.ClickException as exc:
+        _fail(exc.format_message(), exc.exit_code)
+    except KeyboardInterrupt:
+        _fail("interrupted; the last checkpoint is kept and `genbench run` resumes from it.", 130)
+
+
+if __name__ == "__main__":
+    main()

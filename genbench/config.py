@@ -1,0 +1,155 @@
+"""Presets and configuration: harness preset -> model preset -> TOML file -> ``--set`` overrides.
+
+The resolved configuration is saved with every run (config.json) and is what resume compares.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tomllib
+
+from genbench.api import ModelConfig
+from genbench.errors import GenbenchError
+
+PRESET_NAMES = ("tiny", "small", "paper")
+
+
+@dataclass
+class RunSettings:
+    """Harness-level settings of one run (not the model's)."""
+
+    image_size: int = 64
+    n_train: int | None = None  # None: the dataset's default size
+    n_heldout: int = 1000
+    n_eval: int = 10000  # samples / reconstructions per metric; FID defaults to the training-set size
+    ckpt_every: int = 1000
+    sample_every: int = 1000
+    log_every: int = 10
+
+
+# Harness presets: values for RunSettings fields and for the ModelConfig fields every model has.
+PRESETS: dict[str, dict[str, Any]] = {
+    # tests and CI: seconds
+    "tiny": {"image_size": 16, "width": 1 / 16, "n_train": 256, "n_heldout": 64, "n_eval": 64,
+             "steps": 20, "batch_size": 16, "ckpt_every": 10, "sample_every": 10, "log_every": 5},
+    # CPU demo: a few minutes per model on 2 cores
+    "small": {"image_size": 32, "width": 1 / 8, "n_train": 10000, "n_heldout": 500, "n_eval": 1000,
+              "steps": 1500, "batch_size": 64, "ckpt_every": 500, "sample_every": 500, "log_every": 10},
+    # Table 1 at 64x64 (GPU)
+    "paper": {"image_size": 64, "width": 1.0, "n_train": None, "n_heldout": 1000, "n_eval": 10000,
+              "ckpt_every": 1000, "sample_every": 1000, "log_every": 50},
+}
+
+
+def _fields(cls) -> dict[str, dataclasses.Field]:
+    return {f.name: f for f in dataclasses.fields(cls)}
+
+
+def coerce(value: Any, annotation: Any, key: str) -> Any:
+    """Convert a --set string (or TOML value) to the field's type; one clear error if impossible."""
+    if not isinstance(value, str):
+        return value
+    ann = annotation if not isinstance(annotation, str) else annotation
+    text = str(ann)
+    try:
+        if value.lower() in ("none", "null") and "None" in text:
+            return None
+        if ann is bool or text == "bool":
+            if value.lower() in ("1", "true", "yes", "on"):
+                return True
+            if value.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if ann is int or text.startswith("int"):
+            return int(value)
+        if ann is float or text.startswith("float"):
+            return float(value)
+        if "tuple" in text or "list" in text:
+            return tuple(float(v) if "." in v or "e" in v else int(v) for v in value.split(","))
+    except ValueError:
+        raise GenbenchError(f"--set {key}={value}: expected a value of type {text}.") from None
+    return value
+
+
+def parse_sets(items: typing.Iterable[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        if "=" not in item:
+            raise GenbenchError(f"--set '{item}' is not key=value; write e.g. --set lr=1e-3.")
+        k, v = item.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    if not p.is_file():
+        raise GenbenchError(f"Config file {p} does not exist; pass an existing TOML file to --config.")
+    try:
+        return tomllib.loads(p.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise GenbenchError(f"Config file {p} is not valid TOML ({exc}).") from None
+
+
+def _apply(target: dict[str, Any], fields: dict[str, dataclasses.Field], values: dict[str, Any],
+           hints: dict[str, Any]) -> None:
+    for k, v in values.items():
+        if k in fields:
+            target[k] = coerce(v, hints.get(k, fields[k].type), k)
+
+
+def resolve(preset: str, model_names: list[str], model_classes: dict[str, type],
+            file_values: dict[str, Any] | None = None,
+            sets: dict[str, str] | None = None) -> tuple[RunSettings, dict[str, ModelConfig]]:
+    """Resolve the run settings and each model's config.
+
+    Order (later wins): dataclass defaults (paper values) < harness preset < model's PRESETS[preset]
+    < TOML file (top-level keys, then a [model] table) < --set (``key=v`` or ``model.key=v``).
+    A --set key no config knows is an error naming the key.
+    """
+    if preset not in PRESETS:
+        raise GenbenchError(f"Unknown preset '{preset}'; choose from: {', '.join(PRESET_NAMES)}.")
+    file_values = dict(file_values or {})
+    sets = dict(sets or {})
+    run_fields = _fields(RunSettings)
+    run_vals: dict[str, Any] = {}
+    run_hints = typing.get_type_hints(RunSettings)
+    _apply(run_vals, run_fields, PRESETS[preset], run_hints)
+    _apply(run_vals, run_fields, {k: v for k, v in file_values.items() if not isinstance(v, dict)}, run_hints)
+    _apply(run_vals, run_fields, {k: v for k, v in sets.items() if "." not in k}, run_hints)
+    run = RunSettings(**run_vals)
+
+    used: set[str] = {k for k in sets if k in run_fields}
+    configs: dict[str, ModelConfig] = {}
+    for name in model_names:
+        cls = model_classes[name].Config
+        fields = _fields(cls)
+        hints = typing.get_type_hints(cls)
+        vals: dict[str, Any] = {}
+        _apply(vals, fields, PRESETS[preset], hints)
+        _apply(vals, fields, cls.PRESETS.get(preset, {}), hints)
+        _apply(vals, fields, {k: v for k, v in file_values.items() if not isinstance(v, dict)}, hints)
+        _apply(vals, fields, file_values.get(name, {}), hints)
+        plain = {k: v for k, v in sets.items() if "." not in k}
+        scoped = {k.split(".", 1)[1]: v for k, v in sets.items() if k.startswith(name + ".")}
+        for k in scoped:
+            if k not in fields:
+                raise GenbenchError(f"--set {name}.{k}: model '{name}' has no setting '{k}'; "
+                                    f"its settings are: {', '.join(sorted(fields))}.")
+        _apply(vals, fields, plain, hints)
+        _apply(vals, fields, scoped, hints)
+        used |= {k for k in plain if k in fields} | {f"{name}.{k}" for k in scoped}
+        configs[name] = cls(**vals)
+    for k in sets:
+        if k not in used and not (("." in k) and k.split(".", 1)[0] not in model_names):
+            raise GenbenchError(f"--set {k}: no run setting or model config has '{k}'; "
+                                f"run settings are: {', '.join(sorted(run_fields))}.")
+        if "." in k and k.split(".", 1)[0] not in model_names:
+            raise GenbenchError(f"--set {k}: '{k.split('.', 1)[0]}' is not one of the models in this run "
+                                f"({', '.join(model_names)}).")
+    return run, configs

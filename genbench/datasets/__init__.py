@@ -1,0 +1,1 @@
+"""Embedded datasets: every command works on a fresh machine with nothing downloaded."""

@@ -1,0 +1,1 @@
+"""Metric plugins, one module each, registered in the ``genbench.metrics`` entry-point group."""

@@ -1,0 +1,46 @@
+"""``mse``: per-pixel reconstruction mean squared error (paper section 4, Table 3).
+
+MSE = mean over images x channels x pixels of (x - reconstruct(x))^2 with pixels in [-1, 1]
+(METHOD.md section 5: the paper's range is not stated; Table 3's ALI values only fit [-1, 1]).
+The value in [0, 1] units (divide by 4) is kept in ``extra``. Reported on the first ``n_eval``
+training images (``mse``, as in the paper's figures) and on the held-out split (``mse_heldout``).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from genbench.api import EvalContext, ImageSet, Metric, Score
+
+
+def reconstruction_mse(model, images: ImageSet, n: int, with_index: bool, batch_size: int = 100) -> float:
+    n = min(n, len(images))
+    total, count = 0.0, 0
+    was = model.training
+    model.eval()
+    for i in range(0, n, batch_size):
+        idx = torch.arange(i, min(i + batch_size, n))
+        x = images.as_float(idx).to(model.device)
+        rec = model.reconstruct(x, idx.to(model.device) if with_index else None).detach()
+        total += (rec - x).pow(2).sum().item()
+        count += x.numel()
+    model.train(was)
+    return total / max(count, 1)
+
+
+class MSE(Metric):
+    description = "per-pixel reconstruction MSE in [-1,1] on training and held-out images (paper Table 3)"
+    requires = frozenset({"generator", "inferrer"})
+
+    def protocol(self, ctx: EvalContext) -> dict:
+        return {"n_train": min(ctx.n_eval, len(ctx.train)), "n_heldout": len(ctx.heldout) if ctx.heldout else 0,
+                "range": "[-1,1]", "split_seed": ctx.seed}
+
+    def compute(self, ctx: EvalContext) -> list[Score]:
+        scores = []
+        v = reconstruction_mse(ctx.model, ctx.train, ctx.n_eval, with_index=True)
+        scores.append(Score("mse", v, extra={"mse_01": v / 4, "n": min(ctx.n_eval, len(ctx.train))}))
+        if ctx.heldout is not None and len(ctx.heldout):
+            v = reconstruction_mse(ctx.model, ctx.heldout, len(ctx.heldout), with_index=False)
+            scores.append(Score("mse_heldout", v, extra={"mse_01": v / 4, "n": len(ctx.heldout)}))
+        return scores

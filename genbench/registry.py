@@ -1,0 +1,163 @@
+"""Plugin registry: entry-point groups ``genbench.models``, ``genbench.datasets``,
+``genbench.metrics`` plus ``register_model`` for scripts and notebooks.
+
+Built-in plugins come through genbench's own pyproject entry points, the same path a third-party
+package uses. A plugin that fails to import, or a name claimed twice, is reported by name (pluggy's
+lesson) and never breaks the others.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+from genbench.api import Dataset, GenerativeModel, Metric, check_capabilities
+from genbench.errors import GenbenchError
+
+KINDS = {"models": "genbench.models", "datasets": "genbench.datasets", "metrics": "genbench.metrics"}
+BASES = {"models": GenerativeModel, "datasets": Dataset, "metrics": Metric}
+
+
+@dataclass
+class Entry:
+    name: str
+    kind: str
+    source: str  # distribution name, or "register_model" for in-process registration
+    target: str  # "module:attr"
+    obj: Any = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+_manual: dict[str, dict[str, Entry]] = {k: {} for k in KINDS}
+_cache: dict[str, dict[str, Entry]] = {}
+_problems: dict[str, list[str]] = {}
+
+
+def _validate(kind: str, name: str, obj: Any) -> None:
+    base = BASES[kind]
+    if not (isinstance(obj, type) and issubclass(obj, base)):
+        raise TypeError(f"is not a subclass of genbench.{base.__name__}")
+    if kind == "models":
+        check_capabilities(obj)
+
+
+def _load(ep: md.EntryPoint, kind: str) -> Entry:
+    source = ep.dist.name if ep.dist is not None else "?"
+    entry = Entry(ep.name, kind, source, ep.value)
+    try:
+        obj = ep.load()
+        _validate(kind, ep.name, obj)
+        obj.name = ep.name
+        entry.obj = obj
+    except Exception as exc:  # a broken plugin must not break the host
+        entry.error = f"{type(exc).__name__}: {exc}".strip()
+    return entry
+
+
+def discover(kind: str, refresh: bool = False) -> dict[str, Entry]:
+    """All plugins of one kind, broken ones included (with ``error`` set), by name."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {sorted(KINDS)}")
+    if refresh or kind not in _cache:
+        found: dict[str, Entry] = {}
+        problems: list[str] = []
+        eps = sorted(md.entry_points(group=KINDS[kind]),
+                     key=lambda e: (e.dist.name != "genbench" if e.dist else True, e.dist.name if e.dist else "",
+                                    e.name))
+        for ep in eps:
+            if ep.name in found:
+                if found[ep.name].target == ep.value:
+                    continue  # the same distribution seen twice on sys.path
+                problems.append(f"{kind[:-1]} '{ep.name}' is declared by both {found[ep.name].source} "
+                                f"({found[ep.name].target}) and {ep.dist.name if ep.dist else '?'} "
+                                f"({ep.value}); using the first")
+                continue
+            found[ep.name] = _load(ep, kind)
+            if not found[ep.name].ok:
+                problems.append(f"{kind[:-1]} plugin '{ep.name}' ({ep.value}) failed to load: "
+                                f"{found[ep.name].error}")
+        _cache[kind], _problems[kind] = found, problems
+        for p in problems:
+            warnings.warn(p, RuntimeWarning, stacklevel=2)
+    merged = dict(_cache[kind])
+    merged.update(_manual[kind])
+    return merged
+
+
+def problems(kind: str) -> list[str]:
+    discover(kind)
+    return list(_problems.get(kind, []))
+
+
+def register(kind: str, name: str | None = None):
+    """Class decorator registering a plugin in-process (scripts, notebooks). It overrides an entry
+    point of the same name, with a warning."""
+
+    def deco(cls):
+        key = name or getattr(cls, "name", "") or cls.__name__.lower()
+        _validate(kind, key, cls)
+        cls.name = key
+        if key in _cache.get(kind, {}) and _cache[kind][key].obj is not cls:
+            warnings.warn(f"{kind[:-1]} '{key}' registered in-process overrides the installed one",
+                          RuntimeWarning, stacklevel=2)
+        _manual[kind][key] = Entry(key, kind, "register_model", f"{cls.__module__}:{cls.__qualname__}", cls)
+        return cls
+
+    return deco
+
+
+def register_model(name: str | None = None):
+    """``@register_model("mygan")`` on a GenerativeModel subclass makes it runnable by name."""
+    return register("models", name)
+
+
+def register_dataset(name: str | None = None):
+    return register("datasets", name)
+
+
+def register_metric(name: str | None = None):
+    return register("metrics", name)
+
+
+def names(kind: str) -> list[str]:
+    return sorted(n for n, e in discover(kind).items() if e.ok)
+
+
+def get(kind: str, name: str) -> Any:
+    """The plugin class called ``name``, or a GenbenchError naming the valid choices."""
+    entries = discover(kind)
+    entry = entries.get(name)
+    if entry is None:
+        raise GenbenchError(f"Unknown {kind[:-1]} '{name}'; choose from: {', '.join(names(kind))}.")
+    if not entry.ok:
+        raise GenbenchError(f"The {kind[:-1]} plugin '{name}' from {entry.source} failed to load "
+                            f"({entry.error}); fix or uninstall that package.", exit_code=1)
+    return entry.obj
+
+
+def get_model(name: str) -> type[GenerativeModel]:
+    return get("models", name)
+
+
+def get_dataset(name: str) -> type[Dataset]:
+    return get("datasets", name)
+
+
+def get_metric(name: str) -> type[Metric]:
+    return get("metrics", name)
+
+
+def parse_names(kind: str, text: str) -> list[str]:
+    """'a,b' -> ['a', 'b'], each checked; an unknown name is one sentence listing the valid ones."""
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items:
+        raise GenbenchError(f"No {kind} given; choose from: {', '.join(names(kind))}.")
+    for item in items:
+        get(kind, item)
+    return items

@@ -1,0 +1,136 @@
+"""``genbench table``: a pure aggregation of the tidy records into the paper's table layout —
+rows datasets, columns models, mean +- std over seeds, the best value marked, and a Delta column
+(best vs runner-up, in the metric's better direction) — as rich, markdown, csv or LaTeX."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from genbench.errors import GenbenchError
+
+FORMATS = ("rich", "md", "csv", "latex")
+OK = ("ok", "warn")
+
+
+@dataclass
+class Table:
+    metric: str
+    higher_is_better: bool
+    rows: list[str]
+    columns: list[str]  # models, then "Δ"
+    cells: dict[tuple[str, str], str]
+    best: set[tuple[str, str]] = field(default_factory=set)
+    means: dict[tuple[str, str], float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def _fmt(v: float) -> str:
+    if v == 0 or not math.isfinite(v):
+        return f"{v:.3g}"
+    mag = abs(v)
+    if mag >= 100:
+        return f"{v:.1f}"
+    if mag >= 1:
+        return f"{v:.2f}"
+    return f"{v:.3g}" if mag < 0.001 else f"{v:.3f}"
+
+
+def build_table(df: pd.DataFrame, metric: str) -> Table:
+    if df.empty or metric not in set(df["metric"]):
+        known = sorted(set(df["metric"])) if not df.empty else []
+        raise GenbenchError(f"No records for metric '{metric}'; recorded metrics: "
+                            f"{', '.join(known) or 'none (run genbench run first)'}.")
+    multi_preset = df["preset"].nunique() > 1
+    df = df.assign(row=df["dataset"] + (" (" + df["preset"] + ")" if multi_preset else ""))
+    d = df[df["metric"] == metric].copy()
+    plugin = d["metric_plugin"].iloc[0] if "metric_plugin" in d else metric
+    hib = bool(d["higher_is_better"].dropna().iloc[0]) if d["higher_is_better"].notna().any() else False
+    d = d.sort_values("time")
+    rows = list(dict.fromkeys(d["row"]))
+    # every model evaluated on these rows gets a column, so 'n/a' is visible, not a missing column
+    models = list(dict.fromkeys(df[df["row"].isin(rows)].sort_values("time")["model"]))
+    na = df[(df["metric_plugin"] == plugin) & (df["status"] == "n/a")] if "metric_plugin" in df else df[:0]
+    t = Table(metric, hib, rows, models + ["Δ"], {})
+    for r in rows:
+        vals: dict[str, float] = {}
+        for m in models:
+            g = d[(d["row"] == r) & (d["model"] == m)]
+            if g.empty:
+                t.cells[(r, m)] = "n/a" if ((na["row"] == r) & (na["model"] == m)).any() else ""
+                continue
+            good = g[g["status"].isin(OK)]
+            if good.empty:
+                status = g["status"].iloc[-1]
+                t.cells[(r, m)] = "n/a" if status == "n/a" else status
+                continue
+            x = good["value"].astype(float)
+            mean = x.mean()
+            cell = _fmt(mean) + (f" ± {_fmt(x.std(ddof=1))}" if len(x) > 1 else "")
+            if (good["status"] == "warn").any():
+                cell += "†"
+            t.cells[(r, m)] = cell
+            vals[m] = mean
+            t.means[(r, m)] = mean
+        ranked = sorted(vals, key=lambda m: -vals[m] if hib else vals[m])
+        if ranked:
+            t.best.add((r, ranked[0]))
+        t.cells[(r, "Δ")] = _fmt(abs(vals[ranked[0]] - vals[ranked[1]])) if len(ranked) > 1 else ""
+    seeds = d.groupby(["row", "model"])["seed"].nunique()
+    t.notes.append(f"{'higher' if hib else 'lower'} is better; best marked; Δ = best vs runner-up; "
+                   f"seeds per cell: {seeds.min()}–{seeds.max()}" if len(seeds) else "")
+    warn_notes = sorted(set(d.loc[d["status"] == "warn", "note"].dropna()))
+    t.notes += [f"† {n}" for n in warn_notes]
+    pids = sorted(set(d.loc[d["status"].isin(OK), "protocol_id"].dropna()))
+    if pids:
+        t.notes.append(f"protocol: {', '.join(pids)}")
+    return t
+
+
+def render(t: Table, fmt: str) -> str:
+    if fmt == "md":
+        head = f"| {t.metric} | " + " | ".join(t.columns) + " |"
+        sep = "|" + "---|" * (len(t.columns) + 1)
+        lines = [head, sep]
+        for r in t.rows:
+            cells = [f"**{t.cells[(r, c)]}**" if (r, c) in t.best else t.cells[(r, c)] for c in t.columns]
+            lines.append(f"| {r} | " + " | ".join(cells) + " |")
+        return "\n".join(lines + [""] + [f"{n}  " for n in t.notes if n])
+    if fmt == "csv":
+        frame = pd.DataFrame([[t.cells[(r, c)] for c in t.columns] for r in t.rows], index=t.rows,
+                             columns=t.columns)
+        frame.index.name = f"{t.metric}"
+        return frame.to_csv()
+    if fmt == "latex":
+        esc = lambda s: s.replace("_", r"\_").replace("±", r"$\pm$").replace("†", r"$^\dagger$")  # noqa: E731
+        lines = [r"\begin{tabular}{l" + "c" * len(t.columns) + "}", r"\toprule",
+                 esc(t.metric) + " & " + " & ".join(esc(c).replace("Δ", r"$\Delta$") for c in t.columns)
+                 + r" \\", r"\midrule"]
+        for r in t.rows:
+            cells = [(r"\textbf{" + esc(t.cells[(r, c)]) + "}") if (r, c) in t.best else esc(t.cells[(r, c)])
+                     for c in t.columns]
+            lines.append(esc(r) + " & " + " & ".join(cells) + r" \\")
+        lines += [r"\bottomrule", r"\end{tabular}"]
+        return "\n".join(lines + ["% " + n for n in t.notes if n])
+    raise GenbenchError(f"Unknown format '{fmt}'; choose from: {', '.join(FORMATS)}.")
+
+
+def rich_table(t: Table):
+    from rich.console import Group
+    from rich.table import Table as RichTable
+    from rich.text import Text
+
+    rt = RichTable(title=f"{t.metric} ({'↑' if t.higher_is_better else '↓'})", title_justify="left")
+    rt.add_column("dataset")
+    for c in t.columns:
+        rt.add_column(c, justify="right")
+    for r in t.rows:
+        rt.add_row(r, *[f"[bold green]{t.cells[(r, c)]}[/]" if (r, c) in t.best else t.cells[(r, c)]
+                        for c in t.columns])
+    return Group(rt, Text("\n".join(n for n in t.notes if n), style="dim"), Text(""))
+
+
+def metric_order(df: pd.DataFrame) -> list[str]:
+    return list(dict.fromkeys(df.sort_values("time")["metric"])) if not df.empty else []

@@ -1,0 +1,119 @@
+"""``genbench run`` as a function: resolve configs, load data once, then per model train (resuming),
+evaluate, and write the run's records. The CLI is a thin layer over ``run_benchmark``."""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import genbench
+from genbench import registry
+from genbench.api import DataInfo, EvalContext
+from genbench.config import resolve
+from genbench.errors import GenbenchError
+from genbench.evaluator import evaluate
+from genbench.results import flatten, git_commit, now, read_run, run_dir, versions, write_run
+from genbench.trainer import pick_device, seed_everything, train
+
+
+@dataclass
+class RunOutcome:
+    model: str
+    run_dir: Path
+    status: str
+    message: str = ""
+    records: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def run_benchmark(models: list[str], dataset: str = "shapes", preset: str = "small", seed: int = 0,
+                  results: Path | str = "results", metrics: list[str] | None = None,
+                  sets: dict[str, Any] | None = None, file_values: dict[str, Any] | None = None,
+                  device: str = "auto", fresh: bool = False, progress: bool = True,
+                  data_options: dict[str, Any] | None = None, eval_options: dict[str, Any] | None = None,
+                  echo=print) -> list[RunOutcome]:
+    results = Path(results)
+    classes = {m: registry.get_model(m) for m in models}
+    ds = registry.get_dataset(dataset)()
+    metric_names = metrics if metrics is not None else registry.names("metrics")
+    for m in metric_names:
+        registry.get_metric(m)
+    run, configs = resolve(preset, models, classes, file_values, sets)
+    dev = pick_device(device)
+    data_options = dict(data_options or {})
+    train_set = ds.load("train", run.image_size, run.n_train, 0, **data_options)
+    heldout = ds.load("heldout", run.image_size, run.n_heldout, 0, **data_options) if run.n_heldout else None
+    echo(f"dataset {dataset}: {len(train_set)} training images at {run.image_size}x{run.image_size}"
+         + (f", {len(heldout)} held out" if heldout is not None else "") + f"; device {dev}")
+
+    outcomes = []
+    for name in models:
+        cfg = configs[name]
+        rdir = run_dir(results, dataset, name, preset, seed)
+        config = {"dataset": dataset, "preset": preset, "seed": seed, "model_name": name,
+                  "run": asdict(run), "model": cfg.to_dict(), "data_options": {k: str(v) for k, v in data_options.items()}}
+        try:
+            outcomes.append(_run_one(classes[name], name, cfg, config, train_set, heldout, ds, rdir, run, seed,
+                                     dev, metric_names, fresh, progress, metrics is not None,
+                                     dict(eval_options or {}), results, echo))
+        except GenbenchError:
+            raise
+        except Exception as exc:  # one model's bug must not lose the others' runs
+            rdir.mkdir(parents=True, exist_ok=True)
+            (rdir / "error.log").write_text(traceback.format_exc())
+            msg = f"{name} failed: {type(exc).__name__}: {exc} (traceback in {rdir / 'error.log'})"
+            echo(f"[red]{msg}[/]")
+            outcomes.append(RunOutcome(name, rdir, "error", msg))
+    return outcomes
+
+
+def _run_one(cls, name, cfg, config, train_set, heldout, ds, rdir, run, seed, dev, metric_names, fresh,
+             progress, explicit, eval_options, results, echo) -> RunOutcome:
+    seed_everything(seed)
+    info = DataInfo(ds.name or config["dataset"], run.image_size, len(train_set), train_set.images.shape[1])
+    model = cls(cfg, info).to(dev)
+    res = train(model, train_set, rdir, config, steps=cfg.steps, seed=seed, ckpt_every=run.ckpt_every,
+                sample_every=run.sample_every, log_every=run.log_every, progress=progress, fresh=fresh,
+                label=name)
+    base = {"dataset": config["dataset"], "model": name, "preset": config["preset"], "seed": seed,
+            "step": res.step, "config": flatten(config), "versions": versions(), "git_commit": git_commit()}
+    run_meta = {**{k: v for k, v in base.items() if k != "config"}, "status": res.status,
+                "train_seconds": round(res.seconds, 2), "images_per_s": round(res.images_per_s, 1),
+                "resumed_from": res.resumed_from, "genbench": genbench.__version__}
+    previous = read_run(rdir)
+    if res.status != "finished":
+        write_run(rdir, {**previous.get("run", {}), **run_meta}, previous.get("records", []))
+        echo(f"[red]{res.message}[/]")
+        return RunOutcome(name, rdir, res.status, res.message, seconds=res.seconds)
+    if res.step > res.resumed_from:
+        echo(f"{name}: trained steps {res.resumed_from}->{res.step} in {res.seconds:.1f}s "
+             f"({res.images_per_s:.0f} img/s)")
+    else:
+        echo(f"{name}: already trained to step {res.step} in {rdir}; evaluating")
+    ctx = EvalContext(model, ds, train_set, heldout, dev, n_eval=run.n_eval, seed=seed,
+                      cache_dir=Path(results) / ".cache",
+                      options={**eval_options, "error_log": rdir / "error.log", "explicit": explicit})
+    scored = evaluate(ctx, metric_names, previous.get("records", []), res.step)
+    stamp = now()
+    records = [{**base, "metric": s.score.name, "metric_plugin": s.metric, "value": s.score.value,
+                "status": s.score.status, "note": s.score.note, "higher_is_better": s.score.higher_is_better,
+                "extra": s.score.extra, "protocol_id": s.protocol_id, "protocol": s.protocol,
+                "time": stamp} for s in scored]
+    kept = [r for r in previous.get("records", []) if r.get("metric_plugin") not in metric_names
+            and r.get("step") == res.step]
+    write_run(rdir, run_meta, kept + records)
+    summary = ", ".join(f"{s.score.name} {s.score.value:.4g}" if s.score.value is not None
+                        else f"{s.score.name} {s.score.status}" for s in scored)
+    echo(f"{name}: {summary}")
+    if explicit:
+        missing = [s.score for s in scored if s.score.status == "unavailable"]
+        if missing:
+            raise GenbenchError(f"Metric '{missing[0].name}' was asked for but is unavailable: {missing[0].note}")
+    del model
+    if dev.type == "cuda":
+        torch.cuda.empty_cache()
+    return RunOutcome(name, rdir, "finished", records=records, seconds=res.seconds)
