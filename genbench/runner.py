@@ -55,7 +55,8 @@ def run_benchmark(models: list[str], dataset: str = "shapes", preset: str = "sma
         cfg = configs[name]
         rdir = run_dir(results, dataset, name, preset, seed)
         config = {"dataset": dataset, "preset": preset, "seed": seed, "model_name": name,
-                  "run": asdict(run), "model": cfg.to_dict(), "data_options": {k: str(v) for k, v in data_options.items()}}
+                  "run": asdict(run), "model": cfg.to_dict(),
+                  "data_options": {k: str(v) for k, v in data_options.items()}}
         try:
             outcomes.append(_run_one(classes[name], name, cfg, config, train_set, heldout, ds, rdir, run, seed,
                                      dev, metric_names, fresh, progress, metrics is not None,
