@@ -1,0 +1,417 @@
+"""Shared machinery of the datasets a user downloads (``celeba``, ``fashion``, ``cars``, ``bedroom``, ``folder``).
+
+One path for all of them (METHOD.md section 3, "Data"):
+
+1. **Where the data lives**: ``--data-root`` (``options['data_root']``), else ``$GENBENCH_DATA/<name>``, else
+   ``~/.cache/genbench/<name>``. Absent data is one sentence naming what is missing, where to get it and where
+   to put it (a GenbenchError, exit code 2), never a traceback.
+2. **Order and splits**: images are taken in sorted order. The last ``R`` images of the listing are the
+   held-out split, where ``R = min(1000, images beyond the paper's count)`` when the source holds more than the
+   paper's count (CelebA 010001-... is never trained on) and ``R = min(1000, total // 10)`` otherwise (a small
+   folder keeps its last tenth). Training takes the first N images before that tail, so the two never overlap
+   and neither depends on ``--limit``.
+3. **The paper's preprocessing**: a crop rule per dataset, then a LANCZOS resize to the run's resolution
+   (authors' code A LANCZOS-resizes); EXIF orientation is applied; grayscale, palette, 16-bit and CMYK images
+   are converted to RGB, transparent ones composited on white. Files that cannot be decoded (truncated, not an
+   image) are skipped and replaced by the next images in order, and one warning gives their count and names.
+4. **Cache**: the result is stored once as a uint8 ``.npy`` (N, 3, H, W) under ``$GENBENCH_DATA_CACHE``
+   (default ``~/.cache/genbench/preprocessed/<name>/``) and memory-mapped on later loads, keyed by the source
+   listing (every file name, plus size and mtime of the files read) and the preprocessing (split, range, N,
+   resolution, crop, filter, version). The ``.json`` sidecar is written last, so a killed run leaves no cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import multiprocessing
+import os
+import sys
+import time
+import warnings
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+
+from genbench.api import Dataset, ImageSet
+from genbench.errors import GenbenchError
+from genbench.io import atomic_path, read_json, write_json
+
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".ppm", ".pgm"})
+HELDOUT_MAX = 1000          # at most this many held-out images
+PREPROCESS_VERSION = 1      # bump when the decoding or resizing changes: old caches are then ignored
+RESAMPLE = "lanczos"        # the resize filter (authors' code A: PIL LANCZOS)
+CHUNK = 64                  # images per worker task
+PARALLEL_MIN = 256          # fewer images than this are decoded in-process (worker start-up would dominate)
+SHOW_NAMES = 5              # how many skipped names the warning lists
+
+
+class DataWarning(UserWarning):
+    """Something about the user's data worth knowing that does not stop the run (skipped files)."""
+
+
+# -- where things live ---------------------------------------------------------------------------
+def data_root(name: str, options: dict[str, Any]) -> Path:
+    """``options['data_root']``, else ``$GENBENCH_DATA/<name>``, else ``~/.cache/genbench/<name>``."""
+    if options.get("data_root"):
+        return Path(options["data_root"]).expanduser()
+    if os.environ.get("GENBENCH_DATA"):
+        return Path(os.environ["GENBENCH_DATA"]).expanduser() / name
+    return Path.home() / ".cache" / "genbench" / name
+
+
+def cache_root(options: dict[str, Any]) -> Path:
+    """``options['cache_dir']``, else ``$GENBENCH_DATA_CACHE``, else ``~/.cache/genbench/preprocessed``."""
+    if options.get("cache_dir"):
+        return Path(options["cache_dir"]).expanduser()
+    if os.environ.get("GENBENCH_DATA_CACHE"):
+        return Path(os.environ["GENBENCH_DATA_CACHE"]).expanduser()
+    return Path.home() / ".cache" / "genbench" / "preprocessed"
+
+
+def worker_count(options: dict[str, Any]) -> int:
+    """``options['workers']``, else ``$GENBENCH_DATA_WORKERS``, else 2 (or 1 on a one-core machine)."""
+    value = options.get("workers") or os.environ.get("GENBENCH_DATA_WORKERS") or min(2, os.cpu_count() or 1)
+    try:
+        return max(1, int(value))
+    except ValueError:
+        raise GenbenchError(f"GENBENCH_DATA_WORKERS={value!r} is not a number of worker processes.") from None
+
+
+def list_images(folder: Path, recursive: bool = True) -> list[str]:
+    """Image files under ``folder`` (by extension, hidden files excluded), as sorted relative POSIX paths."""
+    found = []
+    if recursive:
+        for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
+            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+            rel = os.path.relpath(dirpath, folder)
+            for f in filenames:
+                if not f.startswith(".") and os.path.splitext(f)[1].lower() in IMAGE_EXTENSIONS:
+                    found.append(f if rel == "." else f"{rel}/{f}".replace(os.sep, "/"))
+    else:
+        with os.scandir(folder) as it:
+            found = [e.name for e in it if not e.name.startswith(".") and e.is_file()
+                     and os.path.splitext(e.name)[1].lower() in IMAGE_EXTENSIONS]
+    return sorted(found)
+
+
+# -- sources: an ordered collection of encoded images --------------------------------------------
+class Source:
+    """Encoded images in a fixed order. ``names(a, b)`` lists items a..b-1; ``payloads`` gives what the
+    decoder opens (a path or the encoded bytes); ``fingerprint`` changes when the listing or those items do."""
+
+    location: str
+    total: int
+
+    def names(self, start: int, stop: int) -> list[str]:
+        raise NotImplementedError
+
+    def payloads(self, names: list[str]) -> list[str | bytes]:
+        raise NotImplementedError
+
+    def fingerprint(self, names: list[str]) -> str:
+        raise NotImplementedError
+
+
+class FileSource(Source):
+    """Image files under ``root`` in the given order (relative POSIX paths)."""
+
+    def __init__(self, root: Path, files: list[str]):
+        self.root, self.files = Path(root), list(files)
+        self.location, self.total = str(self.root.resolve()), len(self.files)
+
+    def names(self, start: int, stop: int) -> list[str]:
+        return self.files[start:stop]
+
+    def payloads(self, names: list[str]) -> list[str | bytes]:
+        return [str(self.root / n) for n in names]
+
+    def fingerprint(self, names: list[str]) -> str:
+        h = hashlib.sha256()
+        for f in self.files:  # the whole listing: an added, removed or renamed file changes the key
+            h.update(f.encode("utf-8", "surrogateescape") + b"\0")
+        for n in names:  # and the files actually read: a replaced file changes it too
+            try:
+                st = os.stat(self.root / n)
+                h.update(f"{n}:{st.st_size}:{st.st_mtime_ns}\0".encode("utf-8", "surrogateescape"))
+            except OSError:
+                h.update(f"{n}:missing\0".encode("utf-8", "surrogateescape"))
+        return h.hexdigest()
+
+
+class LmdbSource(Source):
+    """An LSUN-style lmdb database (``data.mdb``): values are encoded images, in key order."""
+
+    def __init__(self, path: Path):
+        import lmdb  # optional dependency; the caller checks it is importable
+
+        self.path = Path(path)
+        self.env = lmdb.open(str(self.path), readonly=True, lock=False, readahead=False, meminit=False)
+        self.location, self.total = str(self.path.resolve()), int(self.env.stat()["entries"])
+
+    def names(self, start: int, stop: int) -> list[str]:
+        stop = min(stop, self.total)
+        if stop <= start:
+            return []
+        with self.env.begin() as txn:
+            cur = txn.cursor()
+            if start <= self.total - stop:  # nearer the front: walk forward
+                it, skip, backward = cur.iternext(keys=True, values=False), start, False
+            else:  # nearer the end (the held-out tail of a 3M-image database): walk backward
+                it, skip, backward = cur.iterprev(keys=True, values=False), self.total - stop, True
+            keys = []
+            for i, k in enumerate(it):
+                if i >= skip:
+                    keys.append(bytes(k).decode("latin-1"))  # latin-1: a lossless bytes <-> str round trip
+                    if len(keys) == stop - start:
+                        break
+        return keys[::-1] if backward else keys
+
+    def payloads(self, names: list[str]) -> list[str | bytes]:
+        with self.env.begin() as txn:
+            return [bytes(txn.get(n.encode("latin-1")) or b"") for n in names]
+
+    def fingerprint(self, names: list[str]) -> str:
+        st = os.stat(self.path / "data.mdb")
+        return hashlib.sha256(f"{self.total}:{st.st_size}:{st.st_mtime_ns}:{names[:1]}:{names[-1:]}".encode()
+                              ).hexdigest()
+
+
+# -- decoding and the paper's preprocessing ------------------------------------------------------
+def crop_box(width: int, height: int, crop: str) -> tuple[int, int, int, int]:
+    """The region of the image that is resized. ``square``: the largest centred square; ``center-S``: a
+    centred SxS box (clipped to the largest centred square of a smaller image); ``none``: the whole image
+    (aspect ratio not kept)."""
+    if crop == "none":
+        return 0, 0, width, height
+    side = min(width, height)
+    if crop.startswith("center-"):
+        side = min(side, int(crop.split("-", 1)[1]))
+    elif crop != "square":
+        raise ValueError(f"unknown crop rule {crop!r}")
+    left, top = (width - side) // 2, (height - side) // 2
+    return left, top, left + side, top + side
+
+
+def to_rgb(img: Image.Image) -> tuple[Image.Image, str | None]:
+    """An RGB version of ``img`` and the mode it was converted from (None when it already was RGB)."""
+    mode = img.mode
+    if mode == "RGB":
+        return img, None
+    if mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):  # transparent: composite on white
+        rgba = img.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background, mode
+    if img.mode.startswith("I;16") or img.mode in ("I", "F"):  # 16-bit / integer / float grayscale
+        arr = np.asarray(img, dtype=np.float64)
+        if img.mode == "F" and arr.max(initial=0) <= 1.0:
+            arr = arr * 255.0
+        elif arr.max(initial=0) > 255:
+            arr = arr / 257.0
+        img = Image.fromarray(np.clip(np.round(arr), 0, 255).astype(np.uint8))
+    return img.convert("RGB"), mode  # L, 1, CMYK, YCbCr, LAB, HSV
+
+
+def preprocess_image(src: str | bytes, size: int, crop: str) -> tuple[np.ndarray, str | None]:
+    """Decode one image (a path or encoded bytes): orientation, RGB, crop, LANCZOS resize -> (3, size, size)."""
+    with Image.open(io.BytesIO(src) if isinstance(src, bytes) else src) as img:
+        if img.getexif().get(0x0112, 1) != 1:  # EXIF orientation
+            img = ImageOps.exif_transpose(img)
+        img.load()  # a truncated file raises here
+        rgb, converted_from = to_rgb(img)
+        box = crop_box(*rgb.size, crop)
+        if box != (0, 0, *rgb.size):  # crop first, as the authors do: resize(box=) would filter across the edge
+            rgb = rgb.crop(box)
+        out = rgb.resize((size, size), Image.Resampling.LANCZOS)
+    return np.asarray(out, dtype=np.uint8).transpose(2, 0, 1), converted_from
+
+
+def preprocess_chunk(items: list[tuple[str, str | bytes]], size: int, crop: str
+                     ) -> tuple[np.ndarray, list[str], dict[str, str], dict[str, str]]:
+    """Decode a chunk: (images of the readable items, their names, {name: error}, {name: converted mode})."""
+    out = np.empty((len(items), 3, size, size), np.uint8)
+    ok: list[str] = []
+    errors: dict[str, str] = {}
+    converted: dict[str, str] = {}
+    for name, src in items:
+        try:
+            arr, mode = preprocess_image(src, size, crop)
+        except Exception as exc:  # a broken file is skipped and reported, never a crash mid-run
+            errors[name] = f"{type(exc).__name__}: {exc}"[:160]
+            continue
+        out[len(ok)] = arr
+        ok.append(name)
+        if mode is not None:
+            converted[name] = mode
+    return out[:len(ok)], ok, errors, converted
+
+
+def _pool_context():
+    # fork is cheap and needs no re-import of the caller's __main__; children only run PIL/numpy code
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+
+
+def _decode(source: Source, names: list[str], size: int, crop: str, workers: int) -> Iterator[tuple]:
+    """preprocess_chunk results for ``names`` in order; with workers > 1, a bounded window of chunks in flight
+    (so an lmdb's bytes are never all in memory at once)."""
+    chunks = [names[i:i + CHUNK] for i in range(0, len(names), CHUNK)]
+    if workers <= 1 or len(names) < PARALLEL_MIN:
+        for c in chunks:
+            yield preprocess_chunk(list(zip(c, source.payloads(c), strict=True)), size, crop)
+        return
+    with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context()) as pool:
+        pending: deque = deque()
+        for c in chunks:
+            pending.append(pool.submit(preprocess_chunk, list(zip(c, source.payloads(c), strict=True)), size, crop))
+            if len(pending) >= 4 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def preprocess(source: Source, start: int, stop: int, want: int, size: int, crop: str, workers: int,
+               out_path: Path) -> tuple[int, list[str], dict[str, str], dict[str, str]]:
+    """Write the first ``want`` readable images of ``source[start:stop]`` to ``out_path`` (a .npy); an
+    unreadable image is replaced by the next one in order. Returns (count, names, errors, converted)."""
+    arr = np.lib.format.open_memmap(out_path, mode="w+", dtype=np.uint8, shape=(want, 3, size, size))
+    names: list[str] = []
+    errors: dict[str, str] = {}
+    converted: dict[str, str] = {}
+    pos = start
+    while len(names) < want and pos < stop:
+        take = min(want - len(names), stop - pos)
+        batch = source.names(pos, pos + take)
+        pos += take
+        for imgs, ok, err, conv in _decode(source, batch, size, crop, workers):
+            arr[len(names):len(names) + len(ok)] = imgs
+            names += ok
+            errors.update(err)
+            converted.update(conv)
+    arr.flush()
+    del arr
+    return len(names), names, errors, converted
+
+
+# -- the dataset base --------------------------------------------------------------------------
+def heldout_start(total: int, default_n: int | None) -> int:
+    """Index where the held-out tail of a sorted listing of ``total`` images begins (module docstring, 2)."""
+    beyond = total - default_n if default_n is not None and total > default_n else total // 10
+    return total - min(HELDOUT_MAX, beyond)
+
+
+def _report(dataset: str, split: str, tried: int, errors: dict[str, str], converted: dict[str, str]) -> str:
+    parts = []
+    if errors:
+        shown = "; ".join(f"{n} ({e})" for n, e in list(errors.items())[:SHOW_NAMES])
+        more = f"; and {len(errors) - SHOW_NAMES} more" if len(errors) > SHOW_NAMES else ""
+        parts.append(f"skipped {len(errors)} of {tried} files that could not be decoded: {shown}{more}")
+    if converted:
+        modes = sorted(set(converted.values()))
+        parts.append(f"converted {len(converted)} {'/'.join(modes)} image{'s' * (len(converted) > 1)} to RGB "
+                     f"(e.g. {', '.join(list(converted)[:SHOW_NAMES])})")
+    return f"{dataset} {split}: " + "; ".join(parts) + "."
+
+
+class DownloadedDataset(Dataset):
+    """Base of the datasets read from files the user downloaded. Subclasses set ``name``, ``description``,
+    ``default_n`` (the paper's count; None = every image), ``crop`` (see ``crop_box``) and implement
+    ``open_source(root) -> Source``, raising ``self.missing(root)`` when the files are not there."""
+
+    crop: str = "square"
+
+    def open_source(self, root: Path) -> Source:
+        raise NotImplementedError
+
+    def missing(self, root: Path) -> GenbenchError:
+        return GenbenchError(f"No images found in {root}; pass --data-root FOLDER with the {self.name} images.")
+
+    def load(self, split: str, image_size: int, n: int | None = None, seed: int = 0, **options) -> ImageSet:
+        if split not in ("train", "heldout"):
+            raise GenbenchError(f"Unknown split '{split}' for dataset '{self.name}'; use 'train' or 'heldout'.")
+        root = data_root(self.name, options)
+        if not root.exists():
+            raise self.missing(root)
+        source = self.open_source(root)
+        if source.total == 0:
+            raise self.missing(root)
+        cut = heldout_start(source.total, self.default_n)
+        start, stop = (0, cut) if split == "train" else (cut, source.total)
+        requested = (self.default_n if split == "train" else None) if n is None else n
+        want = min(stop - start, stop - start if requested is None else requested)
+        if split == "train" and n is None and self.default_n is not None and want < self.default_n:
+            warnings.warn(f"{self.name}: {root} holds {source.total} images, so training uses the first {want} "
+                          f"instead of the paper's {self.default_n} (the last {source.total - cut} are held out).",
+                          DataWarning, stacklevel=2)
+        images, meta = self._cached(source, split, start, stop, max(want, 0), image_size, options)
+        meta.update(source=source.location, root=str(root), total=source.total, range=[start, stop])
+        if meta["errors"] or meta["converted"]:
+            warnings.warn(_report(self.name, split, len(meta["names"]) + len(meta["errors"]), meta["errors"],
+                                  meta["converted"]), DataWarning, stacklevel=2)
+        return ImageSet(images, self.name, split, meta)
+
+    def _cached(self, source: Source, split: str, start: int, stop: int, want: int, size: int,
+                options: dict[str, Any]) -> tuple[torch.Tensor, dict[str, Any]]:
+        if want == 0:
+            return torch.empty((0, 3, size, size), dtype=torch.uint8), {"names": [], "errors": {}, "converted": {},
+                                                                        "cache": None, "cache_hit": False}
+        key_material = {"version": PREPROCESS_VERSION, "dataset": self.name, "source": source.location,
+                        "split": split, "range": [start, stop], "n": want, "size": size, "crop": self.crop,
+                        "filter": RESAMPLE, "listing": source.fingerprint(source.names(start, start + want))}
+        key = hashlib.sha256(json.dumps(key_material, sort_keys=True).encode()).hexdigest()[:16]
+        folder = cache_root(options) / self.name
+        npy, sidecar = folder / f"{split}-{size}px-n{want}-{key}.npy", folder / f"{split}-{size}px-n{want}-{key}.json"
+        if sidecar.exists() and npy.exists():
+            try:
+                info = read_json(sidecar)
+                arr = np.load(npy, mmap_mode="c")  # copy-on-write: writable for torch, never written back
+                if info.get("key") == key and arr.shape == (info["count"], 3, size, size):
+                    return torch.from_numpy(arr), {**{k: info[k] for k in ("names", "errors", "converted")},
+                                                   "cache": str(npy), "cache_hit": True}
+            except (OSError, ValueError, KeyError):
+                pass  # an unreadable cache is rebuilt below
+        workers = worker_count(options) if want >= PARALLEL_MIN else 1
+        print(f"{self.name} {split}: preprocessing up to {want} images to {size}x{size} ({self.crop} crop, "
+              f"{RESAMPLE} filter, {workers} worker{'s' * (workers > 1)}) from {source.location}; "
+              f"cache {npy}", file=sys.stderr, flush=True)
+        t0 = time.perf_counter()
+        with atomic_path(npy) as tmp:
+            count, names, errors, converted = preprocess(source, start, stop, want, size, self.crop, workers, tmp)
+            if count == 0:
+                first = next(iter(errors.items()), ("-", "no files"))
+                raise GenbenchError(f"None of the {len(errors)} {self.name} {split} images tried in "
+                                    f"{source.location} could be decoded (first: {first[0]}: {first[1]}); "
+                                    f"check the files, or pass --data-root to the right folder.")
+            if count < want:  # too few readable images: shrink the array to what was decoded
+                full = np.load(tmp, mmap_mode="r")[:count].copy()
+                with open(tmp, "wb") as f:
+                    np.save(f, full)
+        seconds = time.perf_counter() - t0
+        write_json(sidecar, {"key": key, "key_material": key_material, "count": count, "names": names,
+                             "errors": errors, "converted": converted, "seconds": round(seconds, 3),
+                             "images_per_s": round((count + len(errors)) / max(seconds, 1e-9), 1)})
+        print(f"{self.name} {split}: {count} images in {seconds:.1f}s "
+              f"({(count + len(errors)) / max(seconds, 1e-9):.0f} images/s)", file=sys.stderr, flush=True)
+        return torch.from_numpy(np.load(npy, mmap_mode="c")), {"names": names, "errors": errors,
+                                                               "converted": converted, "cache": str(npy),
+                                                               "cache_hit": False}
+
+
+def find_image_dir(candidates: list[Path], recursive: bool = False) -> tuple[Path, list[str]] | None:
+    """The first candidate folder that holds images, and its sorted listing; None if none does."""
+    for c in candidates:
+        if c.is_dir():
+            files = list_images(c, recursive=recursive)
+            if files:
+                return c, files
+    return None
