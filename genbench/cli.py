@@ -83,10 +83,12 @@ def list_cmd():
 @click.option("--data-root", type=click.Path(), help="Folder holding the dataset's files.")
 @click.option("--limit", type=int, help="Use the first N training images (sorted order).")
 @click.option("--inception-weights", type=click.Path(), help="pytorch-fid Inception weights file for FID.")
+@click.option("--allow-unverified-weights", is_flag=True,
+              help="Use an Inception file failing the SHA-256 check; scores are named fid_unverified/kid_unverified.")
 @click.option("--fresh", is_flag=True, help="Start over instead of resuming an existing run folder.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def run(models, dataset, preset, seed, results, steps, metrics, sets, config_file, device, data_root, limit,
-        inception_weights, fresh, no_progress):
+        inception_weights, allow_unverified_weights, fresh, no_progress):
     """Train and evaluate models on a dataset; records go to RESULTS/<dataset>/<model>/<preset>-seed<S>/."""
     from genbench.report import build_table, metric_order, rich_table
     from genbench.results import load_records
@@ -103,6 +105,8 @@ def run(models, dataset, preset, seed, results, steps, metrics, sets, config_fil
     file_values = load_toml(config_file) if config_file else None
     data_options = {"data_root": data_root} if data_root else {}
     eval_options = {"inception_weights": inception_weights} if inception_weights else {}
+    if allow_unverified_weights:
+        eval_options["allow_unverified_weights"] = True
     outcomes = run_benchmark(model_names, dataset, preset, seed, results, metric_names, set_values, file_values,
                              device, fresh, not no_progress, data_options, eval_options, echo=console.print)
     df = load_records(results)

@@ -1,0 +1,111 @@
+"""Feature sets for the feature-space metrics (``fid``, ``kid``, ``fd_rand``, ``kid_rand``).
+
+Real-image features are computed once per *reference protocol* and cached on disk under
+``<cache_dir>/features/<hash>.npz``; the hash covers the extractor's identity (network and weights
+hash, resize, preprocessing) and the data (dataset, split, image size, n and a fingerprint of the
+pixels), so a second run extracts no real-image features and any change to these misses the cache.
+Generated-image features are memoised in memory per model object and parameter fingerprint, so
+``fid`` and ``kid`` in one evaluation sample and embed the generated images once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import weakref
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+from genbench.api import ImageSet
+
+
+class Extractor(Protocol):
+    identity: dict[str, Any]
+
+    def __call__(self, images: torch.Tensor) -> np.ndarray: ...
+
+
+def data_fingerprint(images: ImageSet) -> str:
+    """First 16 hex digits of the SHA-256 of the uint8 pixels (cheap next to any feature extraction)."""
+    return hashlib.sha256(images.images.contiguous().numpy().tobytes()).hexdigest()[:16]
+
+
+def reference_protocol(extractor: Extractor, images: ImageSet, n: int) -> dict[str, Any]:
+    return {**extractor.identity, "dataset": images.name, "split": images.split, "n": n,
+            "image_size": images.image_size, "data_sha256": data_fingerprint(images)}
+
+
+def protocol_hash(protocol: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(protocol, sort_keys=True, default=str).encode()).hexdigest()[:20]
+
+
+def reference_features(extractor: Extractor, images: ImageSet, n: int, cache_dir: str | os.PathLike | None,
+                       batch_size: int = 500) -> tuple[np.ndarray, dict[str, Any]]:
+    """Features of the first ``n`` images of ``images`` and {'cache': 'hit'|'miss'|'off', 'key', 'path'}."""
+    n = min(n, len(images))
+    protocol = reference_protocol(extractor, images, n)
+    key = protocol_hash(protocol)
+    info: dict[str, Any] = {"cache": "off", "key": key}
+    path = Path(cache_dir) / "features" / f"{key}.npz" if cache_dir is not None else None
+    if path is not None:
+        info["path"] = str(path)
+        if path.is_file():
+            with np.load(path) as f:
+                info["cache"] = "hit"
+                return f["features"].astype(np.float64), info
+        info["cache"] = "miss"
+    feats = np.concatenate([extractor(images.as_float(slice(i, min(i + batch_size, n))))
+                            for i in range(0, n, batch_size)])
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}.npz")
+        np.savez(tmp, features=feats.astype(np.float32), protocol=json.dumps(protocol, sort_keys=True))
+        os.replace(tmp, path)
+    return feats.astype(np.float32).astype(np.float64), info
+
+
+_GENERATED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _param_fingerprint(model: torch.nn.Module) -> float:
+    with torch.no_grad():
+        return float(sum(p.detach().double().abs().sum().item() for p in model.parameters()))
+
+
+def generated_features(extractor: Extractor, model, n: int, seed: int, batch_size: int = 500) -> np.ndarray:
+    """Features of ``model.sample(n, seed)``, memoised per model object while its parameters stay the same."""
+    key = (protocol_hash(extractor.identity), n, seed, _param_fingerprint(model))
+    memo = _GENERATED.setdefault(model, {})
+    if key not in memo:
+        memo.clear()
+        feats = []
+        for i in range(0, n, batch_size):  # the seed fixes each chunk, so n does not change earlier samples
+            feats.append(extractor(model.sample(min(batch_size, n - i), seed=seed * 1_000_003 + i)))
+        memo[key] = np.concatenate(feats).astype(np.float32).astype(np.float64)
+    return memo[key]
+
+
+# -- shared by the feature-space metric plugins --------------------------------------------------
+MIN_RELIABLE_N = 2048  # below this FID is strongly biased (Heusel et al. 2017 use >= 10k; pytorch-fid warns)
+
+
+def sample_count(ctx) -> int:
+    """Generated samples for feature-space metrics: the training-set size, as in the paper
+    (METHOD.md section 5), unless ``options['n_feature_samples']`` overrides it."""
+    return int(ctx.options.get("n_feature_samples") or len(ctx.train))
+
+
+def feature_protocol(ctx, identity: dict[str, Any]) -> dict[str, Any]:
+    return {**identity, "n_fake": sample_count(ctx), "n_real": len(ctx.train), "split": ctx.train.split,
+            "dataset": ctx.train.name, "image_size": ctx.train.image_size, "seed": ctx.seed}
+
+
+def feature_sets(ctx, extractor: Extractor) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """(real features of the whole training split, cached; generated features, memoised; info)."""
+    real, info = reference_features(extractor, ctx.train, len(ctx.train), ctx.cache_dir)
+    fake = generated_features(extractor, ctx.model, sample_count(ctx), ctx.seed)
+    return real, fake, {"n_real": len(real), "n_fake": len(fake), "reference_cache": info["cache"]}

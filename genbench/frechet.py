@@ -1,0 +1,92 @@
+"""Feature-space distribution distances shared by ``fid``, ``fd_rand``, ``kid`` and ``kid_rand``.
+
+- Fréchet distance between Gaussians fitted to two feature sets (Heusel et al., "GANs Trained by a Two
+  Time-Scale Update Rule Converge to a Local Nash Equilibrium", NeurIPS 2017, section 4 / Eq. 6):
+  d² = ||mu1 - mu2||² + Tr(S1 + S2 - 2 (S1 S2)^{1/2}). Same maths as pytorch-fid's
+  ``calculate_frechet_distance`` (whose sqrtm path is kept as ``method='sqrtm'``).
+- Kernel distance (Bińkowski et al., "Demystifying MMD GANs", ICLR 2018, section 4 / Eq. 4 for the
+  unbiased MMD² estimator, Appendix: the cubic polynomial kernel k(x, y) = (x·y / d + 1)^3), averaged
+  over random subsets as in their reference code.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import linalg
+
+KID_SUBSETS = 100
+KID_SUBSET_SIZE = 1000
+
+
+def feature_stats(feats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and unbiased covariance (rows = samples), float64, as pytorch-fid computes them."""
+    feats = np.asarray(feats, dtype=np.float64)
+    return feats.mean(axis=0), np.cov(feats, rowvar=False)
+
+
+def _trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
+    """Tr((S1 S2)^{1/2}) for symmetric PSD S1, S2 via two symmetric eigendecompositions:
+    (S1 S2)^{1/2} is similar to (S1^{1/2} S2 S1^{1/2})^{1/2}, which is symmetric PSD."""
+    lam, u = np.linalg.eigh(sigma1)
+    root = (u * np.sqrt(np.clip(lam, 0, None))) @ u.T
+    ev = np.linalg.eigvalsh(root @ sigma2 @ root)
+    return float(np.sqrt(np.clip(ev, 0, None)).sum())
+
+
+def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6, method: str = "eigh") -> float:
+    """Fréchet distance between N(mu1, sigma1) and N(mu2, sigma2) (Heusel et al. 2017, Eq. 6).
+
+    ``method='sqrtm'`` is pytorch-fid's computation verbatim (scipy.linalg.sqrtm of S1 S2, with its
+    eps-regularised retry); the default ``'eigh'`` computes the same trace from two symmetric
+    eigendecompositions, several times faster at 2048-d and free of sqrtm's complex round-off
+    (tests check both against pytorch-fid)."""
+    mu1, mu2 = np.atleast_1d(mu1).astype(np.float64), np.atleast_1d(mu2).astype(np.float64)
+    sigma1, sigma2 = np.atleast_2d(sigma1).astype(np.float64), np.atleast_2d(sigma2).astype(np.float64)
+    if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape:
+        raise ValueError(f"statistics differ in shape: {mu1.shape}/{sigma1.shape} vs {mu2.shape}/{sigma2.shape}")
+    diff = mu1 - mu2
+    if method == "eigh":
+        tr_covmean = _trace_sqrt_product(sigma1, sigma2)
+    elif method == "sqrtm":
+        covmean, _ = linalg.sqrtm(sigma1.dot(sigma2), disp=False)
+        if not np.isfinite(covmean).all():
+            # product might be almost singular: regularise both diagonals, as pytorch-fid does
+            offset = np.eye(sigma1.shape[0]) * eps
+            covmean = linalg.sqrtm((sigma1 + offset).dot(sigma2 + offset))
+        if np.iscomplexobj(covmean):
+            if not np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3):
+                raise ValueError(f"imaginary component {np.max(np.abs(covmean.imag))} in the matrix square root")
+            covmean = covmean.real
+        tr_covmean = float(np.trace(covmean))
+    else:
+        raise ValueError(f"unknown method {method!r}")
+    return float(diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2 * tr_covmean)
+
+
+def polynomial_kernel(x: np.ndarray, y: np.ndarray, degree: int = 3, coef0: float = 1.0) -> np.ndarray:
+    """k(x, y) = (x·y / d + coef0)^degree, d the feature dimension (Bińkowski et al. 2018)."""
+    return (x @ y.T / x.shape[1] + coef0) ** degree
+
+
+def mmd2_unbiased(x: np.ndarray, y: np.ndarray) -> float:
+    """Unbiased MMD² estimate (Bińkowski et al. 2018, Eq. 4; Gretton et al. 2012, Lemma 6):
+    mean of k(x_i, x_j) over i != j + the same for y - 2 mean of k(x_i, y_j) over all i, j."""
+    m, n = len(x), len(y)
+    if m < 2 or n < 2:
+        raise ValueError("the unbiased MMD² needs at least 2 samples per set")
+    kxx, kyy, kxy = polynomial_kernel(x, x), polynomial_kernel(y, y), polynomial_kernel(x, y)
+    sxx = (kxx.sum() - np.trace(kxx)) / (m * (m - 1))
+    syy = (kyy.sum() - np.trace(kyy)) / (n * (n - 1))
+    return float(sxx + syy - 2 * kxy.mean())
+
+
+def kernel_distance(real: np.ndarray, fake: np.ndarray, subsets: int = KID_SUBSETS,
+                    subset_size: int = KID_SUBSET_SIZE, seed: int = 0) -> tuple[float, float]:
+    """KID: mean and standard deviation of the unbiased MMD² over ``subsets`` random subsets of
+    ``min(subset_size, len(real), len(fake))`` samples drawn without replacement from each set."""
+    real, fake = np.asarray(real, np.float64), np.asarray(fake, np.float64)
+    m = min(subset_size, len(real), len(fake))
+    rng = np.random.default_rng(seed)
+    vals = np.array([mmd2_unbiased(real[rng.choice(len(real), m, replace=False)],
+                                   fake[rng.choice(len(fake), m, replace=False)]) for _ in range(subsets)])
+    return float(vals.mean()), float(vals.std())

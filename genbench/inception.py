@@ -1,0 +1,138 @@
+"""The FID Inception network: pytorch-fid's InceptionV3 (Heusel et al. 2017's TensorFlow graph
+``inception-2015-12-05`` ported by pytorch-fid), pool3 features (2048-d), with verified weights.
+
+Weights are looked up, in order, at ``--inception-weights PATH`` (``options['inception_weights']``),
+``$GENBENCH_INCEPTION_WEIGHTS``, then the torch hub cache file pytorch-fid uses
+(``$TORCH_HOME/hub/checkpoints/pt_inception-2015-12-05-6726825d.pth``) or torch-fidelity's name for the
+same file (``weights-inception-2015-12-05-6726825d.pth``). Nothing is downloaded and no other
+network is ever substituted. The file's SHA-256 must start with ``6726825d``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from pytorch_fid.inception import (
+    FIDInceptionA,
+    FIDInceptionC,
+    FIDInceptionE_1,
+    FIDInceptionE_2,
+    _inception_v3,
+)
+from torch import nn
+
+from genbench.weights import WeightsError, hub_checkpoints_dir, verify
+
+SHA256_PREFIX = "6726825d"
+FILENAMES = ("pt_inception-2015-12-05-6726825d.pth", "weights-inception-2015-12-05-6726825d.pth")
+ENV_VAR = "GENBENCH_INCEPTION_WEIGHTS"
+DIMS = 2048
+# What determines the features, beyond the weights' hash: part of every protocol that uses them.
+PROTOCOL = {"network": "pytorch-fid InceptionV3 (FID variant), pool3 2048-d",
+            "resize": "bilinear to 299x299, align_corners=False",
+            "preprocessing": "[-1,1] float -> (x+1)/2 in [0,1] -> 2x-1 inside the network; no uint8 rounding "
+                             "of generated images; 1-channel images repeated to RGB"}
+
+
+def candidate_paths(explicit: str | os.PathLike | None = None) -> list[tuple[Path, str]]:
+    """(path, where it came from) in lookup order; the first source that names a file wins."""
+    if explicit:
+        return [(Path(explicit).expanduser(), "--inception-weights")]
+    if os.environ.get(ENV_VAR):
+        return [(Path(os.environ[ENV_VAR]).expanduser(), f"${ENV_VAR}")]
+    hub = hub_checkpoints_dir()
+    return [(hub / name, "torch hub cache") for name in FILENAMES]
+
+
+def locate(explicit: str | os.PathLike | None = None) -> tuple[Path, str]:
+    """The weights file and its SHA-256, or WeightsError with one sentence saying where to put it."""
+    cands = candidate_paths(explicit)
+    for path, _ in cands:
+        if path.is_file():
+            return path, verify(path, SHA256_PREFIX, "Inception")
+    where = cands[0][1]
+    if where == "torch hub cache":
+        raise WeightsError(f"FID needs pytorch-fid's Inception weights: put pt_inception-2015-12-05-6726825d.pth "
+                           f"in {cands[0][0].parent}/, or pass --inception-weights PATH or set ${ENV_VAR}")
+    raise WeightsError(f"FID needs pytorch-fid's Inception weights, but {cands[0][0]} (from {where}) does not "
+                       f"exist; pass the path of pt_inception-2015-12-05-6726825d.pth")
+
+
+def fid_inception_architecture() -> nn.Module:
+    """pytorch-fid's ``fid_inception_v3`` without its download: torchvision's InceptionV3 with 1008
+    classes, no aux head, and the FID blocks patched in. Weights are uninitialised."""
+    inception = _inception_v3(num_classes=1008, aux_logits=False, weights=None)
+    inception.Mixed_5b = FIDInceptionA(192, pool_features=32)
+    inception.Mixed_5c = FIDInceptionA(256, pool_features=64)
+    inception.Mixed_5d = FIDInceptionA(288, pool_features=64)
+    inception.Mixed_6b = FIDInceptionC(768, channels_7x7=128)
+    inception.Mixed_6c = FIDInceptionC(768, channels_7x7=160)
+    inception.Mixed_6d = FIDInceptionC(768, channels_7x7=160)
+    inception.Mixed_6e = FIDInceptionC(768, channels_7x7=192)
+    inception.Mixed_7b = FIDInceptionE_1(1280)
+    inception.Mixed_7c = FIDInceptionE_2(2048)
+    return inception
+
+
+class FIDInception(nn.Module):
+    """pool3 features of pytorch-fid's ``InceptionV3([3])``: same blocks, same resize and scaling."""
+
+    def __init__(self, inception: nn.Module):
+        super().__init__()
+        i = inception
+        self.net = nn.Sequential(
+            i.Conv2d_1a_3x3, i.Conv2d_2a_3x3, i.Conv2d_2b_3x3, nn.MaxPool2d(kernel_size=3, stride=2),
+            i.Conv2d_3b_1x1, i.Conv2d_4a_3x3, nn.MaxPool2d(kernel_size=3, stride=2),
+            i.Mixed_5b, i.Mixed_5c, i.Mixed_5d, i.Mixed_6a, i.Mixed_6b, i.Mixed_6c, i.Mixed_6d, i.Mixed_6e,
+            i.Mixed_7a, i.Mixed_7b, i.Mixed_7c, nn.AdaptiveAvgPool2d(output_size=(1, 1)))
+        self.requires_grad_(False)
+        self.eval()
+
+    def forward(self, x01: torch.Tensor) -> torch.Tensor:
+        """x01: (B, 3, H, W) in [0, 1] -> (B, 2048)."""
+        x = F.interpolate(x01, size=(299, 299), mode="bilinear", align_corners=False)
+        return self.net(2 * x - 1).flatten(1)
+
+
+def load(path: str | os.PathLike, sha256: str | None = None, *, allow_unverified: bool = False) -> FIDInception:
+    """Build the network from a weights file. The file must pass ``verify`` (pass its ``sha256`` from
+    ``locate`` to skip rehashing) unless ``allow_unverified`` is set explicitly, in which case callers
+    must label what they compute as unverified (``fid_unverified``)."""
+    if not allow_unverified:
+        digest = verify(path, SHA256_PREFIX, "Inception")
+        if sha256 is not None and digest != sha256:
+            raise WeightsError(f"Inception weights file {path} changed while in use")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    inception = fid_inception_architecture()
+    inception.load_state_dict(state)
+    return FIDInception(inception)
+
+
+class InceptionExtractor:
+    """Feature extractor for genbench.features: images in [-1, 1] -> 2048-d pool3 features."""
+
+    dims = DIMS
+
+    def __init__(self, net: FIDInception, sha256: str, device: torch.device | str = "cpu",
+                 batch_size: int = 50):
+        self.net = net.to(device)
+        self.device = torch.device(device)
+        self.batch_size = batch_size
+        self.identity = {**PROTOCOL, "weights_sha256": sha256}
+
+    @torch.no_grad()
+    def __call__(self, images: torch.Tensor) -> np.ndarray:
+        out = []
+        for i in range(0, len(images), self.batch_size):
+            x = images[i:i + self.batch_size].to(self.device, torch.float32)
+            if x.shape[1] == 1:
+                x = x.repeat(1, 3, 1, 1)
+            out.append(self.net((x.clamp(-1, 1) + 1) / 2).double().cpu().numpy())
+        return np.concatenate(out) if out else np.empty((0, self.dims))
+
+
+__all__ = ["WeightsError", "locate", "load", "FIDInception", "InceptionExtractor", "fid_inception_architecture"]

@@ -1,0 +1,89 @@
+"""``fid``: Fréchet Inception Distance (Heusel et al., "GANs Trained by a Two Time-Scale Update Rule
+Converge to a Local Nash Equilibrium", NeurIPS 2017, Eq. 6), as in the paper's Table 2 and pytorch-fid.
+
+d² = ||mu_r - mu_g||² + Tr(S_r + S_g - 2 (S_r S_g)^{1/2}) between Gaussians fitted to the 2048-d pool3
+features of pytorch-fid's InceptionV3 on the whole training split (real, cached per protocol) and on
+n generated samples, n = the training-set size as in the paper (METHOD.md section 5).
+
+Weights: ``--inception-weights``, ``$GENBENCH_INCEPTION_WEIGHTS`` or the torch hub cache; SHA-256 must
+start with 6726825d and is recorded. Missing or mismatched weights give status 'unavailable' (never
+another network). ``--allow-unverified-weights`` computes a mismatched file only as ``fid_unverified``.
+Below 2048 samples the value is marked 'warn' (†): FID is biased upwards on small samples.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from genbench import inception
+from genbench.api import EvalContext, Metric, Score
+from genbench.features import MIN_RELIABLE_N, feature_protocol, feature_sets, sample_count
+from genbench.frechet import feature_stats, frechet_distance
+from genbench.weights import WeightsError, sha256_file
+
+_NETS: dict[str, inception.FIDInception] = {}
+
+
+def inception_source(ctx: EvalContext) -> tuple[str | None, str | None, bool, str]:
+    """(path, sha256, verified, reason): the weights to use, or path None and the reason they are unavailable."""
+    explicit = ctx.options.get("inception_weights")
+    try:
+        path, sha = inception.locate(explicit)
+        return str(path), sha, True, ""
+    except WeightsError as exc:
+        if ctx.options.get("allow_unverified_weights"):
+            for path, _ in inception.candidate_paths(explicit):
+                if path.is_file():
+                    return str(path), sha256_file(path), False, str(exc)
+        return None, None, False, str(exc)
+
+
+def inception_extractor(ctx: EvalContext) -> tuple[inception.InceptionExtractor | None, bool, str]:
+    """(extractor or None, verified, reason); warns once per call when unavailable or unverified."""
+    path, sha, verified, reason = inception_source(ctx)
+    if path is None:
+        warnings.warn(f"Inception weights unavailable: {reason}", RuntimeWarning, stacklevel=2)
+        return None, False, reason
+    if not verified:
+        warnings.warn(f"using UNVERIFIED Inception weights {path} (--allow-unverified-weights): {reason}",
+                      RuntimeWarning, stacklevel=2)
+    if sha not in _NETS:
+        _NETS[sha] = inception.load(path, sha, allow_unverified=not verified)
+    return inception.InceptionExtractor(_NETS[sha], sha, ctx.device), verified, reason
+
+
+def inception_protocol(ctx: EvalContext) -> dict[str, Any]:
+    _, sha, verified, reason = inception_source(ctx)
+    identity = {**inception.PROTOCOL, "weights_sha256": sha or f"unavailable: {reason}"}
+    if sha and not verified:
+        identity["weights_verified"] = False
+    return feature_protocol(ctx, identity)
+
+
+def small_sample_note(n: int, what: str) -> str:
+    return (f"{what} from {n} < {MIN_RELIABLE_N} samples is biased upwards; not comparable with published values"
+            if n < MIN_RELIABLE_N else "")
+
+
+class FID(Metric):
+    description = "Fréchet Inception Distance (Heusel et al. 2017, Eq. 6; pytorch-fid network, verified weights)"
+    requires = frozenset({"generator"})
+
+    def protocol(self, ctx: EvalContext) -> dict:
+        return inception_protocol(ctx)
+
+    def compute(self, ctx: EvalContext) -> list[Score]:
+        extractor, verified, reason = inception_extractor(ctx)
+        if extractor is None:
+            return [Score("fid", None, "unavailable", reason)]
+        real, fake, info = feature_sets(ctx, extractor)
+        mu_r, s_r = feature_stats(real)
+        mu_g, s_g = feature_stats(fake)
+        value = frechet_distance(mu_r, s_r, mu_g, s_g)
+        extra = {**info, "weights_sha256": extractor.identity["weights_sha256"]}
+        note = small_sample_note(min(info["n_real"], sample_count(ctx)), "FID")
+        if not verified:
+            return [Score("fid_unverified", value, "warn",
+                          f"Inception weights failed verification ({reason}); not FID", extra=extra)]
+        return [Score("fid", value, "warn" if note else "ok", note, extra=extra)]

@@ -1,0 +1,27 @@
+"""``kid_rand``: KID's unbiased MMD² with the cubic kernel (Bińkowski et al. 2018, Eq. 4) in the feature
+space of genbench's frozen, seeded random CNN (genbench.randcnn; Naeem et al., ICML 2020; Lee, Kim &
+Lee, AAAI 2023). NOT KID on Inception features: not comparable with published KID values. Needs no
+downloaded weights. Same samples and subsets as ``kid``.
+"""
+
+from __future__ import annotations
+
+from genbench.api import EvalContext, Metric, Score
+from genbench.features import feature_protocol, feature_sets
+from genbench.frechet import KID_SUBSET_SIZE, KID_SUBSETS, kernel_distance
+from genbench.randcnn import PROTOCOL, RandCNNExtractor
+
+
+class KIDRand(Metric):
+    description = "unbiased MMD² (cubic kernel) on frozen random-CNN features (Lee et al. 2023); NOT KID"
+    requires = frozenset({"generator"})
+
+    def protocol(self, ctx: EvalContext) -> dict:
+        return {**feature_protocol(ctx, RandCNNExtractor.identity_for()), "kid_subsets": KID_SUBSETS,
+                "kid_subset_size": KID_SUBSET_SIZE}
+
+    def compute(self, ctx: EvalContext) -> list[Score]:
+        real, fake, info = feature_sets(ctx, RandCNNExtractor(ctx.device))
+        mean, std = kernel_distance(real, fake, seed=ctx.seed)
+        return [Score("kid_rand", mean, note="random-CNN features; not KID",
+                      extra={**info, "std": std, "network": PROTOCOL["network"]})]
