@@ -131,18 +131,18 @@ class FileSource(Source):
         return self.files[start:stop]
 
     def payloads(self, names: list[str]) -> list[str | bytes]:
-        return [str(self.root / n) for n in names]
+        return [os.path.join(self.location, n) for n in names]
 
     def fingerprint(self, names: list[str]) -> str:
-        h = hashlib.sha256()
-        for f in self.files:  # the whole listing: an added, removed or renamed file changes the key
-            h.update(f.encode("utf-8", "surrogateescape") + b"\0")
-        for n in names:  # and the files actually read: a replaced file changes it too
+        # the whole listing: an added, removed or renamed file changes the key
+        h = hashlib.sha256("\0".join(self.files).encode("utf-8", "surrogateescape"))
+        base = str(self.root)
+        for n in names:  # and size + mtime of the files read: a replaced file changes it too
             try:
-                st = os.stat(self.root / n)
-                h.update(f"{n}:{st.st_size}:{st.st_mtime_ns}\0".encode("utf-8", "surrogateescape"))
+                st = os.stat(os.path.join(base, n))
+                h.update(f"\0{n}:{st.st_size}:{st.st_mtime_ns}".encode("utf-8", "surrogateescape"))
             except OSError:
-                h.update(f"{n}:missing\0".encode("utf-8", "surrogateescape"))
+                h.update(f"\0{n}:missing".encode("utf-8", "surrogateescape"))
         return h.hexdigest()
 
 
