@@ -54,8 +54,8 @@ def coerce(value: Any, annotation: Any, key: str) -> Any:
     """Convert a --set string (or TOML value) to the field's type; one clear error if impossible."""
     if not isinstance(value, str):
         return value
-    ann = annotation if not isinstance(annotation, str) else annotation
-    text = str(ann)
+    ann = annotation
+    text = getattr(ann, "__name__", str(ann))
     try:
         if value.lower() in ("none", "null") and "None" in text:
             return None
@@ -97,10 +97,10 @@ def load_toml(path: str | Path) -> dict[str, Any]:
 
 
 def _apply(target: dict[str, Any], fields: dict[str, dataclasses.Field], values: dict[str, Any],
-           hints: dict[str, Any]) -> None:
+           hints: dict[str, Any], prefix: str = "") -> None:
     for k, v in values.items():
         if k in fields:
-            target[k] = coerce(v, hints.get(k, fields[k].type), k)
+            target[k] = coerce(v, hints.get(k, fields[k].type), prefix + k)
 
 
 def resolve(preset: str, model_names: list[str], model_classes: dict[str, type],
@@ -142,7 +142,7 @@ def resolve(preset: str, model_names: list[str], model_classes: dict[str, type],
                 raise GenbenchError(f"--set {name}.{k}: model '{name}' has no setting '{k}'; "
                                     f"its settings are: {', '.join(sorted(fields))}.")
         _apply(vals, fields, plain, hints)
-        _apply(vals, fields, scoped, hints)
+        _apply(vals, fields, scoped, hints, prefix=f"{name}.")
         used |= {k for k in plain if k in fields} | {f"{name}.{k}" for k in scoped}
         configs[name] = cls(**vals)
     for k in sets:

@@ -27,15 +27,22 @@ class Table:
     notes: list[str] = field(default_factory=list)
 
 
-def _fmt(v: float) -> str:
-    if v == 0 or not math.isfinite(v):
-        return f"{v:.3g}"
+def _decimals(v: float) -> int:
+    """Paper-table precision: 1 decimal from 100, 2 from 1, 3 below 1, 3 significant below 0.001."""
     mag = abs(v)
     if mag >= 100:
-        return f"{v:.1f}"
+        return 1
     if mag >= 1:
-        return f"{v:.2f}"
-    return f"{v:.3g}" if mag < 0.001 else f"{v:.3f}"
+        return 2
+    if mag >= 0.001 or mag == 0:
+        return 3
+    return 2 - math.floor(math.log10(mag))
+
+
+def _fmt(v: float, decimals: int | None = None) -> str:
+    if not math.isfinite(v):
+        return str(v)
+    return f"{v:.{_decimals(v) if decimals is None else decimals}f}"
 
 
 def build_table(df: pd.DataFrame, metric: str) -> Table:
@@ -68,7 +75,8 @@ def build_table(df: pd.DataFrame, metric: str) -> Table:
                 continue
             x = good["value"].astype(float)
             mean = x.mean()
-            cell = _fmt(mean) + (f" ± {_fmt(x.std(ddof=1))}" if len(x) > 1 else "")
+            dec = _decimals(mean)  # the std is shown to the mean's precision
+            cell = _fmt(mean, dec) + (f" ± {_fmt(x.std(ddof=1), dec)}" if len(x) > 1 else "")
             if (good["status"] == "warn").any():
                 cell += "†"
             t.cells[(r, m)] = cell

@@ -1,0 +1,37 @@
+"""Shared fixtures: tiny runs through the real CLI, isolated from the user's caches."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from genbench.cli import main
+
+torch.set_num_threads(1)  # tiny tensors: threads only add overhead (and spin under load)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory, monkeypatch):
+    """Keep every test away from ~/.cache and the user's results folder."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    monkeypatch.setenv("TORCH_HOME", str(home / ".cache" / "torch"))
+    monkeypatch.delenv("GENBENCH_DATA", raising=False)
+    monkeypatch.delenv("GENBENCH_INCEPTION_WEIGHTS", raising=False)
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run the genbench CLI in-process; returns (exit_code, stdout, stderr)."""
+
+    def run(*args: str):
+        code = 0
+        try:
+            main(list(args))
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return run

@@ -1,0 +1,58 @@
+"""The shared Table-1 backbones: shapes, channel counts, equalised learning rate."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from genbench.backbones import Conv3x3, Sparsity, Table1EnergyNet, Table1Generator
+
+
+def test_paper_scale_generator_is_table1():
+    g = Table1Generator(100, 64, 1.0, sparsity=Sparsity())
+    assert g.c0 == 3200 and g.fc.weight.shape == (3200 * 16, 100)
+    assert [b.conv2.weight.shape[0] for b in g.blocks] == [512, 256, 128, 64]
+    assert [b.k for b in g.blocks] == [16, 64, 256, None]  # k = HW/4; the 64x64 layer is dense
+    assert g.fc_k == 8
+    trace = []
+    y = g(torch.randn(2, 100), trace=trace)
+    assert y.shape == (2, 3, 64, 64) and y.abs().max() <= 1
+    assert [t["name"] for t in trace] == ["fc", "b8", "b16", "b32", "b64", "out"]
+    # channel top-k at the FC layer: at most k active channels per position
+    assert (trace[0]["out"] > 0).sum(1).max() <= 8
+    # spatial top-k in b8: at most k = 16 of the 64 positions active per channel
+    assert (trace[1]["out"] > 0).flatten(2).sum(2).max() <= 16
+
+
+def test_paper_scale_energy_net_is_table1():
+    f = Table1EnergyNet(64, 1.0)
+    convs = [m for m in f.trunk if isinstance(m, Conv3x3)]
+    assert [c.weight.shape[0] for c in convs] == [64, 64, 64, 128, 128, 256, 256, 512, 512]
+    assert f.feature_dim == 512 * 16
+    assert f(torch.randn(2, 3, 64, 64)).shape == (2, 1)
+
+
+@pytest.mark.parametrize("size", [16, 32])
+def test_smaller_resolutions_and_widths(size):
+    g = Table1Generator(100, size, 1 / 8)
+    x = g(torch.randn(3, 100))
+    assert x.shape == (3, 3, size, size)
+    f = Table1EnergyNet(size, 1 / 8, out_features=7)
+    assert f(x).shape == (3, 7)
+
+
+def test_bad_resolution_is_refused():
+    with pytest.raises(ValueError, match="8, 16, 32 or 64"):
+        Table1Generator(10, 48)
+
+
+def test_equalized_lr_scales_unit_normal_weights():
+    c = Conv3x3(8, 4)
+    assert c.scale == pytest.approx(math.sqrt(2) / math.sqrt(8 * 9))
+    assert abs(c.weight.std().item() - 1) < 0.3  # stored N(0, 1), scaled at run time
+    x = torch.randn(1, 8, 5, 5)
+    ref = torch.nn.functional.conv2d(x, c.weight * c.scale, padding=1)
+    assert torch.allclose(c(x), ref)
+    assert not hasattr(c, "bias")  # Table 1 convs are bias-free (exact basis rendering)

@@ -1,0 +1,157 @@
+"""The registry: entry points (built-in and third-party), register_model, broken plugins."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+
+import pytest
+import torch
+
+from genbench import registry
+from genbench.api import GenerativeModel, ModelConfig
+from genbench.errors import GenbenchError
+
+
+def test_builtin_plugins_come_through_entry_points():
+    models = registry.discover("models")
+    assert {"vae", "wgan"} <= set(models)
+    assert models["vae"].source == "genbench"  # the same path a third-party package uses
+    assert {"shapes", "patches", "lfw"} <= set(registry.names("datasets"))
+    assert {"mse", "swd"} <= set(registry.names("metrics"))
+
+
+def test_unknown_name_lists_valid_ones():
+    with pytest.raises(GenbenchError) as e:
+        registry.get_model("nope")
+    assert "nope" in str(e.value) and "vae" in str(e.value) and e.value.exit_code == 2
+
+
+@dataclass
+class _TinyConfig(ModelConfig):
+    lr: float = 1e-2
+
+
+@pytest.fixture
+def clean_manual_registry():
+    before = {k: dict(v) for k, v in registry._manual.items()}
+    yield
+    for k, v in before.items():
+        registry._manual[k] = v
+
+
+def test_register_model_decorator_and_capability_check(clean_manual_registry):
+    @registry.register_model("scripted")
+    class Scripted(GenerativeModel):
+        Config = _TinyConfig
+        provides = ("generator",)
+
+        def __init__(self, config, data):
+            super().__init__(config, data)
+            self.w = torch.nn.Parameter(torch.zeros(1))
+
+        def generate(self, z):
+            return torch.tanh(self.w + z[:, :1, None, None].expand(-1, 3, 4, 4))
+
+    assert registry.get_model("scripted") is Scripted and Scripted.name == "scripted"
+
+    with pytest.raises(TypeError, match="inferrer"):
+        @registry.register_model("liar")
+        class Liar(GenerativeModel):  # declares a capability it does not implement
+            provides = ("generator", "inferrer")
+
+            def generate(self, z):
+                return z
+
+
+THIRD_PARTY = {
+    "pyproject.toml": """
+        [build-system]
+        requires = ["setuptools>=61"]
+        build-backend = "setuptools.build_meta"
+        [project]
+        name = "mygan-plugin"
+        version = "0.1"
+        [project.entry-points."genbench.models"]
+        mygan = "mygan:MyGAN"
+        broken = "mygan_broken:Nothing"
+        vae = "mygan:MyGAN"
+        [tool.setuptools]
+        py-modules = ["mygan", "mygan_broken"]
+    """,
+    "mygan.py": '''
+        """A third-party model: a dense Table-1 generator trained to match the data mean."""
+        from dataclasses import dataclass
+        import torch
+        from genbench import GenerativeModel, ModelConfig
+        from genbench.backbones import Table1Generator
+
+        @dataclass
+        class MyGANConfig(ModelConfig):
+            lr: float = 1e-3
+
+        class MyGAN(GenerativeModel):
+            Config = MyGANConfig
+            provides = ("generator",)
+
+            def __init__(self, config, data):
+                super().__init__(config, data)
+                self.g = Table1Generator(config.latent_dim, data.image_size, config.width)
+                self.optimizers["adam"] = torch.optim.Adam(self.parameters(), lr=config.lr)
+
+            def train_step(self, batches, step):
+                x, _ = next(batches)
+                loss = (self.g(self.prior(x.shape[0])).mean(0) - x.mean(0)).pow(2).mean()
+                self.optimizers["adam"].zero_grad()
+                loss.backward()
+                self.optimizers["adam"].step()
+                return {"loss": loss.item()}
+
+            def generate(self, z):
+                return self.g(z)
+    ''',
+    "mygan_broken.py": "raise ImportError('this plugin is broken on purpose')\n",
+}
+
+
+@pytest.fixture(scope="module")
+def third_party(tmp_path_factory):
+    """A throw-away third-party distribution, really built and installed (into a --target dir)."""
+    src = tmp_path_factory.mktemp("mygan_src")
+    for name, text in THIRD_PARTY.items():
+        (src / name).write_text(textwrap.dedent(text).lstrip())
+    target = tmp_path_factory.mktemp("site")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+                    "--target", str(target), str(src)], check=True, capture_output=True)
+    return target
+
+
+def _genbench(target, *args, cwd):
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    return subprocess.run([sys.executable, "-m", "genbench.cli", *args], capture_output=True, text=True,
+                          env=env, cwd=cwd, timeout=300)
+
+
+def test_third_party_plugin_appears_in_list_and_trains(third_party, tmp_path):
+    out = _genbench(third_party, "list", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "mygan" in out.stdout and "mygan-plugin" in out.stdout
+    # the broken plugin and the name clash are reported by name, without breaking the others
+    assert "broken" in out.stdout and "failed to load" in out.stdout
+    assert "'broken'" in out.stderr and "'vae'" in out.stderr and "mygan-plugin" in out.stderr
+
+    out = _genbench(third_party, "run", "--models", "mygan,vae", "--preset", "tiny", "--steps", "3",
+                    "--metrics", "swd", "--results", str(tmp_path / "res"), "--no-progress", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "res" / "shapes" / "mygan" / "tiny-seed0" / "results.json").exists()
+    table = _genbench(third_party, "table", "--results", str(tmp_path / "res"), "--format", "csv", cwd=tmp_path)
+    assert table.returncode == 0
+    header = table.stdout.splitlines()[0].split(",")
+    assert header[:3] == ["swd", "mygan", "vae"]
+    # the built-in vae won the name clash: it is a generator + inferrer, so mse was recorded for it... only if
+    # asked; here we check the config it saved is the built-in VAE's (it has 'beta1')
+    cfg = (tmp_path / "res" / "shapes" / "vae" / "tiny-seed0" / "config.json").read_text()
+    assert "beta1" in cfg

@@ -1,0 +1,57 @@
+"""``genbench table`` is a pure aggregation: exact means, stds, best marks and Δ from records."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from genbench.report import build_table, render
+from genbench.results import load_records, write_run
+
+
+def _write(root, model, seed, metric, value, hib=False, status="ok", dataset="shapes", note=""):
+    recs = [{"dataset": dataset, "model": model, "preset": "small", "seed": seed, "metric": metric,
+             "metric_plugin": metric, "value": value, "status": status, "note": note, "higher_is_better": hib,
+             "protocol_id": "p1", "protocol": {"n": 1}, "config": {"model": {"lr": 0.1}},
+             "time": f"2026-01-01T00:00:0{seed}"}]
+    write_run(root / dataset / model / f"small-seed{seed}", {}, recs)
+
+
+@pytest.fixture
+def records(tmp_path):
+    for seed, (a, b, c) in enumerate([(1.0, 2.0, 5.0), (3.0, 2.5, 5.0)]):
+        _write(tmp_path, "alpha", seed, "fid", a)
+        _write(tmp_path, "beta", seed, "fid", b)
+        _write(tmp_path, "gamma", seed, "fid", c, status="warn", note="only 100 samples")
+    _write(tmp_path, "alpha", 0, "ncc", 0.8, hib=True, dataset="other")
+    _write(tmp_path, "beta", 0, "ncc", 0.3, hib=True, dataset="other")
+    _write(tmp_path, "gamma", 0, "ncc", None, hib=True, status="n/a", dataset="other")
+    return load_records(tmp_path)
+
+
+def test_mean_std_best_and_delta(records):
+    t = build_table(records, "fid")
+    assert t.columns == ["alpha", "beta", "gamma", "Δ"]
+    assert t.means[("shapes", "alpha")] == 2.0 and t.means[("shapes", "beta")] == 2.25
+    assert t.cells[("shapes", "alpha")] == f"2.00 ± {math.sqrt(2):.2f}"  # sample std over seeds
+    assert t.best == {("shapes", "alpha")}  # lower is better
+    assert t.cells[("shapes", "Δ")] == "0.250"
+    assert t.cells[("shapes", "gamma")].endswith("†") and any("only 100 samples" in n for n in t.notes)
+    assert "config.model.lr" in records.columns  # config flattened into the tidy records
+
+
+def test_higher_is_better_and_na(records):
+    t = build_table(records, "ncc")
+    assert t.best == {("other", "alpha")} and t.cells[("other", "Δ")] == "0.500"
+    assert t.cells[("other", "gamma")] == "n/a"
+
+
+def test_formats(records):
+    t = build_table(records, "fid")
+    md = render(t, "md")
+    assert "| shapes | **2.00 ± 1.41** | 2.25 ± 0.35 |" in md
+    csv = render(t, "csv").splitlines()
+    assert csv[0] == "fid,alpha,beta,gamma,Δ"
+    tex = render(t, "latex")
+    assert r"\textbf{2.00 $\pm$ 1.41}" in tex and r"$\Delta$" in tex

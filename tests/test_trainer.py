@@ -1,0 +1,79 @@
+"""The trainer: exact resume, refusal on a changed config, NaN guard, atomic files."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from genbench.api import DataInfo
+from genbench.errors import GenbenchError
+from genbench.registry import get_dataset, get_model
+from genbench.trainer import CHECKPOINT, train
+
+
+@pytest.fixture(scope="module")
+def data():
+    return get_dataset("shapes")().load("train", 16, 64, 0)
+
+
+def _vae(seed=0):
+    torch.manual_seed(seed)
+    cls = get_model("vae")
+    return cls(cls.Config(latent_dim=8, width=1 / 16, batch_size=8, steps=6), DataInfo("shapes", 16, 64))
+
+
+def _train(model, data, run_dir, steps, config=None, **kw):
+    cfg = config or {"model": model.config.to_dict(), "note": "a"}
+    return train(model, data, run_dir, cfg, steps=steps, seed=3, ckpt_every=3, sample_every=100,
+                 progress=False, **kw)
+
+
+def test_resume_reproduces_an_uninterrupted_run(data, tmp_path):
+    straight = _vae()
+    _train(straight, data, tmp_path / "a", 6)
+    interrupted = _vae()
+    _train(interrupted, data, tmp_path / "b", 3)  # "killed" after its step-3 checkpoint
+    resumed = _vae(seed=99)  # a fresh process: different init, restored from the checkpoint
+    res = _train(resumed, data, tmp_path / "b", 6)
+    assert res.resumed_from == 3 and res.step == 6
+    for (n, p), q in zip(straight.state_dict().items(), resumed.state_dict().values(), strict=True):
+        assert torch.equal(p, q), n
+    log = (tmp_path / "b" / "train_log.csv").read_text().splitlines()
+    assert log[0].startswith("step,") and log[-1].startswith("6,")
+
+
+def test_changed_config_refuses_to_resume(data, tmp_path):
+    m = _vae()
+    _train(m, data, tmp_path, 3)
+    with pytest.raises(GenbenchError, match="different config.*lr"):
+        other = _vae()
+        other.config.lr = 1.0
+        _train(other, data, tmp_path, 6)
+    # --fresh starts over instead
+    res = _train(_vae(), data, tmp_path, 3, config={"model": {"lr": 1.0}}, fresh=True)
+    assert res.resumed_from == 0
+
+
+def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(data, tmp_path):
+    m = _vae()
+    real_step = m.train_step
+
+    def poisoned(batches, step):
+        losses = real_step(batches, step)
+        return {**losses, "loss": float("nan")} if step == 5 else losses
+
+    m.train_step = poisoned
+    res = _train(m, data, tmp_path, 6)
+    assert res.status == "diverged" and "step 5" in res.message and "loss" in res.message
+    ckpt = torch.load(tmp_path / CHECKPOINT, weights_only=False)
+    assert ckpt["step"] == 3  # the last checkpoint before the NaN
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_run_folder_contents(data, tmp_path):
+    _train(_vae(), data, tmp_path, 3)
+    names = {p.name for p in tmp_path.iterdir()}
+    assert {CHECKPOINT, "config.json", "samples.png", "reconstructions.png", "train_log.csv"} <= names
+    assert json.loads((tmp_path / "config.json").read_text())["note"] == "a"
