@@ -56,7 +56,8 @@ def list_cmd():
                 continue
             obj = e.obj
             if kind == "models":
-                col, desc = ", ".join(sorted(capabilities(obj))), (obj.__doc__ or "").strip().split("\n")[0]
+                doc = obj.__doc__ or sys.modules[obj.__module__].__doc__ or ""
+                col, desc = ", ".join(sorted(capabilities(obj))), doc.strip().split("\n")[0]
             elif kind == "metrics":
                 col, desc = ", ".join(sorted(obj.requires)), obj.description
             else:
@@ -148,6 +149,17 @@ def table(metric, results, fmt, dataset, preset):
             console.print(rich_table(t))
         else:
             click.echo(("\n" if i else "") + render(t, fmt))
+
+
+@cli.command()
+@click.option("--run", "run_dir", required=True, type=click.Path(), help="A run folder written by `genbench run`.")
+@click.option("--sample", default=0, show_default=True, type=int, help="Which image of the run's samples.png.")
+@click.option("--out", type=click.Path(dir_okay=False), help="PNG to write (default: RUN/tree.png).")
+def tree(run_dir, sample, out):
+    """The learned AND-OR tree of one generated image (paper Fig. 1) and a dictionary view, as a PNG."""
+    from genbench.tree import tree_figure
+
+    console.print(f"wrote {tree_figure(run_dir, sample, out)}")
 
 
 def main(argv=None):

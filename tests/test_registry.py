@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import textwrap
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import torch
@@ -67,62 +67,34 @@ def test_register_model_decorator_and_capability_check(clean_manual_registry):
                 return z
 
 
-THIRD_PARTY = {
-    "pyproject.toml": """
-        [build-system]
-        requires = ["setuptools>=61"]
-        build-backend = "setuptools.build_meta"
-        [project]
-        name = "mygan-plugin"
-        version = "0.1"
-        [project.entry-points."genbench.models"]
-        mygan = "mygan:MyGAN"
-        broken = "mygan_broken:Nothing"
-        vae = "mygan:MyGAN"
-        [tool.setuptools]
-        py-modules = ["mygan", "mygan_broken"]
-    """,
-    "mygan.py": '''
-        """A third-party model: a dense Table-1 generator trained to match the data mean."""
-        from dataclasses import dataclass
-        import torch
-        from genbench import GenerativeModel, ModelConfig
-        from genbench.backbones import Table1Generator
+ROOT = Path(__file__).resolve().parents[1]
 
-        @dataclass
-        class MyGANConfig(ModelConfig):
-            lr: float = 1e-3
 
-        class MyGAN(GenerativeModel):
-            Config = MyGANConfig
-            provides = ("generator",)
+def _readme_block(after: str) -> str:
+    """The fenced code block that follows the line mentioning ``after`` in README.md."""
+    text = (ROOT / "README.md").read_text()
+    rest = text[text.index(after):]
+    body = rest[rest.index("```"):].split("\n", 1)[1]
+    return body[:body.index("```")]
 
-            def __init__(self, config, data):
-                super().__init__(config, data)
-                self.g = Table1Generator(config.latent_dim, data.image_size, config.width)
-                self.optimizers["adam"] = torch.optim.Adam(self.parameters(), lr=config.lr)
 
-            def train_step(self, batches, step):
-                x, _ = next(batches)
-                loss = (self.g(self.prior(x.shape[0])).mean(0) - x.mean(0)).pow(2).mean()
-                self.optimizers["adam"].zero_grad()
-                loss.backward()
-                self.optimizers["adam"].step()
-                return {"loss": loss.item()}
-
-            def generate(self, z):
-                return self.g(z)
-    ''',
-    "mygan_broken.py": "raise ImportError('this plugin is broken on purpose')\n",
-}
+def _third_party_sources() -> dict[str, str]:
+    """The README's plugin example, plus a broken plugin and a name clash with the built-in 'vae'."""
+    toml = _readme_block("`mygan/pyproject.toml`")
+    toml = toml.replace('mygan = "mygan:MyGAN"', 'mygan = "mygan:MyGAN"\nbroken = "mygan_broken:Nothing"\n'
+                        'vae = "mygan:MyGAN"')
+    toml = toml.replace('py-modules = ["mygan"]', 'py-modules = ["mygan", "mygan_broken"]')
+    toml = toml.replace('dependencies = ["genbench"]', "dependencies = []")  # genbench is already here
+    return {"pyproject.toml": toml, "mygan.py": _readme_block("`mygan/mygan.py`"),
+            "mygan_broken.py": "raise ImportError('this plugin is broken on purpose')\n"}
 
 
 @pytest.fixture(scope="module")
 def third_party(tmp_path_factory):
     """A throw-away third-party distribution, really built and installed (into a --target dir)."""
     src = tmp_path_factory.mktemp("mygan_src")
-    for name, text in THIRD_PARTY.items():
-        (src / name).write_text(textwrap.dedent(text).lstrip())
+    for name, text in _third_party_sources().items():
+        (src / name).write_text(text)
     target = tmp_path_factory.mktemp("site")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
                     "--target", str(target), str(src)], check=True, capture_output=True)
@@ -151,7 +123,6 @@ def test_third_party_plugin_appears_in_list_and_trains(third_party, tmp_path):
     assert table.returncode == 0
     header = table.stdout.splitlines()[0].split(",")
     assert header[:3] == ["swd", "mygan", "vae"]
-    # the built-in vae won the name clash: it is a generator + inferrer, so mse was recorded for it... only if
-    # asked; here we check the config it saved is the built-in VAE's (it has 'beta1')
+    # the built-in vae won the name clash: the config it saved is the built-in VAE's (it has 'beta1')
     cfg = (tmp_path / "res" / "shapes" / "vae" / "tiny-seed0" / "config.json").read_text()
     assert "beta1" in cfg
