@@ -1,0 +1,66 @@
+"""Small fake models and contexts shared by the metric tests (no training, no downloads)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from threadpoolctl import threadpool_limits
+from torch import nn
+
+from genbench.api import DataInfo, EvalContext, GenerativeModel, ImageSet, ModelConfig, UnitRender
+
+
+class FakeGenerator(GenerativeModel):
+    """generate(z): a fixed linear map to images, tanh; enough for feature-space metrics."""
+
+    provides = ("generator",)
+
+    def __init__(self, size: int = 16, channels: int = 3, shift: float = 0.0):
+        super().__init__(ModelConfig(latent_dim=8), DataInfo("fake", size, 8, channels))
+        self.lin = nn.Linear(8, channels * size * size)
+        self.shift, self.shape = shift, (channels, size, size)
+
+    def generate(self, z):
+        return torch.tanh(self.lin(z).view(len(z), *self.shape) + self.shift)
+
+
+class FakeRenderer(GenerativeModel):
+    """render_units(z, 'b8'): for sample i, 4 renders, each a given patch pasted at a given place on zeros
+    (full-size, like the real renderer); which patches is set by the test."""
+
+    provides = ("generator", "renderer")
+
+    def __init__(self, patches: list[tuple[torch.Tensor, int, int]], size: int):
+        super().__init__(ModelConfig(latent_dim=4), DataInfo("fake", size, 8, 3))
+        self.p = nn.Parameter(torch.zeros(1))
+        self.patches, self.size = patches, size
+        self.layers_asked: list[str] = []
+
+    def generate(self, z):
+        return torch.zeros(len(z), 3, self.size, self.size)
+
+    def render_units(self, z, layer, top=1):
+        self.layers_asked.append(layer)
+        out = []
+        for s in range(len(z)):
+            for k, (patch, y, x) in enumerate(self.patches):
+                img = torch.zeros(3, self.size, self.size)
+                img[:, y:y + patch.shape[1], x:x + patch.shape[2]] = patch
+                out.append(UnitRender(s, layer, (y, x), k, 1.0, img))
+        return out
+
+
+def imageset(images01: torch.Tensor, name: str = "fake", split: str = "train") -> ImageSet:
+    return ImageSet((images01 * 255).round().clamp(0, 255).to(torch.uint8), name, split)
+
+
+def context(model, train: ImageSet, cache_dir=None, dataset=None, n_eval: int = 64, **options) -> EvalContext:
+    return EvalContext(model, dataset, train, None, torch.device("cpu"), n_eval=n_eval, seed=0,
+                       cache_dir=cache_dir, options=options)
+
+
+@pytest.fixture(autouse=True)
+def single_blas_thread():
+    """One BLAS thread: on a loaded 2-core machine OpenBLAS threads spin and small linear algebra gets ~50x slower."""
+    with threadpool_limits(1):
+        yield

@@ -1,0 +1,205 @@
+"""FID/KID weights handling (lookup order, SHA-256 refusal, explicit unverified mode), the cached
+reference features, and the random-CNN metrics. No real Inception weights exist offline: the FID
+path is exercised with hashed stand-in files and a stub network, never by accepting them silently."""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from metric_fakes import FakeGenerator, context, imageset, single_blas_thread  # noqa: F401
+from torch import nn
+
+from genbench import features, inception, randcnn
+from genbench.metrics.fd_rand import FDRand
+from genbench.metrics.fid import FID
+from genbench.metrics.kid import KID
+from genbench.metrics.kid_rand import KIDRand
+from genbench.metrics.lpips import LPIPS
+from genbench.weights import WeightsError, hub_checkpoints_dir, sha256_file
+
+
+def _train(n=12, size=16, seed=0, name="fake"):
+    return imageset(torch.rand(n, 3, size, size, generator=torch.Generator().manual_seed(seed)), name)
+
+
+def _fake_weights(path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(os.urandom(256))
+    return path
+
+
+class StubNet(nn.Module):
+    """Stands in for FIDInception in the unverified-mode test: (B,3,H,W) in [0,1] -> (B, 6)."""
+
+    calls = 0
+
+    def forward(self, x01):
+        StubNet.calls += len(x01)
+        return torch.cat([x01.mean((2, 3)), x01.std((2, 3))], 1)
+
+
+def test_missing_weights_are_unavailable_with_where_to_put_them():
+    model, train = FakeGenerator(), _train()
+    with pytest.warns(RuntimeWarning, match="Inception weights unavailable"):
+        s = FID().compute(context(model, train))[0]
+    assert s.status == "unavailable" and s.value is None and s.name == "fid"
+    assert "pt_inception-2015-12-05-6726825d.pth" in s.note and str(hub_checkpoints_dir()) in s.note
+    assert "--inception-weights" in s.note and len(s.note.splitlines()) == 1
+    with pytest.warns(RuntimeWarning):
+        assert KID().compute(context(model, train))[0].status == "unavailable"
+    assert "unavailable" in FID().protocol(context(model, train))["weights_sha256"]
+
+
+@pytest.mark.parametrize("where", ["hub", "hub-fidelity", "env", "option"])
+def test_weights_with_wrong_hash_are_refused(tmp_path, monkeypatch, where):
+    hub = hub_checkpoints_dir()
+    path = {"hub": hub / inception.FILENAMES[0], "hub-fidelity": hub / inception.FILENAMES[1],
+            "env": tmp_path / "env.pth", "option": tmp_path / "opt.pth"}[where]
+    _fake_weights(path)
+    if where == "env":
+        monkeypatch.setenv("GENBENCH_INCEPTION_WEIGHTS", str(path))
+    opts = {"inception_weights": str(path)} if where == "option" else {}
+    with pytest.raises(WeightsError, match="not the published file"):
+        inception.locate(opts.get("inception_weights"))
+    with pytest.raises(WeightsError):
+        inception.load(path)  # the loader itself refuses, not only the lookup
+    with pytest.warns(RuntimeWarning):
+        s = FID().compute(context(FakeGenerator(), _train(), **opts))[0]
+    assert s.status == "unavailable" and s.value is None and "6726825d" in s.note and str(path) in s.note
+
+
+def test_lookup_order_and_torch_fidelity_name(tmp_path, monkeypatch):
+    hub = hub_checkpoints_dir()
+    fidelity = _fake_weights(hub / inception.FILENAMES[1])
+    env = _fake_weights(tmp_path / "env.pth")
+    opt = _fake_weights(tmp_path / "opt.pth")
+    for p in (fidelity, env, opt):  # make each one "published" in turn by matching the required prefix
+        monkeypatch.setattr(inception, "SHA256_PREFIX", sha256_file(p)[:8])
+        if p is fidelity:
+            assert inception.locate() == (fidelity, sha256_file(fidelity))
+        elif p is env:
+            monkeypatch.setenv("GENBENCH_INCEPTION_WEIGHTS", str(env))
+            assert inception.locate()[0] == env
+        else:
+            assert inception.locate(str(opt))[0] == opt
+    with pytest.raises(WeightsError, match="does not exist"):
+        inception.locate(str(tmp_path / "missing.pth"))
+
+
+def test_unverified_weights_only_as_fid_unverified_and_reference_cache(tmp_path, monkeypatch):
+    bad = _fake_weights(tmp_path / "random.pth")
+    monkeypatch.setattr(inception, "load", lambda path, sha=None, allow_unverified=False:
+                        StubNet() if allow_unverified else pytest.fail("verified load of a bad file"))
+    monkeypatch.setattr(inception, "FIDInception", StubNet)
+    model, train, cache = FakeGenerator(), _train(), tmp_path / "cache"
+    opts = {"inception_weights": str(bad), "n_feature_samples": 12}
+    with pytest.warns(RuntimeWarning):
+        assert FID().compute(context(model, train, cache, **opts))[0].status == "unavailable"  # no flag: refused
+    StubNet.calls = 0
+    with pytest.warns(RuntimeWarning, match="UNVERIFIED"):
+        s = FID().compute(context(model, train, cache, allow_unverified_weights=True, **opts))[0]
+    assert s.name == "fid_unverified" and s.status == "warn" and s.value is not None and s.value > 0
+    assert "not FID" in s.note and s.extra["weights_sha256"] == sha256_file(bad)
+    assert s.extra["reference_cache"] == "miss" and StubNet.calls == 12 + 12
+    proto = FID().protocol(context(model, train, cache, allow_unverified_weights=True, **opts))
+    assert proto["weights_verified"] is False and proto["weights_sha256"] == sha256_file(bad)
+    # second run, same protocol: no real-image features are extracted (generated ones are memoised too)
+    StubNet.calls = 0
+    with pytest.warns(RuntimeWarning):
+        k = KID().compute(context(model, train, cache, allow_unverified_weights=True, **opts))[0]
+    assert k.name == "kid_unverified" and k.extra["reference_cache"] == "hit" and StubNet.calls == 0
+
+
+class CountingExtractor:
+    def __init__(self, **identity):
+        self.identity, self.calls = {"net": "counting", **identity}, 0
+
+    def __call__(self, images):
+        self.calls += len(images)
+        return images.flatten(1)[:, :4].double().numpy()
+
+
+def test_reference_cache_hit_and_miss_on_changed_protocol(tmp_path):
+    train = _train(n=10)
+    ex = CountingExtractor(weights_sha256="aaa", resize="none")
+    f1, i1 = features.reference_features(ex, train, 10, tmp_path)
+    assert i1["cache"] == "miss" and ex.calls == 10
+    f2, i2 = features.reference_features(ex, train, 10, tmp_path)
+    assert i2["cache"] == "hit" and ex.calls == 10 and np.array_equal(f1, f2) and i2["key"] == i1["key"]
+    changed = [(CountingExtractor(weights_sha256="bbb", resize="none"), train, 10),   # other weights
+               (CountingExtractor(weights_sha256="aaa", resize="299"), train, 10),    # other resize
+               (ex, train, 8),                                                        # other n
+               (ex, _train(n=10, seed=1), 10),                                        # other pixels
+               (ex, _train(n=10, name="other"), 10)]                                  # other dataset
+    keys = {i1["key"]}
+    for e, data, n in changed:
+        before = e.calls
+        _, info = features.reference_features(e, data, n, tmp_path)
+        assert info["cache"] == "miss" and e.calls == before + n
+        keys.add(info["key"])
+    assert len(keys) == 1 + len(changed)
+    heldout = imageset(train.images.float() / 255, "fake", split="heldout")
+    assert features.reference_features(ex, heldout, 10, tmp_path)[1]["cache"] == "miss"  # other split
+
+
+def test_random_cnn_asset_is_hash_checked(tmp_path):
+    assert sha256_file(randcnn.ASSET) == randcnn.ASSET_SHA256
+    a = randcnn.load_weights()
+    np.testing.assert_array_equal(a[1].numpy(), randcnn.make_weights(2020)["conv1"].astype(np.float32))
+    tampered = tmp_path / "w.npz"
+    w = randcnn.make_weights(2020)
+    w["conv0"][0, 0, 0, 0] += 1
+    np.savez(tampered, **w)
+    with pytest.raises(WeightsError, match="expected 3d1fbc70"):
+        randcnn.load_weights(tampered)
+
+
+def test_fd_rand_and_kid_rand_separate_shifted_models(tmp_path):
+    train = _train(n=40, size=16)
+    near, far = FakeGenerator(), FakeGenerator(shift=1.5)
+    torch.nn.init.zeros_(near.lin.weight), torch.nn.init.zeros_(far.lin.weight)
+    with torch.no_grad():
+        near.lin.bias.copy_(torch.atanh(train.as_float()[0].flatten().clamp(-0.99, 0.99)))
+        far.lin.bias.copy_(near.lin.bias)
+    vals = {}
+    for name, m in (("near", near), ("far", far)):
+        ctx = context(m, train, tmp_path, n_feature_samples=40)
+        fd = FDRand().compute(ctx)[0]
+        kid = KIDRand().compute(ctx)[0]
+        assert fd.status == "warn" and "2048" in fd.note  # 40 samples: flagged for the table's dagger
+        assert kid.status == "ok" and "not KID" in kid.note
+        vals[name] = (fd.value, kid.value)
+    assert vals["far"][0] > vals["near"][0] > 0 and vals["far"][1] > vals["near"][1]
+    assert "not Inception" in FDRand().protocol(context(near, train))["network"]
+    assert "NOT FID" in FDRand.description and "NOT KID" in KIDRand.description
+
+
+def test_lpips_unavailable_without_verified_alexnet():
+    class Rec(FakeGenerator):
+        provides = ("generator", "inferrer")
+
+        def infer(self, x, index=None):
+            return torch.zeros(len(x), 8)
+
+    ctx = context(Rec(), _train())
+    with pytest.warns(RuntimeWarning):
+        s = LPIPS().compute(ctx)[0]
+    assert s.status == "unavailable" and "alexnet-owt-7be5be79.pth" in s.note
+    _fake_weights(hub_checkpoints_dir() / "alexnet-owt-7be5be79.pth")  # wrong content under the right name
+    with pytest.warns(RuntimeWarning):
+        s = LPIPS().compute(ctx)[0]
+    assert s.status == "unavailable" and "not the published file" in s.note
+
+
+def test_explicit_fid_request_exits_2_in_one_sentence(cli, tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        code, out, err = cli("run", "--models", "vae", "--preset", "tiny", "--steps", "1", "--metrics", "fid,swd",
+                             "--results", str(tmp_path / "res"), "--no-progress")
+    assert code == 2, out + err
+    assert "fid" in err and "pt_inception-2015-12-05-6726825d.pth" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1

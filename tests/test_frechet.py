@@ -1,0 +1,91 @@
+"""Fréchet distance, KID and SWD maths on synthetic data."""
+
+import numpy as np
+import pytest
+import torch
+from metric_fakes import single_blas_thread  # noqa: F401
+from pytorch_fid.fid_score import calculate_frechet_distance
+
+from genbench.frechet import feature_stats, frechet_distance, kernel_distance, mmd2_unbiased, polynomial_kernel
+from genbench.metrics.swd import swd
+
+
+def _spd(rng, d):
+    a = rng.standard_normal((d, 2 * d))
+    return a @ a.T / (2 * d)
+
+
+@pytest.mark.parametrize("method", ["eigh", "sqrtm"])
+def test_fd_of_unit_gaussians_is_squared_mean_difference(method):
+    rng = np.random.default_rng(0)
+    mu = rng.standard_normal(16)
+    assert frechet_distance(np.zeros(16), np.eye(16), mu, np.eye(16), method=method) == pytest.approx(mu @ mu, 1e-9)
+    # and from samples: N(0, I) vs N(mu, I), 20k draws in 4-d
+    mu4 = np.array([1.0, -2.0, 0.5, 0.0])
+    a, b = rng.standard_normal((20000, 4)), rng.standard_normal((20000, 4)) + mu4
+    assert frechet_distance(*feature_stats(a), *feature_stats(b), method=method) == pytest.approx(5.25, abs=0.1)
+
+
+@pytest.mark.parametrize("method", ["eigh", "sqrtm"])
+def test_fd_matches_pytorch_fid_on_random_statistics(method):
+    rng = np.random.default_rng(1)
+    for d in (3, 32, 64):
+        mu1, mu2 = rng.standard_normal(d), rng.standard_normal(d)
+        s1, s2 = _spd(rng, d), _spd(rng, d)
+        ref = calculate_frechet_distance(mu1, s1, mu2, s2)
+        assert frechet_distance(mu1, s1, mu2, s2, method=method) == pytest.approx(ref, rel=1e-7, abs=1e-8)
+
+
+def test_fd_rejects_mismatched_shapes():
+    with pytest.raises(ValueError):
+        frechet_distance(np.zeros(3), np.eye(3), np.zeros(4), np.eye(4))
+
+
+def test_mmd2_unbiased_matches_brute_force():
+    rng = np.random.default_rng(2)
+    x, y = rng.standard_normal((7, 5)), rng.standard_normal((6, 5)) + 0.3
+    k = lambda a, b: (a @ b / 5 + 1) ** 3  # noqa: E731
+    sxx = sum(k(x[i], x[j]) for i in range(7) for j in range(7) if i != j) / 42
+    syy = sum(k(y[i], y[j]) for i in range(6) for j in range(6) if i != j) / 30
+    sxy = sum(k(x[i], y[j]) for i in range(7) for j in range(6)) / 42
+    assert mmd2_unbiased(x, y) == pytest.approx(sxx + syy - 2 * sxy, rel=1e-12)
+
+
+def test_kid_is_unbiased_on_identical_distributions():
+    """Mean over independent draws from one distribution is 0 within sampling error, while the
+    biased (V-statistic) MMD² is clearly positive on the same draws."""
+    rng = np.random.default_rng(3)
+    unbiased, biased = [], []
+    for _ in range(300):
+        x, y = rng.standard_normal((20, 8)), rng.standard_normal((20, 8))
+        unbiased.append(mmd2_unbiased(x, y))
+        biased.append(polynomial_kernel(x, x).mean() + polynomial_kernel(y, y).mean()
+                      - 2 * polynomial_kernel(x, y).mean())
+    unbiased, biased = np.array(unbiased), np.array(biased)
+    se = unbiased.std() / np.sqrt(len(unbiased))
+    assert abs(unbiased.mean()) < 3 * se
+    assert biased.mean() > 10 * se
+    assert (unbiased < 0).any()  # an unbiased estimator of 0 must go negative
+
+
+def test_kid_grows_with_shift():
+    rng = np.random.default_rng(4)
+    real = rng.standard_normal((300, 8))
+    res = [kernel_distance(real, rng.standard_normal((300, 8)) + s, subsets=10, subset_size=100)
+           for s in (0.0, 0.5, 1.0)]
+    (v0, sd0), (v1, _), (v2, _) = res
+    assert abs(v0) < 2 * sd0 and 10 * abs(v0) < v1 < v2
+
+
+def test_swd_near_zero_for_identical_sets_and_grows_with_shift():
+    g = torch.Generator().manual_seed(0)
+    real = torch.rand(16, 3, 32, 32, generator=g) * 2 - 1
+    same, _ = swd(real, real.clone())
+    assert same == pytest.approx(0.0, abs=1e-9)
+    other = torch.rand(16, 3, 32, 32, generator=g) * 2 - 1  # same distribution, new draws
+    base, _ = swd(real, other)
+    # descriptors are normalised per channel (ProGAN), so shift the texture distribution: blend towards a blur
+    blurred = torch.nn.functional.avg_pool2d(other, 3, 1, 1)
+    shifted = [swd(real, other * (1 - s) + s * blurred)[0] for s in (0.5, 1.0)]
+    assert base < shifted[0] < shifted[1]
+    assert shifted[1] > 1.2 * base

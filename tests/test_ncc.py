@@ -1,0 +1,100 @@
+"""The batched fast NCC against skimage's match_template, and the ncc / parts metrics on fake renderers."""
+
+import numpy as np
+import pytest
+import torch
+from metric_fakes import FakeGenerator, FakeRenderer, context, imageset, single_blas_thread  # noqa: F401
+from skimage.feature import match_template
+
+from genbench.datasets.shapes import Shapes
+from genbench.metrics.ncc import NCC
+from genbench.metrics.parts import Parts
+from genbench.ncc import crop_to_support, max_ncc, ncc_maps
+
+
+def _skimage(img, tpl):
+    return match_template(img.permute(1, 2, 0).numpy(), tpl.permute(1, 2, 0).numpy(), pad_input=False)[..., 0]
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_batched_ncc_equals_match_template(dtype):
+    g = torch.Generator().manual_seed(0)
+    images = torch.rand(4, 3, 24, 20, generator=g, dtype=torch.float64) * 2 - 1
+    images[1, :, :12, :12] = 0.3  # a flat region: zero-variance windows score 0 in both
+    images[2] = images[2] * 0.05 + 0.9  # low contrast on a large offset
+    templates = torch.rand(3, 3, 5, 7, generator=g, dtype=torch.float64)
+    maps = ncc_maps(images, templates, dtype)
+    assert maps.shape == (4, 3, 20, 14)
+    for i in range(4):
+        for t in range(3):
+            ref = _skimage(images[i], templates[t])
+            np.testing.assert_allclose(maps[i, t].double().numpy(), ref, atol=1e-4, rtol=0)
+    assert (maps[1, :, :6, :4] == 0).all()
+
+
+def test_max_ncc_groups_ragged_templates_and_finds_a_cut_out():
+    g = torch.Generator().manual_seed(1)
+    images = torch.rand(3, 3, 16, 16, generator=g, dtype=torch.float64)
+    templates = [images[0, :, 4:9, 2:8].clone(), torch.rand(3, 4, 4, generator=g, dtype=torch.float64),
+                 images[2, :, 10:16, 0:3].clone(), torch.rand(3, 5, 6, generator=g, dtype=torch.float64)]
+    best = max_ncc(images, templates)
+    assert best.shape == (4, 3)
+    for t, tpl in enumerate(templates):
+        for i in range(3):
+            assert best[t, i].item() == pytest.approx(_skimage(images[i], tpl).max(), abs=1e-6)
+    assert best[0, 0] == pytest.approx(1.0, abs=1e-9) and best[2, 2] == pytest.approx(1.0, abs=1e-9)
+
+
+def test_crop_to_support():
+    r = torch.zeros(3, 10, 10)
+    assert crop_to_support(r) is None
+    r[:, 2:5, 3:9] = 0.5
+    r[0, 7, 1] = 1e-5  # below the threshold
+    assert crop_to_support(r).shape == (3, 3, 6)
+
+
+def _train(n=6, size=16, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return imageset(torch.rand(n, 3, size, size, generator=g))
+
+
+def test_ncc_metric_scores_image_patches_above_noise():
+    train = _train()
+    x = train.as_float()
+    good = FakeRenderer([(x[0, :, 2:8, 3:9], 2, 3), (x[3, :, 8:14, 5:12], 8, 5)], 16)
+    g = torch.Generator().manual_seed(5)
+    bad = FakeRenderer([(torch.randn(3, 6, 6, generator=g), 2, 3), (torch.randn(3, 6, 7, generator=g), 8, 5)], 16)
+    m = NCC()
+    ctx_good, ctx_bad = context(good, train, n_eval=3), context(bad, train, n_eval=3)
+    s_good, s_bad = m.compute(ctx_good)[0], m.compute(ctx_bad)[0]
+    assert good.layers_asked[0] == "b8"
+    assert s_good.extra["n_templates"] == 3 * 2 and s_good.extra["n_images"] == 3
+    # the score is the mean over templates x images of the max NCC: recompute it directly
+    idx = torch.randperm(6, generator=torch.Generator().manual_seed(0))[:3]
+    direct = max_ncc(x[idx].double(), [x[0, :, 2:8, 3:9].double(), x[3, :, 8:14, 5:12].double()]).mean()
+    assert s_good.value == pytest.approx(direct.item(), abs=1e-9)
+    assert s_good.value > s_bad.value
+    assert m.applies(good) and not m.applies(FakeGenerator())
+
+
+def test_parts_metric_recovers_true_parts_and_is_na_elsewhere():
+    shapes = Shapes()
+    parts = shapes.part_templates(32)
+    train = shapes.load("train", 32, n=4)
+    placed, y, x = [], 0, 0
+    for tpl in parts.values():  # every part type pasted somewhere in the renders: perfect recovery
+        if x + tpl.shape[2] > 32:
+            y, x = y + 12, 0
+        placed.append((tpl, y, x))
+        x += tpl.shape[2] + 1
+    assert y + max(t.shape[1] for t in parts.values()) <= 32
+    perfect = FakeRenderer(placed, 32)
+    s = Parts().compute(context(perfect, train, dataset=shapes, n_eval=2))[0]
+    assert s.status == "ok" and s.value == pytest.approx(1.0, abs=1e-6)
+    assert set(s.extra["per_part"]) == set(parts)
+    g = torch.Generator().manual_seed(0)
+    noise = FakeRenderer([(torch.randn(3, 8, 8, generator=g), 4, 4)], 32)
+    s_noise = Parts().compute(context(noise, train, dataset=shapes, n_eval=2))[0]
+    assert s_noise.value < 0.8
+    na = Parts().compute(context(perfect, train, dataset=object(), n_eval=2))[0]
+    assert na.status == "n/a" and na.value is None
