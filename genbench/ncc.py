@@ -7,7 +7,8 @@ For an image I and a template t of V = C*h*w values, at each valid offset u (no 
 
 over all channels jointly (zero-mean RGB NCC), exactly what ``skimage.feature.match_template(image(H,W,C),
 template(h,w,C), pad_input=False)`` returns. The numerator is one conv2d of the images with the
-zero-mean templates; the local sums and energies come from integral images (box sums) in float64;
+zero-mean templates (``ncc_maps``) or, for many templates of ragged sizes, one FFT product per chunk
+(``max_ncc``); the local sums and energies come from integral images (box sums) in float64;
 windows whose denominator is not above the float epsilon score 0, as in skimage. Windows that are flat
 to working precision (variance <= 100 eps(dtype) x their energy + 1e-12 per value) also score 0: there the
 float64 box-sum differences leave round-off noise that skimage's exact zero does not, and the ratio of two
@@ -15,8 +16,6 @@ round-off terms is meaningless. On CUDA, TF32 is disabled for the numerator conv
 """
 
 from __future__ import annotations
-
-from collections import defaultdict
 
 import torch
 import torch.nn.functional as F
@@ -46,16 +45,9 @@ def ncc_maps(images: torch.Tensor, templates: torch.Tensor, dtype: torch.dtype =
     vol = c * h * w
     s1 = _box_sum(img64.sum(1), h, w)
     s2 = _box_sum(img64.pow(2).sum(1), h, w)
-    var = (s2 - s1 * s1 / vol).clamp_min(0)  # (N, H', W')
-    denom = (var[:, None] * ssd[None, :, None, None]).sqrt()
     with torch.backends.cudnn.flags(enabled=True, allow_tf32=False):
         num = F.conv2d(img64.to(dtype), tz64.to(dtype))  # cross-correlation, (N, T, H', W')
-    eps = torch.finfo(dtype).eps
-    flat = var <= 100 * eps * s2 + 1e-12 * vol
-    mask = (denom > eps) & ~flat[:, None]
-    out = torch.zeros_like(num)
-    out[mask] = (num.double()[mask] / denom[mask]).to(dtype)
-    return out
+    return _valid_ncc(num, s1, s2, ssd, vol, dtype).to(dtype)
 
 
 def default_dtype(device: torch.device | str) -> torch.dtype:
@@ -63,26 +55,60 @@ def default_dtype(device: torch.device | str) -> torch.dtype:
     return torch.float64 if torch.device(device).type == "cpu" else torch.float32
 
 
+def _valid_ncc(num: torch.Tensor, s1: torch.Tensor, s2: torch.Tensor, ssd: torch.Tensor, vol: int,
+               dtype: torch.dtype) -> torch.Tensor:
+    """NCC from numerators (N, T, H', W'), window sums/energies (N, H', W') and template energies (T,)."""
+    var = (s2 - s1 * s1 / vol).clamp_min(0)
+    denom = (var[:, None] * ssd[None, :, None, None]).sqrt()
+    eps = torch.finfo(dtype).eps
+    flat = var <= 100 * eps * s2 + 1e-12 * vol
+    mask = (denom > eps) & ~flat[:, None]
+    return torch.where(mask, num.double() / denom.where(mask, torch.ones_like(denom)), torch.zeros_like(denom))
+
+
 def max_ncc(images: torch.Tensor, templates: list[torch.Tensor], dtype: torch.dtype | None = None,
             device: torch.device | str | None = None) -> torch.Tensor:
     """(T, N): for each template (C, h_t, w_t) and image (C, H, W), the maximum NCC over valid offsets.
-    Templates are grouped by shape so each group is one conv; images are chunked to bound memory."""
+
+    All templates, whatever their size, share one FFT of the images: the numerator for every template
+    is irfft2(rfft2(I) * conj(rfft2(t zero-padded to H x W))), which needs no further padding because
+    valid offsets never wrap around. Box sums are computed once per distinct template size. Images
+    and templates are chunked so that N x T x H x W stays below ``MAX_ELEMENTS``."""
     device = torch.device(device) if device is not None else images.device
     dtype = dtype or default_dtype(device)
-    images = images.to(device)
-    out = torch.empty(len(templates), len(images), dtype=dtype, device=device)
-    groups: dict[tuple[int, ...], list[int]] = defaultdict(list)
-    for i, tpl in enumerate(templates):
-        groups[tuple(tpl.shape)].append(i)
-    H, W = images.shape[-2:]
-    for shape, idx in groups.items():
-        tpl = torch.stack([templates[i] for i in idx]).to(device)
-        per_image = len(idx) * (H - shape[1] + 1) * (W - shape[2] + 1)
-        step = max(1, MAX_ELEMENTS // max(per_image, 1))
-        for j in range(0, len(images), step):
-            maps = ncc_maps(images[j:j + step], tpl, dtype)
-            out[idx, j:j + step] = maps.flatten(2).amax(2).T
-    return out
+    n, c, H, W = images.shape
+    img64 = images.to(device, torch.float64)
+    img64 = img64 - img64.mean(dim=(1, 2, 3), keepdim=True)
+    out = torch.empty(len(templates), n, dtype=torch.float64, device=device)
+    if not templates:
+        return out.to(dtype)
+    sizes = [tuple(t.shape[-2:]) for t in templates]
+    if any(t.shape[0] != c or h > H or w > W for t, (h, w) in zip(templates, sizes, strict=True)):
+        raise ValueError(f"some templates do not fit images {tuple(images.shape)}")
+    plain, energy = img64.sum(1), img64.pow(2).sum(1)
+    boxes = {hw: (_box_sum(plain, *hw), _box_sum(energy, *hw)) for hw in set(sizes)}
+    t_step = max(1, min(len(templates), MAX_ELEMENTS // (H * W)))
+    for t0 in range(0, len(templates), t_step):
+        chunk = list(range(t0, min(t0 + t_step, len(templates))))
+        padded = torch.zeros(len(chunk), c, H, W, dtype=torch.float64, device=device)
+        ssd = torch.empty(len(chunk), dtype=torch.float64, device=device)
+        for k, i in enumerate(chunk):
+            t = templates[i].to(device, torch.float64)
+            tz = t - t.mean()
+            padded[k, :, :tz.shape[1], :tz.shape[2]] = tz
+            ssd[k] = tz.pow(2).sum()
+        f_tpl = torch.fft.rfft2(padded.to(dtype)).conj()
+        n_step = max(1, MAX_ELEMENTS // (len(chunk) * H * W))
+        for j in range(0, n, n_step):
+            f_img = torch.fft.rfft2(img64[j:j + n_step].to(dtype))
+            num = torch.fft.irfft2(torch.einsum("nchw,tchw->nthw", f_img, f_tpl), s=(H, W))
+            for k, i in enumerate(chunk):
+                h, w = sizes[i]
+                s1, s2 = boxes[(h, w)]
+                ncc = _valid_ncc(num[:, k:k + 1, :H - h + 1, :W - w + 1], s1[j:j + n_step], s2[j:j + n_step],
+                                 ssd[k:k + 1], c * h * w, dtype)
+                out[i, j:j + n_step] = ncc.flatten(1).amax(1)
+    return out.to(dtype)
 
 
 def crop_to_support(render: torch.Tensor, threshold: float = 1e-4) -> torch.Tensor | None:
