@@ -162,7 +162,12 @@ def tree(run_dir, sample, out):
     console.print(f"wrote {tree_figure(run_dir, sample, out)}")
 
 
+def _one_line_warning(message, category, filename, lineno, line=None):
+    return f"warning: {message}\n"  # a sentence for the user, not a source line
+
+
 def main(argv=None):
+    warnings.formatwarning = _one_line_warning
     try:
         cli.main(args=argv, prog_name="genbench", standalone_mode=False)
     except GenbenchError as exc:
