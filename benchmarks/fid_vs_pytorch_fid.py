@@ -30,6 +30,7 @@ from PIL import Image
 from genbench import inception
 from genbench.datasets.shapes import Shapes
 from genbench.frechet import feature_stats, frechet_distance
+from genbench.weights import sha256_file
 
 
 def random_weights(path: Path, seed: int = 0) -> None:
@@ -61,7 +62,7 @@ def main() -> None:
             Image.fromarray(im.permute(1, 2, 0).numpy()).save(d / f"{i:04d}.png")
 
     print(f"RANDOM, UNVERIFIED Inception weights (not FID!): {weights} sha256 "
-          f"{inception.sha256_file(weights)[:16]}... ({weights.stat().st_size / 1e6:.1f} MB)")
+          f"{sha256_file(weights)[:16]}... ({weights.stat().st_size / 1e6:.1f} MB)")
 
     # genbench: uint8 -> [-1, 1] (ImageSet.as_float) -> its extractor, through the explicit unverified hook
     t0 = time.perf_counter()

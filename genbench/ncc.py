@@ -98,16 +98,18 @@ def max_ncc(images: torch.Tensor, templates: list[torch.Tensor], dtype: torch.dt
             padded[k, :, :tz.shape[1], :tz.shape[2]] = tz
             ssd[k] = tz.pow(2).sum()
         f_tpl = torch.fft.rfft2(padded.to(dtype)).conj()
+        by_size: dict[tuple[int, int], list[int]] = {}
+        for k, i in enumerate(chunk):
+            by_size.setdefault(sizes[i], []).append(k)
         n_step = max(1, MAX_ELEMENTS // (len(chunk) * H * W))
         for j in range(0, n, n_step):
             f_img = torch.fft.rfft2(img64[j:j + n_step].to(dtype))
             num = torch.fft.irfft2(torch.einsum("nchw,tchw->nthw", f_img, f_tpl), s=(H, W))
-            for k, i in enumerate(chunk):
-                h, w = sizes[i]
+            for (h, w), ks in by_size.items():
                 s1, s2 = boxes[(h, w)]
-                ncc = _valid_ncc(num[:, k:k + 1, :H - h + 1, :W - w + 1], s1[j:j + n_step], s2[j:j + n_step],
-                                 ssd[k:k + 1], c * h * w, dtype)
-                out[i, j:j + n_step] = ncc.flatten(1).amax(1)
+                ncc = _valid_ncc(num[:, ks, :H - h + 1, :W - w + 1], s1[j:j + n_step], s2[j:j + n_step],
+                                 ssd[ks], c * h * w, dtype)
+                out[[chunk[k] for k in ks], j:j + n_step] = ncc.flatten(2).amax(2).T
     return out.to(dtype)
 
 
