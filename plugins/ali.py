@@ -15,8 +15,8 @@ Reconstruction: G(mu_E(x)).
 Deviations: the Table-1 backbones replace the reference's strided (de)convolutions and the z/joint
 trunks are fully connected layers where the reference uses 1x1 convolutions on a 1x1 map (the same
 maps); the updates alternate (D, then G and E on the updated D) where the reference updates them
-simultaneously; the reference's 123 epochs become the preset's ``steps`` (``small``: 1000 steps at
-batch 64, about 2-3 minutes on 2 CPU cores).
+simultaneously; the reference's 123 epochs become the preset's ``steps`` (``small``: 300 steps at
+batch 64, about 0.85 CPU-seconds each, so 2-3 minutes on 2 CPU cores).
 """
 
 from __future__ import annotations

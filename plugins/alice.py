@@ -11,8 +11,8 @@ Adam 1e-4, beta1 0.5, batch 64, 2 D steps per G/E step. Reconstruction: G(mu_E(x
 Deviations: as ALI's (Table-1 backbones, alternating updates); the adversarial loss is the
 non-saturating log loss on logits where the reference code uses raw probabilities (METHOD.md choice,
 for stable gradients); reconstruction decodes the encoder mean rather than a sample, so MSE is
-deterministic. The ``small`` preset trains 700 G/E steps (1400 D steps; about 2-3 minutes on 2 CPU
-cores).
+deterministic. The ``small`` preset trains 175 G/E steps (350 D steps; about 1.45 CPU-seconds per step, so
+2-3 minutes on 2 CPU cores).
 """
 
 from __future__ import annotations

@@ -19,8 +19,8 @@ descriptor head becomes a single score (the reference's loss sums its 100 output
 output loses no expressiveness); the latent Langevin uses the per-example posterior energy (the
 reference averages its data term over the batch, a 1/B-weaker likelihood); ``generate`` returns g(Z)
 without the descriptor's revision, so samples are the generator's, as for every other Generator.
-The ``small`` preset uses batch 64 and 500 steps (each step costs 15 descriptor gradient
-evaluations; about 2-3 minutes on 2 CPU cores).
+The ``small`` preset trains 250 steps at batch 64 (each step costs 15 descriptor gradient
+evaluations, about 1 CPU-second; 2-3 minutes on 2 CPU cores).
 """
 
 from __future__ import annotations
