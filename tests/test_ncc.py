@@ -32,17 +32,21 @@ def test_batched_ncc_equals_match_template(dtype):
     assert (maps[1, :, :6, :4] == 0).all()
 
 
-def test_max_ncc_groups_ragged_templates_and_finds_a_cut_out():
+@pytest.mark.parametrize("dtype, tol", [(torch.float64, 1e-9), (torch.float32, 1e-4)])
+def test_max_ncc_groups_ragged_templates_and_finds_a_cut_out(dtype, tol):
     g = torch.Generator().manual_seed(1)
     images = torch.rand(3, 3, 16, 16, generator=g, dtype=torch.float64)
     templates = [images[0, :, 4:9, 2:8].clone(), torch.rand(3, 4, 4, generator=g, dtype=torch.float64),
                  images[2, :, 10:16, 0:3].clone(), torch.rand(3, 5, 6, generator=g, dtype=torch.float64)]
-    best = max_ncc(images, templates)
-    assert best.shape == (4, 3)
+    best = max_ncc(images, templates, dtype)
+    assert best.shape == (4, 3) and best.dtype == dtype
     for t, tpl in enumerate(templates):
         for i in range(3):
-            assert best[t, i].item() == pytest.approx(_skimage(images[i], tpl).max(), abs=1e-6)
-    assert best[0, 0] == pytest.approx(1.0, abs=1e-9) and best[2, 2] == pytest.approx(1.0, abs=1e-9)
+            assert best[t, i].item() == pytest.approx(_skimage(images[i], tpl).max(), abs=tol)
+    assert best[0, 0].item() == pytest.approx(1.0, abs=tol) and best[2, 2].item() == pytest.approx(1.0, abs=tol)
+    # and the FFT path agrees with the conv path's maps
+    maps = ncc_maps(images, templates[1][None], torch.float64)
+    assert torch.allclose(best[1].double(), maps[:, 0].flatten(1).amax(1), atol=tol)
 
 
 def test_crop_to_support():
