@@ -171,7 +171,7 @@ def train(model: GenerativeModel, data: ImageSet, run_dir: Path, config: dict[st
         stream.load(ckpt["stream"])
         _set_rng_state(ckpt["rng"])
         start = ckpt["step"]
-    grid_z = model.prior(64, torch.Generator().manual_seed(seed + 12345))
+    grid_z = grid_latents(model, seed)
     log = _Log(run_dir / "train_log.csv")
     model.train()
     t0, seen0 = time.perf_counter(), stream.images_seen
@@ -211,6 +211,11 @@ def train(model: GenerativeModel, data: ImageSet, run_dir: Path, config: dict[st
     if status == "finished" and "inferrer" in capabilities(model) and step > start:
         _save_reconstructions(model, data, run_dir)
     return TrainResult(status, step, seconds, rate, message, start)
+
+
+def grid_latents(model: GenerativeModel, seed: int) -> torch.Tensor:
+    """The 64 latents behind samples.png (fixed per seed), so other tools can refer to sample i."""
+    return model.prior(64, torch.Generator().manual_seed(seed + 12345))
 
 
 def _without_steps(cfg: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,194 @@
+"""The paper's model (Xing et al., CVPR 2020): a sparsely activated AND-OR generator, learned by
+alternating back-propagation (ABP) with Langevin inference of Z and an energy-based critic
+(Algorithm 1; METHOD.md sections 1-3 and 5). One implementation, four registered models:
+
+    ours        sparse generator + critic      (the paper's method)
+    ours-dense  dense generator  + critic      (Fig. 7, second row: "w/o sparsity")
+    abp-sparse  sparse generator, no critic
+    abp         dense generator,  no critic    (Fig. 7, first row: plain ABP, Han et al. 2017)
+
+Each iteration (Algorithm 1, with METHOD.md section 3's choices):
+1. critic f (Eqn. 21): minimise mean f(Y) - mean f(g(Z_hat)) + 10 GP + 1e-3 mean f(Y)^2, Z_hat ~ N(0, I);
+2. Langevin on the batch's persistent chains Z_i (Eqns. 13-14), sigma = 1 on the per-image SSE;
+3. generator (Eqns. 15 and 20): minimise lambda_rec * mean_i ||Y_i - g(Z_i)||^2 + mean_j f(g(Z_hat_j)).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+from torch import Tensor
+
+from genbench.api import DataInfo, GenerativeModel, ModelConfig, UnitRender
+from genbench.backbones import Sparsity, Table1EnergyNet, Table1Generator
+from genbench.langevin import langevin
+from genbench.render import render_units
+
+
+@dataclass
+class OursConfig(ModelConfig):
+    # Eqn. 6 / Table 1: k = 8 over the FC layer's channels per position, k = HW/4 per conv channel.
+    # Kept at every preset: fc_k counts the parts chosen per position (the OR branching), and
+    # conv_frac already scales k with each layer's resolution.
+    fc_k: int = 8
+    conv_frac: float = 0.25
+    # Eqns. 13-14 (METHOD.md section 3): per-image sigma on the SSE, step size delta.
+    sigma: float = 1.0
+    delta: float = 0.1
+    langevin_steps: int = 20
+    infer_steps: int = 200  # noise-free steps from the persistent chain (training images, METHOD.md 5)
+    infer_steps_unseen: int = 300  # noise-free steps from z = 0 (unseen images)
+    lambda_rec: float = 0.1  # on the per-image SSE (authors' beta = 0.1)
+    gp: float = 10.0
+    drift: float = 1e-3
+    lr: float = 7e-4
+    beta1: float = 0.0
+    beta2: float = 0.99
+    batch_size: int = 100
+    steps: int = 20000
+    PRESETS = {
+        "tiny": {"langevin_steps": 5, "infer_steps": 20, "infer_steps_unseen": 40},
+        # 2-4 min per model on 2 CPU cores: each step costs (langevin_steps + 1) generator passes (+2 and
+        # the critic for `ours`), so the batch is halved and chains get 3 steps per visit; sigma = 0.3
+        # (METHOD.md's alternative) makes those few steps move Z further and fit faster than sigma = 1.
+        "small": {"steps": 300, "batch_size": 32, "langevin_steps": 3, "sigma": 0.3, "infer_steps": 20,
+                  "infer_steps_unseen": 40},
+    }
+
+
+class _SparseABP(GenerativeModel):
+    """Shared implementation; subclasses set ``sparse`` and ``with_critic``."""
+
+    Config = OursConfig
+    sparse: ClassVar[bool] = True
+    with_critic: ClassVar[bool] = True
+
+    def __init__(self, config: OursConfig, data: DataInfo):
+        super().__init__(config, data)
+        sparsity = Sparsity(config.fc_k, config.conv_frac) if self.sparse else None
+        self.generator = Table1Generator(config.latent_dim, data.image_size, config.width, sparsity=sparsity,
+                                         out_channels=data.channels)
+        betas = (config.beta1, config.beta2)
+        self.optimizers["g"] = torch.optim.Adam(self.generator.parameters(), lr=config.lr, betas=betas)
+        if self.with_critic:
+            self.critic = Table1EnergyNet(data.image_size, config.width, in_channels=data.channels)
+            self.optimizers["f"] = torch.optim.Adam(self.critic.parameters(), lr=config.lr, betas=betas)
+        # Algorithm 1's persistent chains: one Z_i per training example, Z_i ~ N(0, I) at the start.
+        self.register_buffer("bank", torch.randn(max(data.n_train, 1), config.latent_dim))
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # A model rebuilt without knowing the training-set size (e.g. `genbench tree`) takes the
+        # checkpoint's bank as it is.
+        bank = state_dict.get(prefix + "bank")
+        if bank is not None and bank.shape != self.bank.shape:
+            self.bank = torch.empty_like(bank, device=self.bank.device)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    # -- Eqn. 14: the posterior energy -log p(Z | Y) up to a constant -------------------------
+    def posterior_energy(self, y: Tensor):
+        sigma2 = self.config.sigma ** 2
+
+        def energy(z: Tensor) -> Tensor:
+            sse = (y - self.generator(z)).pow(2).flatten(1).sum(1)
+            return sse / (2 * sigma2) + 0.5 * z.pow(2).sum(1)
+
+        return energy
+
+    # -- Algorithm 1 --------------------------------------------------------------------------
+    def train_step(self, batches, step: int) -> dict[str, float]:
+        c = self.config
+        y, index = next(batches)
+        z_hat = self.prior(len(y))
+        log: dict[str, float] = {}
+        if self.with_critic:
+            log.update(self._critic_step(y, self.generator(z_hat).detach()))
+
+        # Eqn. 13: Langevin revision of the persistent chains, written back to the bank.
+        z = langevin(self.bank[index], self.posterior_energy(y), c.delta, c.langevin_steps)
+        self.bank[index] = z
+
+        # Eqns. 15 + 20: reconstruction of Y from the inferred Z, plus the critic's energy of g(Z_hat)
+        # (minimised: lower energy = more data-like; Algorithm 1's "L - H" lost its minus sign).
+        sse = (y - self.generator(z)).pow(2).flatten(1).sum(1).mean()
+        g_loss = c.lambda_rec * sse
+        if self.with_critic:
+            self.critic.requires_grad_(False)
+            f_gen = self.critic(self.generator(z_hat)).mean()
+            self.critic.requires_grad_(True)
+            g_loss = g_loss + f_gen
+            log["f_gen"] = f_gen.item()
+        opt = self.optimizers["g"]
+        opt.zero_grad(set_to_none=True)
+        g_loss.backward()
+        opt.step()
+        log.update(g_loss=g_loss.item(), mse=sse.item() / y[0].numel(), z_norm=z.norm(dim=1).mean().item())
+        return log
+
+    def _critic_step(self, y: Tensor, fake: Tensor) -> dict[str, float]:
+        """Eqn. 21 with METHOD.md section 3's regulariser: WGAN-GP penalty on real/fake interpolates
+        (|grad| -> 1) and a small drift term keeping f(Y) near 0 (the objective is otherwise unbounded)."""
+        c = self.config
+        f_real, f_fake = self.critic(y), self.critic(fake)
+        eps = torch.rand(len(y), 1, 1, 1, device=y.device)
+        mix = (eps * y + (1 - eps) * fake).requires_grad_(True)
+        grad = torch.autograd.grad(self.critic(mix).sum(), mix, create_graph=True)[0]
+        gp = (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
+        loss = f_real.mean() - f_fake.mean() + c.gp * gp + c.drift * f_real.pow(2).mean()
+        opt = self.optimizers["f"]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return {"f_loss": loss.item(), "f_real": f_real.mean().item(), "f_fake": f_fake.mean().item()}
+
+    # -- capabilities -------------------------------------------------------------------------
+    def generate(self, z: Tensor) -> Tensor:
+        return self.generator(z)
+
+    def infer(self, x: Tensor, index: Tensor | None = None) -> Tensor:
+        """Noise-free Langevin (gradient descent on Eqn. 14): training images start from their
+        persistent chain, unseen ones from a fixed draw of the prior with more steps. (METHOD.md
+        section 5 says z = 0, but with the FC bias at its initial 0 that is a stationary point of the
+        ReLU generator: every unit is off and the gradient vanishes.)"""
+        c = self.config
+        if index is not None:
+            z0, steps = self.bank[index.to(self.bank.device)], c.infer_steps
+        else:
+            z0, steps = self.prior(len(x), torch.Generator().manual_seed(0)), c.infer_steps_unseen
+        with torch.enable_grad():  # callers (metrics) may run under torch.no_grad
+            return langevin(z0, self.posterior_energy(x), c.delta, steps, noise=False)
+
+    def energy(self, x: Tensor) -> Tensor:
+        return self.critic(x).squeeze(1)
+
+    def render_units(self, z: Tensor, layer: str, top: int = 1) -> list[UnitRender]:
+        return render_units(self.generator, z, layer, top)
+
+
+class Ours(_SparseABP):
+    """Sparse AND-OR generator + energy critic, learned by ABP (Xing et al., CVPR 2020)."""
+
+    provides = ("generator", "inferrer", "critic", "renderer")
+    sparse, with_critic = True, True
+
+
+class OursDense(_SparseABP):
+    """Ours without the top-k sparsity (paper Fig. 7, second row)."""
+
+    provides = ("generator", "inferrer", "critic", "renderer")
+    sparse, with_critic = False, True
+
+
+class ABPSparse(_SparseABP):
+    """Sparse generator learned by ABP, no critic (ablation)."""
+
+    provides = ("generator", "inferrer", "renderer")
+    sparse, with_critic = True, False
+
+
+class ABP(_SparseABP):
+    """Alternating back-propagation (Han et al., AAAI 2017), dense generator (paper Fig. 7, first row)."""
+
+    provides = ("generator", "inferrer", "renderer")
+    sparse, with_critic = False, False

@@ -1,0 +1,182 @@
+"""The paper's model (plugins/ours.py): S of Eqn. 6, Langevin inference, Algorithm 1's training,
+checkpointed latent bank, the sparsity metric and `genbench tree`. Tiny configs only."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from genbench import registry
+from genbench.api import DataInfo, EvalContext
+from genbench.cli import main
+from genbench.config import resolve
+from genbench.errors import GenbenchError
+from genbench.io import write_json
+from genbench.sparsity import channel_topk, channel_topk_mask, spatial_topk, spatial_topk_mask
+from genbench.trainer import CHECKPOINT, CONFIG, load_checkpoint, train
+from genbench.tree import tree_figure
+
+N_TRAIN = 32
+
+
+# -- S(.; k), Eqn. 6 ------------------------------------------------------------------------------
+def _relu_input(seed: int = 0) -> torch.Tensor:
+    return torch.relu(torch.randn(3, 20, 4, 4, generator=torch.Generator().manual_seed(seed)))
+
+
+def test_channel_topk_keeps_k_largest_channels_per_position():
+    x, k = _relu_input(), 5
+    mask = channel_topk_mask(x, k)
+    assert torch.all(mask.sum(dim=1) == k)  # per sample and position, over channels
+    kept_min = torch.where(mask.bool(), x, torch.inf).amin(dim=1)
+    dropped_max = torch.where(mask.bool(), -torch.inf, x).amax(dim=1)
+    assert torch.all(kept_min >= dropped_max)
+
+
+def test_spatial_topk_keeps_k_largest_positions_per_channel():
+    x, k = _relu_input(1), 4  # k = HW / 4, Table 1
+    mask = spatial_topk_mask(x, k).flatten(2)
+    assert torch.all(mask.sum(dim=2) == k)  # per sample and channel, over positions
+    flat = x.flatten(2)
+    kept_min = torch.where(mask.bool(), flat, torch.inf).amin(dim=2)
+    dropped_max = torch.where(mask.bool(), -torch.inf, flat).amax(dim=2)
+    assert torch.all(kept_min >= dropped_max)
+
+
+@pytest.mark.parametrize("fn,mask_fn", [(channel_topk, channel_topk_mask), (spatial_topk, spatial_topk_mask)])
+def test_gradient_reaches_only_kept_units(fn, mask_fn):
+    x = _relu_input(2).requires_grad_(True)
+    weights = torch.randn(x.shape)
+    (fn(x, 4) * weights).sum().backward()
+    mask = mask_fn(x.detach(), 4)
+    assert torch.equal(x.grad, weights * mask)
+    assert torch.all(x.grad[mask == 0] == 0) and torch.all(x.grad[mask == 1] != 0)
+
+
+# -- the model ----------------------------------------------------------------------------------
+def _model(name: str = "ours", n_train: int = N_TRAIN, **sets):
+    cls = registry.get_model(name)
+    run, cfgs = resolve("tiny", [name], {name: cls}, sets={k: str(v) for k, v in sets.items()})
+    torch.manual_seed(0)
+    return cls(cfgs[name], DataInfo("shapes", run.image_size, n_train)), run
+
+
+@pytest.fixture(scope="module")
+def shapes():
+    return registry.get_dataset("shapes")().load("train", 16, N_TRAIN, 0)
+
+
+def test_variants_share_one_implementation_with_flags():
+    caps = {n: set(registry.get_model(n).provides) for n in ("ours", "ours-dense", "abp", "abp-sparse")}
+    assert caps["ours"] == caps["ours-dense"] == {"generator", "inferrer", "critic", "renderer"}
+    assert caps["abp"] == caps["abp-sparse"] == {"generator", "inferrer", "renderer"}
+    ours, _ = _model("ours")
+    abp, _ = _model("abp")
+    assert ours.generator.sparsity is not None and ours.generator.fc_k == 8
+    assert abp.generator.sparsity is None and not hasattr(abp, "critic")
+    assert ours.bank.shape == (N_TRAIN, 100) and "bank" in ours.state_dict()
+
+
+def test_langevin_lowers_posterior_energy(shapes):
+    model, _ = _model("ours")
+    y = shapes.as_float(slice(0, 16))
+    energy = model.posterior_energy(y)
+    z0 = model.bank[:16].clone()
+    from genbench.langevin import langevin
+
+    torch.manual_seed(1)
+    z = langevin(z0, energy, model.config.delta, 10)
+    with torch.no_grad():
+        before, after = energy(z0), energy(z)
+    assert after.mean() < before.mean()
+
+
+def test_infer_works_under_no_grad_and_fits_better_than_its_start(shapes):
+    model, _ = _model("abp-sparse")
+    y = shapes.as_float(slice(0, 8))
+    with torch.no_grad():
+        z_seen = model.infer(y, torch.arange(8))
+        z_new = model.infer(y)
+        energy = model.posterior_energy(y)
+        assert energy(z_seen).mean() < energy(model.bank[:8]).mean()
+        start = model.prior(8, torch.Generator().manual_seed(0))  # unseen images' fixed start
+        assert energy(z_new).mean() < energy(start).mean()
+        assert model.reconstruct(y, torch.arange(8)).shape == y.shape
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, shapes):
+    """A tiny `ours` run folder (as `genbench run` writes it) trained for 30 steps."""
+    model, run = _model("ours", steps=30)
+    run_dir = tmp_path_factory.mktemp("runs") / "ours"
+    config = {"dataset": "shapes", "preset": "tiny", "seed": 0, "model_name": "ours",
+              "run": {**dataclasses.asdict(run), "n_train": N_TRAIN}, "model": model.config.to_dict(),
+              "data_options": {}}
+    x, idx = shapes.as_float(slice(0, 16)), torch.arange(16)
+    mse_before = (model.reconstruct(x, idx) - x).pow(2).mean().item()
+    bank_before = model.bank.clone()
+    res = train(model, shapes, run_dir, config, steps=30, seed=0, ckpt_every=100, sample_every=100,
+                progress=False)
+    mse_after = (model.reconstruct(x, idx) - x).pow(2).mean().item()
+    return {"model": model, "run_dir": run_dir, "config": config, "res": res, "mse": (mse_before, mse_after),
+            "bank_before": bank_before}
+
+
+def test_tiny_training_lowers_reconstruction_error(trained):
+    assert trained["res"].status == "finished" and trained["res"].step == 30
+    before, after = trained["mse"]
+    assert after < 0.8 * before, trained["mse"]
+
+
+def test_checkpoint_keeps_the_latent_bank_and_resume_continues(trained, shapes):
+    model, run_dir = trained["model"], trained["run_dir"]
+    assert not torch.equal(model.bank, trained["bank_before"])  # the chains moved and were written back
+    fresh, _ = _model("ours", n_train=N_TRAIN, steps=30)
+    fresh.load_training_state(load_checkpoint(run_dir, torch.device("cpu"))["model"])
+    assert torch.equal(fresh.bank, model.bank)
+    res = train(fresh, shapes, run_dir, trained["config"] | {"model": {**trained["config"]["model"], "steps": 32}},
+                steps=32, seed=0, ckpt_every=100, sample_every=100, progress=False)
+    assert res.resumed_from == 30 and res.step == 32
+
+
+def test_sparsity_metric_reports_each_layer_within_the_topk_budget(trained):
+    model = trained["model"]
+    ctx = EvalContext(model, None, None, None, torch.device("cpu"), n_eval=32, seed=0, cache_dir=None)
+    scores = {s.name: s.value for s in registry.get_metric("sparsity")().compute(ctx)}
+    assert set(scores) == {"sparsity_fc", "sparsity_b8", "sparsity_b16"}
+    assert 0 < scores["sparsity_fc"] <= model.generator.fc_k / model.generator.c0 + 1e-6
+    assert 0 < scores["sparsity_b8"] <= 0.25 + 1e-6  # k = HW/4 per channel
+    dense, _ = _model("abp")
+    scores_dense = {s.name: s.value for s in registry.get_metric("sparsity")().compute(
+        dataclasses.replace(ctx, model=dense))}
+    assert scores_dense["sparsity_fc"] > scores["sparsity_fc"]
+
+
+# -- genbench tree --------------------------------------------------------------------------------
+def test_tree_command_writes_a_png(trained, tmp_path):
+    out = tmp_path / "tree.png"
+    main(["tree", "--run", str(trained["run_dir"]), "--sample", "3", "--out", str(out)])
+    with Image.open(out) as img:
+        assert img.format == "PNG" and img.width > 400 and img.height > 400
+        assert len(np.unique(np.asarray(img.convert("L")))) > 20  # renders, not a blank canvas
+
+
+def test_tree_refuses_missing_and_non_renderer_runs(tmp_path):
+    with pytest.raises(GenbenchError, match="not a genbench run folder"):
+        tree_figure(tmp_path / "nowhere")
+    write_json(tmp_path / CONFIG, {"model_name": "vae", "model": {}, "run": {"image_size": 16}, "dataset": "shapes",
+                                   "seed": 0})
+    with pytest.raises(GenbenchError, match="not a renderer"):
+        tree_figure(tmp_path)
+    write_json(tmp_path / CONFIG, {"model_name": "ours", "model": {}, "run": {"image_size": 16}, "dataset": "shapes",
+                                   "seed": 0})
+    assert not (tmp_path / CHECKPOINT).exists()
+    with pytest.raises(GenbenchError, match="no checkpoint.pt"):
+        tree_figure(tmp_path)
+    with pytest.raises(SystemExit) as exc:
+        main(["tree", "--run", str(tmp_path / "nowhere")])
+    assert exc.value.code == 2
