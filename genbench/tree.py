@@ -85,7 +85,7 @@ def _pick_positions(values: Tensor, n: int) -> list[tuple[int, int]]:
             chosen.append((y, x))
         if len(chosen) == n:
             break
-    return chosen
+    return sorted(chosen, key=lambda p: (p[1], p[0]))  # left to right, so the tree's edges do not cross
 
 
 @torch.no_grad()

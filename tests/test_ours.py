@@ -135,8 +135,12 @@ def test_tiny_training_lowers_reconstruction_error(trained):
 def test_checkpoint_keeps_the_latent_bank_and_resume_continues(trained, shapes):
     model, run_dir = trained["model"], trained["run_dir"]
     assert not torch.equal(model.bank, trained["bank_before"])  # the chains moved and were written back
+    state = load_checkpoint(run_dir, torch.device("cpu"))["model"]
+    unsized, _ = _model("ours", n_train=1)  # rebuilt without the training-set size (as `genbench tree` does)
+    unsized.load_training_state(state)
+    assert torch.equal(unsized.bank, model.bank)
     fresh, _ = _model("ours", n_train=N_TRAIN, steps=30)
-    fresh.load_training_state(load_checkpoint(run_dir, torch.device("cpu"))["model"])
+    fresh.load_training_state(state)
     assert torch.equal(fresh.bank, model.bank)
     res = train(fresh, shapes, run_dir, trained["config"] | {"model": {**trained["config"]["model"], "steps": 32}},
                 steps=32, seed=0, ckpt_every=100, sample_every=100, progress=False)
