@@ -26,7 +26,8 @@ class RunSettings:
     image_size: int = 64
     n_train: int | None = None  # None: the dataset's default size
     n_heldout: int = 1000
-    n_eval: int = 10000  # samples / reconstructions per metric; FID defaults to the training-set size
+    n_eval: int = 10000  # samples / reconstructions per metric (SWD, MSE, NCC images)
+    n_fid: int | None = None  # images per side for fid/kid/fd_rand/kid_rand; None = training-set size (paper)
     ckpt_every: int = 1000
     sample_every: int = 1000
     log_every: int = 10
@@ -35,10 +36,10 @@ class RunSettings:
 # Harness presets: values for RunSettings fields and for the ModelConfig fields every model has.
 PRESETS: dict[str, dict[str, Any]] = {
     # tests and CI: seconds
-    "tiny": {"image_size": 16, "width": 1 / 16, "n_train": 256, "n_heldout": 64, "n_eval": 64,
+    "tiny": {"image_size": 16, "width": 1 / 16, "n_train": 256, "n_heldout": 64, "n_eval": 64, "n_fid": 64,
              "steps": 20, "batch_size": 16, "ckpt_every": 10, "sample_every": 10, "log_every": 5},
     # CPU demo: a few minutes per model on 2 cores
-    "small": {"image_size": 32, "width": 1 / 8, "n_train": 10000, "n_heldout": 500, "n_eval": 1000,
+    "small": {"image_size": 32, "width": 1 / 8, "n_train": 10000, "n_heldout": 250, "n_eval": 500, "n_fid": 2048,
               "steps": 1500, "batch_size": 64, "ckpt_every": 500, "sample_every": 500, "log_every": 10},
     # Table 1 at 64x64 (GPU)
     "paper": {"image_size": 64, "width": 1.0, "n_train": None, "n_heldout": 1000, "n_eval": 10000,

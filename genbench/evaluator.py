@@ -3,6 +3,7 @@ a number) for those that do not, and skips what is already scored under the same
 
 from __future__ import annotations
 
+import time
 import traceback
 import warnings
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ class Scored:
     protocol: dict[str, Any]
     protocol_id: str
     reused: bool = False
+    seconds: float = 0.0
 
 
 def evaluate(ctx: EvalContext, metric_names: list[str], previous: list[dict[str, Any]], step: int,
@@ -45,6 +47,7 @@ def evaluate(ctx: EvalContext, metric_names: list[str], previous: list[dict[str,
                                         r.get("higher_is_better", False), r.get("extra", {})),
                                   name, protocol, pid, reused=True))
             continue
+        t0 = time.perf_counter()
         try:
             scores = metric.compute(ctx)
         except Exception as exc:  # one broken metric must not lose the others' results
@@ -54,8 +57,9 @@ def evaluate(ctx: EvalContext, metric_names: list[str], previous: list[dict[str,
                 with Path(ctx.options["error_log"]).open("a") as f:
                     f.write(f"metric {name}:\n{detail}\n")
             scores = [Score(name, None, "error", f"{type(exc).__name__}: {exc}", metric.higher_is_better)]
+        seconds = time.perf_counter() - t0
         for s in scores:
             if s.status not in ("ok", "warn"):
                 s.value = None
-            out.append(Scored(s, name, protocol, pid))
+            out.append(Scored(s, name, protocol, pid, seconds=seconds))
     return out

@@ -94,18 +94,21 @@ MIN_RELIABLE_N = 2048  # below this FID is strongly biased (Heusel et al. 2017 u
 
 
 def sample_count(ctx) -> int:
-    """Generated samples for feature-space metrics: the training-set size, as in the paper
-    (METHOD.md section 5), unless ``options['n_feature_samples']`` overrides it."""
-    return int(ctx.options.get("n_feature_samples") or len(ctx.train))
+    """Images per side for feature-space metrics: the training-set size, as in the paper (METHOD.md
+    section 5: generated samples = training images, real statistics from the training set), unless the
+    run setting ``n_fid`` (``options['n_feature_samples']``) caps it, e.g. for a CPU demo."""
+    cap = ctx.options.get("n_feature_samples")
+    return min(int(cap), len(ctx.train)) if cap else len(ctx.train)
 
 
 def feature_protocol(ctx, identity: dict[str, Any]) -> dict[str, Any]:
-    return {**identity, "n_fake": sample_count(ctx), "n_real": len(ctx.train), "split": ctx.train.split,
+    n = sample_count(ctx)
+    return {**identity, "n_fake": n, "n_real": n, "split": ctx.train.split,
             "dataset": ctx.train.name, "image_size": ctx.train.image_size, "seed": ctx.seed}
 
 
 def feature_sets(ctx, extractor: Extractor) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """(real features of the whole training split, cached; generated features, memoised; info)."""
-    real, info = reference_features(extractor, ctx.train, len(ctx.train), ctx.cache_dir)
+    """(real features of the first n training images, cached; generated features, memoised; info)."""
+    real, info = reference_features(extractor, ctx.train, sample_count(ctx), ctx.cache_dir)
     fake = generated_features(extractor, ctx.model, sample_count(ctx), ctx.seed)
     return real, fake, {"n_real": len(real), "n_fake": len(fake), "reference_cache": info["cache"]}

@@ -97,13 +97,14 @@ def _run_one(cls, name, cfg, config, train_set, heldout, ds, rdir, run, seed, de
         echo(f"{name}: already trained to step {res.step} in {rdir}; evaluating")
     ctx = EvalContext(model, ds, train_set, heldout, dev, n_eval=run.n_eval, seed=seed,
                       cache_dir=Path(results) / ".cache",
-                      options={**eval_options, "error_log": rdir / "error.log", "explicit": explicit})
+                      options={**eval_options, "error_log": rdir / "error.log", "explicit": explicit,
+                               "n_feature_samples": run.n_fid})
     scored = evaluate(ctx, metric_names, previous.get("records", []), res.step)
     stamp = now()
     records = [{**base, "metric": s.score.name, "metric_plugin": s.metric, "value": s.score.value,
                 "status": s.score.status, "note": s.score.note, "higher_is_better": s.score.higher_is_better,
                 "extra": s.score.extra, "protocol_id": s.protocol_id, "protocol": s.protocol,
-                "time": stamp} for s in scored]
+                "eval_seconds": round(s.seconds, 2), "time": stamp} for s in scored]
     kept = [r for r in previous.get("records", []) if r.get("metric_plugin") not in metric_names
             and r.get("step") == res.step]
     write_run(rdir, run_meta, kept + records)
