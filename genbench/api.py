@@ -216,7 +216,7 @@ class Score:
     value: float | None
     status: str = "ok"  # ok | warn | n/a | unavailable | error
     note: str = ""
-    higher_is_better: bool = False
+    higher_is_better: bool | None = False  # None: descriptive, no better direction (no best mark, no Δ)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -242,7 +242,7 @@ class Metric:
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     requires: ClassVar[frozenset[str]] = frozenset({"generator"})
-    higher_is_better: ClassVar[bool] = False
+    higher_is_better: ClassVar[bool | None] = False
     version: ClassVar[int] = 1
 
     def applies(self, model: GenerativeModel) -> bool:

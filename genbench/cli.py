@@ -91,7 +91,6 @@ def list_cmd():
 def run(models, dataset, preset, seed, results, steps, metrics, sets, config_file, device, data_root, limit,
         inception_weights, allow_unverified_weights, fresh, no_progress):
     """Train and evaluate models on a dataset; records go to RESULTS/<dataset>/<model>/<preset>-seed<S>/."""
-    from genbench.report import build_table, metric_order, rich_table
     from genbench.results import load_records
     from genbench.runner import run_benchmark
 
@@ -113,8 +112,7 @@ def run(models, dataset, preset, seed, results, steps, metrics, sets, config_fil
     df = load_records(results)
     if not df.empty:
         df = df[(df["dataset"] == dataset) & (df["preset"] == preset)]
-        for metric in metric_order(df[df["model"].isin(model_names)]):
-            console.print(rich_table(build_table(df, metric)))
+        _print_tables(df, None, "rich", only_models=model_names)
     failed = [o for o in outcomes if o.status != "finished"]
     if failed:
         _fail("; ".join(o.message for o in failed), code=1)
@@ -128,7 +126,6 @@ def run(models, dataset, preset, seed, results, steps, metrics, sets, config_fil
 @click.option("--preset", help="Only this preset.")
 def table(metric, results, fmt, dataset, preset):
     """The paper's comparison tables (mean ± std over seeds) from the recorded results."""
-    from genbench.report import build_table, metric_order, render, rich_table
     from genbench.results import load_records
 
     if not Path(results).is_dir():
@@ -142,7 +139,20 @@ def table(metric, results, fmt, dataset, preset):
         df = df[df["preset"] == preset]
     if df.empty:
         raise GenbenchError(f"No results for dataset={dataset or 'any'} preset={preset or 'any'} under '{results}'.")
-    metrics = [metric] if metric else metric_order(df)
+    _print_tables(df, [metric] if metric else None, fmt)
+
+
+def _print_tables(df, metrics, fmt, only_models=None):
+    """One table per metric. Without an explicit metric list, metrics that have no value in any cell
+    (e.g. FID without weights) get one line instead of a table of 'unavailable'."""
+    from genbench.report import build_table, metric_order, render, rich_table, valueless
+
+    if metrics is None:
+        metrics = metric_order(df if only_models is None else df[df["model"].isin(only_models)])
+        empty = valueless(df, metrics)
+        metrics = [m for m in metrics if m not in empty]
+        if empty:
+            err.print("no values for: " + ", ".join(f"{m} ({s})" for m, s in empty.items()), style="dim")
     for i, m in enumerate(metrics):
         t = build_table(df, m)
         if fmt == "rich":

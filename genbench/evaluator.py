@@ -23,6 +23,7 @@ class Scored:
     protocol_id: str
     reused: bool = False
     seconds: float = 0.0
+    time: str | None = None  # when a reused score was computed
 
 
 def evaluate(ctx: EvalContext, metric_names: list[str], previous: list[dict[str, Any]], step: int,
@@ -45,7 +46,8 @@ def evaluate(ctx: EvalContext, metric_names: list[str], previous: list[dict[str,
             for r in old:
                 out.append(Scored(Score(r["metric"], r["value"], r["status"], r.get("note", ""),
                                         r.get("higher_is_better", False), r.get("extra", {})),
-                                  name, protocol, pid, reused=True))
+                                  name, protocol, pid, reused=True, seconds=r.get("eval_seconds", 0.0),
+                                  time=r.get("time")))
             continue
         t0 = time.perf_counter()
         try:

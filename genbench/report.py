@@ -18,7 +18,7 @@ OK = ("ok", "warn")
 @dataclass
 class Table:
     metric: str
-    higher_is_better: bool
+    higher_is_better: bool | None  # None: descriptive metric, no best mark and no Δ
     rows: list[str]
     columns: list[str]  # models, then "Δ"
     cells: dict[tuple[str, str], str]
@@ -54,13 +54,13 @@ def build_table(df: pd.DataFrame, metric: str) -> Table:
     df = df.assign(row=df["dataset"] + (" (" + df["preset"] + ")" if multi_preset else ""))
     d = df[df["metric"] == metric].copy()
     plugin = d["metric_plugin"].iloc[0] if "metric_plugin" in d else metric
-    hib = bool(d["higher_is_better"].dropna().iloc[0]) if d["higher_is_better"].notna().any() else False
-    d = d.sort_values("time")
+    hib = bool(d["higher_is_better"].dropna().iloc[0]) if d["higher_is_better"].notna().any() else None
+    d = d.sort_values("time", kind="stable")
     rows = list(dict.fromkeys(d["row"]))
     # every model evaluated on these rows gets a column, so 'n/a' is visible, not a missing column
-    models = list(dict.fromkeys(df[df["row"].isin(rows)].sort_values("time")["model"]))
+    models = list(dict.fromkeys(df[df["row"].isin(rows)].sort_values("time", kind="stable")["model"]))
     na = df[(df["metric_plugin"] == plugin) & (df["status"] == "n/a")] if "metric_plugin" in df else df[:0]
-    t = Table(metric, hib, rows, models + ["Δ"], {})
+    t = Table(metric, hib, rows, models + ([] if hib is None else ["Δ"]), {})
     for r in rows:
         vals: dict[str, float] = {}
         for m in models:
@@ -82,13 +82,16 @@ def build_table(df: pd.DataFrame, metric: str) -> Table:
             t.cells[(r, m)] = cell
             vals[m] = mean
             t.means[(r, m)] = mean
+        if hib is None:
+            continue
         ranked = sorted(vals, key=lambda m: -vals[m] if hib else vals[m])
         if ranked:
             t.best.add((r, ranked[0]))
         t.cells[(r, "Δ")] = _fmt(abs(vals[ranked[0]] - vals[ranked[1]])) if len(ranked) > 1 else ""
     seeds = d.groupby(["row", "model"])["seed"].nunique()
-    t.notes.append(f"{'higher' if hib else 'lower'} is better; best marked; Δ = best vs runner-up; "
-                   f"seeds per cell: {seeds.min()}–{seeds.max()}" if len(seeds) else "")
+    direction = ("descriptive (no better direction)" if hib is None else
+                 f"{'higher' if hib else 'lower'} is better; best marked; Δ = best vs runner-up")
+    t.notes.append(f"{direction}; seeds per cell: {seeds.min()}–{seeds.max()}" if len(seeds) else direction)
     warn_notes = sorted(set(d.loc[d["status"] == "warn", "note"].dropna()))
     t.notes += [f"† {n}" for n in warn_notes]
     pids = sorted(set(d.loc[d["status"].isin(OK), "protocol_id"].dropna()))
@@ -130,7 +133,8 @@ def rich_table(t: Table):
     from rich.table import Table as RichTable
     from rich.text import Text
 
-    rt = RichTable(title=f"{t.metric} ({'↑' if t.higher_is_better else '↓'})", title_justify="left")
+    arrow = "" if t.higher_is_better is None else (" (↑)" if t.higher_is_better else " (↓)")
+    rt = RichTable(title=t.metric + arrow, title_justify="left")
     rt.add_column("dataset")
     for c in t.columns:
         rt.add_column(c, justify="right")
@@ -140,5 +144,23 @@ def rich_table(t: Table):
     return Group(rt, Text("\n".join(n for n in t.notes if n), style="dim"), Text(""))
 
 
+# The paper's tables first (2: FID, 3: MSE, 4: NCC), then the offline stand-ins, then the rest as recorded.
+PREFERRED_ORDER = ("fid", "kid", "swd", "fd_rand", "kid_rand", "mse", "mse_heldout", "lpips", "lpips_heldout",
+                   "ncc", "parts")
+
+
 def metric_order(df: pd.DataFrame) -> list[str]:
-    return list(dict.fromkeys(df.sort_values("time")["metric"])) if not df.empty else []
+    if df.empty:
+        return []
+    recorded = list(dict.fromkeys(df.sort_values("time", kind="stable")["metric"]))
+    return [m for m in PREFERRED_ORDER if m in recorded] + [m for m in recorded if m not in PREFERRED_ORDER]
+
+
+def valueless(df: pd.DataFrame, metrics: list[str]) -> dict[str, str]:
+    """Metrics with no value in any cell, mapped to their statuses (e.g. 'unavailable', 'n/a')."""
+    out = {}
+    for m in metrics:
+        d = df[df["metric"] == m]
+        if not d["status"].isin(OK).any():
+            out[m] = "/".join(sorted(set(d["status"])))
+    return out

@@ -104,7 +104,7 @@ def _run_one(cls, name, cfg, config, train_set, heldout, ds, rdir, run, seed, de
     records = [{**base, "metric": s.score.name, "metric_plugin": s.metric, "value": s.score.value,
                 "status": s.score.status, "note": s.score.note, "higher_is_better": s.score.higher_is_better,
                 "extra": s.score.extra, "protocol_id": s.protocol_id, "protocol": s.protocol,
-                "eval_seconds": round(s.seconds, 2), "time": stamp} for s in scored]
+                "eval_seconds": round(s.seconds, 2), "time": s.time or stamp} for s in scored]
     kept = [r for r in previous.get("records", []) if r.get("metric_plugin") not in metric_names
             and r.get("step") == res.step]
     write_run(rdir, run_meta, kept + records)

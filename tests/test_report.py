@@ -55,3 +55,22 @@ def test_formats(records):
     assert csv[0] == "fid,alpha,beta,gamma,Δ"
     tex = render(t, "latex")
     assert r"\textbf{2.00 $\pm$ 1.41}" in tex and r"$\Delta$" in tex
+
+
+def test_descriptive_metric_has_no_best_and_no_delta(tmp_path):
+    _write(tmp_path, "alpha", 0, "sparsity_b8", 0.25, hib=None)
+    _write(tmp_path, "beta", 0, "sparsity_b8", 0.5, hib=None)
+    t = build_table(load_records(tmp_path), "sparsity_b8")
+    assert t.best == set() and "Δ" not in t.columns and "descriptive" in t.notes[0]
+
+
+def test_metrics_without_any_value_get_one_line_not_a_table(cli, tmp_path):
+    from genbench.report import metric_order, valueless
+
+    _write(tmp_path, "alpha", 0, "fid", None, status="unavailable")
+    _write(tmp_path, "alpha", 0, "swd", 3.0)
+    df = load_records(tmp_path)
+    assert metric_order(df) == ["fid", "swd"]  # the paper's metrics first
+    assert valueless(df, ["fid", "swd"]) == {"fid": "unavailable"}
+    code, out, err = cli("table", "--results", str(tmp_path))
+    assert code == 0 and "no values for: fid (unavailable)" in err and "swd" in out and "fid" not in out

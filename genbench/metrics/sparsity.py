@@ -22,6 +22,8 @@ MAX_SAMPLES = 256
 class Sparsity(Metric):
     description = "fraction of active units per generator layer (after ReLU and top-k, Eqn. 6)"
     requires = frozenset({"generator"})
+    higher_is_better = None  # descriptive: tables mark no best value
+    version = 2  # v2: scores carry no better direction
 
     def protocol(self, ctx: EvalContext) -> dict:
         return {"n": min(ctx.n_eval, MAX_SAMPLES), "seed": ctx.seed}
@@ -38,5 +40,5 @@ class Sparsity(Metric):
             trace = trace_generator(gen, z)
         ctx.model.train(was)
         names = layer_names(gen)
-        return [Score(f"sparsity_{layer}", frac, extra={"n": n})
+        return [Score(f"sparsity_{layer}", frac, higher_is_better=None, extra={"n": n})
                 for layer, frac in active_fraction(trace, names).items()]
