@@ -68,7 +68,7 @@ def test_metrics_without_any_value_get_one_line_not_a_table(cli, tmp_path):
     from genbench.report import metric_order, valueless
 
     _write(tmp_path, "alpha", 0, "fid", None, status="unavailable")
-    _write(tmp_path, "alpha", 0, "swd", 3.0)
+    _write(tmp_path, "beta", 0, "swd", 3.0)
     df = load_records(tmp_path)
     assert metric_order(df) == ["fid", "swd"]  # the paper's metrics first
     assert valueless(df, ["fid", "swd"]) == {"fid": "unavailable"}
