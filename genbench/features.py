@@ -71,14 +71,14 @@ def reference_features(extractor: Extractor, images: ImageSet, n: int, cache_dir
 _GENERATED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _param_fingerprint(model: torch.nn.Module) -> float:
+def param_fingerprint(model: torch.nn.Module) -> float:
     with torch.no_grad():
         return float(sum(p.detach().double().abs().sum().item() for p in model.parameters()))
 
 
 def generated_features(extractor: Extractor, model, n: int, seed: int, batch_size: int = 500) -> np.ndarray:
     """Features of ``model.sample(n, seed)``, memoised per model object while its parameters stay the same."""
-    key = (protocol_hash(extractor.identity), n, seed, _param_fingerprint(model))
+    key = (protocol_hash(extractor.identity), n, seed, param_fingerprint(model))
     memo = _GENERATED.setdefault(model, {})
     if key not in memo:
         memo.clear()

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from genbench.api import EvalContext, Metric, Score
+from genbench.reconstruction import reconstruction_batches
 from genbench.weights import WeightsError, hub_checkpoints_dir, verify
 
 ALEXNET_FILE = "alexnet-owt-7be5be79.pth"
@@ -50,24 +51,17 @@ def build_lpips(alexnet_path: str) -> torch.nn.Module:
 
 
 @torch.no_grad()
-def reconstruction_lpips(net, model, images, n: int, with_index: bool, batch_size: int = 100) -> float:
-    n = min(n, len(images))
-    total = 0.0
-    was = model.training
-    model.eval()
-    for i in range(0, n, batch_size):
-        idx = torch.arange(i, min(i + batch_size, n))
-        x = images.as_float(idx).to(model.device)
-        with torch.enable_grad():  # inference by Langevin dynamics may need gradients
-            rec = model.reconstruct(x, idx.to(model.device) if with_index else None).detach()
+def reconstruction_lpips(net, model, images, n: int, with_index: bool) -> float:
+    total, count = 0.0, 0
+    for x, rec in reconstruction_batches(model, images, n, with_index):
         if x.shape[1] == 1:
             x, rec = x.repeat(1, 3, 1, 1), rec.repeat(1, 3, 1, 1)
         if x.shape[-1] < MIN_SIZE:
             x = F.interpolate(x, size=(MIN_SIZE, MIN_SIZE), mode="bilinear", align_corners=False)
             rec = F.interpolate(rec, size=(MIN_SIZE, MIN_SIZE), mode="bilinear", align_corners=False)
         total += net.to(x.device)(x, rec).sum().item()
-    model.train(was)
-    return total / max(n, 1)
+        count += len(x)
+    return total / max(count, 1)
 
 
 class LPIPS(Metric):

@@ -8,23 +8,15 @@ training images (``mse``, as in the paper's figures) and on the held-out split (
 
 from __future__ import annotations
 
-import torch
-
 from genbench.api import EvalContext, ImageSet, Metric, Score
+from genbench.reconstruction import reconstruction_batches
 
 
-def reconstruction_mse(model, images: ImageSet, n: int, with_index: bool, batch_size: int = 100) -> float:
-    n = min(n, len(images))
+def reconstruction_mse(model, images: ImageSet, n: int, with_index: bool) -> float:
     total, count = 0.0, 0
-    was = model.training
-    model.eval()
-    for i in range(0, n, batch_size):
-        idx = torch.arange(i, min(i + batch_size, n))
-        x = images.as_float(idx).to(model.device)
-        rec = model.reconstruct(x, idx.to(model.device) if with_index else None).detach()
+    for x, rec in reconstruction_batches(model, images, n, with_index):
         total += (rec - x).pow(2).sum().item()
         count += x.numel()
-    model.train(was)
     return total / max(count, 1)
 
 

@@ -1,0 +1,55 @@
+"""Reconstructions for the reconstruction metrics (``mse``, ``lpips``), computed once per model.
+
+An ABP model reconstructs by Langevin inference, which costs far more than any metric on the result,
+so the (x, reconstruction) batches of a split are memoised per model object while its parameters stay
+the same, and every reconstruction metric of one evaluation reuses them (up to a memory cap).
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterator
+
+import torch
+
+from genbench.api import GenerativeModel, ImageSet
+from genbench.features import param_fingerprint
+
+MEMO_BYTES = 256 * 2**20  # reconstructions larger than this are recomputed rather than kept
+_MEMO: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _compute(model: GenerativeModel, images: ImageSet, n: int, with_index: bool,
+             batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    was = model.training
+    model.eval()
+    try:
+        for i in range(0, n, batch_size):
+            idx = torch.arange(i, min(i + batch_size, n))
+            x = images.as_float(idx).to(model.device)
+            with torch.enable_grad():  # inference by Langevin dynamics needs gradients
+                rec = model.reconstruct(x, idx.to(model.device) if with_index else None).detach()
+            yield x, rec
+    finally:
+        model.train(was)
+
+
+def reconstruction_batches(model: GenerativeModel, images: ImageSet, n: int, with_index: bool,
+                           batch_size: int = 100) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """(x, reconstruct(x)) for the first ``n`` images, in batches; ``with_index`` passes the dataset indices
+    (training images, so persistent latent chains may be used)."""
+    n = min(n, len(images))
+    key = (id(images), images.split, n, with_index, param_fingerprint(model))
+    memo = _MEMO.setdefault(model, {})
+    if key in memo:
+        yield from memo[key]
+        return
+    keep = n * images.images[0].numel() * 4 <= MEMO_BYTES
+    batches = []
+    for x, rec in _compute(model, images, n, with_index, batch_size):
+        if keep:
+            batches.append((x.cpu(), rec.cpu()))
+        yield x, rec
+    if keep:
+        memo.clear()
+        memo[key] = batches
