@@ -157,7 +157,7 @@ def train(model: GenerativeModel, data: ImageSet, run_dir: Path, config: dict[st
     ckpt = load_checkpoint(run_dir, device)
     if ckpt is not None and saved_cfg is not None:
         # steps may grow (train longer); anything else changing means a different experiment
-        diff = [d for d in config_diff(_without_steps(saved_cfg), _without_steps(config))]
+        diff = config_diff(_without_steps(saved_cfg), _without_steps(config))
         if diff:
             raise GenbenchError(f"{run_dir} holds a run with a different config ({'; '.join(diff[:3])}); "
                                 f"rerun with --fresh to overwrite it or pass another --results folder.")
