@@ -91,10 +91,11 @@ def test_small_preset_scales_k_and_separates_the_critic_optimiser():
     assert [b.k for b in g.blocks] == [32, 128, None]  # half of the 8x8 and 16x16 maps; output block dense
     (gen_group,), (critic_group,) = model.optimizers["g"].param_groups, model.optimizers["f"].param_groups
     assert (gen_group["lr"], gen_group["betas"]) == (cfg.lr, (cfg.beta1, cfg.beta2)) == (5e-3, (0.9, 0.99))
-    assert (critic_group["lr"], critic_group["betas"]) == (7e-4, (0.0, 0.99))
+    assert (critic_group["lr"], critic_group["betas"]) == (5e-3, (0.5, 0.99))
     assert model.bank.std().item() == pytest.approx(cfg.bank_std, rel=0.05)  # chains start at 0.1 N(0, I)
     paper, _ = _model("ours", bank_std=1.0)
     assert paper.bank.std().item() == pytest.approx(1.0, rel=0.1) and paper.generator.fc_k == 8
+    assert paper.optimizers["f"].param_groups[0]["lr"] == 7e-4  # A's value outside the small preset
 
 
 def test_langevin_lowers_posterior_energy(shapes):
