@@ -88,7 +88,7 @@ class _SparseABP(GenerativeModel):
             self.critic = Table1EnergyNet(data.image_size, config.width, in_channels=data.channels)
             self.optimizers["f"] = torch.optim.Adam(self.critic.parameters(), lr=config.critic_lr,
                                                     betas=(config.critic_beta1, config.beta2))
-        # Algorithm 1's persistent chains: one Z_i per training example, Z_i ~ N(0, I) at the start.
+        # Algorithm 1's persistent chains: one Z_i per training example, Z_i ~ bank_std * N(0, I) at the start.
         self.register_buffer("bank", config.bank_std * torch.randn(max(data.n_train, 1), config.latent_dim))
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
