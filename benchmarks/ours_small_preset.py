@@ -21,7 +21,8 @@ import torch
 
 from genbench import registry
 from genbench.api import DataInfo
-from genbench.config import resolve
+from genbench.config import PRESETS, resolve
+from genbench.metrics.mse import reconstruction_mse
 from genbench.trainer import BatchStream, seed_everything
 
 PAPER = "sigma=1,bank_std=1,fc_k=8,conv_frac=0.25,lr=7e-4,beta1=0"
@@ -31,6 +32,7 @@ DEFAULT_VARIANTS = [
     "+sigma,bank=fc_k=8,conv_frac=0.25",
     "+looser-k=",  # the whole small preset
 ]
+N_REC = 128
 
 
 def parse_variant(text: str) -> tuple[str, dict[str, str]]:
@@ -38,29 +40,22 @@ def parse_variant(text: str) -> tuple[str, dict[str, str]]:
     return label, dict(item.split("=", 1) for item in sets.split(",") if item)
 
 
-def run_variant(model_name: str, sets: dict[str, str], n_train: int, steps: int | None, seed: int):
+def run_variant(model_name: str, sets: dict[str, str], train, held, steps: int | None, seed: int):
     cls = registry.get_model(model_name)
     if steps is not None:
         sets = {**sets, "steps": str(steps)}
-    run, configs = resolve("small", [model_name], {model_name: cls}, None, sets)
+    _, configs = resolve("small", [model_name], {model_name: cls}, None, sets)
     cfg = configs[model_name]
-    ds = registry.get_dataset("shapes")()
-    train = ds.load("train", run.image_size, n_train, 0)
-    held = ds.load("heldout", run.image_size, 128, 0)
     seed_everything(seed)
-    model = cls(cfg, DataInfo("shapes", run.image_size, len(train), train.images.shape[1]))
+    model = cls(cfg, DataInfo("shapes", train.image_size, len(train), train.images.shape[1]))
     stream = BatchStream(train, cfg.batch_size, torch.device("cpu"), seed)
     start, last = time.perf_counter(), []
     for step in range(cfg.steps):
         last = (last + [model.train_step(stream, step)["mse"]])[-50:]
     seconds = time.perf_counter() - start
-    idx = torch.arange(128)
-    x, xh = train.as_float(idx), held.as_float(idx)
-    with torch.no_grad():
-        rec_train = (model.reconstruct(x, idx) - x).pow(2).mean().item()
-        rec_held = (model.reconstruct(xh) - xh).pow(2).mean().item()
-    mean_img = (x - train.as_float(torch.arange(min(len(train), 2000))).mean(0)).pow(2).mean().item()
-    return cfg.steps, sum(last) / len(last), rec_train, rec_held, mean_img, seconds
+    rec_train = reconstruction_mse(model, train, N_REC, with_index=True)  # from the chains, as `mse`
+    rec_held = reconstruction_mse(model, held, N_REC, with_index=False)  # from a prior draw
+    return cfg.steps, sum(last) / len(last), rec_train, rec_held, seconds
 
 
 def main() -> None:
@@ -72,10 +67,14 @@ def main() -> None:
     ap.add_argument("--variant", action="append", help="LABEL=key=v,key=v (repeatable)")
     args = ap.parse_args()
     variants = [parse_variant(v) for v in (args.variant or DEFAULT_VARIANTS)]
+    ds, size = registry.get_dataset("shapes")(), PRESETS["small"]["image_size"]
+    train, held = ds.load("train", size, args.n_train, 0), ds.load("heldout", size, N_REC, 0)
+    x = train.as_float(slice(0, min(len(train), 2000)))
+    mean_img = (x - x.mean(0)).pow(2).mean().item()
     rows = []
     for label, sets in variants:
-        steps, train_mse, rec_train, rec_held, mean_img, seconds = run_variant(
-            args.model, sets, args.n_train, args.steps, args.seed)
+        steps, train_mse, rec_train, rec_held, seconds = run_variant(
+            args.model, sets, train, held, args.steps, args.seed)
         rows.append((label, steps, train_mse, rec_train, rec_held, rec_held / mean_img, seconds))
         print(f"done {label}", flush=True)
     base = rows[0][6]
