@@ -4,14 +4,16 @@ Capabilities, not class hierarchies (DESIGN.md): a model declares what it ``prov
 - ``generator``: ``generate(z)`` / ``sample(n, seed)`` / ``latent_dim``  (FID, KID, SWD apply)
 - ``inferrer``:  ``infer(x) -> z``, hence ``reconstruct(x)``          (MSE, LPIPS apply)
 - ``critic``:    ``energy(x)``, lower = more data-like
-- ``renderer``:  ``render_units(z, layer)``: basis functions in image space (NCC, parts apply)
+- ``renderer``:  ``render_units(z, layer)``: basis functions in image space (NCC applies)
+- ``tracer``:    ``trace_layer(z, layer, edit)``: a generator layer's activations for z, optionally
+                 edited before the rest of the generator runs (with ``inferrer``: dissect applies)
 and the evaluator computes only the metrics whose requirements the model meets.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NamedTuple
 
@@ -23,6 +25,7 @@ CAPABILITY_METHODS = {
     "inferrer": "infer",
     "critic": "energy",
     "renderer": "render_units",
+    "tracer": "trace_layer",
 }
 
 
@@ -144,6 +147,14 @@ class GenerativeModel(nn.Module):
         basis functions rendered to image space (pre-tanh)."""
         raise NotImplementedError
 
+    # -- tracer -----------------------------------------------------------------------------
+    def trace_layer(self, z: Tensor, layer: str,
+                    edit: Callable[[Tensor], Tensor] | None = None) -> tuple[Tensor, Tensor]:
+        """Generate from z, recording the output (B, C, h, w) of the generator layer ``layer`` (e.g.
+        'b8', the 8x8 layer 3); with ``edit``, that output is replaced by ``edit(output)`` before the
+        layers above run (GAN Dissection's intervention). Returns (images in [-1, 1], activations)."""
+        raise NotImplementedError
+
     # -- state ------------------------------------------------------------------------------
     def training_state(self) -> dict[str, Any]:
         """Everything needed to resume: parameters, buffers (e.g. a latent bank) and optimizers."""
@@ -194,9 +205,23 @@ class ImageSet:
         return imgs.float().div(127.5).sub(1.0)
 
 
+@dataclass
+class PartMasks:
+    """Ground-truth parts of some images: ``masks`` (n, K, H, W) bool, one channel per concept;
+    ``concepts`` their K names; ``groups`` for each concept the group it belongs to (on ``shapes`` the
+    part's slot: a unit that knows only *where* a part is, not which, is a detector of the group)."""
+
+    masks: Tensor
+    concepts: list[str]
+    groups: list[str]
+
+
 class Dataset:
     """Base for dataset plugins. ``load`` returns an ImageSet for ``split`` in {'train', 'heldout'}
-    at ``image_size``, with at most ``n`` images; the same arguments give the same images."""
+    at ``image_size``, with at most ``n`` images; the same arguments give the same images.
+
+    A dataset whose parts are known may also define ``part_masks(images, index) -> PartMasks`` for
+    the images ``images[index]`` (the ``dissect`` metric applies only where it exists)."""
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""

@@ -9,6 +9,8 @@ in image space, and the renders of all active units of l add up exactly to the p
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -35,6 +37,28 @@ def trace_generator(gen: Table1Generator, z: Tensor) -> list[dict]:
 
 def layer_names(gen: Table1Generator) -> list[str]:
     return ["fc"] + [f"b{b.res}" for b in gen.blocks]
+
+
+def trace_layer(gen: Table1Generator, z: Tensor, layer: str,
+                edit: Callable[[Tensor], Tensor] | None = None) -> tuple[Tensor, Tensor]:
+    """The ``tracer`` capability for a Table-1 generator: images g(z) in [-1, 1] and the output of
+    conv block ``layer`` ('b8', 'b16', ...: after ReLU and top-k); ``edit`` replaces that output
+    before the blocks above run. Works with any normalisation (nothing here needs linearity)."""
+    names = [f"b{b.res}" for b in gen.blocks]
+    if layer not in names:
+        raise ValueError(f"can only trace the conv blocks {names}, not {layer!r}")
+    seen: list[Tensor] = []
+
+    def hook(module, inputs, output):
+        seen.append(output.detach())
+        return edit(output) if edit is not None else None
+
+    handle = gen.blocks[names.index(layer)].register_forward_hook(hook)
+    try:
+        images = gen(z)
+    finally:
+        handle.remove()
+    return images, seen[0]
 
 
 def _check_linear(gen: Table1Generator) -> None:

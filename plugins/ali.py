@@ -29,6 +29,7 @@ from torch import Tensor, nn
 
 from genbench.api import DataInfo, GenerativeModel, ModelConfig
 from genbench.backbones import Dense, Table1EnergyNet, Table1Generator, scaled
+from genbench.render import trace_layer
 
 from ._common import GaussianEncoder, bce_d_loss, dcgan_backbone, frozen, init_batchnorm, optimise
 
@@ -75,7 +76,7 @@ class ALI(GenerativeModel):
     """Adversarially learned inference (Dumoulin et al., ICLR 2017): joint (x, z) discriminator."""
 
     Config = ALIConfig
-    provides = ("generator", "inferrer")
+    provides = ("generator", "inferrer", "tracer")
 
     def __init__(self, config: ALIConfig, data: DataInfo):
         super().__init__(config, data)
@@ -123,3 +124,6 @@ class ALI(GenerativeModel):
     def infer(self, x: Tensor, index=None) -> Tensor:
         with torch.no_grad():
             return self.encoder(x)[0]
+
+    def trace_layer(self, z, layer, edit=None):
+        return trace_layer(self.generator, z, layer, edit)

@@ -24,7 +24,7 @@ from torch import Tensor
 from genbench.api import DataInfo, GenerativeModel, ModelConfig, UnitRender
 from genbench.backbones import Sparsity, Table1EnergyNet, Table1Generator
 from genbench.langevin import langevin
-from genbench.render import render_units
+from genbench.render import render_units, trace_layer
 
 
 @dataclass
@@ -178,30 +178,33 @@ class _SparseABP(GenerativeModel):
     def render_units(self, z: Tensor, layer: str, top: int = 1) -> list[UnitRender]:
         return render_units(self.generator, z, layer, top)
 
+    def trace_layer(self, z, layer, edit=None):
+        return trace_layer(self.generator, z, layer, edit)
+
 
 class Ours(_SparseABP):
     """Sparse AND-OR generator + energy critic, learned by ABP (Xing et al., CVPR 2020)."""
 
-    provides = ("generator", "inferrer", "critic", "renderer")
+    provides = ("generator", "inferrer", "critic", "renderer", "tracer")
     sparse, with_critic = True, True
 
 
 class OursDense(_SparseABP):
     """Ours without the top-k sparsity (paper Fig. 7, second row)."""
 
-    provides = ("generator", "inferrer", "critic", "renderer")
+    provides = ("generator", "inferrer", "critic", "renderer", "tracer")
     sparse, with_critic = False, True
 
 
 class ABPSparse(_SparseABP):
     """Sparse generator learned by ABP, no critic (ablation)."""
 
-    provides = ("generator", "inferrer", "renderer")
+    provides = ("generator", "inferrer", "renderer", "tracer")
     sparse, with_critic = True, False
 
 
 class ABP(_SparseABP):
     """Alternating back-propagation (Han et al., AAAI 2017), dense generator (paper Fig. 7, first row)."""
 
-    provides = ("generator", "inferrer", "renderer")
+    provides = ("generator", "inferrer", "renderer", "tracer")
     sparse, with_critic = False, False

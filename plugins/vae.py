@@ -19,6 +19,7 @@ import torch
 
 from genbench.api import DataInfo, GenerativeModel, ModelConfig
 from genbench.backbones import Table1Generator
+from genbench.render import trace_layer
 
 from ._common import GaussianEncoder, optimise
 
@@ -37,7 +38,7 @@ class VAE(GenerativeModel):
     """Variational autoencoder (Kingma & Welling, ICLR 2014) on the Table-1 backbones."""
 
     Config = VAEConfig
-    provides = ("generator", "inferrer")
+    provides = ("generator", "inferrer", "tracer")
 
     def __init__(self, config: VAEConfig, data: DataInfo):
         super().__init__(config, data)
@@ -68,3 +69,6 @@ class VAE(GenerativeModel):
     def infer(self, x: torch.Tensor, index=None) -> torch.Tensor:
         with torch.no_grad():
             return self.encoder(x)[0]
+
+    def trace_layer(self, z, layer, edit=None):
+        return trace_layer(self.decoder, z, layer, edit)

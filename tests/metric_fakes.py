@@ -50,6 +50,20 @@ class FakeRenderer(GenerativeModel):
         return out
 
 
+def fake_renderer(trained: list, size: int, untrained: list | None = None) -> FakeRenderer:
+    """A FakeRenderer that renders the ``trained`` patches; a fresh instance of its class, built as a plugin
+    is built (config, data) -- e.g. the untrained twin of a chance level -- renders ``untrained`` (default:
+    the same patches)."""
+
+    class Fresh(FakeRenderer):
+        def __init__(self, config=None, data=None):
+            super().__init__(trained if untrained is None else untrained, size)
+
+    model = Fresh()
+    model.patches = trained
+    return model
+
+
 def imageset(images01: torch.Tensor, name: str = "fake", split: str = "train") -> ImageSet:
     return ImageSet((images01 * 255).round().clamp(0, 255).to(torch.uint8), name, split)
 

@@ -16,13 +16,13 @@ from genbench.trainer import BatchStream
 SIZE = 16
 BASELINES = ("vae", "dcgan", "wgan", "coopnet", "cegan", "ali", "alice")
 EXPECTED_CAPABILITIES = {
-    "vae": {"generator", "inferrer"},
+    "vae": {"generator", "inferrer", "tracer"},
     "dcgan": {"generator"},
     "wgan": {"generator", "critic"},
     "coopnet": {"generator", "critic"},
     "cegan": {"generator", "critic"},
-    "ali": {"generator", "inferrer"},
-    "alice": {"generator", "inferrer"},
+    "ali": {"generator", "inferrer", "tracer"},
+    "alice": {"generator", "inferrer", "tracer"},
 }
 
 

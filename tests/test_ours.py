@@ -72,8 +72,8 @@ def shapes():
 
 def test_variants_share_one_implementation_with_flags():
     caps = {n: set(registry.get_model(n).provides) for n in ("ours", "ours-dense", "abp", "abp-sparse")}
-    assert caps["ours"] == caps["ours-dense"] == {"generator", "inferrer", "critic", "renderer"}
-    assert caps["abp"] == caps["abp-sparse"] == {"generator", "inferrer", "renderer"}
+    assert caps["ours"] == caps["ours-dense"] == {"generator", "inferrer", "critic", "renderer", "tracer"}
+    assert caps["abp"] == caps["abp-sparse"] == {"generator", "inferrer", "renderer", "tracer"}
     ours, _ = _model("ours")
     abp, _ = _model("abp")
     assert ours.generator.sparsity is not None and ours.generator.fc_k == 8

@@ -6,7 +6,8 @@
     instance          = the part type jittered in position, scale and colour
 
 Every image carries its ground-truth parse (type, centre, scale of each slot), and each part type
-can be rendered alone (``part_templates``): the ground truth for the ``parts`` metric.
+can be rendered alone (``part_templates``). ``part_masks`` gives, per image, the pixels of each
+(slot, part type) concept: the ground truth of the ``dissect`` metric.
 Seeded and deterministic: the same (split, image_size, n, seed) gives the same images.
 """
 
@@ -17,7 +18,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from genbench.api import Dataset, ImageSet
+from genbench.api import Dataset, ImageSet, PartMasks
 
 # Slots: name, canonical centre (x, y) in [0, 1] image coordinates (y down), part-type choices.
 SLOTS = [
@@ -92,15 +93,20 @@ def _grid(size: int) -> tuple[np.ndarray, np.ndarray]:
     return np.meshgrid(c, c)  # X varies along columns, Y along rows
 
 
-def render_images(n: int, size: int, seed: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """n images (n, 3, size, size) uint8 and their parses."""
+def render_images(n: int, size: int, seed: int, omit_slot: int | None = None
+                  ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """n images (n, 3, size, size) uint8 and their parses. The parse's ``cover`` (n, slots, size, size)
+    uint8 is each slot's part coverage (255 = pixel fully covered), as painted. ``omit_slot`` leaves
+    that slot's part unpainted (same random stream, so every other pixel is identical): for tests."""
     rng = np.random.default_rng(seed)
     X, Y = _grid(size)
     imgs = np.empty((n, 3, size, size), np.uint8)
     types = np.empty((n, len(SLOTS)), np.int64)
     centres = np.empty((n, len(SLOTS), 2))
     scales = np.empty((n, len(SLOTS)))
+    cover = np.zeros((n, len(SLOTS), size, size), np.uint8)
     for i in range(n):
+        part_cover = np.zeros((len(SLOTS), size, size))
         # smooth background: a linear gradient between two muted colours
         c0, c1 = rng.uniform(0.25, 0.75, 3), rng.uniform(0.25, 0.75, 3)
         ang = rng.uniform(0, 2 * np.pi)
@@ -119,12 +125,16 @@ def render_images(n: int, size: int, seed: int) -> tuple[np.ndarray, dict[str, n
             cx, cy = sx + rng.uniform(-0.03, 0.03), sy + rng.uniform(-0.03, 0.03)
             s = rng.uniform(0.85, 1.15)
             colour = np.clip(np.asarray(PARTS[part][0]) + rng.uniform(-0.08, 0.08, 3), 0, 1)
-            _paint(canvas, part, cx, cy, s, colour, X, Y, size)
+            if j != omit_slot:
+                a = _paint(canvas, part, cx, cy, s, colour, X, Y, size)
+                part_cover[:j] *= 1 - a  # what this part paints over is no longer the earlier parts'
+                part_cover[j] = a
             types[i, j] = PART_TYPES.index(part)
             centres[i, j] = (cx, cy)
             scales[i, j] = s
         imgs[i] = np.round(np.clip(canvas, 0, 1) * 255).astype(np.uint8).transpose(2, 0, 1)
-    return imgs, {"part_type": types, "centre": centres, "scale": scales}
+        cover[i] = np.round(part_cover * 255).astype(np.uint8)
+    return imgs, {"part_type": types, "centre": centres, "scale": scales, "cover": cover}
 
 
 def part_template(part: str, size: int) -> np.ndarray:
@@ -155,6 +165,23 @@ class Shapes(Dataset):
         meta = {"parse": parse, "slots": [s[0] for s in SLOTS], "part_types": PART_TYPES}
         return ImageSet(torch.from_numpy(imgs), "shapes", split, meta)
 
+    def part_masks(self, images: ImageSet, index: torch.Tensor) -> PartMasks:
+        """The 12 concepts (slot x part type) of images[index]: the pixels, covered at least half by
+        that part, of each (slot, type) whose type the image's parse chose for that slot; empty
+        otherwise. A concept's group is its slot (the where-only control of ``dissect``)."""
+        parse = images.meta["parse"]
+        idx = torch.as_tensor(index).long().numpy()
+        covered = torch.from_numpy(parse["cover"][idx] >= 128)  # (n, slots, H, W)
+        types = torch.from_numpy(parse["part_type"][idx])  # (n, slots)
+        masks, concepts, groups = [], [], []
+        for j, (slot, _, choices) in enumerate(SLOTS):
+            for part in choices:
+                chosen = types[:, j] == PART_TYPES.index(part)
+                masks.append(covered[:, j] & chosen[:, None, None])
+                concepts.append(f"{slot}:{part}")
+                groups.append(slot)
+        return PartMasks(torch.stack(masks, 1), concepts, groups)
+
     def part_templates(self, image_size: int) -> dict[str, torch.Tensor]:
-        """Ground-truth render of every part type, for the ``parts`` metric."""
+        """Ground-truth render of every part type, alone at its canonical scale."""
         return {p: torch.from_numpy(part_template(p, image_size)).float() for p in PART_TYPES}

@@ -7,6 +7,10 @@ top-1 active unit of layer ``b8`` (8x8, layer 3) at each position, pre-tanh, cro
 (|mean over channels| > 1e-4); for each template and each of ``n_images`` = min(500, n_eval, N) random
 training images, take the maximum zero-mean RGB NCC over valid positions (genbench.ncc, batched in
 torch); the score is the mean over templates x images (higher = more part-like basis functions).
+
+Chance level: ``extra['chance']`` is the same score for the untrained generator of the same config
+(``genbench.metrics.chance``); on ``shapes`` it is about 0.2-0.3, so only the distance above it means
+anything.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from collections.abc import Iterator
 import torch
 
 from genbench.api import EvalContext, Metric, Score
+from genbench.metrics.chance import chance_level
 from genbench.ncc import crop_to_support, default_dtype, max_ncc
 
 LAYER = "b8"
@@ -85,4 +90,5 @@ class NCC(Metric):
 
     def compute(self, ctx: EvalContext) -> list[Score]:
         value, extra = ncc_score(ctx)
+        extra["chance"] = chance_level(ctx, "ncc", self.protocol(ctx), lambda twin: ncc_score(twin)[0])
         return [Score("ncc", value, higher_is_better=True, extra=extra)]

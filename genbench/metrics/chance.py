@@ -1,0 +1,54 @@
+"""Chance level of a metric: the same score for an *untrained* model of the same class and config.
+
+An interpretability score means little until one knows what it reads on a generator that learned
+nothing (``ncc`` reads about 0.2-0.3 on noise). The untrained twin is built under a fixed seed
+(``TWIN_SEED``), so its score depends only on the model's class, config and data description and
+the metric's protocol; it is cached under the evaluation cache (``<results>/.cache/chance/``) by the
+hash of exactly those, so one configuration pays for it once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from genbench.api import EvalContext, GenerativeModel
+from genbench.io import read_json, write_json
+
+TWIN_SEED = 0
+
+
+def untrained_twin(model: GenerativeModel, seed: int = TWIN_SEED) -> GenerativeModel:
+    """A freshly initialised model of the same class and config, on the same device, in eval mode;
+    the global RNG state is left as it was."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        twin = type(model)(model.config, model.data)
+    return twin.to(model.device).eval()
+
+
+def _key(metric: str, protocol: dict[str, Any], model: GenerativeModel) -> str:
+    blob = json.dumps({"metric": metric, "protocol": protocol, "twin_seed": TWIN_SEED,
+                       "class": f"{type(model).__module__}.{type(model).__qualname__}",
+                       "config": model.config.to_dict(), "data": dataclasses.asdict(model.data)},
+                      sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def chance_level(ctx: EvalContext, metric: str, protocol: dict[str, Any],
+                 score: Callable[[EvalContext], float]) -> float:
+    """``score`` evaluated on the untrained twin of ``ctx.model`` (cached when ctx has a cache dir)."""
+    path = Path(ctx.cache_dir) / "chance" / f"{metric}-{_key(metric, protocol, ctx.model)}.json" \
+        if ctx.cache_dir is not None else None
+    if path is not None and path.exists():
+        return float(read_json(path)["value"])
+    value = float(score(dataclasses.replace(ctx, model=untrained_twin(ctx.model))))
+    if path is not None:
+        write_json(path, {"metric": metric, "value": value, "protocol": protocol})
+    return value
