@@ -195,6 +195,17 @@ def tree(run_dir, sample, out):
     console.print(f"wrote {tree_figure(run_dir, sample, out)}")
 
 
+@cli.command()
+@click.option("--results", "-r", default=str(DEFAULT_RESULTS), show_default=True, type=click.Path())
+@click.option("--out", "-o", type=click.Path(file_okay=False), help="Folder to write (default: RESULTS/report).")
+def report(results, out):
+    """A page of tables and figures: OUT/report.html (self-contained) and OUT/report.md (+ OUT/images/)."""
+    from genbench.report_page import write_report
+
+    page, md = write_report(results, out)
+    console.print(f"wrote {page} and {md}")
+
+
 def _one_line_warning(message, category, filename, lineno, line=None):
     return f"warning: {message}\n"  # a sentence for the user, not a source line
 
