@@ -30,7 +30,10 @@ from genbench.results import RESULTS_FILE, load_records, now
 from genbench.trainer import CONFIG
 
 IMAGES = "images"  # folder beside report.md
-PAPER_HEADING = "Paper layout: the same numbers, one table per metric (rows datasets, Δ = best vs runner-up)"
+MIN_IMAGE_PX = 40  # sample grids of smaller images are shown at an integer zoom, pixels kept sharp
+PAPER_HEADING = "Paper layout: one table per metric"
+PAPER_NOTE = ("The same numbers as the overview, as papers print them: rows datasets, columns models, "
+              "Δ = best vs runner-up.")
 
 
 @dataclass
@@ -63,11 +66,6 @@ def _png(img: Image.Image) -> bytes:
     buf = io.BytesIO()
     img.save(buf, format="png")
     return buf.getvalue()
-
-
-def _zoom(png: bytes, target: int) -> int:
-    """The integer zoom that shows an image about ``target`` pixels wide (at least 1)."""
-    return max(1, target // Image.open(io.BytesIO(png)).width)
 
 
 def plot_curves(log: Path, title: str) -> bytes | None:
@@ -112,11 +110,11 @@ def _run_section(rdir: Path, config: dict) -> RunSection:
     if meta.get("git_commit"):
         bits.append(f"genbench {meta.get('genbench', '?')} @ {meta['git_commit']}")
     sec = RunSection(f"{name} · seed {seed}", rdir, "; ".join(bits))
-    for file, caption, target in (("samples.png", "samples (fixed latents per seed)", 320),
-                                  ("reconstructions.png", "top: training images, bottom: reconstructions", 640)):
+    zoom = max(1, round(MIN_IMAGE_PX / config.get("run", {}).get("image_size", MIN_IMAGE_PX)))
+    for file, caption in (("samples.png", "samples (fixed latents per seed)"),
+                          ("reconstructions.png", "top: training images, bottom: reconstructions")):
         if (rdir / file).is_file():
-            png = (rdir / file).read_bytes()
-            sec.figures.append(Figure(caption, f"{slug}-{file}", png, _zoom(png, target)))
+            sec.figures.append(Figure(caption, f"{slug}-{file}", (rdir / file).read_bytes(), zoom))
     log = rdir / "train_log.csv"
     curves = plot_curves(log, f"{name}: training log") if log.is_file() else None
     if curves is not None:
@@ -240,7 +238,7 @@ def to_html(rep: Report, stamp: str) -> str:
                          f'{e(str(s.path))}</div><div class="notes">{notes}</div><div class="figs">'
                          + "".join(_html_figure(f) for f in s.figures) + "</div></div>")
     if rep.paper:
-        parts.append(f"<h2>{PAPER_HEADING}</h2><div class=\"tables\">")
+        parts.append(f"<h2>{PAPER_HEADING}</h2><p class=\"meta\">{e(PAPER_NOTE)}</p><div class=\"tables\">")
         parts += [_html_table(t) for t in rep.paper]
         parts.append("</div>")
     parts.append("</body></html>")
@@ -264,7 +262,7 @@ def to_markdown(rep: Report, stamp: str) -> str:
             for f in s.figures:
                 lines += [f"![{f.caption}]({IMAGES}/{f.name})  ", f"*{f.caption}*", ""]
     if rep.paper:
-        lines += [f"## {PAPER_HEADING}", ""]
+        lines += [f"## {PAPER_HEADING}", "", PAPER_NOTE, ""]
         for t in rep.paper:
             lines += [render(t, "md"), ""]
     return "\n".join(lines)
