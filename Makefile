@@ -13,9 +13,16 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e ".[dev]"
 	touch $@
 
+# The demo: the paper's model against two baselines on the embedded `shapes` data, the overview table
+# (printed by `run`), the AND-OR tree of ours, and the report page. DEMO_FLAGS adds `genbench run`
+# options (e.g. DEMO_FLAGS="--steps 20" for a quick check); RESULTS moves the results folder.
+DEMO_MODELS ?= ours,vae,wgan
+DEMO_FLAGS ?=
+RESULTS ?= results
 demo: install
-	$(BIN)/genbench run --models vae,wgan --dataset shapes --preset small
-	$(BIN)/genbench table --dataset shapes --preset small
+	$(BIN)/genbench run --models $(DEMO_MODELS) --dataset shapes --preset small --results $(RESULTS) $(DEMO_FLAGS)
+	$(BIN)/genbench tree --run $(RESULTS)/shapes/ours/small-seed0
+	$(BIN)/genbench report --results $(RESULTS)
 
 test: install
 	$(BIN)/pytest

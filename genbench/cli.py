@@ -112,7 +112,7 @@ def run(models, dataset, preset, seed, results, steps, metrics, sets, config_fil
     df = load_records(results)
     if not df.empty:
         df = df[(df["dataset"] == dataset) & (df["preset"] == preset)]
-        _print_tables(df, None, "rich", only_models=model_names)
+        _print_overviews(df, None, "rich", models=model_names)
     failed = [o for o in outcomes if o.status != "finished"]
     if failed:
         _fail("; ".join(o.message for o in failed), code=1)
@@ -124,8 +124,11 @@ def run(models, dataset, preset, seed, results, steps, metrics, sets, config_fil
 @click.option("--format", "fmt", default="rich", show_default=True, type=click.Choice(["rich", "md", "csv", "latex"]))
 @click.option("--dataset", help="Only this dataset.")
 @click.option("--preset", help="Only this preset.")
-def table(metric, results, fmt, dataset, preset):
-    """The paper's comparison tables (mean ± std over seeds) from the recorded results."""
+@click.option("--layout", type=click.Choice(["overview", "paper"]),
+              help="overview: per dataset and preset, rows models x columns metrics (default without --metric); "
+                   "paper: one table per metric, rows datasets x columns models with Δ (default with --metric).")
+def table(metric, results, fmt, dataset, preset, layout):
+    """Comparison tables (mean ± std over seeds) from the recorded results."""
     from genbench.results import load_records
 
     if not Path(results).is_dir():
@@ -139,7 +142,27 @@ def table(metric, results, fmt, dataset, preset):
         df = df[df["preset"] == preset]
     if df.empty:
         raise GenbenchError(f"No results for dataset={dataset or 'any'} preset={preset or 'any'} under '{results}'.")
-    _print_tables(df, [metric] if metric else None, fmt)
+    if (layout or ("paper" if metric else "overview")) == "paper":
+        _print_tables(df, [metric] if metric else None, fmt)
+        return
+    if metric and metric not in set(df["metric"]):
+        from genbench.report import build_table
+
+        build_table(df, metric)  # raises the one-sentence error naming the recorded metrics
+    _print_overviews(df, [metric] if metric else None, fmt)
+
+
+def _print_overviews(df, metrics, fmt, models=None):
+    """One overview (rows models x columns metrics) per dataset and preset."""
+    from genbench.overview import build_overviews, fit_width
+    from genbench.report import render, rich_table
+
+    for i, t in enumerate(build_overviews(df, metrics, models)):
+        if fmt == "rich":
+            for part in fit_width(t, console.width):
+                console.print(rich_table(part, plain=console.color_system is None))
+        else:
+            click.echo(("\n" if i else "") + render(t, fmt))
 
 
 def _print_tables(df, metrics, fmt, only_models=None):
@@ -156,7 +179,7 @@ def _print_tables(df, metrics, fmt, only_models=None):
     for i, m in enumerate(metrics):
         t = build_table(df, m)
         if fmt == "rich":
-            console.print(rich_table(t))
+            console.print(rich_table(t, plain=console.color_system is None))
         else:
             click.echo(("\n" if i else "") + render(t, fmt))
 
@@ -172,12 +195,47 @@ def tree(run_dir, sample, out):
     console.print(f"wrote {tree_figure(run_dir, sample, out)}")
 
 
+@cli.command()
+@click.option("--results", "-r", default=str(DEFAULT_RESULTS), show_default=True, type=click.Path())
+@click.option("--out", "-o", type=click.Path(file_okay=False), help="Folder to write (default: RESULTS/report).")
+def report(results, out):
+    """A page of tables and figures: OUT/report.html (self-contained) and OUT/report.md (+ OUT/images/)."""
+    from genbench.report_page import write_report
+
+    page, md = write_report(results, out)
+    console.print(f"wrote {page} and {md}")
+
+
 def _one_line_warning(message, category, filename, lineno, line=None):
     return f"warning: {message}\n"  # a sentence for the user, not a source line
 
 
+class _OncePerCommand:
+    """``warnings.showwarning`` that prints each distinct message once per command, however often
+    the code raises it (e.g. missing Inception weights, once per model and metric) and however often
+    ``warnings.catch_warnings`` resets Python's own once-registry."""
+
+    def __init__(self, show):
+        self.show, self.seen = show, set()
+
+    def __call__(self, message, category, filename, lineno, file=None, line=None):
+        key = (category, str(message))
+        if key not in self.seen:
+            self.seen.add(key)
+            self.show(message, category, filename, lineno, file, line)
+
+
 def main(argv=None):
     warnings.formatwarning = _one_line_warning
+    show = warnings.showwarning
+    warnings.showwarning = _OncePerCommand(show)
+    try:
+        _main(argv)
+    finally:
+        warnings.showwarning = show
+
+
+def _main(argv):
     try:
         cli.main(args=argv, prog_name="genbench", standalone_mode=False)
     except GenbenchError as exc:

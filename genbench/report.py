@@ -25,6 +25,8 @@ class Table:
     best: set[tuple[str, str]] = field(default_factory=set)
     means: dict[tuple[str, str], float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    title: str = ""  # shown above the table (rich title, markdown heading); default: the metric
+    corner: str = "dataset"  # header of the row-label column in rich output
 
 
 def _decimals(v: float) -> int:
@@ -43,6 +45,36 @@ def _fmt(v: float, decimals: int | None = None) -> str:
     if not math.isfinite(v):
         return str(v)
     return f"{v:.{_decimals(v) if decimals is None else decimals}f}"
+
+
+def cell(g: pd.DataFrame) -> tuple[str, float | None]:
+    """One cell from the records of one (row, model): 'mean ± std' over seeds (std to the mean's
+    precision), † when any value is marked 'warn'; else the status ('n/a', 'unavailable', ...)."""
+    good = g[g["status"].isin(OK)]
+    if good.empty:
+        return str(g["status"].iloc[-1]), None
+    x = good["value"].astype(float)
+    mean = x.mean()
+    dec = _decimals(mean)
+    text = _fmt(mean, dec) + (f" ± {_fmt(x.std(ddof=1), dec)}" if len(x) > 1 else "")
+    return text + ("†" if (good["status"] == "warn").any() else ""), float(mean)
+
+
+def chance_notes(d: pd.DataFrame, by: str | None = None) -> list[str]:
+    """'ncc chance (untrained generator): ours 0.21, ours-dense 0.20' for each metric in ``d`` whose
+    records carry ``extra['chance']`` (the score of an untrained model of the same config), mean over
+    seeds; with ``by`` (a column, e.g. the table's row), one line per value of it."""
+    if d.empty or "extra" not in d:
+        return []
+    chance = d["extra"].map(lambda e: e.get("chance") if isinstance(e, dict) else None)
+    d = d.assign(chance=pd.to_numeric(chance, errors="coerce")).dropna(subset=["chance"])
+    lines = []
+    for keys, g in d.groupby(["metric"] + ([by] if by else []), sort=False):
+        metric, *where = keys
+        means = g.groupby("model", sort=False)["chance"].mean()
+        lines.append(f"{metric} chance (untrained generator){', ' + where[0] if where else ''}: "
+                     + ", ".join(f"{m} {_fmt(v)}" for m, v in means.items()))
+    return lines
 
 
 def build_table(df: pd.DataFrame, metric: str) -> Table:
@@ -68,18 +100,9 @@ def build_table(df: pd.DataFrame, metric: str) -> Table:
             if g.empty:
                 t.cells[(r, m)] = "n/a" if ((na["row"] == r) & (na["model"] == m)).any() else ""
                 continue
-            good = g[g["status"].isin(OK)]
-            if good.empty:
-                status = g["status"].iloc[-1]
-                t.cells[(r, m)] = "n/a" if status == "n/a" else status
+            t.cells[(r, m)], mean = cell(g)
+            if mean is None:
                 continue
-            x = good["value"].astype(float)
-            mean = x.mean()
-            dec = _decimals(mean)  # the std is shown to the mean's precision
-            cell = _fmt(mean, dec) + (f" ± {_fmt(x.std(ddof=1), dec)}" if len(x) > 1 else "")
-            if (good["status"] == "warn").any():
-                cell += "†"
-            t.cells[(r, m)] = cell
             vals[m] = mean
             t.means[(r, m)] = mean
         if hib is None:
@@ -94,6 +117,7 @@ def build_table(df: pd.DataFrame, metric: str) -> Table:
     t.notes.append(f"{direction}; seeds per cell: {seeds.min()}–{seeds.max()}" if len(seeds) else direction)
     warn_notes = sorted(set(d.loc[d["status"] == "warn", "note"].dropna()))
     t.notes += [f"† {n}" for n in warn_notes]
+    t.notes += chance_notes(d[d["status"].isin(OK)], by="row" if len(rows) > 1 else None)
     pids = sorted(set(d.loc[d["status"].isin(OK), "protocol_id"].dropna()))
     if pids:
         t.notes.append(f"protocol: {', '.join(pids)}")
@@ -102,7 +126,7 @@ def build_table(df: pd.DataFrame, metric: str) -> Table:
 
 def render(t: Table, fmt: str) -> str:
     if fmt == "md":
-        head = f"| {t.metric} | " + " | ".join(t.columns) + " |"
+        head = (f"**{t.title}**\n\n" if t.title else "") + f"| {t.metric} | " + " | ".join(t.columns) + " |"
         sep = "|" + "---|" * (len(t.columns) + 1)
         lines = [head, sep]
         for r in t.rows:
@@ -112,11 +136,12 @@ def render(t: Table, fmt: str) -> str:
     if fmt == "csv":
         frame = pd.DataFrame([[t.cells[(r, c)] for c in t.columns] for r in t.rows], index=t.rows,
                              columns=t.columns)
-        frame.index.name = f"{t.metric}"
+        frame.index.name = t.title or t.metric
         return frame.to_csv()
     if fmt == "latex":
-        esc = lambda s: s.replace("_", r"\_").replace("±", r"$\pm$").replace("†", r"$^\dagger$")  # noqa: E731
-        lines = [r"\begin{tabular}{l" + "c" * len(t.columns) + "}", r"\toprule",
+        esc = lambda s: (s.replace("_", r"\_").replace("±", r"$\pm$").replace("†", r"$^\dagger$")  # noqa: E731
+                         .replace("↑", r"$\uparrow$").replace("↓", r"$\downarrow$"))
+        lines = ([f"% {t.title}"] if t.title else []) + [r"\begin{tabular}{l" + "c" * len(t.columns) + "}", r"\toprule",
                  esc(t.metric) + " & " + " & ".join(esc(c).replace("Δ", r"$\Delta$") for c in t.columns)
                  + r" \\", r"\midrule"]
         for r in t.rows:
@@ -128,19 +153,20 @@ def render(t: Table, fmt: str) -> str:
     raise GenbenchError(f"Unknown format '{fmt}'; choose from: {', '.join(FORMATS)}.")
 
 
-def rich_table(t: Table):
+def rich_table(t: Table, plain: bool = False):
+    """A rich table; ``plain`` (a console without colour) marks the best with a '*' instead of bold."""
     from rich.console import Group
     from rich.table import Table as RichTable
     from rich.text import Text
 
     arrow = "" if t.higher_is_better is None else (" (↑)" if t.higher_is_better else " (↓)")
-    rt = RichTable(title=t.metric + arrow, title_justify="left")
-    rt.add_column("dataset")
+    rt = RichTable(title=t.title or t.metric + arrow, title_justify="left")
+    rt.add_column(t.corner, no_wrap=True)
     for c in t.columns:
-        rt.add_column(c, justify="right")
+        rt.add_column(c, justify="right", no_wrap=True)
     for r in t.rows:
-        rt.add_row(r, *[f"[bold green]{t.cells[(r, c)]}[/]" if (r, c) in t.best else t.cells[(r, c)]
-                        for c in t.columns])
+        mark = "*{}" if plain else "[bold green]{}[/]"
+        rt.add_row(r, *[mark.format(t.cells[(r, c)]) if (r, c) in t.best else t.cells[(r, c)] for c in t.columns])
     return Group(rt, Text("\n".join(n for n in t.notes if n), style="dim"), Text(""))
 
 

@@ -271,9 +271,8 @@ def draw_dictionary(view: dict[str, list[tuple[int, float, Tensor]]], title: str
     return canvas
 
 
-def tree_figure(run_dir: str | Path, sample: int = 0, out: str | Path | None = None) -> Path:
-    """Write the AND-OR tree of sample ``sample`` of the run's samples.png grid, with the dictionary
-    view under it, as one PNG (default: RUN_DIR/tree.png). Returns the path written."""
+def tree_images(run_dir: str | Path, sample: int = 0) -> tuple[Image.Image, Image.Image]:
+    """The AND-OR tree of sample ``sample`` of the run's samples.png grid, and the dictionary view."""
     model, config = load_run(run_dir)
     z_all = grid_latents(model, config["seed"])
     if not 0 <= sample < len(z_all):
@@ -285,6 +284,13 @@ def tree_figure(run_dir: str | Path, sample: int = 0, out: str | Path | None = N
     tree = draw_tree(image, roots, grid, f"{name}: AND-OR tree of sample {sample} (Fig. 1)")
     dic = draw_dictionary(dictionary(model, seed=config["seed"]),
                           "Dictionary: most used basis functions per layer (share of positions active)")
+    return tree, dic
+
+
+def tree_figure(run_dir: str | Path, sample: int = 0, out: str | Path | None = None) -> Path:
+    """Write the AND-OR tree of sample ``sample`` of the run's samples.png grid, with the dictionary
+    view under it, as one PNG (default: RUN_DIR/tree.png). Returns the path written."""
+    tree, dic = tree_images(run_dir, sample)
     fig = Image.new("RGB", (max(tree.width, dic.width), tree.height + dic.height + 10), "white")
     fig.paste(tree, (0, 0))
     fig.paste(dic, (0, tree.height + 10))

@@ -120,9 +120,12 @@ def test_third_party_plugin_appears_in_list_and_trains(third_party, tmp_path):
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "res" / "shapes" / "mygan" / "tiny-seed0" / "results.json").exists()
     table = _genbench(third_party, "table", "--results", str(tmp_path / "res"), "--format", "csv", cwd=tmp_path)
-    assert table.returncode == 0
+    assert table.returncode == 0  # the overview: a row per model
+    assert [line.split(",")[0] for line in table.stdout.splitlines()[1:3]] == ["mygan", "vae"]
+    table = _genbench(third_party, "table", "--results", str(tmp_path / "res"), "--format", "csv", "--metric", "swd",
+                      cwd=tmp_path)
     header = table.stdout.splitlines()[0].split(",")
-    assert header[:3] == ["swd", "mygan", "vae"]
+    assert header[:3] == ["swd", "mygan", "vae"]  # the paper layout: a column per model
     # the built-in vae won the name clash: the config it saved is the built-in VAE's (it has 'beta1')
     cfg = (tmp_path / "res" / "shapes" / "vae" / "tiny-seed0" / "config.json").read_text()
     assert "beta1" in cfg

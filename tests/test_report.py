@@ -72,5 +72,7 @@ def test_metrics_without_any_value_get_one_line_not_a_table(cli, tmp_path):
     df = load_records(tmp_path)
     assert metric_order(df) == ["fid", "swd"]  # the paper's metrics first
     assert valueless(df, ["fid", "swd"]) == {"fid": "unavailable"}
-    code, out, err = cli("table", "--results", str(tmp_path))
+    code, out, err = cli("table", "--results", str(tmp_path), "--layout", "paper")
     assert code == 0 and "no values for: fid (unavailable)" in err and "swd" in out and "fid" not in out
+    code, out, err = cli("table", "--results", str(tmp_path), "--format", "md")  # overview: no fid column
+    assert code == 0 and "| model | swd ↓ |" in out and "no values for: fid (unavailable)" in out

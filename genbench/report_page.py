@@ -1,0 +1,285 @@
+"""``genbench report``: one page with everything a results folder holds — the overview tables, the
+paper-layout tables with their protocol ids, and per run its sample grid, originals beside
+reconstructions, training curves, and for renderer models the AND-OR tree and the layer
+dictionaries — as a self-contained HTML file (images embedded as data URIs, inline CSS, no script,
+no network) and the same content as markdown with the images beside it.
+
+(``genbench.report`` is the table module; this one lays tables and figures out on a page.)
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from PIL import Image
+
+import genbench
+from genbench import registry
+from genbench.api import capabilities
+from genbench.errors import GenbenchError
+from genbench.io import atomic_path, read_json, write_text
+from genbench.overview import build_overviews
+from genbench.report import Table, build_table, metric_order, render, valueless
+from genbench.results import RESULTS_FILE, load_records, now
+from genbench.trainer import CONFIG
+
+IMAGES = "images"  # folder beside report.md
+MIN_IMAGE_PX = 40  # sample grids of smaller images are shown at an integer zoom, pixels kept sharp
+PAPER_HEADING = "Paper layout: one table per metric"
+PAPER_NOTE = ("The same numbers as the overview, as papers print them: rows datasets, columns models, "
+              "Δ = best vs runner-up.")
+
+
+@dataclass
+class Figure:
+    caption: str
+    name: str  # file name under IMAGES
+    png: bytes
+    scale: int = 1  # shown at this integer zoom (pixel-exact grids of small images)
+
+
+@dataclass
+class RunSection:
+    title: str
+    path: Path
+    summary: str
+    figures: list[Figure] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Report:
+    results: Path
+    overviews: list[Table]
+    paper: list[Table]
+    runs: dict[str, list[RunSection]]  # "dataset · preset" -> its runs
+
+
+# -- figures ----------------------------------------------------------------------------------
+def _png(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="png")
+    return buf.getvalue()
+
+
+def plot_curves(log: Path, title: str) -> bytes | None:
+    """Training curves from a train_log.csv, one small panel per logged quantity, as a PNG."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure as MplFigure
+
+    try:
+        df = pd.read_csv(log)
+    except (OSError, ValueError, pd.errors.EmptyDataError):
+        return None
+    cols = [c for c in df.columns if c != "step"]
+    if df.empty or not cols or "step" not in df:
+        return None
+    ncols = min(4, len(cols))
+    nrows = math.ceil(len(cols) / ncols)
+    fig = MplFigure(figsize=(2.6 * ncols, 1.9 * nrows + 0.4), dpi=90, layout="constrained")
+    FigureCanvasAgg(fig)
+    fig.suptitle(title, fontsize=10)
+    for i, c in enumerate(cols):
+        ax = fig.add_subplot(nrows, ncols, i + 1)
+        ax.plot(df["step"], pd.to_numeric(df[c], errors="coerce"), lw=1.2, color="#1f77b4",
+                marker="." if len(df) < 20 else None)
+        ax.set_title(c, fontsize=9)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    fig.supxlabel("step", fontsize=8)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def _run_section(rdir: Path, config: dict) -> RunSection:
+    name, seed = config["model_name"], config["seed"]
+    slug = f"{config['dataset']}-{config['preset']}-{name}-seed{seed}"
+    meta = read_json(rdir / RESULTS_FILE).get("run", {}) if (rdir / RESULTS_FILE).is_file() else {}
+    bits = [f"status {meta['status']}" if meta.get("status") else "not evaluated yet"]
+    if meta.get("step") is not None:
+        bits.append(f"step {meta['step']}")
+    if meta.get("train_seconds") is not None:
+        bits.append(f"last training session {meta['train_seconds']:.0f} s")
+    if meta.get("git_commit"):
+        bits.append(f"genbench {meta.get('genbench', '?')} @ {meta['git_commit']}")
+    sec = RunSection(f"{name} · seed {seed}", rdir, "; ".join(bits))
+    zoom = max(1, round(MIN_IMAGE_PX / config.get("run", {}).get("image_size", MIN_IMAGE_PX)))
+    for file, caption in (("samples.png", "samples (fixed latents per seed)"),
+                          ("reconstructions.png", "top: training images, bottom: reconstructions")):
+        if (rdir / file).is_file():
+            sec.figures.append(Figure(caption, f"{slug}-{file}", (rdir / file).read_bytes(), zoom))
+    log = rdir / "train_log.csv"
+    curves = plot_curves(log, f"{name}: training log") if log.is_file() else None
+    if curves is not None:
+        sec.figures.append(Figure("training curves (train_log.csv)", f"{slug}-curves.png", curves))
+    try:
+        renderer = "renderer" in capabilities(registry.get_model(name))
+    except GenbenchError as exc:
+        renderer = False
+        sec.notes.append(f"model plugin unavailable, no AND-OR tree: {exc}")
+    if renderer:
+        from genbench.tree import tree_images
+
+        try:
+            tree, dic = tree_images(rdir)
+        except GenbenchError as exc:
+            sec.notes.append(f"no AND-OR tree: {exc}")
+        else:
+            sec.figures.append(Figure("AND-OR tree of sample 0 (paper Fig. 1)", f"{slug}-tree.png", _png(tree)))
+            sec.figures.append(Figure("layer dictionaries: most used basis functions", f"{slug}-dictionary.png",
+                                      _png(dic)))
+    return sec
+
+
+def collect(results: Path | str) -> Report:
+    """Everything the page shows, read from a results folder."""
+    results = Path(results)
+    if not results.is_dir():
+        raise GenbenchError(f"Results folder '{results}' does not exist; run `genbench run` first or pass --results.")
+    df = load_records(results)
+    configs = []
+    for f in sorted(results.rglob(CONFIG)):
+        try:
+            cfg = read_json(f)
+        except (OSError, ValueError):
+            continue
+        if {"model_name", "dataset", "preset", "seed"} <= set(cfg):
+            configs.append((f.parent, cfg))
+    if df.empty and not configs:
+        raise GenbenchError(f"No runs under '{results}'; run `genbench run --models ours,vae` first.")
+    overviews = build_overviews(df) if not df.empty else []
+    metrics = metric_order(df)
+    empty = valueless(df, metrics)
+    paper = [build_table(df, m) for m in metrics if m not in empty]
+    order = {t.title: [*t.rows] for t in overviews}  # runs in the overview's row order
+    runs: dict[str, list[RunSection]] = {k: [] for k in order}
+
+    def key(item):
+        _, cfg = item
+        group = f"{cfg['dataset']} · {cfg['preset']}"
+        rows = order.get(group, [])
+        return (list(order).index(group) if group in order else len(order), group,
+                rows.index(cfg["model_name"]) if cfg["model_name"] in rows else len(rows), cfg["model_name"],
+                cfg["seed"])
+
+    for rdir, cfg in sorted(configs, key=key):
+        runs.setdefault(f"{cfg['dataset']} · {cfg['preset']}", []).append(_run_section(rdir, cfg))
+    return Report(results, overviews, paper, runs)
+
+
+# -- writing ----------------------------------------------------------------------------------
+CSS = """
+body { font-family: -apple-system, "Segoe UI", "DejaVu Sans", Helvetica, Arial, sans-serif; color: #222;
+       max-width: 1240px; margin: 1.5em auto; padding: 0 1.2em; line-height: 1.4; }
+h1 { font-size: 1.7em; margin-bottom: .2em; }
+h2 { border-bottom: 2px solid #ccc; padding-bottom: .2em; margin-top: 1.6em; }
+h3 { margin: 1.2em 0 .4em; } h4 { margin: 0 0 .3em; font-size: 1.05em; }
+.meta, .notes { color: #666; font-size: 12.5px; } .notes p { margin: .1em 0; }
+table { border-collapse: collapse; font-size: 13.5px; margin: .4em 0 .3em; font-variant-numeric: tabular-nums; }
+caption { text-align: left; font-weight: 600; padding-bottom: .3em; }
+th, td { padding: 4px 11px; text-align: right; border-bottom: 1px solid #e3e3e3; white-space: nowrap; }
+th:first-child, td:first-child { text-align: left; } thead th { border-bottom: 2px solid #555; background: #f6f6f6; }
+td.best { font-weight: 700; background: #e6f4ea; }
+.tables { display: flex; flex-wrap: wrap; gap: .5em 2.5em; align-items: flex-start; }
+.run { border: 1px solid #ddd; border-radius: 6px; padding: .8em 1em; margin: .9em 0; }
+.figs { display: flex; flex-wrap: wrap; gap: 1em 1.6em; align-items: flex-start; margin-top: .6em; }
+figure { margin: 0; max-width: 100%; } figure img { max-width: 100%; height: auto; display: block; }
+figcaption { font-size: 12px; color: #555; margin-top: .25em; }
+img.px { image-rendering: pixelated; }
+"""
+
+
+def _html_table(t: Table) -> str:
+    e = html.escape
+    caption = t.title or t.metric + {True: " ↑", False: " ↓", None: ""}[t.higher_is_better]
+    head = "".join(f"<th>{e(c)}</th>" for c in [t.corner if t.title else "dataset", *t.columns])
+    body = "".join(
+        "<tr><td>" + e(r) + "</td>" + "".join(
+            f"<td class=\"best\">{e(t.cells[(r, c)])}</td>" if (r, c) in t.best else f"<td>{e(t.cells[(r, c)])}</td>"
+            for c in t.columns) + "</tr>" for r in t.rows)
+    notes = "".join(f"<p>{e(n)}</p>" for n in t.notes if n)
+    return (f"<div><table><caption>{e(caption)}</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody>"
+            f"</table><div class=\"notes\">{notes}</div></div>")
+
+
+def _html_figure(f: Figure) -> str:
+    uri = "data:image/png;base64," + base64.b64encode(f.png).decode()
+    w, h = Image.open(io.BytesIO(f.png)).size
+    px = ' class="px"' if f.scale > 1 else ""
+    return (f'<figure><img{px} src="{uri}" width="{w * f.scale}" height="{h * f.scale}" alt="{html.escape(f.caption)}">'
+            f"<figcaption>{html.escape(f.caption)}</figcaption></figure>")
+
+
+def to_html(rep: Report, stamp: str) -> str:
+    e = html.escape
+    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+             '<meta name="viewport" content="width=device-width, initial-scale=1">',
+             "<title>genbench report</title>", f"<style>{CSS}</style></head><body>",
+             "<h1>genbench report</h1>",
+             f'<p class="meta">results: {e(str(rep.results))} · written {e(stamp)} by genbench '
+             f"{e(genbench.__version__)}</p>"]
+    if rep.overviews:
+        parts.append("<h2>Overview</h2>")
+        parts += [_html_table(t) for t in rep.overviews]
+    if rep.runs:
+        parts.append("<h2>Runs</h2>")
+    for group, secs in rep.runs.items():
+        parts.append(f"<h3>{e(group)}</h3>")
+        for s in secs:
+            notes = "".join(f"<p>{e(n)}</p>" for n in s.notes)
+            parts.append(f'<div class="run"><h4>{e(s.title)}</h4><div class="meta">{e(s.summary)} · '
+                         f'{e(str(s.path))}</div><div class="notes">{notes}</div><div class="figs">'
+                         + "".join(_html_figure(f) for f in s.figures) + "</div></div>")
+    if rep.paper:
+        parts.append(f"<h2>{PAPER_HEADING}</h2><p class=\"meta\">{e(PAPER_NOTE)}</p><div class=\"tables\">")
+        parts += [_html_table(t) for t in rep.paper]
+        parts.append("</div>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def to_markdown(rep: Report, stamp: str) -> str:
+    lines = ["# genbench report", "", f"results: `{rep.results}` · written {stamp} by genbench {genbench.__version__}",
+             ""]
+    if rep.overviews:
+        lines += ["## Overview", ""]
+        for t in rep.overviews:
+            lines += [render(t, "md"), ""]
+    if rep.runs:
+        lines += ["## Runs", ""]
+    for group, secs in rep.runs.items():
+        lines += [f"### {group}", ""]
+        for s in secs:
+            lines += [f"#### {s.title}", "", f"{s.summary} · `{s.path}`", ""]
+            lines += [f"{n}  " for n in s.notes] + ([""] if s.notes else [])
+            for f in s.figures:
+                lines += [f"![{f.caption}]({IMAGES}/{f.name})  ", f"*{f.caption}*", ""]
+    if rep.paper:
+        lines += [f"## {PAPER_HEADING}", "", PAPER_NOTE, ""]
+        for t in rep.paper:
+            lines += [render(t, "md"), ""]
+    return "\n".join(lines)
+
+
+def write_report(results: Path | str, out: Path | str | None = None) -> tuple[Path, Path]:
+    """Write OUT/report.html (self-contained) and OUT/report.md with its images in OUT/images/
+    (default OUT: RESULTS/report). Returns the two paths."""
+    rep = collect(results)
+    out = Path(out) if out is not None else Path(results) / "report"
+    stamp = now()
+    for secs in rep.runs.values():
+        for s in secs:
+            for f in s.figures:
+                with atomic_path(out / IMAGES / f.name) as tmp:
+                    tmp.write_bytes(f.png)
+    page, md = out / "report.html", out / "report.md"
+    write_text(page, to_html(rep, stamp))
+    write_text(md, to_markdown(rep, stamp))
+    return page, md

@@ -1,0 +1,68 @@
+"""``genbench report``: a self-contained HTML page and a markdown twin, rendered from a tiny real run."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+
+import pytest
+from PIL import Image
+
+from genbench.runner import run_benchmark
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    """abp (a renderer that infers) and wgan (a generator only), trained a few steps at the tiny preset."""
+    res = tmp_path_factory.mktemp("results")
+    outcomes = run_benchmark(["abp", "wgan"], "shapes", "tiny", 0, res, metrics=["swd", "mse"],
+                             sets={"steps": "3", "log_every": "1"}, progress=False, echo=lambda *a, **k: None)
+    assert [o.status for o in outcomes] == ["finished", "finished"]
+    return res
+
+
+def test_report_html_is_self_contained_and_shows_tables_and_figures(results, cli, tmp_path):
+    out = tmp_path / "page"
+    code, stdout, err = cli("report", "--results", str(results), "--out", str(out))
+    assert code == 0, err
+    page = (out / "report.html").read_text()
+    assert "http://" not in page and "https://" not in page  # nothing fetched from the network
+    assert "<script" not in page and "<link" not in page
+    # the overview (rows models, columns metrics with arrows) and the paper layout (rows datasets)
+    assert "<caption>shapes · tiny</caption>" in page and "<th>swd ↓</th>" in page and "<th>mse ↓</th>" in page
+    assert "<caption>mse ↓</caption>" in page and "<th>Δ</th>" in page
+    assert re.search(r"protocol: swd [0-9a-f]{12}", page)
+    assert "<td>wgan</td>" in page and "abp · seed 0" in page and "wgan · seed 0" in page
+    assert page.count("<td>n/a</td>") >= 2  # wgan's mse in both layouts
+    imgs = re.findall(r'<img[^>]*src="data:image/png;base64,([A-Za-z0-9+/=]+)"[^>]*alt="([^"]*)"', page)
+    alts = [a for _, a in imgs]
+    for png, _ in imgs:  # every embedded image decodes
+        assert Image.open(io.BytesIO(base64.b64decode(png))).format == "PNG"
+    assert alts.count("samples (fixed latents per seed)") == 2
+    assert alts.count("training curves (train_log.csv)") == 2
+    assert alts.count("top: training images, bottom: reconstructions") == 1  # wgan does not infer
+    assert alts.count("AND-OR tree of sample 0 (paper Fig. 1)") == 1  # only the renderer
+    assert alts.count("layer dictionaries: most used basis functions") == 1
+
+
+def test_report_markdown_references_images_that_exist(results, tmp_path):
+    from genbench.report_page import write_report
+
+    page, md = write_report(results, tmp_path / "r")
+    text = md.read_text()
+    assert "| model | swd ↓ | mse ↓ |" in text and "| mse | abp | wgan | Δ |" in text
+    refs = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    assert len(refs) == 2 + 2 + 1 + 2  # samples x2, curves x2, reconstructions, tree + dictionary
+    for ref in refs:
+        with Image.open(md.parent / ref) as img:
+            assert img.format == "PNG" and img.width > 50
+    curves = Image.open(md.parent / [r for r in refs if "abp" in r and "curves" in r][0])
+    assert curves.width > 300  # one panel per logged quantity
+
+
+def test_report_on_a_missing_folder_is_one_sentence(cli, tmp_path):
+    code, _, err = cli("report", "--results", str(tmp_path / "nowhere"))
+    assert code == 2 and "does not exist" in err and len(err.strip().splitlines()) == 1
+    code, _, err = cli("report", "--results", str(tmp_path))
+    assert code == 2 and "No runs under" in err
