@@ -74,6 +74,7 @@ class _SparseABP(GenerativeModel):
     """Shared implementation; subclasses set ``sparse`` and ``with_critic``."""
 
     Config = OursConfig
+    example_buffers = ("bank",)
     sparse: ClassVar[bool] = True
     with_critic: ClassVar[bool] = True
 
