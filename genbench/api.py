@@ -88,6 +88,9 @@ class GenerativeModel(nn.Module):
     Config: ClassVar[type[ModelConfig]] = ModelConfig
     provides: ClassVar[tuple[str, ...]] = ("generator",)
     name: ClassVar[str] = ""  # set by the registry to the entry-point name
+    # Buffers indexed by training-example index (row i belongs to example i), e.g. a persistent latent
+    # bank: in data-parallel training each rank revises the rows of its examples and the rows are shared.
+    example_buffers: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: ModelConfig, data: DataInfo):
         super().__init__()

@@ -88,14 +88,25 @@ def list_cmd():
               help="Use an Inception file failing the SHA-256 check; scores are named fid_unverified/kid_unverified.")
 @click.option("--fresh", is_flag=True, help="Start over instead of resuming an existing run folder.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("--datasets", help="Comma-separated datasets: one run per dataset x model x seed (replaces --dataset).")
+@click.option("--seeds", help="Comma-separated seeds, e.g. 0,1,2 (replaces --seed).")
+@click.option("--shard", help="i/n: run only slice i (0..n-1) of the dataset x model x seed grid (n machines).")
+@click.option("--amp", default="none", show_default=True, type=click.Choice(["none", "bf16"]),
+              help="Mixed precision for the training passes.")
+@click.option("--compile", "compile_", is_flag=True, help="torch.compile the generator.")
 def run(models, dataset, preset, seed, results, steps, metrics, sets, config_file, device, data_root, limit,
-        inception_weights, allow_unverified_weights, fresh, no_progress):
+        inception_weights, allow_unverified_weights, fresh, no_progress, datasets, seeds, shard, amp, compile_):
     """Train and evaluate models on a dataset; records go to RESULTS/<dataset>/<model>/<preset>-seed<S>/."""
+    from genbench import distributed
+    from genbench.accel import Acceleration
+    from genbench.grid import Grid, parse_seeds, parse_shard, run_grid
     from genbench.results import load_records
-    from genbench.runner import run_benchmark
 
     model_names = registry.parse_names("models", models)
-    registry.get_dataset(dataset)
+    dataset_names = registry.parse_names("datasets", datasets) if datasets else [dataset]
+    registry.get_dataset(dataset_names[0])
+    grid = Grid(model_names, dataset_names, parse_seeds(seeds) if seeds else [seed], preset,
+                parse_shard(shard) if shard else (0, 1))
     metric_names = registry.parse_names("metrics", metrics) if metrics else None
     set_values = parse_sets(sets)
     if steps is not None:
@@ -107,11 +118,14 @@ def run(models, dataset, preset, seed, results, steps, metrics, sets, config_fil
     eval_options = {"inception_weights": inception_weights} if inception_weights else {}
     if allow_unverified_weights:
         eval_options["allow_unverified_weights"] = True
-    outcomes = run_benchmark(model_names, dataset, preset, seed, results, metric_names, set_values, file_values,
-                             device, fresh, not no_progress, data_options, eval_options, echo=console.print)
+    outcomes = run_grid(grid, results, metric_names, set_values, file_values, device, fresh, data_options,
+                        echo=console.print, progress=not no_progress, eval_options=eval_options,
+                        accel=Acceleration(amp, compile_))
+    if not distributed.is_main():
+        return  # rank 0 prints the tables
     df = load_records(results)
     if not df.empty:
-        df = df[(df["dataset"] == dataset) & (df["preset"] == preset)]
+        df = df[df["dataset"].isin(dataset_names) & (df["preset"] == preset)]
         _print_overviews(df, None, "rich", models=model_names)
     failed = [o for o in outcomes if o.status != "finished"]
     if failed:

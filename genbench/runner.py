@@ -3,6 +3,8 @@ evaluate, and write the run's records. The CLI is a thin layer over ``run_benchm
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -11,7 +13,8 @@ from typing import Any
 import torch
 
 import genbench
-from genbench import registry
+from genbench import distributed, registry
+from genbench.accel import Acceleration
 from genbench.api import DataInfo, EvalContext
 from genbench.config import resolve
 from genbench.errors import GenbenchError
@@ -35,7 +38,7 @@ def run_benchmark(models: list[str], dataset: str = "shapes", preset: str = "sma
                   sets: dict[str, Any] | None = None, file_values: dict[str, Any] | None = None,
                   device: str = "auto", fresh: bool = False, progress: bool = True,
                   data_options: dict[str, Any] | None = None, eval_options: dict[str, Any] | None = None,
-                  echo=print) -> list[RunOutcome]:
+                  echo=print, accel: Acceleration | None = None) -> list[RunOutcome]:
     results = Path(results)
     classes = {m: registry.get_model(m) for m in models}
     ds = registry.get_dataset(dataset)()
@@ -44,9 +47,15 @@ def run_benchmark(models: list[str], dataset: str = "shapes", preset: str = "sma
         registry.get_metric(m)
     run, configs = resolve(preset, models, classes, file_values, sets)
     dev = pick_device(device)
+    group = distributed.init(dev)  # None unless started by torchrun with several processes
+    if group is not None:
+        dev, progress = group.device, progress and group.is_main
+        echo = echo if group.is_main else _silent
+    accel = accel or Acceleration()
     data_options = dict(data_options or {})
-    train_set = ds.load("train", run.image_size, run.n_train, 0, **data_options)
-    heldout = ds.load("heldout", run.image_size, run.n_heldout, 0, **data_options) if run.n_heldout else None
+    with distributed.main_first():  # rank 0 fills the data cache, the others read it
+        train_set = ds.load("train", run.image_size, run.n_train, 0, **data_options)
+        heldout = ds.load("heldout", run.image_size, run.n_heldout, 0, **data_options) if run.n_heldout else None
     echo(f"dataset {dataset}: {len(train_set)} training images at {run.image_size}x{run.image_size}"
          + (f", {len(heldout)} held out" if heldout is not None else "") + f"; device {dev}")
 
@@ -54,13 +63,11 @@ def run_benchmark(models: list[str], dataset: str = "shapes", preset: str = "sma
     for name in models:
         cfg = configs[name]
         rdir = run_dir(results, dataset, name, preset, seed)
-        config = {"dataset": dataset, "preset": preset, "seed": seed, "model_name": name,
-                  "run": asdict(run), "model": cfg.to_dict(),
-                  "data_options": {k: str(v) for k, v in data_options.items()}}
+        config = run_config(dataset, preset, seed, name, run, cfg, data_options, accel)
         try:
             outcomes.append(_run_one(classes[name], name, cfg, config, train_set, heldout, ds, rdir, run, seed,
                                      dev, metric_names, fresh, progress, metrics is not None,
-                                     dict(eval_options or {}), results, echo))
+                                     dict(eval_options or {}), results, echo, accel))
         except GenbenchError:
             raise
         except Exception as exc:  # one model's bug must not lose the others' runs
@@ -72,14 +79,37 @@ def run_benchmark(models: list[str], dataset: str = "shapes", preset: str = "sma
     return outcomes
 
 
+def run_config(dataset: str, preset: str, seed: int, name: str, run, cfg, data_options: dict[str, Any],
+               accel: Acceleration | None = None) -> dict[str, Any]:
+    """The resolved configuration of one run, as saved in its config.json (what resume compares)."""
+    config = {"dataset": dataset, "preset": preset, "seed": seed, "model_name": name,
+              "run": asdict(run), "model": cfg.to_dict(),
+              "data_options": {k: str(v) for k, v in data_options.items()}}
+    if accel is not None and accel.config():
+        config["train"] = accel.config()
+    return config
+
+
+def _silent(*args, **kwargs) -> None:
+    pass
+
+
 def _run_one(cls, name, cfg, config, train_set, heldout, ds, rdir, run, seed, dev, metric_names, fresh,
-             progress, explicit, eval_options, results, echo) -> RunOutcome:
+             progress, explicit, eval_options, results, echo, accel) -> RunOutcome:
     seed_everything(seed)
     info = DataInfo(ds.name or config["dataset"], run.image_size, len(train_set), train_set.images.shape[1])
     model = cls(cfg, info).to(dev)
-    res = train(model, train_set, rdir, config, steps=cfg.steps, seed=seed, ckpt_every=run.ckpt_every,
-                sample_every=run.sample_every, log_every=run.log_every, progress=progress, fresh=fresh,
-                label=name)
+    main = distributed.is_main()  # rank 0 alone writes the run folder and evaluates; others use a scratch one
+    train_dir = rdir if main else Path(tempfile.mkdtemp(prefix="genbench-rank-"))
+    try:
+        res = train(model, train_set, train_dir, config, steps=cfg.steps, seed=seed, ckpt_every=run.ckpt_every,
+                    sample_every=run.sample_every, log_every=run.log_every, progress=progress, fresh=fresh,
+                    label=name, accel=accel)
+    finally:
+        if not main:
+            shutil.rmtree(train_dir, ignore_errors=True)
+    if not main:
+        return RunOutcome(name, rdir, res.status, res.message, seconds=res.seconds)
     base = {"dataset": config["dataset"], "model": name, "preset": config["preset"], "seed": seed,
             "step": res.step, "config": flatten(config), "versions": versions(), "git_commit": git_commit()}
     run_meta = {**{k: v for k, v in base.items() if k != "config"}, "status": res.status,

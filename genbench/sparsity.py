@@ -18,7 +18,7 @@ def topk_mask(x: Tensor, k: int, dim: int) -> Tensor:
         return torch.ones_like(x)
     if k < 1:
         raise ValueError(f"top-k needs k >= 1, got k={k}")
-    idx = x.detach().topk(k, dim=dim).indices
+    idx = x.detach().topk(k, dim=dim, sorted=False).indices  # the set is all we need: no sort
     return torch.zeros_like(x).scatter_(dim, idx, 1.0)
 
 

@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from genbench import distributed
+from genbench.accel import Acceleration
 from genbench.api import Batch, GenerativeModel, ImageSet, capabilities
 from genbench.errors import GenbenchError
 from genbench.io import atomic_path, read_json, write_json
@@ -56,13 +58,18 @@ class BatchStream(Iterator[Batch]):
         self.pos = 0
         self.images_seen = 0
 
-    def __next__(self) -> Batch:
+    def next_index(self) -> torch.Tensor:
+        """The dataset indices of the next batch (advances the stream)."""
         if self.pos + self.batch_size > len(self.perm):
             self.perm = torch.randperm(len(self.data), generator=self.gen)
             self.pos = 0
         idx = self.perm[self.pos:self.pos + self.batch_size]
         self.pos += self.batch_size
         self.images_seen += len(idx)
+        return idx
+
+    def __next__(self) -> Batch:
+        idx = self.next_index()
         return Batch(self.data.as_float(idx).to(self.device, non_blocking=True), idx.to(self.device))
 
     def state(self) -> dict[str, Any]:
@@ -92,6 +99,11 @@ def save_checkpoint(run_dir: Path, model: GenerativeModel, stream: BatchStream, 
                     config: dict[str, Any]) -> None:
     state = {"step": step, "model": model.training_state(), "stream": stream.state(), "rng": _rng_state(),
              "config": config}
+    group = distributed.current()
+    if group is not None:  # every rank's RNG state, so the same number of ranks resumes exactly
+        state["rng_ranks"], state["world_size"] = group.all_gather(_rng_state()), group.world_size
+        if not group.is_main:
+            return
     with atomic_path(run_dir / CHECKPOINT) as tmp:
         torch.save(state, tmp)
 
@@ -146,7 +158,7 @@ class _Log:
 
 def train(model: GenerativeModel, data: ImageSet, run_dir: Path, config: dict[str, Any], *, steps: int,
           seed: int, ckpt_every: int, sample_every: int, log_every: int = 10, progress: bool = True,
-          fresh: bool = False, label: str = "") -> TrainResult:
+          fresh: bool = False, label: str = "", accel: Acceleration | None = None) -> TrainResult:
     """Train ``model`` for ``steps`` steps in ``run_dir``, resuming from its checkpoint if present."""
     run_dir.mkdir(parents=True, exist_ok=True)
     device = model.device
@@ -171,6 +183,15 @@ def train(model: GenerativeModel, data: ImageSet, run_dir: Path, config: dict[st
         stream.load(ckpt["stream"])
         _set_rng_state(ckpt["rng"])
         start = ckpt["step"]
+    group = distributed.current()
+    if group is not None:  # data-parallel (torchrun): every rank starts from rank 0's state
+        stream, start, rng = group.setup(model, stream, start, ckpt)
+        if rng is not None:
+            _set_rng_state(rng)
+        else:
+            seed_everything(group.rank_seed(seed, start))
+    accel = accel or Acceleration()
+    accel.prepare(model)
     grid_z = grid_latents(model, seed)
     log = _Log(run_dir / "train_log.csv")
     model.train()
@@ -183,7 +204,10 @@ def train(model: GenerativeModel, data: ImageSet, run_dir: Path, config: dict[st
         if bar:
             bar.start()
         for step in range(start + 1, steps + 1):
-            losses = model.train_step(stream, step)
+            with accel.autocast(device):
+                losses = model.train_step(stream, step)
+            if group is not None:
+                losses = group.after_step(model, stream, losses)
             bad = [k for k, v in losses.items() if not math.isfinite(v)]
             if bad:
                 status = "diverged"
@@ -204,6 +228,8 @@ def train(model: GenerativeModel, data: ImageSet, run_dir: Path, config: dict[st
     finally:
         if bar:
             bar.stop()
+        if group is not None:
+            group.teardown()
     if status == "finished" and step > start:
         save_checkpoint(run_dir, model, stream, step, config)
     seconds = time.perf_counter() - t0

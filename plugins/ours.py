@@ -26,6 +26,8 @@ from genbench.backbones import Sparsity, Table1EnergyNet, Table1Generator
 from genbench.langevin import langevin
 from genbench.render import render_units, trace_layer
 
+from ._common import frozen
+
 
 @dataclass
 class OursConfig(ModelConfig):
@@ -74,6 +76,7 @@ class _SparseABP(GenerativeModel):
     """Shared implementation; subclasses set ``sparse`` and ``with_critic``."""
 
     Config = OursConfig
+    example_buffers = ("bank",)
     sparse: ClassVar[bool] = True
     with_critic: ClassVar[bool] = True
 
@@ -114,12 +117,14 @@ class _SparseABP(GenerativeModel):
         c = self.config
         y, index = next(batches)
         z_hat = self.prior(len(y))
-        log: dict[str, float] = {}
+        log: dict[str, Tensor] = {}  # tensors until the end of the step: one host sync, not one per value
         if self.with_critic:
             log.update(self._critic_step(y, self.generator(z_hat).detach()))
 
-        # Eqn. 13: Langevin revision of the persistent chains, written back to the bank.
-        z = langevin(self.bank[index], self.posterior_energy(y), c.delta, c.langevin_steps)
+        # Eqn. 13: Langevin revision of the persistent chains, written back to the bank. Langevin needs
+        # gradients with respect to z only: frozen parameters keep autograd from saving for their gradients.
+        with frozen(self.generator):
+            z = langevin(self.bank[index], self.posterior_energy(y), c.delta, c.langevin_steps)
         self.bank[index] = z
 
         # Eqns. 15 + 20: reconstruction of Y from the inferred Z, plus the critic's energy of g(Z_hat)
@@ -131,15 +136,17 @@ class _SparseABP(GenerativeModel):
             f_gen = self.critic(self.generator(z_hat)).mean()
             self.critic.requires_grad_(True)
             g_loss = g_loss + f_gen
-            log["f_gen"] = f_gen.item()
+            log["f_gen"] = f_gen.detach()
         opt = self.optimizers["g"]
         opt.zero_grad(set_to_none=True)
         g_loss.backward()
         opt.step()
-        log.update(g_loss=g_loss.item(), mse=sse.item() / y[0].numel(), z_norm=z.norm(dim=1).mean().item())
-        return log
+        log.update(g_loss=g_loss.detach(), mse=sse.detach(), z_norm=z.norm(dim=1).mean())
+        out = dict(zip(log, torch.stack(list(log.values())).tolist(), strict=True))
+        out["mse"] /= y[0].numel()
+        return out
 
-    def _critic_step(self, y: Tensor, fake: Tensor) -> dict[str, float]:
+    def _critic_step(self, y: Tensor, fake: Tensor) -> dict[str, Tensor]:
         """Eqn. 21 with METHOD.md section 3's regulariser: WGAN-GP penalty on real/fake interpolates
         (|grad| -> 1) and a small drift term keeping f(Y) near 0 (the objective is otherwise unbounded)."""
         c = self.config
@@ -153,7 +160,7 @@ class _SparseABP(GenerativeModel):
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        return {"f_loss": loss.item(), "f_real": f_real.mean().item(), "f_fake": f_fake.mean().item()}
+        return {"f_loss": loss.detach(), "f_real": f_real.mean().detach(), "f_fake": f_fake.mean().detach()}
 
     # -- capabilities -------------------------------------------------------------------------
     def generate(self, z: Tensor) -> Tensor:
@@ -169,7 +176,7 @@ class _SparseABP(GenerativeModel):
             z0, steps = self.bank[index.to(self.bank.device)], c.infer_steps
         else:
             z0, steps = self.prior(len(x), torch.Generator().manual_seed(0)), c.infer_steps_unseen
-        with torch.enable_grad():  # callers (metrics) may run under torch.no_grad
+        with torch.enable_grad(), frozen(self.generator):  # callers (metrics) may run under torch.no_grad
             return langevin(z0, self.posterior_energy(x), c.delta, steps, noise=False)
 
     def energy(self, x: Tensor) -> Tensor:
