@@ -22,7 +22,8 @@ from genbench.lock import run_lock
 from genbench.results import load_records
 from genbench.trainer import CHECKPOINT
 
-RUN = ["run", "--preset", "tiny", "--steps", "30", "--set", "ckpt_every=5", "--metrics", "swd", "--no-progress"]
+RUN = ["run", "--preset", "tiny", "--steps", "30", "--set", "ckpt_every=5", "--metrics", "swd", "--no-progress",
+       "--device", "cpu"]  # the exactness claims are for CPU
 
 # The killed process: the real CLI, except that vae's step 13 (after the step-10 checkpoint) announces
 # itself in a file and sleeps, so the test can SIGKILL it from outside at a known point.
@@ -179,7 +180,7 @@ def test_same_seed_and_config_give_byte_identical_tables(cli, tmp_path):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             code, _, err = cli("run", "--models", "vae,wgan", "--preset", "tiny", "--steps", "4", "--metrics",
-                               "swd,mse,fd_rand", "--results", str(res), "--no-progress")
+                               "swd,mse,fd_rand", "--results", str(res), "--no-progress", "--device", "cpu")
         assert code == 0, err
         code, out, _ = cli("table", "--results", str(res), "--format", "csv")
         assert code == 0
