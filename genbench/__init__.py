@@ -2,7 +2,7 @@
 
 Public API (what plugins may import): the names below and the modules ``genbench.api``,
 ``genbench.backbones``, ``genbench.sparsity``, ``genbench.langevin``, ``genbench.registry``,
-``genbench.errors``, ``genbench.viz``.
+``genbench.errors``, ``genbench.viz``, ``genbench.domains``.
 """
 
 __version__ = "0.1.0"

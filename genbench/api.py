@@ -20,6 +20,8 @@ from typing import Any, ClassVar, NamedTuple
 import torch
 from torch import Tensor, nn
 
+from genbench.domains import Domain, count, positive
+
 CAPABILITY_METHODS = {
     "generator": "generate",
     "inferrer": "infer",
@@ -52,6 +54,8 @@ class ModelConfig:
 
     ``PRESETS`` maps preset name -> field overrides for that preset (``tiny``, ``small``, ``paper``),
     applied on top of the harness-wide preset (genbench.presets) and below ``--set`` overrides.
+    ``DOMAINS`` maps field name -> the values it may take (``genbench.domains``); a subclass's
+    mapping adds to this one, and every field is checked before anything runs.
     """
 
     latent_dim: int = 100
@@ -59,6 +63,8 @@ class ModelConfig:
     batch_size: int = 100
     steps: int = 20000
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {}
+    DOMAINS: ClassVar[dict[str, Domain]] = {"latent_dim": count, "width": positive, "batch_size": count,
+                                            "steps": count}
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -13,7 +13,9 @@ from typing import Any
 
 import tomllib
 
+from genbench import domains
 from genbench.api import ModelConfig
+from genbench.domains import count, integer, non_negative_count, one_of, optional
 from genbench.errors import GenbenchError
 
 PRESET_NAMES = ("tiny", "small", "paper")
@@ -31,6 +33,10 @@ class RunSettings:
     ckpt_every: int = 1000
     sample_every: int = 1000
     log_every: int = 10
+    DOMAINS: typing.ClassVar[dict[str, domains.Domain]] = {
+        "image_size": one_of(8, 16, 32, 64, why="the Table-1 ladder"), "n_train": optional(count),
+        "n_heldout": non_negative_count, "n_eval": count, "n_fid": optional(integer(2)),
+        "ckpt_every": count, "sample_every": count, "log_every": count}
 
 
 # Harness presets: values for RunSettings fields and for the ModelConfig fields every model has.
@@ -45,6 +51,14 @@ PRESETS: dict[str, dict[str, Any]] = {
     "paper": {"image_size": 64, "width": 1.0, "n_train": None, "n_heldout": 1000, "n_eval": 10000,
               "ckpt_every": 1000, "sample_every": 1000, "log_every": 50},
 }
+
+
+def did_you_mean(word: str, choices: typing.Iterable[str]) -> str:
+    """" (did you mean 'x'?)" for the nearest of ``choices``, or "" when none is close."""
+    import difflib
+
+    close = difflib.get_close_matches(word, sorted(choices), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def _fields(cls) -> dict[str, dataclasses.Field]:
@@ -124,6 +138,7 @@ def resolve(preset: str, model_names: list[str], model_classes: dict[str, type],
     _apply(run_vals, run_fields, {k: v for k, v in file_values.items() if not isinstance(v, dict)}, run_hints)
     _apply(run_vals, run_fields, {k: v for k, v in sets.items() if "." not in k}, run_hints)
     run = RunSettings(**run_vals)
+    domains.check(run, "run")
 
     used: set[str] = {k for k in sets if k in run_fields}
     configs: dict[str, ModelConfig] = {}
@@ -140,15 +155,21 @@ def resolve(preset: str, model_names: list[str], model_classes: dict[str, type],
         scoped = {k.split(".", 1)[1]: v for k, v in sets.items() if k.startswith(name + ".")}
         for k in scoped:
             if k not in fields:
-                raise GenbenchError(f"--set {name}.{k}: model '{name}' has no setting '{k}'; "
+                hint = did_you_mean(k, fields)
+                raise GenbenchError(f"--set {name}.{k}: model '{name}' has no setting '{k}'{hint}; "
                                     f"its settings are: {', '.join(sorted(fields))}.")
         _apply(vals, fields, plain, hints)
         _apply(vals, fields, scoped, hints, prefix=f"{name}.")
         used |= {k for k in plain if k in fields} | {f"{name}.{k}" for k in scoped}
-        configs[name] = cls(**vals)
+        try:
+            configs[name] = cls(**vals)
+        except (TypeError, ValueError) as exc:  # the config's own __post_init__ checks
+            raise GenbenchError(f"Model '{name}' config is not valid: {exc}.") from None
+        domains.check(configs[name], f"model '{name}'", f"{name}.")
     for k in sets:
         if k not in used and not (("." in k) and k.split(".", 1)[0] not in model_names):
-            raise GenbenchError(f"--set {k}: no run setting or model config has '{k}'; "
+            hint = did_you_mean(k, set(run_fields) | {f for n in model_names for f in _fields(model_classes[n].Config)})
+            raise GenbenchError(f"--set {k}: no run setting or model config has '{k}'{hint}; "
                                 f"run settings are: {', '.join(sorted(run_fields))}.")
         if "." in k and k.split(".", 1)[0] not in model_names:
             raise GenbenchError(f"--set {k}: '{k.split('.', 1)[0]}' is not one of the models in this run "

@@ -134,10 +134,14 @@ def get(kind: str, name: str) -> Any:
     entries = discover(kind)
     entry = entries.get(name)
     if entry is None:
-        raise GenbenchError(f"Unknown {kind[:-1]} '{name}'; choose from: {', '.join(names(kind))}.")
+        import difflib
+
+        close = difflib.get_close_matches(name, names(kind), n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise GenbenchError(f"Unknown {kind[:-1]} '{name}'{hint}; choose from: {', '.join(names(kind))}.")
     if not entry.ok:
         raise GenbenchError(f"The {kind[:-1]} plugin '{name}' from {entry.source} failed to load "
-                            f"({entry.error}); fix or uninstall that package.", exit_code=1)
+                            f"({entry.error}); fix or uninstall that package.")
     return entry.obj
 
 

@@ -7,6 +7,7 @@ import hashlib
 import json
 import platform
 import subprocess
+import warnings
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
@@ -56,6 +57,37 @@ def git_commit() -> str:
     return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
 
 
+def device_name(device) -> str:
+    """'cpu', or 'cuda:0 (NVIDIA H100 80GB HBM3)': what a record says it ran on."""
+    import torch
+
+    if getattr(device, "type", str(device)) == "cuda" and torch.cuda.is_available():
+        return f"{device} ({torch.cuda.get_device_name(device)})"
+    return str(device)
+
+
+def failed_records(base: dict[str, Any], metric_names: list[str], previous: list[dict[str, Any]], message: str,
+                   stamp: str) -> list[dict[str, Any]]:
+    """Records with status 'failed' (value None) for a run that did not finish (NaN/inf): one per requested
+    metric and per metric the run recorded before, so its table cells read "failed", never a stale number."""
+    from genbench.registry import discover
+
+    metrics = discover("metrics")
+    names = {n: n for n in metric_names}
+    names.update({r["metric"]: r.get("metric_plugin", r["metric"]) for r in previous if "metric" in r})
+    out = []
+    for metric, plugin in names.items():
+        entry = metrics.get(plugin)
+        hib = entry.obj.higher_is_better if entry is not None and entry.ok else None
+        out.append({**base, "metric": metric, "metric_plugin": plugin, "value": None, "status": "failed",
+                    "note": message, "higher_is_better": hib, "extra": {}, "protocol_id": "", "protocol": {},
+                    "eval_seconds": 0.0, "time": stamp})
+    return out
+
+
+REQUIRED_KEYS = ("dataset", "model", "preset", "seed", "metric", "status")
+
+
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -85,9 +117,16 @@ def load_records(results: Path | str = DEFAULT_RESULTS) -> pd.DataFrame:
     for f in sorted(Path(results).rglob(RESULTS_FILE)):
         try:
             data = read_json(f)
-        except (OSError, ValueError):
-            continue  # a foreign or damaged file is not ours to interpret
-        for rec in data.get("records", []):
+            recs = data["records"]
+            if not (isinstance(recs, list) and all(isinstance(r, dict) and all(k in r for k in REQUIRED_KEYS)
+                                                   for r in recs)):
+                raise ValueError("records are not genbench records")
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            why = "cannot be read" if isinstance(exc, OSError) else "is damaged or not genbench's"
+            warnings.warn(f"skipped {f}: it {why} ({type(exc).__name__}); delete it, or rerun that run with "
+                          f"--fresh", RuntimeWarning, stacklevel=2)
+            continue
+        for rec in recs:
             row = {k: v for k, v in rec.items() if k not in ("config", "protocol", "versions")}
             row.update(flatten(rec.get("config", {}), "config."))
             row["protocol"] = json.dumps(rec.get("protocol", {}), sort_keys=True)

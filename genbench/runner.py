@@ -3,6 +3,7 @@ evaluate, and write the run's records. The CLI is a thin layer over ``run_benchm
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 import traceback
@@ -14,13 +15,16 @@ import torch
 
 import genbench
 from genbench import distributed, registry
+from genbench import results as store
 from genbench.accel import Acceleration
 from genbench.api import DataInfo, EvalContext
 from genbench.config import resolve
 from genbench.errors import GenbenchError
 from genbench.evaluator import evaluate
+from genbench.lock import run_lock
 from genbench.results import flatten, git_commit, now, read_run, run_dir, versions, write_run
 from genbench.trainer import pick_device, seed_everything, train
+from genbench.validate import check_data, check_models, check_results_folder, check_weights
 
 
 @dataclass
@@ -46,6 +50,8 @@ def run_benchmark(models: list[str], dataset: str = "shapes", preset: str = "sma
     for m in metric_names:
         registry.get_metric(m)
     run, configs = resolve(preset, models, classes, file_values, sets)
+    check_weights(metric_names, dict(eval_options or {}), metrics is not None)
+    check_results_folder(results)
     dev = pick_device(device)
     group = distributed.init(dev)  # None unless started by torchrun with several processes
     if group is not None:
@@ -56,6 +62,10 @@ def run_benchmark(models: list[str], dataset: str = "shapes", preset: str = "sma
     with distributed.main_first():  # rank 0 fills the data cache, the others read it
         train_set = ds.load("train", run.image_size, run.n_train, 0, **data_options)
         heldout = ds.load("heldout", run.image_size, run.n_heldout, 0, **data_options) if run.n_heldout else None
+    check_data(dataset, train_set, heldout, run.image_size)
+    seed_everything(seed)
+    check_models(classes, configs, DataInfo(ds.name or dataset, run.image_size, len(train_set), 3), train_set, dev,
+                 {m: registry.discover("models")[m].source for m in models})
     echo(f"dataset {dataset}: {len(train_set)} training images at {run.image_size}x{run.image_size}"
          + (f", {len(heldout)} held out" if heldout is not None else "") + f"; device {dev}")
 
@@ -65,9 +75,11 @@ def run_benchmark(models: list[str], dataset: str = "shapes", preset: str = "sma
         rdir = run_dir(results, dataset, name, preset, seed)
         config = run_config(dataset, preset, seed, name, run, cfg, data_options, accel)
         try:
-            outcomes.append(_run_one(classes[name], name, cfg, config, train_set, heldout, ds, rdir, run, seed,
-                                     dev, metric_names, fresh, progress, metrics is not None,
-                                     dict(eval_options or {}), results, echo, accel))
+            lock = run_lock(rdir, echo) if distributed.is_main() else contextlib.nullcontext()  # rank 0 owns rdir
+            with lock:
+                outcomes.append(_run_one(classes[name], name, cfg, config, train_set, heldout, ds, rdir, run, seed,
+                                         dev, metric_names, fresh, progress, metrics is not None,
+                                         dict(eval_options or {}), results, echo, accel))
         except GenbenchError:
             raise
         except Exception as exc:  # one model's bug must not lose the others' runs
@@ -104,20 +116,22 @@ def _run_one(cls, name, cfg, config, train_set, heldout, ds, rdir, run, seed, de
     try:
         res = train(model, train_set, train_dir, config, steps=cfg.steps, seed=seed, ckpt_every=run.ckpt_every,
                     sample_every=run.sample_every, log_every=run.log_every, progress=progress, fresh=fresh,
-                    label=name, accel=accel)
+                    label=name, accel=accel, echo=echo)
     finally:
         if not main:
             shutil.rmtree(train_dir, ignore_errors=True)
     if not main:
         return RunOutcome(name, rdir, res.status, res.message, seconds=res.seconds)
     base = {"dataset": config["dataset"], "model": name, "preset": config["preset"], "seed": seed,
-            "step": res.step, "config": flatten(config), "versions": versions(), "git_commit": git_commit()}
+            "step": res.step, "config": flatten(config), "versions": versions(), "git_commit": git_commit(),
+            "device": store.device_name(dev)}
     run_meta = {**{k: v for k, v in base.items() if k != "config"}, "status": res.status,
                 "train_seconds": round(res.seconds, 2), "images_per_s": round(res.images_per_s, 1),
                 "resumed_from": res.resumed_from, "genbench": genbench.__version__}
     previous = read_run(rdir)
     if res.status != "finished":
-        write_run(rdir, {**previous.get("run", {}), **run_meta}, previous.get("records", []))
+        write_run(rdir, {**previous.get("run", {}), **run_meta},
+                  store.failed_records(base, metric_names, previous.get("records", []), res.message, now()))
         echo(f"[red]{res.message}[/]")
         return RunOutcome(name, rdir, res.status, res.message, seconds=res.seconds)
     if res.step > res.resumed_from:

@@ -24,6 +24,7 @@ from genbench.accel import Acceleration
 from genbench.api import Batch, GenerativeModel, ImageSet, capabilities
 from genbench.errors import GenbenchError
 from genbench.io import atomic_path, read_json, write_json
+from genbench.validate import nonfinite_parameters
 from genbench.viz import save_grid
 
 CHECKPOINT = "checkpoint.pt"
@@ -116,7 +117,7 @@ def load_checkpoint(run_dir: Path, device: torch.device) -> dict[str, Any] | Non
         return torch.load(path, map_location=device, weights_only=False)
     except Exception as exc:
         raise GenbenchError(f"Checkpoint {path} cannot be read ({type(exc).__name__}); delete it or "
-                            f"rerun with --fresh to start this run over.", exit_code=1) from None
+                            f"rerun with --fresh to start this run over.") from None
 
 
 def config_diff(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:
@@ -158,7 +159,7 @@ class _Log:
 
 def train(model: GenerativeModel, data: ImageSet, run_dir: Path, config: dict[str, Any], *, steps: int,
           seed: int, ckpt_every: int, sample_every: int, log_every: int = 10, progress: bool = True,
-          fresh: bool = False, label: str = "", accel: Acceleration | None = None) -> TrainResult:
+          fresh: bool = False, label: str = "", accel: Acceleration | None = None, echo=None) -> TrainResult:
     """Train ``model`` for ``steps`` steps in ``run_dir``, resuming from its checkpoint if present."""
     run_dir.mkdir(parents=True, exist_ok=True)
     device = model.device
@@ -173,16 +174,23 @@ def train(model: GenerativeModel, data: ImageSet, run_dir: Path, config: dict[st
         if diff:
             raise GenbenchError(f"{run_dir} holds a run with a different config ({'; '.join(diff[:3])}); "
                                 f"rerun with --fresh to overwrite it or pass another --results folder.")
-    write_json(run_dir / CONFIG, config)
 
     seed_everything(seed)
     stream = BatchStream(data, model.config.batch_size, device, seed)
     start = 0
     if ckpt is not None:
-        model.load_training_state(ckpt["model"])
-        stream.load(ckpt["stream"])
-        _set_rng_state(ckpt["rng"])
-        start = ckpt["step"]
+        try:
+            model.load_training_state(ckpt["model"])
+            stream.load(ckpt["stream"])
+            _set_rng_state(ckpt["rng"])
+            start = ckpt["step"]
+        except Exception as exc:  # written by another model or version: refuse, do not train from a mix
+            why = (str(exc).strip().splitlines() or [""])[0][:160]
+            raise GenbenchError(f"Checkpoint {run_dir / CHECKPOINT} does not fit this model ({type(exc).__name__}: "
+                                f"{why}); rerun with --fresh to start this run over.") from None
+        if echo is not None:
+            echo(f"{label or model.name}: resuming from step {start} ({run_dir / CHECKPOINT})")
+
     group = distributed.current()
     if group is not None:  # data-parallel (torchrun): every rank starts from rank 0's state
         stream, start, rng = group.setup(model, stream, start, ckpt)
@@ -190,6 +198,7 @@ def train(model: GenerativeModel, data: ImageSet, run_dir: Path, config: dict[st
             _set_rng_state(rng)
         else:
             seed_everything(group.rank_seed(seed, start))
+    write_json(run_dir / CONFIG, config)  # after the checkpoint proved loadable: a refusal changes nothing
     accel = accel or Acceleration()
     accel.prepare(model)
     grid_z = grid_latents(model, seed)
@@ -221,6 +230,13 @@ def train(model: GenerativeModel, data: ImageSet, run_dir: Path, config: dict[st
                 rate = (stream.images_seen - seen0) / max(time.perf_counter() - t0, 1e-9)
                 info = " ".join(f"{k}={v:.3g}" for k, v in list(losses.items())[:4])
                 bar.update(task, completed=step, info=f"{rate:.0f} img/s {info}")
+            if (step % ckpt_every == 0 and step < steps) or step == steps:
+                bad = nonfinite_parameters(model)  # never checkpoint NaN/inf weights
+                if bad:
+                    status = "diverged"
+                    message = (f"{label or model.name} diverged by step {step} (parameter {bad[0]} is not "
+                               f"finite); the last good checkpoint is kept in {run_dir}.")
+                    break
             if step % ckpt_every == 0 and step < steps:
                 save_checkpoint(run_dir, model, stream, step, config)
             if step % sample_every == 0 or step == steps:

@@ -29,6 +29,7 @@ from torch import Tensor, nn
 
 from genbench.api import DataInfo, GenerativeModel, ModelConfig
 from genbench.backbones import Dense, Table1EnergyNet, Table1Generator, scaled
+from genbench.domains import adam_beta, between, count, positive
 from genbench.render import trace_layer
 
 from ._common import GaussianEncoder, bce_d_loss, dcgan_backbone, frozen, init_batchnorm, optimise
@@ -46,6 +47,8 @@ class ALIConfig(ModelConfig):
     batch_size: int = 100
     steps: int = 20000
     PRESETS = {"small": {"steps": 300}}
+    DOMAINS = {"lr": positive, "beta1": adam_beta, "beta2": adam_beta, "dropout": between(0, 1, high_open=True),
+               "init_std": positive, "d_steps": count}
 
 
 def _mlp(fin: int, widths: list[int], dropout: float, init_std: float) -> nn.Sequential:

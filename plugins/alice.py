@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 from torch import Tensor
 
+from genbench.domains import non_negative
+
 from .ali import ALI, ALIConfig
 
 
@@ -31,6 +33,7 @@ class ALICEConfig(ALIConfig):
     d_steps: int = 2
     batch_size: int = 64
     PRESETS = {"small": {"steps": 175}}
+    DOMAINS = {"cycle_weight": non_negative}
 
 
 class ALICE(ALI):

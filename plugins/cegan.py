@@ -35,6 +35,7 @@ import torch
 
 from genbench.api import DataInfo, GenerativeModel, ModelConfig
 from genbench.backbones import Table1EnergyNet, Table1Generator
+from genbench.domains import adam_beta, count, fraction, non_negative, non_negative_count, positive
 
 from ._common import GaussianEncoder, dcgan_backbone, frozen, init_batchnorm, optimise
 
@@ -55,6 +56,9 @@ class CEGANConfig(ModelConfig):
     batch_size: int = 64
     steps: int = 20000
     PRESETS = {"small": {"steps": 450}}
+    DOMAINS = {"lr": positive, "beta1": adam_beta, "lr_decay": fraction, "lr_min": non_negative,
+               "entropy_weight": non_negative, "entropy_decay": fraction, "entropy_min": non_negative,
+               "smooth": non_negative, "epochs": count, "decay_after": non_negative_count, "init_std": positive}
 
 
 def decayed(start: float, rate: float, floor: float, times: int) -> float:

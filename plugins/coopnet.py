@@ -31,6 +31,7 @@ import torch
 
 from genbench.api import DataInfo, GenerativeModel, ModelConfig
 from genbench.backbones import Table1EnergyNet, Table1Generator
+from genbench.domains import adam_beta, non_negative_count, positive
 from genbench.langevin import langevin
 
 from ._common import dcgan_backbone, init_batchnorm, optimise
@@ -51,6 +52,9 @@ class CoopNetConfig(ModelConfig):
     batch_size: int = 100
     steps: int = 20000
     PRESETS = {"small": {"steps": 250}}
+    DOMAINS = {"des_lr": positive, "des_beta1": adam_beta, "gen_lr": positive, "gen_beta1": adam_beta,
+               "des_steps": non_negative_count, "des_step_size": positive, "des_refsig": positive,
+               "gen_refsig": positive, "gen_steps": non_negative_count, "gen_step_size": positive}
 
 
 class CoopNet(GenerativeModel):

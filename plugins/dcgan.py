@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from genbench.api import DataInfo, GenerativeModel, ModelConfig
 from genbench.backbones import Table1EnergyNet, Table1Generator
+from genbench.domains import adam_beta, positive
 
 from ._common import bce_d_loss, dcgan_backbone, frozen, init_batchnorm, optimise
 
@@ -35,6 +36,7 @@ class DCGANConfig(ModelConfig):
     batch_size: int = 128
     steps: int = 20000
     PRESETS = {"small": {"steps": 500}}
+    DOMAINS = {"lr": positive, "beta1": adam_beta, "beta2": adam_beta}
 
 
 class DCGAN(GenerativeModel):

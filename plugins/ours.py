@@ -23,6 +23,7 @@ from torch import Tensor
 
 from genbench.api import DataInfo, GenerativeModel, ModelConfig, UnitRender
 from genbench.backbones import Sparsity, Table1EnergyNet, Table1Generator
+from genbench.domains import adam_beta, count, fraction, non_negative, non_negative_count, positive
 from genbench.langevin import langevin
 from genbench.render import render_units, trace_layer
 
@@ -70,6 +71,11 @@ class OursConfig(ModelConfig):
                   "critic_beta1": 0.5, "infer_steps": 20,
                   "infer_steps_unseen": 40},
     }
+    DOMAINS = {"fc_k": count, "conv_frac": fraction, "sigma": positive, "delta": positive, "langevin_steps": count,
+               "infer_steps": non_negative_count, "infer_steps_unseen": non_negative_count,
+               "lambda_rec": non_negative, "gp": non_negative, "drift": non_negative, "lr": positive,
+               "beta1": adam_beta, "beta2": adam_beta, "critic_lr": positive, "critic_beta1": adam_beta,
+               "bank_std": non_negative}
 
 
 class _SparseABP(GenerativeModel):

@@ -19,6 +19,7 @@ import torch
 
 from genbench.api import DataInfo, GenerativeModel, ModelConfig
 from genbench.backbones import Table1Generator
+from genbench.domains import adam_beta, positive
 from genbench.render import trace_layer
 
 from ._common import GaussianEncoder, optimise
@@ -32,6 +33,7 @@ class VAEConfig(ModelConfig):
     batch_size: int = 100
     steps: int = 20000
     PRESETS = {"small": {"steps": 700}}
+    DOMAINS = {"lr": positive, "beta1": adam_beta, "beta2": adam_beta}
 
 
 class VAE(GenerativeModel):

@@ -23,6 +23,7 @@ import torch
 
 from genbench.api import DataInfo, GenerativeModel, ModelConfig
 from genbench.backbones import Table1EnergyNet, Table1Generator
+from genbench.domains import count, non_negative_count, positive
 
 from ._common import dcgan_backbone, frozen, init_batchnorm, optimise
 
@@ -39,6 +40,8 @@ class WGANConfig(ModelConfig):
     steps: int = 20000
     PRESETS = {"tiny": {"n_critic_warmup": 5, "warmup_iters": 2},
                "small": {"steps": 150, "n_critic_warmup": 25, "warmup_iters": 10}}
+    DOMAINS = {"lr": positive, "clip": positive, "n_critic": count, "n_critic_warmup": count,
+               "warmup_iters": non_negative_count, "warmup_every": count}
 
 
 class WGAN(GenerativeModel):

@@ -45,3 +45,14 @@ def cli(capsys):
         return code, out.out, out.err
 
     return run
+
+
+@pytest.fixture
+def clean_manual_registry():
+    """Forget models, datasets and metrics a test registers in-process."""
+    from genbench import registry
+
+    before = {k: dict(v) for k, v in registry._manual.items()}
+    yield
+    for k, v in before.items():
+        registry._manual[k] = v

@@ -7,7 +7,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PUBLIC = {"genbench", "genbench.api", "genbench.backbones", "genbench.sparsity", "genbench.langevin",
-          "genbench.render", "genbench.registry", "genbench.errors", "genbench.viz"}
+          "genbench.render", "genbench.registry", "genbench.errors", "genbench.viz", "genbench.domains"}
 
 
 def _imports(path: Path) -> list[str]:

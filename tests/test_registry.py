@@ -35,14 +35,6 @@ class _TinyConfig(ModelConfig):
     lr: float = 1e-2
 
 
-@pytest.fixture
-def clean_manual_registry():
-    before = {k: dict(v) for k, v in registry._manual.items()}
-    yield
-    for k, v in before.items():
-        registry._manual[k] = v
-
-
 def test_register_model_decorator_and_capability_check(clean_manual_registry):
     @registry.register_model("scripted")
     class Scripted(GenerativeModel):
@@ -129,3 +121,12 @@ def test_third_party_plugin_appears_in_list_and_trains(third_party, tmp_path):
     # the built-in vae won the name clash: the config it saved is the built-in VAE's (it has 'beta1')
     cfg = (tmp_path / "res" / "shapes" / "vae" / "tiny-seed0" / "config.json").read_text()
     assert "beta1" in cfg
+
+
+def test_running_a_plugin_that_raises_on_import_is_one_sentence(third_party, tmp_path):
+    out = _genbench(third_party, "run", "--models", "vae,broken", "--preset", "tiny", "--results",
+                    str(tmp_path / "res"), cwd=tmp_path)
+    errors = [line for line in out.stderr.splitlines() if line.startswith("error:")]
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert len(errors) == 1 and "plugin 'broken' from mygan-plugin failed to load" in errors[0]
+    assert "this plugin is broken on purpose" in errors[0] and not (tmp_path / "res").exists()

@@ -1,0 +1,187 @@
+"""Checks ``genbench run`` makes before it trains anything, so that bad input is one sentence and exit
+code 2 at the start, not a traceback (or a wasted hour) later:
+
+- the results folder can be written (``check_results_folder``);
+- an explicitly requested FID/KID has usable Inception weights (``check_weights``);
+- the dataset gave images of the promised size and type, and enough of them (``check_data``);
+- every model plugin keeps the interface: ``sample`` gives (n, C, S, S) floats in [-1, 1], ``infer`` a
+  latent of ``latent_dim``, ``energy`` one finite number per image (``check_models``).
+
+``nonfinite_parameters`` is the trainer's guard against NaN/inf weights.
+Config values are checked earlier, when they are resolved (``genbench.domains``).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+import warnings
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from genbench.api import DataInfo, GenerativeModel, ImageSet, capabilities
+from genbench.errors import GenbenchError
+
+MIN_TRAIN_IMAGES = 16  # fewer cannot fill a batch of the tiny preset or give feature statistics a covariance
+RANGE_TOLERANCE = 1e-3  # samples may overshoot [-1, 1] by float rounding, not more
+INCEPTION_METRICS = ("fid", "kid")
+
+
+def check_results_folder(results: Path) -> None:
+    """Prove that files can be written in ``results`` without creating anything: a folder that exists
+    takes a probe file (created and removed); one that does not must have a writable nearest ancestor."""
+    results = Path(results)
+    try:
+        if results.is_dir():
+            fd, probe = tempfile.mkstemp(dir=results, prefix=".write-test.")
+            os.close(fd)
+            os.unlink(probe)
+            return
+        if results.exists():
+            raise NotADirectoryError(20, "it is a file, not a folder")
+        parent = results.absolute().parent
+        while not parent.exists():
+            parent = parent.parent
+        if not parent.is_dir():
+            raise NotADirectoryError(20, f"{parent} is a file, not a folder")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise PermissionError(13, f"{parent} is not writable")
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        raise GenbenchError(f"Results folder '{results}' cannot be written ({why}); pass --results with a "
+                            f"folder you can write to.") from None
+
+
+def check_weights(metric_names: list[str], options: dict[str, Any], explicit: bool) -> None:
+    """An explicitly requested FID/KID must have weights it can use, else stop before training."""
+    wanted = [m for m in metric_names if m in INCEPTION_METRICS]
+    if not explicit or not wanted:
+        return
+    from genbench import inception
+    from genbench.weights import WeightsError
+
+    given = options.get("inception_weights")
+    try:
+        inception.locate(given)
+        return
+    except WeightsError as exc:
+        reason = str(exc)
+    files = [p for p, _ in inception.candidate_paths(given) if p.is_file()]
+    if not options.get("allow_unverified_weights") or not files:
+        raise GenbenchError(f"Metric '{wanted[0]}' was asked for but is unavailable: {reason}.")
+    if not zipfile.is_zipfile(files[0]):  # torch.save files are zip archives; a truncated one lost its index
+        raise GenbenchError(f"Inception weights file {files[0]} is not a readable PyTorch file (truncated, or "
+                            f"not a .pth); put the complete pt_inception-2015-12-05-6726825d.pth there.")
+
+
+def check_images(images: ImageSet, dataset: str, image_size: int) -> None:
+    """The dataset plugin's promise: uint8 tensors of shape (N, 3, image_size, image_size)."""
+    x = images.images
+    shape = tuple(x.shape) if isinstance(x, torch.Tensor) else None
+    if shape is None or x.dtype != torch.uint8 or len(shape) != 4 or shape[1] != 3 or shape[2:] != (image_size,) * 2:
+        got = f"{type(x).__name__} of shape {shape} and dtype {getattr(x, 'dtype', '?')}"
+        raise GenbenchError(f"Dataset '{dataset}' gave {images.split} images as a {got}, expected uint8 "
+                            f"(N, 3, {image_size}, {image_size}); the dataset plugin breaks the interface "
+                            f"(fix it, or use another --dataset).")
+
+
+def check_data(dataset: str, train: ImageSet, heldout: ImageSet | None, image_size: int,
+               warn_heldout: bool = True) -> None:
+    """Right shape and type, at least MIN_TRAIN_IMAGES training images; a warning without held-out images."""
+    check_images(train, dataset, image_size)
+    if heldout is not None:
+        check_images(heldout, dataset, image_size)
+    where = train.meta.get("root") or train.meta.get("source")
+    where = f" in {where}" if where else ""
+    if len(train) < MIN_TRAIN_IMAGES:
+        raise GenbenchError(f"Dataset '{dataset}' has only {len(train)} training image{'s' * (len(train) != 1)}"
+                            f"{where}, fewer than the {MIN_TRAIN_IMAGES} genbench needs to train and evaluate; "
+                            f"add images (or raise --limit / n_train).")
+    if warn_heldout and heldout is not None and len(heldout) == 0:
+        warnings.warn(f"dataset '{dataset}' has no held-out images ({len(train)} training images{where}), so "
+                      f"held-out metrics such as mse_heldout are not computed; with 10 or more images the last "
+                      f"tenth is held out.", RuntimeWarning, stacklevel=2)
+
+
+def check_models(classes: dict[str, type[GenerativeModel]], configs: dict[str, Any], info: DataInfo,
+                 train: ImageSet, device: torch.device, sources: dict[str, str]) -> None:
+    """Build each model and call the methods its capabilities promise on two images; a plugin that
+    breaks the interface is named in one sentence before any model trains. RNG states are left as found."""
+    for name, cls in classes.items():
+        with _rng_restored(device):
+            model = cls(configs[name], info).to(device)
+            problem = _interface_problem(model, train, info)
+            del model
+        if problem:
+            raise GenbenchError(f"Model plugin '{name}' (from {sources.get(name, '?')}) breaks the genbench "
+                                f"interface: {problem}; fix the plugin or leave it out of --models.")
+
+
+def _interface_problem(model: GenerativeModel, train: ImageSet, info: DataInfo) -> str | None:
+    n, size = 2, info.image_size
+    was = model.training
+    model.eval()
+    try:
+        x = model.sample(n, seed=0)
+        want = (n, info.channels, size, size)
+        if not isinstance(x, torch.Tensor) or tuple(x.shape) != want:
+            return f"sample({n}) returned {_describe(x)}, expected shape {want}"
+        if not x.is_floating_point():
+            return f"sample({n}) returned dtype {x.dtype}, expected floating-point images in [-1, 1]"
+        if not torch.isfinite(x).all():
+            return f"sample({n}) returned non-finite values"
+        if x.abs().max().item() > 1 + RANGE_TOLERANCE:
+            return f"sample({n}) returned values in [{x.min().item():.3g}, {x.max().item():.3g}], expected [-1, 1]"
+        real = train.as_float(torch.arange(min(n, len(train)))).to(model.device)
+        if "inferrer" in capabilities(model):
+            with torch.enable_grad():  # inference may run Langevin dynamics
+                z = model.infer(real)
+            want_z = (len(real), model.latent_dim)
+            if not isinstance(z, torch.Tensor) or tuple(z.shape) != want_z:
+                return f"infer(x) returned {_describe(z)}, expected a latent of shape {want_z} (latent_dim)"
+            if not torch.isfinite(z).all():
+                return "infer(x) returned non-finite latents"
+        if "critic" in capabilities(model):
+            e = model.energy(real)
+            if not isinstance(e, torch.Tensor) or e.numel() != len(real) or not torch.isfinite(e).all():
+                return f"energy(x) returned {_describe(e)}, expected one finite number per image"
+    except Exception as exc:  # a crash in the plugin's own code is its bug, reported by name
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
+    finally:
+        model.train(was)
+    return None
+
+
+def _describe(x: Any) -> str:
+    if isinstance(x, torch.Tensor):
+        return f"shape {tuple(x.shape)}"
+    return f"a {type(x).__name__}"
+
+
+class _rng_restored:
+    """Leave Python's, NumPy's and torch's (CPU and CUDA) RNG states as they were."""
+
+    def __init__(self, device: torch.device):
+        self.cuda = device.type == "cuda"
+
+    def __enter__(self):
+        self.state = (random.getstate(), np.random.get_state(), torch.get_rng_state(),
+                      torch.cuda.get_rng_state_all() if self.cuda else None)
+
+    def __exit__(self, *exc):
+        random.setstate(self.state[0])
+        np.random.set_state(self.state[1])
+        torch.set_rng_state(self.state[2])
+        if self.cuda:
+            torch.cuda.set_rng_state_all(self.state[3])
+        return False
+
+
+def nonfinite_parameters(model: torch.nn.Module) -> list[str]:
+    """Names of the parameters holding NaN or inf (empty when all are finite)."""
+    return [n for n, p in model.named_parameters() if not torch.isfinite(p).all()]
