@@ -7,6 +7,7 @@ import contextlib
 import shutil
 import tempfile
 import traceback
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,14 +18,34 @@ import genbench
 from genbench import distributed, registry
 from genbench import results as store
 from genbench.accel import Acceleration
-from genbench.api import DataInfo, EvalContext
-from genbench.config import resolve
+from genbench.api import DataInfo, Dataset, EvalContext, ImageSet
+from genbench.config import RunSettings, resolve
 from genbench.errors import GenbenchError
 from genbench.evaluator import evaluate
 from genbench.lock import run_lock
 from genbench.results import flatten, git_commit, now, read_run, run_dir, versions, write_run
 from genbench.trainer import pick_device, seed_everything, train
 from genbench.validate import check_data, check_models, check_results_folder, check_weights
+
+
+@dataclass
+class Shared:
+    """What every run of one ``run_benchmark`` call shares: the data, the settings and the outputs."""
+
+    dataset: Dataset
+    train: ImageSet
+    heldout: ImageSet | None
+    run: RunSettings
+    seed: int
+    device: torch.device
+    metrics: list[str]
+    explicit: bool  # metrics were named (an unavailable one is then an error)
+    fresh: bool
+    progress: bool
+    eval_options: dict[str, Any]
+    results: Path
+    echo: Callable[..., None]
+    accel: Acceleration
 
 
 @dataclass
@@ -69,6 +90,8 @@ def run_benchmark(models: list[str], dataset: str = "shapes", preset: str = "sma
     echo(f"dataset {dataset}: {len(train_set)} training images at {run.image_size}x{run.image_size}"
          + (f", {len(heldout)} held out" if heldout is not None else "") + f"; device {dev}")
 
+    shared = Shared(ds, train_set, heldout, run, seed, dev, metric_names, metrics is not None, fresh, progress,
+                    dict(eval_options or {}), results, echo, accel)
     outcomes = []
     for name in models:
         cfg = configs[name]
@@ -77,9 +100,7 @@ def run_benchmark(models: list[str], dataset: str = "shapes", preset: str = "sma
         try:
             lock = run_lock(rdir, echo) if distributed.is_main() else contextlib.nullcontext()  # rank 0 owns rdir
             with lock:
-                outcomes.append(_run_one(classes[name], name, cfg, config, train_set, heldout, ds, rdir, run, seed,
-                                         dev, metric_names, fresh, progress, metrics is not None,
-                                         dict(eval_options or {}), results, echo, accel))
+                outcomes.append(_run_one(shared, classes[name], name, cfg, config, rdir))
         except GenbenchError:
             raise
         except Exception as exc:  # one model's bug must not lose the others' runs
@@ -106,8 +127,11 @@ def _silent(*args, **kwargs) -> None:
     pass
 
 
-def _run_one(cls, name, cfg, config, train_set, heldout, ds, rdir, run, seed, dev, metric_names, fresh,
-             progress, explicit, eval_options, results, echo, accel) -> RunOutcome:
+def _run_one(shared: Shared, cls, name: str, cfg, config: dict[str, Any], rdir: Path) -> RunOutcome:
+    """Train one model (resuming), evaluate it, and write its run folder's records."""
+    sh = shared
+    train_set, heldout, ds, run, seed, dev, echo = sh.train, sh.heldout, sh.dataset, sh.run, sh.seed, sh.device, sh.echo
+    metric_names, explicit = sh.metrics, sh.explicit
     seed_everything(seed)
     info = DataInfo(ds.name or config["dataset"], run.image_size, len(train_set), train_set.images.shape[1])
     model = cls(cfg, info).to(dev)
@@ -115,8 +139,8 @@ def _run_one(cls, name, cfg, config, train_set, heldout, ds, rdir, run, seed, de
     train_dir = rdir if main else Path(tempfile.mkdtemp(prefix="genbench-rank-"))
     try:
         res = train(model, train_set, train_dir, config, steps=cfg.steps, seed=seed, ckpt_every=run.ckpt_every,
-                    sample_every=run.sample_every, log_every=run.log_every, progress=progress, fresh=fresh,
-                    label=name, accel=accel, echo=echo)
+                    sample_every=run.sample_every, log_every=run.log_every, progress=sh.progress, fresh=sh.fresh,
+                    label=name, accel=sh.accel, echo=echo)
     finally:
         if not main:
             shutil.rmtree(train_dir, ignore_errors=True)
@@ -140,8 +164,8 @@ def _run_one(cls, name, cfg, config, train_set, heldout, ds, rdir, run, seed, de
     else:
         echo(f"{name}: already trained to step {res.step} in {rdir}; evaluating")
     ctx = EvalContext(model, ds, train_set, heldout, dev, n_eval=run.n_eval, seed=seed,
-                      cache_dir=Path(results) / ".cache",
-                      options={**eval_options, "error_log": rdir / "error.log", "explicit": explicit,
+                      cache_dir=sh.results / ".cache",
+                      options={**sh.eval_options, "error_log": rdir / "error.log", "explicit": explicit,
                                "n_feature_samples": run.n_fid})
     scored = evaluate(ctx, metric_names, previous.get("records", []), res.step)
     stamp = now()
