@@ -16,7 +16,7 @@ import tomllib
 from genbench import domains
 from genbench.api import ModelConfig
 from genbench.domains import count, integer, non_negative_count, one_of, optional
-from genbench.errors import GenbenchError
+from genbench.errors import GenbenchError, did_you_mean
 
 PRESET_NAMES = ("tiny", "small", "paper")
 
@@ -51,14 +51,6 @@ PRESETS: dict[str, dict[str, Any]] = {
     "paper": {"image_size": 64, "width": 1.0, "n_train": None, "n_heldout": 1000, "n_eval": 10000,
               "ckpt_every": 1000, "sample_every": 1000, "log_every": 50},
 }
-
-
-def did_you_mean(word: str, choices: typing.Iterable[str]) -> str:
-    """" (did you mean 'x'?)" for the nearest of ``choices``, or "" when none is close."""
-    import difflib
-
-    close = difflib.get_close_matches(word, sorted(choices), n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def _fields(cls) -> dict[str, dataclasses.Field]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from genbench.api import Dataset, GenerativeModel, Metric, check_capabilities
-from genbench.errors import GenbenchError
+from genbench.errors import GenbenchError, did_you_mean
 
 KINDS = {"models": "genbench.models", "datasets": "genbench.datasets", "metrics": "genbench.metrics"}
 BASES = {"models": GenerativeModel, "datasets": Dataset, "metrics": Metric}
@@ -134,10 +134,7 @@ def get(kind: str, name: str) -> Any:
     entries = discover(kind)
     entry = entries.get(name)
     if entry is None:
-        import difflib
-
-        close = difflib.get_close_matches(name, names(kind), n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        hint = did_you_mean(name, names(kind))
         raise GenbenchError(f"Unknown {kind[:-1]} '{name}'{hint}; choose from: {', '.join(names(kind))}.")
     if not entry.ok:
         raise GenbenchError(f"The {kind[:-1]} plugin '{name}' from {entry.source} failed to load "

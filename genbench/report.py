@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from genbench.errors import GenbenchError
+from genbench.errors import GenbenchError, did_you_mean
 
 FORMATS = ("rich", "md", "csv", "latex")
 OK = ("ok", "warn")
@@ -80,7 +80,7 @@ def chance_notes(d: pd.DataFrame, by: str | None = None) -> list[str]:
 def build_table(df: pd.DataFrame, metric: str) -> Table:
     if df.empty or metric not in set(df["metric"]):
         known = sorted(set(df["metric"])) if not df.empty else []
-        raise GenbenchError(f"No records for metric '{metric}'; recorded metrics: "
+        raise GenbenchError(f"No records for metric '{metric}'{did_you_mean(metric, known)}; recorded metrics: "
                             f"{', '.join(known) or 'none (run genbench run first)'}.")
     multi_preset = df["preset"].nunique() > 1
     df = df.assign(row=df["dataset"] + (" (" + df["preset"] + ")" if multi_preset else ""))
