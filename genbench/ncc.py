@@ -134,7 +134,8 @@ def _channel_product(f_img: torch.Tensor, f_tpl: torch.Tensor) -> torch.Tensor:
     """sum over channels of f_img (N, C, H, W') times f_tpl (T, C, H, W'), laid out (H, N, T, W') and
     contiguous, so that the inverse DFT over rows is one matrix product."""
     x, y = f_img.permute(1, 2, 0, 3)[:, :, :, None], f_tpl.permute(1, 2, 0, 3)[:, :, None]
-    prod = x[0] * y[0]
+    (n, _, H, half), t = f_img.shape, len(f_tpl)
+    prod = torch.mul(x[0], y[0], out=f_img.new_empty(H, n, t, half))  # else it takes its inputs' strides
     for k in range(1, len(x)):
         prod.addcmul_(x[k], y[k])
     return prod
