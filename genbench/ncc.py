@@ -7,20 +7,24 @@ For an image I and a template t of V = C*h*w values, at each valid offset u (no 
 
 over all channels jointly (zero-mean RGB NCC), exactly what ``skimage.feature.match_template(image(H,W,C),
 template(h,w,C), pad_input=False)`` returns. The numerator is one conv2d of the images with the
-zero-mean templates (``ncc_maps``) or, for many templates of ragged sizes, one FFT product per chunk
-(``max_ncc``); the local sums and energies come from integral images (box sums) in float64;
+zero-mean templates (``ncc_maps``) or, for many templates of ragged sizes, an FFT product inverted at
+the valid offsets only (``max_ncc``); the local sums and energies come from integral images (box sums) in float64;
 windows whose denominator is not above the float epsilon score 0, as in skimage. Windows that are flat
 to working precision (variance <= 100 eps(dtype) x their energy + 1e-12 per value) also score 0: there the
 float64 box-sum differences leave round-off noise that skimage's exact zero does not, and the ratio of two
-round-off terms is meaningless. On CUDA, TF32 is disabled for the numerator conv.
+round-off terms is meaningless. On CUDA, TF32 is disabled for the numerator's conv and matrix products.
 """
 
 from __future__ import annotations
 
+import contextlib
+import math
+
 import torch
 import torch.nn.functional as F
 
-MAX_ELEMENTS = 1 << 25  # bound on N * T * H' * W' per chunk
+MAX_ELEMENTS = 1 << 25  # bound on N * T * H * (W//2+1) per chunk on accelerators
+CPU_CHUNK_ELEMENTS = 1 << 20  # the same on the CPU: a few MiB, so a chunk stays in cache
 
 
 def _box_sum(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
@@ -70,10 +74,12 @@ def max_ncc(images: torch.Tensor, templates: list[torch.Tensor], dtype: torch.dt
             device: torch.device | str | None = None) -> torch.Tensor:
     """(T, N): for each template (C, h_t, w_t) and image (C, H, W), the maximum NCC over valid offsets.
 
-    All templates, whatever their size, share one FFT of the images: the numerator for every template
-    is irfft2(rfft2(I) * conj(rfft2(t zero-padded to H x W))), which needs no further padding because
-    valid offsets never wrap around. Box sums are computed once per distinct template size. Images
-    and templates are chunked so that N x T x H x W stays below ``MAX_ELEMENTS``."""
+    All templates, whatever their size, share one FFT of the images. The numerator for a template is the
+    inverse transform of rfft2(I) * conj(rfft2(t zero-padded to H x W)), which needs no further padding
+    because valid offsets never wrap around; it is evaluated at the valid offsets only, as two matrix
+    products (an inverse DFT over rows, then a half-spectrum inverse DFT over columns), one template size
+    at a time. Box sums are computed once per template size. Equal to ``ncc_maps(...).amax`` up to
+    float round-off (tests/test_ncc.py checks 1e-12 in float64)."""
     device = torch.device(device) if device is not None else images.device
     dtype = dtype or default_dtype(device)
     n, c, H, W = images.shape
@@ -82,35 +88,95 @@ def max_ncc(images: torch.Tensor, templates: list[torch.Tensor], dtype: torch.dt
     out = torch.empty(len(templates), n, dtype=torch.float64, device=device)
     if not templates:
         return out.to(dtype)
-    sizes = [tuple(t.shape[-2:]) for t in templates]
-    if any(t.shape[0] != c or h > H or w > W for t, (h, w) in zip(templates, sizes, strict=True)):
+    by_size: dict[tuple[int, int], list[int]] = {}
+    for i, t in enumerate(templates):
+        by_size.setdefault(tuple(t.shape[-2:]), []).append(i)
+    if any(t.shape[0] != c for t in templates) or any(h > H or w > W for h, w in by_size):
         raise ValueError(f"some templates do not fit images {tuple(images.shape)}")
+    f_img = torch.fft.rfft2(img64.to(dtype))  # (N, C, H, W//2+1)
     plain, energy = img64.sum(1), img64.pow(2).sum(1)
-    boxes = {hw: (_box_sum(plain, *hw), _box_sum(energy, *hw)) for hw in set(sizes)}
-    t_step = max(1, min(len(templates), MAX_ELEMENTS // (H * W)))
-    for t0 in range(0, len(templates), t_step):
-        chunk = list(range(t0, min(t0 + t_step, len(templates))))
-        padded = torch.zeros(len(chunk), c, H, W, dtype=torch.float64, device=device)
-        ssd = torch.empty(len(chunk), dtype=torch.float64, device=device)
-        for k, i in enumerate(chunk):
-            t = templates[i].to(device, torch.float64)
-            tz = t - t.mean()
-            padded[k, :, :tz.shape[1], :tz.shape[2]] = tz
-            ssd[k] = tz.pow(2).sum()
-        f_tpl = torch.fft.rfft2(padded.to(dtype)).conj()
-        by_size: dict[tuple[int, int], list[int]] = {}
-        for k, i in enumerate(chunk):
-            by_size.setdefault(sizes[i], []).append(k)
-        n_step = max(1, MAX_ELEMENTS // (len(chunk) * H * W))
-        for j in range(0, n, n_step):
-            f_img = torch.fft.rfft2(img64[j:j + n_step].to(dtype))
-            num = torch.fft.irfft2(torch.einsum("nchw,tchw->nthw", f_img, f_tpl), s=(H, W))
-            for (h, w), ks in by_size.items():
-                s1, s2 = boxes[(h, w)]
-                ncc = _valid_ncc(num[:, ks, :H - h + 1, :W - w + 1], s1[j:j + n_step], s2[j:j + n_step],
-                                 ssd[ks], c * h * w, dtype)
-                out[[chunk[k] for k in ks], j:j + n_step] = ncc.flatten(2).amax(2).T
+    with _exact_matmul():
+        for (h, w), ids in by_size.items():
+            tz = torch.stack([templates[i].to(device, torch.float64) for i in ids])
+            tz = tz - tz.mean(dim=(1, 2, 3), keepdim=True)
+            sums = (_box_sum(plain, h, w), _box_sum(energy, h, w))
+            out[ids] = _max_ncc_one_size(f_img, tz, sums, (H, W), dtype)
     return out.to(dtype)
+
+
+def _max_ncc_one_size(f_img: torch.Tensor, tz: torch.Tensor, sums: tuple[torch.Tensor, torch.Tensor],
+                      image_hw: tuple[int, int], dtype: torch.dtype) -> torch.Tensor:
+    """(T, N) max NCC for zero-mean templates ``tz`` (T, C, h, w) of one size, from the images' spectra
+    ``f_img`` and their box sums and energies ``sums`` (N, H-h+1, W-w+1) each."""
+    (H, W), (t_all, c, h, w) = image_hw, tz.shape
+    rows, cols = H - h + 1, W - w + 1
+    ssd = tz.pow(2).sum(dim=(1, 2, 3))
+    f_tpl = torch.fft.rfft2(tz.to(dtype), s=(H, W)).conj()  # (T, C, H, W//2+1)
+    inv_rows, inv_cols = _inverse_dft_rows(H, rows, f_tpl), _inverse_rdft_cols(W, cols, f_tpl)
+    half = f_tpl.shape[-1]
+    step = _chunk_elements(tz.device) // (H * half)
+    out = torch.empty(t_all, len(f_img), dtype=torch.float64, device=tz.device)
+    for t0 in range(0, t_all, max(1, step)):
+        f_t = f_tpl[t0:t0 + max(1, step)]
+        n_step = max(1, step // len(f_t))
+        for j in range(0, len(f_img), n_step):
+            f_i = f_img[j:j + n_step]
+            prod = _channel_product(f_i, f_t)
+            part = (inv_rows @ prod.reshape(H, -1)).reshape(-1, half)  # (rows * n * t, W//2+1) complex
+            num = (torch.view_as_real(part).reshape(-1, 2 * half) @ inv_cols).reshape(rows, len(f_i), len(f_t), cols)
+            ncc = _valid_ncc(num.permute(1, 2, 0, 3), sums[0][j:j + n_step], sums[1][j:j + n_step],
+                             ssd[t0:t0 + len(f_t)], c * h * w, dtype)
+            out[t0:t0 + len(f_t), j:j + n_step] = ncc.flatten(2).amax(2).T
+    return out
+
+
+def _channel_product(f_img: torch.Tensor, f_tpl: torch.Tensor) -> torch.Tensor:
+    """sum over channels of f_img (N, C, H, W') times f_tpl (T, C, H, W'), laid out (H, N, T, W') and
+    contiguous, so that the inverse DFT over rows is one matrix product."""
+    x, y = f_img.permute(1, 2, 0, 3)[:, :, :, None], f_tpl.permute(1, 2, 0, 3)[:, :, None]
+    (n, _, H, half), t = f_img.shape, len(f_tpl)
+    prod = torch.mul(x[0], y[0], out=f_img.new_empty(H, n, t, half))  # else it takes its inputs' strides
+    for k in range(1, len(x)):
+        prod.addcmul_(x[k], y[k])
+    return prod
+
+
+def _inverse_dft_rows(n: int, rows: int, like: torch.Tensor) -> torch.Tensor:
+    """(rows, n): the first ``rows`` outputs of the inverse DFT of length n, exp(2 pi i y k / n) / n."""
+    yk = torch.outer(torch.arange(rows, dtype=torch.float64), torch.arange(n, dtype=torch.float64))
+    return torch.polar(torch.full_like(yk, 1 / n), 2 * math.pi * yk / n).to(like.device, like.dtype)
+
+
+def _inverse_rdft_cols(n: int, cols: int, like: torch.Tensor) -> torch.Tensor:
+    """(2 (n//2 + 1), cols): maps a half spectrum, as view_as_real's (re, im) pairs, to the first ``cols``
+    outputs of irfft of length n: frequencies other than 0 and n/2 count twice, and the imaginary parts
+    of those two are ignored, as irfft does."""
+    half = n // 2 + 1
+    kx = torch.outer(torch.arange(half, dtype=torch.float64), torch.arange(cols, dtype=torch.float64))
+    weight = torch.full((half, 1), 2 / n, dtype=torch.float64)
+    weight[0] = 1 / n
+    if n % 2 == 0:
+        weight[-1] = 1 / n
+    angle = 2 * math.pi * kx / n
+    real_dtype = torch.empty(0, dtype=like.dtype).real.dtype
+    return torch.stack([weight * angle.cos(), -weight * angle.sin()], 1).reshape(2 * half, cols).to(like.device,
+                                                                                                    real_dtype)
+
+
+def _chunk_elements(device: torch.device) -> int:
+    """Spectrum products per chunk: cache-sized on the CPU (the work is memory-bound), larger on accelerators."""
+    return CPU_CHUNK_ELEMENTS if device.type == "cpu" else MAX_ELEMENTS
+
+
+@contextlib.contextmanager
+def _exact_matmul():
+    """TF32 off for the numerator's matrix products on CUDA, as for ``ncc_maps``' conv."""
+    old = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = old
 
 
 def crop_to_support(render: torch.Tensor, threshold: float = 1e-4) -> torch.Tensor | None:

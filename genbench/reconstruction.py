@@ -2,7 +2,9 @@
 
 An ABP model reconstructs by Langevin inference, which costs far more than any metric on the result,
 so the (x, reconstruction) batches of a split are memoised per model object while its parameters stay
-the same, and every reconstruction metric of one evaluation reuses them (up to a memory cap).
+the same, and every reconstruction metric of one evaluation reuses them (up to a memory cap). A model
+whose ``reconstruct`` is the default generate(infer(x)) takes z* from ``genbench.inference``, which
+``dissect`` shares.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import torch
 
 from genbench.api import GenerativeModel, ImageSet
 from genbench.features import param_fingerprint
+from genbench.inference import inferred_batches
 
 MEMO_BYTES = 256 * 2**20  # reconstructions larger than this are recomputed rather than kept
 _MEMO: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -21,6 +24,27 @@ _MEMO: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 def _compute(model: GenerativeModel, images: ImageSet, n: int, with_index: bool,
              batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    if not _reconstructs_by_inference(model):
+        yield from _compute_by_reconstruct(model, images, n, with_index, batch_size)
+        return
+    was = model.training
+    model.eval()
+    try:
+        for x, z in inferred_batches(model, images, n, with_index, batch_size):  # shared with other metrics
+            with torch.enable_grad():  # as GenerativeModel.reconstruct runs here: the same kernels, the same bits
+                rec = model.generate(z).clamp(-1, 1).detach()
+            yield x, rec
+    finally:
+        model.train(was)
+
+
+def _reconstructs_by_inference(model: GenerativeModel) -> bool:
+    """Whether ``model.reconstruct`` is the default generate(infer(x)).clamp(-1, 1)."""
+    return getattr(model.reconstruct, "__func__", None) is GenerativeModel.reconstruct
+
+
+def _compute_by_reconstruct(model: GenerativeModel, images: ImageSet, n: int, with_index: bool,
+                            batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     was = model.training
     model.eval()
     try:

@@ -81,3 +81,22 @@ def test_ncc_metric_scores_image_patches_above_noise():
     assert s_good.extra["chance"] == pytest.approx(s_bad.value, abs=1e-12)
     assert s_bad.extra["chance"] == pytest.approx(s_bad.value, abs=1e-12)
     assert m.applies(good) and not m.applies(FakeGenerator())
+
+
+@pytest.mark.parametrize("chunk", [1 << 20, 300])  # one chunk per size, or several over templates and images
+def test_max_ncc_equals_the_conv_maps_maximum_within_1e12(monkeypatch, chunk):
+    """max_ncc inverts the FFT product at the valid offsets by matrix products: it must give
+    ncc_maps' maximum (a direct conv) up to float64 round-off, for every template size, odd and even
+    image widths and flat windows, however the work is chunked."""
+    monkeypatch.setattr("genbench.ncc.CPU_CHUNK_ELEMENTS", chunk)
+    g = torch.Generator().manual_seed(2)
+    for H, W in [(16, 16), (13, 11)]:
+        images = torch.rand(5, 3, H, W, generator=g, dtype=torch.float64) * 2 - 1
+        images[1, :, :8, :] = -0.4  # flat windows score 0
+        sizes = [(1, 1), (3, 5), (5, 3), (H, W), (H - 1, 2), (3, 5), (7, 7)]
+        templates = [torch.rand(3, h, w, generator=g, dtype=torch.float64) for h, w in sizes]
+        best = max_ncc(images, templates, torch.float64)
+        for t, tpl in enumerate(templates):
+            ref = ncc_maps(images, tpl[None], torch.float64)[:, 0].flatten(1).amax(1)
+            assert (best[t] - ref).abs().max().item() < 1e-12, (H, W, tpl.shape)
+        assert best.shape == (len(sizes), 5)

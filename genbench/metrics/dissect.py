@@ -30,6 +30,7 @@ import torch
 
 from genbench.api import EvalContext, Metric, PartMasks, Score
 from genbench.dissection import IOU_DETECTOR, QUANTILE_FRACTIONS, causal_share, dissect_split, group_masks, pooled_masks
+from genbench.inference import inferred_batches
 from genbench.metrics.chance import chance_level
 
 LAYER = "b8"
@@ -61,17 +62,14 @@ def n_images(ctx: EvalContext) -> int:
 
 
 def latents_and_activations(ctx: EvalContext, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """z* = infer(x) for the first n training images, and the LAYER activations of g(z*) (on the CPU)."""
+    """z* = infer(x) for the first n training images (shared with the reconstruction metrics), and the
+    LAYER activations of g(z*) (on the CPU)."""
     model = ctx.model
     was = model.training
     model.eval()
     zs, acts = [], []
     try:
-        for i in range(0, n, BATCH):
-            idx = torch.arange(i, min(i + BATCH, n))
-            x = ctx.train.as_float(idx).to(model.device)
-            with torch.enable_grad():  # Langevin inference needs gradients
-                z = model.infer(x, idx.to(model.device)).detach()
+        for _, z in inferred_batches(model, ctx.train, n, with_index=True, batch_size=BATCH):
             with torch.no_grad():
                 _, act = model.trace_layer(z, LAYER)
             zs.append(z)
