@@ -278,6 +278,17 @@ def test_two_workers_give_the_same_images(tmp_path, monkeypatch):
     assert np.array_equal(one.images.numpy(), two.images.numpy())
 
 
+def test_images_smaller_than_the_resolution_are_enlarged_with_one_warning(tmp_path):
+    write_jpegs(tmp_path / "imgs", [f"{i:02d}.jpg" for i in range(12)], size=(40, 40))
+    write_jpegs(tmp_path / "imgs", ["03s.jpg"], size=(10, 12))
+    with pytest.warns(DataWarning, match=r"enlarged 1 image smaller than 32x32 \(e.g. 03s.jpg \(10x10\)\)"):
+        s = Folder().load("train", 32, 12, data_root=tmp_path / "imgs", cache_dir=tmp_path / "c")
+    assert s.meta["enlarged"] == {"03s.jpg": "10x10"}  # the centred square crop of the 10x12 image
+    with pytest.warns(DataWarning, match="enlarged 1 image"):  # the cached load says so too
+        again = Folder().load("train", 32, 12, data_root=tmp_path / "imgs", cache_dir=tmp_path / "c")
+    assert again.meta["cache_hit"]
+
+
 def test_data_root_resolution_env_then_home(tmp_path, monkeypatch):
     write_jpegs(tmp_path / "env" / "folder" / "x", ["b.png", "a.jpg"], size=(20, 20))
     write_jpegs(tmp_path / "home" / ".cache" / "genbench" / "folder", ["c.jpg"], size=(20, 20))

@@ -222,8 +222,10 @@ def to_rgb(img: Image.Image) -> tuple[Image.Image, str | None]:
     return img.convert("RGB"), mode  # L, 1, CMYK, YCbCr, LAB, HSV
 
 
-def preprocess_image(src: str | bytes, size: int, crop: str) -> tuple[np.ndarray, str | None]:
-    """Decode one image (a path or encoded bytes): orientation, RGB, crop, LANCZOS resize -> (3, size, size)."""
+def preprocess_image(src: str | bytes, size: int, crop: str) -> tuple[np.ndarray, str | None, str | None]:
+    """Decode one image (a path or encoded bytes): orientation, RGB, crop, LANCZOS resize -> (3, size, size),
+    the mode it was converted from (or None) and, when its crop was smaller than size x size and had to be
+    enlarged, the crop's 'WxH' (or None)."""
     with Image.open(io.BytesIO(src) if isinstance(src, bytes) else src) as img:
         if img.getexif().get(0x0112, 1) != 1:  # EXIF orientation
             img = ImageOps.exif_transpose(img)
@@ -232,20 +234,23 @@ def preprocess_image(src: str | bytes, size: int, crop: str) -> tuple[np.ndarray
         box = crop_box(*rgb.size, crop)
         if box != (0, 0, *rgb.size):  # crop first, as the authors do: resize(box=) would filter across the edge
             rgb = rgb.crop(box)
+        enlarged = f"{rgb.size[0]}x{rgb.size[1]}" if min(rgb.size) < size else None
         out = rgb.resize((size, size), Image.Resampling.LANCZOS)
-    return np.asarray(out, dtype=np.uint8).transpose(2, 0, 1), converted_from
+    return np.asarray(out, dtype=np.uint8).transpose(2, 0, 1), converted_from, enlarged
 
 
 def preprocess_chunk(items: list[tuple[str, str | bytes]], size: int, crop: str
-                     ) -> tuple[np.ndarray, list[str], dict[str, str], dict[str, str]]:
-    """Decode a chunk: (images of the readable items, their names, {name: error}, {name: converted mode})."""
+                     ) -> tuple[np.ndarray, list[str], dict[str, str], dict[str, str], dict[str, str]]:
+    """Decode a chunk: (images of the readable items, their names, {name: error}, {name: converted mode},
+    {name: 'WxH' of a crop that was enlarged})."""
     out = np.empty((len(items), 3, size, size), np.uint8)
     ok: list[str] = []
     errors: dict[str, str] = {}
     converted: dict[str, str] = {}
+    enlarged: dict[str, str] = {}
     for name, src in items:
         try:
-            arr, mode = preprocess_image(src, size, crop)
+            arr, mode, small = preprocess_image(src, size, crop)
         except Exception as exc:  # a broken file is skipped and reported, never a crash mid-run
             errors[name] = f"{type(exc).__name__}: {exc}"[:160]
             continue
@@ -253,7 +258,9 @@ def preprocess_chunk(items: list[tuple[str, str | bytes]], size: int, crop: str
         ok.append(name)
         if mode is not None:
             converted[name] = mode
-    return out[:len(ok)], ok, errors, converted
+        if small is not None:
+            enlarged[name] = small
+    return out[:len(ok)], ok, errors, converted, enlarged
 
 
 def _pool_context():
@@ -281,26 +288,28 @@ def _decode(source: Source, names: list[str], size: int, crop: str, workers: int
 
 
 def preprocess(source: Source, start: int, stop: int, want: int, size: int, crop: str, workers: int,
-               out_path: Path) -> tuple[int, list[str], dict[str, str], dict[str, str]]:
+               out_path: Path) -> tuple[int, list[str], dict[str, str], dict[str, str], dict[str, str]]:
     """Write the first ``want`` readable images of ``source[start:stop]`` to ``out_path`` (a .npy); an
-    unreadable image is replaced by the next one in order. Returns (count, names, errors, converted)."""
+    unreadable image is replaced by the next one in order. Returns (count, names, errors, converted, enlarged)."""
     arr = np.lib.format.open_memmap(out_path, mode="w+", dtype=np.uint8, shape=(want, 3, size, size))
     names: list[str] = []
     errors: dict[str, str] = {}
     converted: dict[str, str] = {}
+    enlarged: dict[str, str] = {}
     pos = start
     while len(names) < want and pos < stop:
         take = min(want - len(names), stop - pos)
         batch = source.names(pos, pos + take)
         pos += take
-        for imgs, ok, err, conv in _decode(source, batch, size, crop, workers):
+        for imgs, ok, err, conv, big in _decode(source, batch, size, crop, workers):
             arr[len(names):len(names) + len(ok)] = imgs
             names += ok
             errors.update(err)
             converted.update(conv)
+            enlarged.update(big)
     arr.flush()
     del arr
-    return len(names), names, errors, converted
+    return len(names), names, errors, converted, enlarged
 
 
 # -- the dataset base --------------------------------------------------------------------------
@@ -310,7 +319,8 @@ def heldout_start(total: int, default_n: int | None) -> int:
     return total - min(HELDOUT_MAX, beyond)
 
 
-def _report(dataset: str, split: str, tried: int, errors: dict[str, str], converted: dict[str, str]) -> str:
+def _report(dataset: str, split: str, tried: int, errors: dict[str, str], converted: dict[str, str],
+            enlarged: dict[str, str], size: int) -> str:
     parts = []
     if errors:
         shown = "; ".join(f"{n} ({e})" for n, e in list(errors.items())[:SHOW_NAMES])
@@ -320,6 +330,10 @@ def _report(dataset: str, split: str, tried: int, errors: dict[str, str], conver
         modes = sorted(set(converted.values()))
         parts.append(f"converted {len(converted)} {'/'.join(modes)} image{'s' * (len(converted) > 1)} to RGB "
                      f"(e.g. {', '.join(list(converted)[:SHOW_NAMES])})")
+    if enlarged:
+        shown = ", ".join(f"{n} ({v})" for n, v in list(enlarged.items())[:SHOW_NAMES])
+        parts.append(f"enlarged {len(enlarged)} image{'s' * (len(enlarged) > 1)} smaller than {size}x{size} "
+                     f"(e.g. {shown}); they will look blurred, use larger images or a smaller preset")
     return f"{dataset} {split}: " + "; ".join(parts) + "."
 
 
@@ -355,16 +369,16 @@ class DownloadedDataset(Dataset):
                           DataWarning, stacklevel=2)
         images, meta = self._cached(source, split, start, stop, max(want, 0), image_size, options)
         meta.update(source=source.location, root=str(root), total=source.total, range=[start, stop])
-        if meta["errors"] or meta["converted"]:
+        if meta["errors"] or meta["converted"] or meta["enlarged"]:
             warnings.warn(_report(self.name, split, len(meta["names"]) + len(meta["errors"]), meta["errors"],
-                                  meta["converted"]), DataWarning, stacklevel=2)
+                                  meta["converted"], meta["enlarged"], image_size), DataWarning, stacklevel=2)
         return ImageSet(images, self.name, split, meta)
 
     def _cached(self, source: Source, split: str, start: int, stop: int, want: int, size: int,
                 options: dict[str, Any]) -> tuple[torch.Tensor, dict[str, Any]]:
         if want == 0:
-            return torch.empty((0, 3, size, size), dtype=torch.uint8), {"names": [], "errors": {}, "converted": {},
-                                                                        "cache": None, "cache_hit": False}
+            empty = {"names": [], "errors": {}, "converted": {}, "enlarged": {}, "cache": None, "cache_hit": False}
+            return torch.empty((0, 3, size, size), dtype=torch.uint8), empty
         key_material = {"version": PREPROCESS_VERSION, "dataset": self.name, "source": source.location,
                         "split": split, "range": [start, stop], "n": want, "size": size, "crop": self.crop,
                         "filter": RESAMPLE, "listing": source.fingerprint(source.names(start, start + want))}
@@ -377,6 +391,7 @@ class DownloadedDataset(Dataset):
                 arr = np.load(npy, mmap_mode="c")  # copy-on-write: writable for torch, never written back
                 if info.get("key") == key and arr.shape == (info["count"], 3, size, size):
                     return torch.from_numpy(arr), {**{k: info[k] for k in ("names", "errors", "converted")},
+                                                   "enlarged": info.get("enlarged", {}),
                                                    "cache": str(npy), "cache_hit": True}
             except (OSError, ValueError, KeyError):
                 pass  # an unreadable cache is rebuilt below
@@ -386,7 +401,8 @@ class DownloadedDataset(Dataset):
               f"cache {npy}", file=sys.stderr, flush=True)
         t0 = time.perf_counter()
         with atomic_path(npy) as tmp:
-            count, names, errors, converted = preprocess(source, start, stop, want, size, self.crop, workers, tmp)
+            count, names, errors, converted, enlarged = preprocess(source, start, stop, want, size, self.crop,
+                                                                   workers, tmp)
             if count == 0:
                 first = next(iter(errors.items()), ("-", "no files"))
                 raise GenbenchError(f"None of the {len(errors)} {self.name} {split} images tried in "
@@ -398,12 +414,14 @@ class DownloadedDataset(Dataset):
                     np.save(f, full)
         seconds = time.perf_counter() - t0
         write_json(sidecar, {"key": key, "key_material": key_material, "count": count, "names": names,
-                             "errors": errors, "converted": converted, "seconds": round(seconds, 3),
+                             "errors": errors, "converted": converted, "enlarged": enlarged,
+                             "seconds": round(seconds, 3),
                              "images_per_s": round((count + len(errors)) / max(seconds, 1e-9), 1)})
         print(f"{self.name} {split}: {count} images in {seconds:.1f}s "
               f"({(count + len(errors)) / max(seconds, 1e-9):.0f} images/s)", file=sys.stderr, flush=True)
         return torch.from_numpy(np.load(npy, mmap_mode="c")), {"names": names, "errors": errors,
-                                                               "converted": converted, "cache": str(npy),
+                                                               "converted": converted, "enlarged": enlarged,
+                                                               "cache": str(npy),
                                                                "cache_hit": False}
 
 
