@@ -4,7 +4,7 @@ Real-image features are computed once per *reference protocol* and cached on dis
 ``<cache_dir>/features/<hash>.npz``; the hash covers the extractor's identity (network and weights
 hash, resize, preprocessing) and the data (dataset, split, image size, n and a fingerprint of the
 pixels), so a second run extracts no real-image features and any change to these misses the cache.
-Generated-image features are memoised in memory per model object and parameter fingerprint, so
+Generated-image features are memoised in memory per model object and state fingerprint (parameters and buffers), so
 ``fid`` and ``kid`` in one evaluation sample and embed the generated images once.
 """
 
@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from genbench.api import ImageSet
+from genbench.inference import state_fingerprint
 
 
 class Extractor(Protocol):
@@ -71,14 +72,9 @@ def reference_features(extractor: Extractor, images: ImageSet, n: int, cache_dir
 _GENERATED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def param_fingerprint(model: torch.nn.Module) -> float:
-    with torch.no_grad():
-        return float(sum(p.detach().double().abs().sum().item() for p in model.parameters()))
-
-
 def generated_features(extractor: Extractor, model, n: int, seed: int, batch_size: int = 500) -> np.ndarray:
     """Features of ``model.sample(n, seed)``, memoised per model object while its parameters stay the same."""
-    key = (protocol_hash(extractor.identity), n, seed, param_fingerprint(model))
+    key = (protocol_hash(extractor.identity), n, seed, state_fingerprint(model))
     memo = _GENERATED.setdefault(model, {})
     if key not in memo:
         memo.clear()

@@ -15,8 +15,7 @@ from collections.abc import Iterator
 import torch
 
 from genbench.api import GenerativeModel, ImageSet
-from genbench.features import param_fingerprint
-from genbench.inference import inferred_batches
+from genbench.inference import inferred_batches, state_fingerprint
 
 MEMO_BYTES = 256 * 2**20  # reconstructions larger than this are recomputed rather than kept
 _MEMO: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -63,7 +62,7 @@ def reconstruction_batches(model: GenerativeModel, images: ImageSet, n: int, wit
     """(x, reconstruct(x)) for the first ``n`` images, in batches; ``with_index`` passes the dataset indices
     (training images, so persistent latent chains may be used)."""
     n = min(n, len(images))
-    key = (id(images), images.split, n, with_index, param_fingerprint(model))
+    key = (id(images), images.split, n, with_index, state_fingerprint(model))
     memo = _MEMO.setdefault(model, {})
     if key in memo:
         yield from memo[key]
