@@ -91,7 +91,7 @@ def test_untrained_generator_reads_below_zero(shapes):
     ctx = EvalContext(model, ds, train, None, torch.device("cpu"), n_eval=200, seed=0, cache_dir=None)
     scores = {s.name: s for s in Dissect().compute(ctx)}
     d = scores["dissect"]
-    assert d.value < 0.0  # measured -0.70: an untrained generator does not even know where parts are
+    assert d.value < 0.0  # measured -0.74: an untrained generator does not even know where parts are
     assert d.extra["chance"] == pytest.approx(d.value, abs=0.25)  # the twin is untrained too (another init)
     assert scores["dissect_detectors"].extra["of"] == 12
     assert set(d.extra["per_concept"]) == set(ds.part_masks(train, torch.arange(2)).concepts)
