@@ -251,7 +251,7 @@ class Score:
     status: str = "ok"  # ok | warn | n/a | unavailable | error
     note: str = ""
     higher_is_better: bool | None = False  # None: descriptive, no better direction (no best mark, no Δ)
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # a count says out of how many: {"of": 12} (shown whole)
 
 
 @dataclass

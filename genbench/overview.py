@@ -54,8 +54,9 @@ def build_overview(df: pd.DataFrame, metrics: list[str] | None = None,
             if mean is not None:
                 vals[m] = t.means[(m, col)] = mean
                 seeds.append(g.loc[g["status"].isin(OK), "seed"].nunique())
-        if hib is not None and len(vals) > 1:  # one value is not "the best"
-            t.best.add((max(vals, key=vals.get) if hib else min(vals, key=vals.get), col))
+        if hib is not None and len(vals) > 1:  # one value is not "the best"; ties are all marked
+            top = max(vals.values()) if hib else min(vals.values())
+            t.best |= {(m, col) for m, v in vals.items() if v == top}
     seed_range = "0" if not seeds else str(min(seeds)) if min(seeds) == max(seeds) else f"{min(seeds)}–{max(seeds)}"
     t.notes.append(f"↑ higher / ↓ lower is better, best of each column marked; mean ± std over seeds "
                    f"({seed_range} per cell)")

@@ -47,6 +47,11 @@ def _fmt(v: float, decimals: int | None = None) -> str:
     return f"{v:.{_decimals(v) if decimals is None else decimals}f}"
 
 
+def _is_count(g: pd.DataFrame) -> bool:
+    """Records of a count say what it counts out of (``extra['of']``, e.g. dissect_detectors: 11 of 12)."""
+    return "extra" in g and g["extra"].map(lambda e: isinstance(e, dict) and "of" in e).all()
+
+
 def cell(g: pd.DataFrame) -> tuple[str, float | None]:
     """One cell from the records of one (row, model): 'mean ± std' over seeds (std to the mean's
     precision), † when any value is marked 'warn'; else the status ('n/a', 'unavailable', ...)."""
@@ -55,7 +60,7 @@ def cell(g: pd.DataFrame) -> tuple[str, float | None]:
         return str(g["status"].iloc[-1]), None
     x = good["value"].astype(float)
     mean = x.mean()
-    dec = _decimals(mean)
+    dec = 0 if _is_count(good) and mean == round(mean) else _decimals(mean)  # a mean that is not whole keeps them
     text = _fmt(mean, dec) + (f" ± {_fmt(x.std(ddof=1), dec)}" if len(x) > 1 else "")
     return text + ("†" if (good["status"] == "warn").any() else ""), float(mean)
 
@@ -108,8 +113,7 @@ def build_table(df: pd.DataFrame, metric: str) -> Table:
         if hib is None:
             continue
         ranked = sorted(vals, key=lambda m: -vals[m] if hib else vals[m])
-        if ranked:
-            t.best.add((r, ranked[0]))
+        t.best |= {(r, m) for m in ranked if vals[m] == vals[ranked[0]]}  # ties are all marked
         t.cells[(r, "Δ")] = _fmt(abs(vals[ranked[0]] - vals[ranked[1]])) if len(ranked) > 1 else ""
     seeds = d.groupby(["row", "model"])["seed"].nunique()
     direction = ("descriptive (no better direction)" if hib is None else

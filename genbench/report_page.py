@@ -24,13 +24,16 @@ from genbench import registry
 from genbench.api import capabilities
 from genbench.errors import GenbenchError
 from genbench.io import atomic_path, read_json, write_text
-from genbench.overview import build_overviews
+from genbench.overview import build_overviews, fit_width
 from genbench.report import Table, build_table, metric_order, render, valueless
 from genbench.results import RESULTS_FILE, load_records, now
 from genbench.trainer import CONFIG
 
 IMAGES = "images"  # folder beside report.md
 MIN_IMAGE_PX = 40  # sample grids of smaller images are shown at an integer zoom, pixels kept sharp
+# characters of table that fit the page's 1240 px at 13.5 px type: a wider overview is split into column
+# groups (as in the terminal) rather than scrolling sideways
+PAGE_CHARS = 150
 PAPER_HEADING = "Paper layout: one table per metric"
 PAPER_NOTE = ("The same numbers as the overview, as papers print them: rows datasets, columns models, "
               "Δ = best vs runner-up.")
@@ -227,7 +230,7 @@ def to_html(rep: Report, stamp: str) -> str:
              f"{e(genbench.__version__)}</p>"]
     if rep.overviews:
         parts.append("<h2>Overview</h2>")
-        parts += [_html_table(t) for t in rep.overviews]
+        parts += [_html_table(part) for t in rep.overviews for part in fit_width(t, PAGE_CHARS)]
     if rep.runs:
         parts.append("<h2>Runs</h2>")
     for group, secs in rep.runs.items():

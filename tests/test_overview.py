@@ -85,6 +85,28 @@ def test_wide_overview_is_split_to_fit_the_terminal(df):
     assert fit_width(t, 200) == [t]
 
 
+def test_ties_all_marked_and_counts_read_as_counts(tmp_path):
+    for model, n, mse in (("ours", 11.0, 0.05), ("vae", 11.0, 0.08), ("ali", 9.0, 0.05)):
+        write_run(tmp_path / "shapes" / model / "small-seed0", {},
+                  [_rec(model, 0, "dissect_detectors", n, hib=True, extra={"of": 12}), _rec(model, 0, "mse", mse)])
+    df = load_records(tmp_path)
+    t = build_overviews(df)[0]
+    assert t.best == {("ours", "dissect_detectors ↑"), ("vae", "dissect_detectors ↑"), ("ours", "mse ↓"),
+                      ("ali", "mse ↓")}
+    assert t.cells[("ours", "dissect_detectors ↑")] == "11" and t.cells[("ali", "dissect_detectors ↑")] == "9"
+    assert t.cells[("ours", "mse ↓")] == "0.050"  # not a count: keeps its decimals
+    paper = build_table(df, "dissect_detectors")
+    assert paper.best == {("shapes", "ours"), ("shapes", "vae")} and paper.cells[("shapes", "Δ")] == "0.000"
+
+
+def test_count_averaged_over_seeds_keeps_decimals(tmp_path):
+    for seed, n in ((0, 11.0), (1, 12.0)):
+        write_run(tmp_path / "shapes" / "ours" / f"small-seed{seed}", {},
+                  [_rec("ours", seed, "dissect_detectors", n, hib=True, extra={"of": 12})])
+    t = build_overviews(load_records(tmp_path))[0]
+    assert t.cells[("ours", "dissect_detectors ↑")] == "11.50 ± 0.71"
+
+
 def test_cli_table_layouts(df, tmp_path, cli):
     code, out, _ = cli("table", "--results", str(tmp_path), "--format", "md")
     assert code == 0 and out.count("| model |") == 2 and "no values for: fid (unavailable)" in out

@@ -66,3 +66,20 @@ def test_report_on_a_missing_folder_is_one_sentence(cli, tmp_path):
     assert code == 2 and "does not exist" in err and len(err.strip().splitlines()) == 1
     code, _, err = cli("report", "--results", str(tmp_path))
     assert code == 2 and "No runs under" in err
+
+
+def test_wide_overview_is_split_into_column_groups_on_the_page(tmp_path):
+    from genbench.report import Table
+    from genbench.report_page import PAGE_CHARS, Report, to_html
+
+    cols = [f"metric_number_{i} ↓" for i in range(14)]  # 14 columns, as the full small evaluation has
+    t = Table("model", None, ["ours", "vae"], cols, {(r, c): "123.4 ± 5.6" for r in ("ours", "vae") for c in cols},
+              notes=["protocol: x"], title="shapes · small", corner="model")
+    page = to_html(Report(tmp_path, [t], [], {}), "now")
+    groups = re.findall(r"<caption>shapes · small \((\d)/(\d)\)</caption>", page)
+    assert len(groups) >= 2 and all(total == str(len(groups)) for _, total in groups)
+    for table in re.findall(r"<thead><tr>(.*?)</tr></thead>", page):  # each group fits the page's width
+        heads = re.findall(r"<th>(.*?)</th>", table)[1:]
+        assert sum(max(len(h), len("123.4 ± 5.6")) + 3 for h in heads) <= PAGE_CHARS
+    assert sum(page.count(f"<th>{c}</th>") for c in cols) == len(cols)  # every column once
+    assert page.count("protocol: x") == 1  # notes under the last group only
