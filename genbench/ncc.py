@@ -12,7 +12,9 @@ the valid offsets only (``max_ncc``); the local sums and energies come from inte
 windows whose denominator is not above the float epsilon score 0, as in skimage. Windows that are flat
 to working precision (variance <= 100 eps(dtype) x their energy + 1e-12 per value) also score 0: there the
 float64 box-sum differences leave round-off noise that skimage's exact zero does not, and the ratio of two
-round-off terms is meaningless. On CUDA, TF32 is disabled for the numerator's conv and matrix products.
+round-off terms is meaningless. Likewise a template whose spread is within 10 units of round-off of its own
+dtype (a float32 render of a flat patch) is flat and scores 0 against everything. On CUDA, TF32 is
+disabled for the numerator's conv and matrix products.
 """
 
 from __future__ import annotations
@@ -33,6 +35,20 @@ def _box_sum(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
     return p[:, h:, w:] - p[:, :-h, w:] - p[:, h:, :-w] + p[:, :-h, :-w]
 
 
+def _centred_templates(templates: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Zero-mean templates (T, C, h, w) in float64 and their energies (T,); the energy of a template
+    flat to its dtype's precision ``eps`` (spread <= 10 eps of its magnitude) is 0, so it scores 0."""
+    t64 = templates.double()
+    tz = t64 - t64.mean(dim=(1, 2, 3), keepdim=True)
+    ssd = tz.pow(2).sum(dim=(1, 2, 3))
+    flat = ssd <= (10 * eps) ** 2 * t64.pow(2).sum(dim=(1, 2, 3))
+    return tz, ssd.masked_fill(flat, 0.0)
+
+
+def _eps(t: torch.Tensor) -> float:
+    return torch.finfo(t.dtype).eps if t.is_floating_point() else 0.0
+
+
 def ncc_maps(images: torch.Tensor, templates: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """NCC of every template against every image at every valid offset.
 
@@ -44,8 +60,7 @@ def ncc_maps(images: torch.Tensor, templates: torch.Tensor, dtype: torch.dtype =
     # NCC is invariant to a per-image offset: centre each image to keep float32 sums well conditioned.
     img64 = images.double()
     img64 = img64 - img64.mean(dim=(1, 2, 3), keepdim=True)
-    tz64 = templates.double() - templates.double().mean(dim=(1, 2, 3), keepdim=True)
-    ssd = tz64.pow(2).sum(dim=(1, 2, 3))  # (T,)
+    tz64, ssd = _centred_templates(templates, _eps(templates))
     vol = c * h * w
     s1 = _box_sum(img64.sum(1), h, w)
     s2 = _box_sum(img64.pow(2).sum(1), h, w)
@@ -97,20 +112,22 @@ def max_ncc(images: torch.Tensor, templates: list[torch.Tensor], dtype: torch.dt
     plain, energy = img64.sum(1), img64.pow(2).sum(1)
     with _exact_matmul():
         for (h, w), ids in by_size.items():
-            tz = torch.stack([templates[i].to(device, torch.float64) for i in ids])
-            tz = tz - tz.mean(dim=(1, 2, 3), keepdim=True)
+            tz, ssd = _centred_templates(torch.stack([templates[i].to(device, torch.float64) for i in ids]),
+                                         max(_eps(templates[i]) for i in ids))
             sums = (_box_sum(plain, h, w), _box_sum(energy, h, w))
-            out[ids] = _max_ncc_one_size(f_img, tz, sums, (H, W), dtype)
+            out[ids] = _max_ncc_one_size(f_img, (tz, ssd), sums, (H, W), dtype)
     return out.to(dtype)
 
 
-def _max_ncc_one_size(f_img: torch.Tensor, tz: torch.Tensor, sums: tuple[torch.Tensor, torch.Tensor],
-                      image_hw: tuple[int, int], dtype: torch.dtype) -> torch.Tensor:
-    """(T, N) max NCC for zero-mean templates ``tz`` (T, C, h, w) of one size, from the images' spectra
-    ``f_img`` and their box sums and energies ``sums`` (N, H-h+1, W-w+1) each."""
-    (H, W), (t_all, c, h, w) = image_hw, tz.shape
+def _max_ncc_one_size(f_img: torch.Tensor, centred: tuple[torch.Tensor, torch.Tensor],
+                      sums: tuple[torch.Tensor, torch.Tensor], image_hw: tuple[int, int],
+                      dtype: torch.dtype) -> torch.Tensor:
+    """(T, N) max NCC for templates of one size, ``centred`` = zero-mean templates (T, C, h, w) and their
+    energies (T,), from the images' spectra ``f_img`` and their box sums and energies ``sums``
+    (N, H-h+1, W-w+1) each."""
+    (tz, ssd), (H, W) = centred, image_hw
+    t_all, c, h, w = tz.shape
     rows, cols = H - h + 1, W - w + 1
-    ssd = tz.pow(2).sum(dim=(1, 2, 3))
     f_tpl = torch.fft.rfft2(tz.to(dtype), s=(H, W)).conj()  # (T, C, H, W//2+1)
     inv_rows, inv_cols = _inverse_dft_rows(H, rows, f_tpl), _inverse_rdft_cols(W, cols, f_tpl)
     half = f_tpl.shape[-1]

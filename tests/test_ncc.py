@@ -100,3 +100,19 @@ def test_max_ncc_equals_the_conv_maps_maximum_within_1e12(monkeypatch, chunk):
             ref = ncc_maps(images, tpl[None], torch.float64)[:, 0].flatten(1).amax(1)
             assert (best[t] - ref).abs().max().item() < 1e-12, (H, W, tpl.shape)
         assert best.shape == (len(sizes), 5)
+
+
+def test_template_flat_to_its_precision_scores_0_but_a_faint_one_still_matches():
+    """A float32 template that is constant up to round-off (a render of a flat patch) has no pattern:
+    it scores 0 in both paths instead of the 0.3 that correlating its round-off noise gave. A faint but
+    real pattern (spread 1e-3) still finds itself with NCC 1."""
+    g = torch.Generator().manual_seed(3)
+    images = torch.rand(4, 3, 16, 16, generator=g) * 2 - 1
+    noise = torch.randint(-2, 3, (3, 5, 5), generator=g).float()
+    flat = (torch.full((3, 5, 5), 0.3) + noise * 0.3 * torch.finfo(torch.float32).eps).float()
+    assert flat.std() > 0  # not exactly constant: the case the rule is for
+    assert ncc_maps(images, flat[None], torch.float64).abs().max() == 0
+    assert max_ncc(images, [flat]).abs().max() == 0 and max_ncc(images, [flat], torch.float32).abs().max() == 0
+    faint = 0.3 + 1e-3 * images[2, :, 4:9, 6:11]
+    assert max_ncc(images, [faint])[0, 2].item() == pytest.approx(1.0, abs=1e-6)
+    assert ncc_maps(images, faint[None], torch.float64)[2, 0, 4, 6].item() == pytest.approx(1.0, abs=1e-6)
