@@ -212,11 +212,14 @@ def tree(run_dir, sample, out):
 @cli.command()
 @click.option("--results", "-r", default=str(DEFAULT_RESULTS), show_default=True, type=click.Path())
 @click.option("--out", "-o", type=click.Path(file_okay=False), help="Folder to write (default: RESULTS/report).")
-def report(results, out):
+@click.option("--figure-seeds", help="Show figures for runs of these seeds only, e.g. 0 (tables still use every "
+                                     "seed).")
+def report(results, out, figure_seeds):
     """A page of tables and figures: OUT/report.html (self-contained) and OUT/report.md (+ OUT/images/)."""
+    from genbench.grid import parse_seeds
     from genbench.report_page import write_report
 
-    page, md = write_report(results, out)
+    page, md = write_report(results, out, parse_seeds(figure_seeds, "--figure-seeds") if figure_seeds else None)
     console.print(f"wrote {page} and {md}")
 
 

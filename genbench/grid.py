@@ -58,16 +58,16 @@ class Grid:
         return [c for k, c in enumerate(self.cells()) if k % n == i]
 
 
-def parse_seeds(text: str) -> list[int]:
-    """'0,1,2' -> [0, 1, 2] (duplicates dropped, order kept)."""
+def parse_seeds(text: str, option: str = "--seeds") -> list[int]:
+    """'0,1,2' -> [0, 1, 2] (duplicates dropped, order kept); ``option`` names the flag in errors."""
     items = [t.strip() for t in text.split(",") if t.strip()]
     try:
         seeds = [int(t) for t in items]
     except ValueError:
-        raise GenbenchError(f"--seeds '{text}' is not a comma-separated list of integers; write e.g. "
-                            f"--seeds 0,1,2.") from None
+        raise GenbenchError(f"{option} '{text}' is not a comma-separated list of integers; write e.g. "
+                            f"{option} 0,1,2.") from None
     if not seeds:
-        raise GenbenchError("--seeds is empty; write e.g. --seeds 0,1,2.")
+        raise GenbenchError(f"{option} is empty; write e.g. {option} 0,1,2.")
     return list(dict.fromkeys(seeds))
 
 

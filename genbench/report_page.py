@@ -62,6 +62,7 @@ class Report:
     overviews: list[Table]
     paper: list[Table]
     runs: dict[str, list[RunSection]]  # "dataset · preset" -> its runs
+    figure_seeds: list[int] | None = None  # runs shown with figures: these seeds only (None: all)
 
 
 # -- figures ----------------------------------------------------------------------------------
@@ -141,8 +142,9 @@ def _run_section(rdir: Path, config: dict) -> RunSection:
     return sec
 
 
-def collect(results: Path | str) -> Report:
-    """Everything the page shows, read from a results folder."""
+def collect(results: Path | str, figure_seeds: list[int] | None = None) -> Report:
+    """Everything the page shows, read from a results folder; with ``figure_seeds``, only the runs of
+    those seeds get a section with figures (the tables still average over every seed)."""
     results = Path(results)
     if not results.is_dir():
         raise GenbenchError(f"Results folder '{results}' does not exist; run `genbench run` first or pass --results.")
@@ -172,9 +174,22 @@ def collect(results: Path | str) -> Report:
                 rows.index(cfg["model_name"]) if cfg["model_name"] in rows else len(rows), cfg["model_name"],
                 cfg["seed"])
 
+    if figure_seeds is not None:
+        seen = sorted({cfg["seed"] for _, cfg in configs})
+        configs = [(rdir, cfg) for rdir, cfg in configs if cfg["seed"] in figure_seeds]
+        if not configs:
+            raise GenbenchError(f"No runs with seed {', '.join(map(str, figure_seeds))} under '{results}'; "
+                                f"its runs have seeds {', '.join(map(str, seen))}.")
     for rdir, cfg in sorted(configs, key=key):
         runs.setdefault(f"{cfg['dataset']} · {cfg['preset']}", []).append(_run_section(rdir, cfg))
-    return Report(results, overviews, paper, runs)
+    return Report(results, overviews, paper, runs, figure_seeds)
+
+
+def _scope(rep: Report) -> str:
+    """What the page's figures cover, when not every run."""
+    if rep.figure_seeds is None:
+        return ""
+    return (f" · figures: seed {', '.join(map(str, rep.figure_seeds))} only; tables: every seed")
 
 
 # -- writing ----------------------------------------------------------------------------------
@@ -227,7 +242,7 @@ def to_html(rep: Report, stamp: str) -> str:
              "<title>genbench report</title>", f"<style>{CSS}</style></head><body>",
              "<h1>genbench report</h1>",
              f'<p class="meta">results: {e(str(rep.results))} · written {e(stamp)} by genbench '
-             f"{e(genbench.__version__)}</p>"]
+             f"{e(genbench.__version__)}{e(_scope(rep))}</p>"]
     if rep.overviews:
         parts.append("<h2>Overview</h2>")
         parts += [_html_table(part) for t in rep.overviews for part in fit_width(t, PAGE_CHARS)]
@@ -249,8 +264,8 @@ def to_html(rep: Report, stamp: str) -> str:
 
 
 def to_markdown(rep: Report, stamp: str) -> str:
-    lines = ["# genbench report", "", f"results: `{rep.results}` · written {stamp} by genbench {genbench.__version__}",
-             ""]
+    lines = ["# genbench report", "",
+             f"results: `{rep.results}` · written {stamp} by genbench {genbench.__version__}{_scope(rep)}", ""]
     if rep.overviews:
         lines += ["## Overview", ""]
         for t in rep.overviews:
@@ -271,10 +286,11 @@ def to_markdown(rep: Report, stamp: str) -> str:
     return "\n".join(lines)
 
 
-def write_report(results: Path | str, out: Path | str | None = None) -> tuple[Path, Path]:
+def write_report(results: Path | str, out: Path | str | None = None,
+                 figure_seeds: list[int] | None = None) -> tuple[Path, Path]:
     """Write OUT/report.html (self-contained) and OUT/report.md with its images in OUT/images/
-    (default OUT: RESULTS/report). Returns the two paths."""
-    rep = collect(results)
+    (default OUT: RESULTS/report); ``figure_seeds`` as in :func:`collect`. Returns the two paths."""
+    rep = collect(results, figure_seeds)
     out = Path(out) if out is not None else Path(results) / "report"
     stamp = now()
     for secs in rep.runs.values():

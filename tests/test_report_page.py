@@ -83,3 +83,27 @@ def test_wide_overview_is_split_into_column_groups_on_the_page(tmp_path):
         assert sum(max(len(h), len("123.4 ± 5.6")) + 3 for h in heads) <= PAGE_CHARS
     assert sum(page.count(f"<th>{c}</th>") for c in cols) == len(cols)  # every column once
     assert page.count("protocol: x") == 1  # notes under the last group only
+
+
+def test_figure_seeds_limit_the_figures_not_the_tables(results, cli, tmp_path):
+    import shutil
+
+    res = tmp_path / "results"
+    shutil.copytree(results, res)
+    outcomes = run_benchmark(["wgan"], "shapes", "tiny", 1, res, metrics=["swd"], sets={"steps": "3"},
+                             progress=False, echo=lambda *a, **k: None)
+    assert [o.status for o in outcomes] == ["finished"]
+    code, _, err = cli("report", "--results", str(res), "--out", str(tmp_path / "all"))
+    assert code == 0, err
+    assert (tmp_path / "all" / "report.md").read_text().count("#### wgan · seed") == 2
+    code, _, err = cli("report", "--results", str(res), "--out", str(tmp_path / "s0"), "--figure-seeds", "0")
+    assert code == 0, err
+    md = (tmp_path / "s0" / "report.md").read_text()
+    assert "#### wgan · seed 0" in md and "#### wgan · seed 1" not in md
+    assert "figures: seed 0 only; tables: every seed" in md
+    assert re.search(r"\| wgan \| \*?\*?[0-9.]+ ± [0-9.]+", md)  # the overview still averages seeds 0 and 1
+    assert not list((tmp_path / "s0" / "images").glob("*seed1*"))
+    code, _, err = cli("report", "--results", str(res), "--figure-seeds", "7")
+    assert code == 2 and "No runs with seed 7" in err and "seeds 0, 1" in err
+    code, _, err = cli("report", "--results", str(res), "--figure-seeds", "zero")
+    assert code == 2 and "--figure-seeds 'zero' is not a comma-separated list of integers" in err
