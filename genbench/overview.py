@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from genbench.report import OK, Table, cell, chance_notes, metric_order, valueless
+from genbench.report import OK, Table, cell, chance_notes, metric_order, protocol_note, valueless
 
 ARROWS = {True: " ↑", False: " ↓", None: ""}
 
@@ -65,12 +65,9 @@ def build_overview(df: pd.DataFrame, metrics: list[str] | None = None,
     t.notes += chance_notes(ok)
     if empty:
         t.notes.append("no values for: " + ", ".join(f"{m} ({s})" for m, s in empty.items()))
-    by_pid: dict[str, list[str]] = {}  # metrics of one plugin share its protocol: name them together
-    for metric in shown:
-        for pid in sorted(set(ok.loc[ok["metric"] == metric, "protocol_id"].dropna())):
-            by_pid.setdefault(pid, []).append(metric)
-    if by_pid:
-        t.notes.append("protocol: " + ", ".join(f"{'/'.join(ms)} {pid}" for pid, ms in by_pid.items()))
+    note = protocol_note(ok, shown)
+    if note:
+        t.notes.append(note)
     return t
 
 

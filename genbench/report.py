@@ -4,6 +4,7 @@ rows datasets, columns models, mean +- std over seeds, the best value marked, an
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 
@@ -82,6 +83,44 @@ def chance_notes(d: pd.DataFrame, by: str | None = None) -> list[str]:
     return lines
 
 
+def _family(r: pd.Series) -> str:
+    """A record's protocol (a JSON string in load_records' frame) without its seeds ('seed', '*_seed'):
+    the runs of one protocol differ only in those."""
+    protocol = r.get("protocol")
+    protocol = json.loads(protocol) if isinstance(protocol, str) else protocol if isinstance(protocol, dict) else {}
+    kept = {k: v for k, v in protocol.items() if k != "seed" and not k.endswith("_seed")}
+    return json.dumps({"plugin": r["metric_plugin"], **kept}, sort_keys=True, default=str)
+
+
+def protocol_note(ok: pd.DataFrame, metrics: list[str]) -> str | None:
+    """'protocol: swd/mse 1a2b3c4d5e6f, ...' for the good records ``ok``: metrics that share protocol ids are
+    named together. A protocol that holds the seed has one id per seed; when the ids of a metric differ
+    only in that, the first seed's id stands for them and the line says so, so three seeds do not read as
+    three protocols."""
+    by_ids: dict[tuple[str, ...], list[str]] = {}
+    first_seeds: set[int] = set()
+    for metric in metrics:
+        d = ok[ok["metric"] == metric]
+        if d.empty:
+            continue
+        for _, g in d.groupby(d.apply(_family, axis=1), sort=False):
+            per_seed = g.groupby("seed", sort=True)["protocol_id"].unique()
+            ids = tuple(dict.fromkeys(v[0] for v in per_seed))
+            if len(ids) > 1 and all(len(v) == 1 for v in per_seed):
+                first_seeds.add(int(per_seed.index[0]))
+                by_ids.setdefault(ids[:1], []).append(metric)
+            else:  # one id for every seed, or more than one protocol within a seed: list them plainly
+                for pid in sorted(set(g["protocol_id"])):
+                    by_ids.setdefault((pid,), []).append(metric)
+    if not by_ids:
+        return None
+    head = "protocol"
+    if first_seeds:
+        head += (f" (ids of seed {', '.join(map(str, sorted(first_seeds)))}; other seeds' ids differ only in "
+                 f"the seed)")
+    return f"{head}: " + ", ".join(f"{'/'.join(ms)} {ids[0]}" for ids, ms in by_ids.items())
+
+
 def build_table(df: pd.DataFrame, metric: str) -> Table:
     if df.empty or metric not in set(df["metric"]):
         known = sorted(set(df["metric"])) if not df.empty else []
@@ -122,9 +161,9 @@ def build_table(df: pd.DataFrame, metric: str) -> Table:
     warn_notes = sorted(set(d.loc[d["status"] == "warn", "note"].dropna()))
     t.notes += [f"† {n}" for n in warn_notes]
     t.notes += chance_notes(d[d["status"].isin(OK)], by="row" if len(rows) > 1 else None)
-    pids = sorted(set(d.loc[d["status"].isin(OK), "protocol_id"].dropna()))
-    if pids:
-        t.notes.append(f"protocol: {', '.join(pids)}")
+    note = protocol_note(d[d["status"].isin(OK)], [metric])
+    if note:
+        t.notes.append(note)
     return t
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from genbench.overview import build_overviews, fit_width
 from genbench.report import build_table, render
-from genbench.results import load_records, write_run
+from genbench.results import load_records, protocol_id, write_run
 
 
 def _rec(model, seed, metric, value, hib=False, status="ok", dataset="shapes", preset="small", plugin=None,
@@ -105,6 +105,27 @@ def test_count_averaged_over_seeds_keeps_decimals(tmp_path):
                   [_rec("ours", seed, "dissect_detectors", n, hib=True, extra={"of": 12})])
     t = build_overviews(load_records(tmp_path))[0]
     assert t.cells[("ours", "dissect_detectors ↑")] == "11.50 ± 0.71"
+
+
+def test_protocol_ids_that_differ_only_in_the_seed_read_as_one_protocol(tmp_path):
+    def rec(model, seed, n=500):
+        r = _rec(model, seed, "swd", 10.0 + seed)
+        r["protocol"] = {"n": n, "seed": seed, "split_seed": seed}
+        r["protocol_id"] = protocol_id("swd", 1, r["protocol"])
+        return r
+
+    for model in ("ours", "vae"):
+        for seed in (0, 1, 2):
+            write_run(tmp_path / "shapes" / model / f"small-seed{seed}", {}, [rec(model, seed)])
+    df = load_records(tmp_path)
+    seed0 = protocol_id("swd", 1, {"n": 500, "seed": 0, "split_seed": 0})
+    note = build_overviews(df)[0].notes[-1]
+    assert note == f"protocol (ids of seed 0; other seeds' ids differ only in the seed): swd {seed0}"
+    assert build_table(df, "swd").notes[-1] == note
+    # a protocol that differs in more than the seed is a second protocol, named as such
+    write_run(tmp_path / "shapes" / "wgan" / "small-seed0", {}, [rec("wgan", 0, n=100)])
+    note = build_overviews(load_records(tmp_path))[0].notes[-1]
+    assert note.endswith(f"swd {seed0}, swd {protocol_id('swd', 1, {'n': 100, 'seed': 0, 'split_seed': 0})}")
 
 
 def test_cli_table_layouts(df, tmp_path, cli):
