@@ -43,7 +43,8 @@ def test_table_formats(tiny_results, cli):
     assert lines[0] == "mse,vae,wgan,Δ" and lines[1].startswith("shapes,") and "±" in lines[1]
     assert lines[1].split(",")[2] == "n/a"
     code, out, _ = cli("table", "--results", str(tiny_results), "--metric", "swd", "--format", "md")
-    assert code == 0 and "| swd | vae | wgan | Δ |" in out and "**" in out and "protocol:" in out
+    assert code == 0 and "| swd | vae | wgan | Δ |" in out and "**" in out
+    assert "protocol (ids of seed 0; other seeds' ids differ only in the seed): swd " in out  # two seeds here
     code, out, _ = cli("table", "--results", str(tiny_results), "--format", "latex", "--metric", "swd")
     assert code == 0 and r"\textbf{" in out and r"$\pm$" in out
     code, out, _ = cli("table", "--results", str(tiny_results))
