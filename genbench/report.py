@@ -97,7 +97,7 @@ def protocol_note(ok: pd.DataFrame, metrics: list[str]) -> str | None:
     named together. A protocol that holds the seed has one id per seed; when the ids of a metric differ
     only in that, the first seed's id stands for them and the line says so, so three seeds do not read as
     three protocols."""
-    by_ids: dict[tuple[str, ...], list[str]] = {}
+    by_pid: dict[str, list[str]] = {}
     first_seeds: set[int] = set()
     for metric in metrics:
         d = ok[ok["metric"] == metric]
@@ -108,17 +108,17 @@ def protocol_note(ok: pd.DataFrame, metrics: list[str]) -> str | None:
             ids = tuple(dict.fromkeys(v[0] for v in per_seed))
             if len(ids) > 1 and all(len(v) == 1 for v in per_seed):
                 first_seeds.add(int(per_seed.index[0]))
-                by_ids.setdefault(ids[:1], []).append(metric)
+                by_pid.setdefault(ids[0], []).append(metric)
             else:  # one id for every seed, or more than one protocol within a seed: list them plainly
                 for pid in sorted(set(g["protocol_id"])):
-                    by_ids.setdefault((pid,), []).append(metric)
-    if not by_ids:
+                    by_pid.setdefault(pid, []).append(metric)
+    if not by_pid:
         return None
     head = "protocol"
     if first_seeds:
         head += (f" (ids of seed {', '.join(map(str, sorted(first_seeds)))}; other seeds' ids differ only in "
                  f"the seed)")
-    return f"{head}: " + ", ".join(f"{'/'.join(ms)} {ids[0]}" for ids, ms in by_ids.items())
+    return f"{head}: " + ", ".join(f"{'/'.join(ms)} {pid}" for pid, ms in by_pid.items())
 
 
 def build_table(df: pd.DataFrame, metric: str) -> Table:
