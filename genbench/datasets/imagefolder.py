@@ -33,6 +33,7 @@ import warnings
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -239,28 +240,58 @@ def preprocess_image(src: str | bytes, size: int, crop: str) -> tuple[np.ndarray
     return np.asarray(out, dtype=np.uint8).transpose(2, 0, 1), converted_from, enlarged
 
 
-def preprocess_chunk(items: list[tuple[str, str | bytes]], size: int, crop: str
-                     ) -> tuple[np.ndarray, list[str], dict[str, str], dict[str, str], dict[str, str]]:
-    """Decode a chunk: (images of the readable items, their names, {name: error}, {name: converted mode},
-    {name: 'WxH' of a crop that was enlarged})."""
+@dataclass
+class Decoded:
+    """What decoding a run of files found: the readable names in order and, by name, why a file was
+    skipped, the mode it was converted from, and the 'WxH' of a crop that had to be enlarged."""
+
+    names: list[str] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+    converted: dict[str, str] = field(default_factory=dict)
+    enlarged: dict[str, str] = field(default_factory=dict)
+
+    def extend(self, other: Decoded) -> None:
+        self.names += other.names
+        self.errors.update(other.errors)
+        self.converted.update(other.converted)
+        self.enlarged.update(other.enlarged)
+
+    def report(self, dataset: str, split: str, size: int) -> str | None:
+        """One warning sentence about skipped, converted and enlarged images; None when there were none."""
+        parts = []
+        if self.errors:
+            shown = "; ".join(f"{n} ({e})" for n, e in list(self.errors.items())[:SHOW_NAMES])
+            more = f"; and {len(self.errors) - SHOW_NAMES} more" if len(self.errors) > SHOW_NAMES else ""
+            tried = len(self.names) + len(self.errors)
+            parts.append(f"skipped {len(self.errors)} of {tried} files that could not be decoded: {shown}{more}")
+        if self.converted:
+            modes = sorted(set(self.converted.values()))
+            parts.append(f"converted {len(self.converted)} {'/'.join(modes)} image{'s' * (len(self.converted) > 1)} "
+                         f"to RGB (e.g. {', '.join(list(self.converted)[:SHOW_NAMES])})")
+        if self.enlarged:
+            shown = ", ".join(f"{n} ({v})" for n, v in list(self.enlarged.items())[:SHOW_NAMES])
+            parts.append(f"enlarged {len(self.enlarged)} image{'s' * (len(self.enlarged) > 1)} smaller than "
+                         f"{size}x{size} (e.g. {shown}); they will look blurred, use larger images or a smaller preset")
+        return f"{dataset} {split}: " + "; ".join(parts) + "." if parts else None
+
+
+def preprocess_chunk(items: list[tuple[str, str | bytes]], size: int, crop: str) -> tuple[np.ndarray, Decoded]:
+    """Decode a chunk: the images of the readable items, and what was found."""
     out = np.empty((len(items), 3, size, size), np.uint8)
-    ok: list[str] = []
-    errors: dict[str, str] = {}
-    converted: dict[str, str] = {}
-    enlarged: dict[str, str] = {}
+    found = Decoded()
     for name, src in items:
         try:
             arr, mode, small = preprocess_image(src, size, crop)
         except Exception as exc:  # a broken file is skipped and reported, never a crash mid-run
-            errors[name] = f"{type(exc).__name__}: {exc}"[:160]
+            found.errors[name] = f"{type(exc).__name__}: {exc}"[:160]
             continue
-        out[len(ok)] = arr
-        ok.append(name)
+        out[len(found.names)] = arr
+        found.names.append(name)
         if mode is not None:
-            converted[name] = mode
+            found.converted[name] = mode
         if small is not None:
-            enlarged[name] = small
-    return out[:len(ok)], ok, errors, converted, enlarged
+            found.enlarged[name] = small
+    return out[:len(found.names)], found
 
 
 def _pool_context():
@@ -288,28 +319,22 @@ def _decode(source: Source, names: list[str], size: int, crop: str, workers: int
 
 
 def preprocess(source: Source, start: int, stop: int, want: int, size: int, crop: str, workers: int,
-               out_path: Path) -> tuple[int, list[str], dict[str, str], dict[str, str], dict[str, str]]:
+               out_path: Path) -> Decoded:
     """Write the first ``want`` readable images of ``source[start:stop]`` to ``out_path`` (a .npy); an
-    unreadable image is replaced by the next one in order. Returns (count, names, errors, converted, enlarged)."""
+    unreadable image is replaced by the next one in order. Returns what was found (its names are the rows)."""
     arr = np.lib.format.open_memmap(out_path, mode="w+", dtype=np.uint8, shape=(want, 3, size, size))
-    names: list[str] = []
-    errors: dict[str, str] = {}
-    converted: dict[str, str] = {}
-    enlarged: dict[str, str] = {}
+    found = Decoded()
     pos = start
-    while len(names) < want and pos < stop:
-        take = min(want - len(names), stop - pos)
+    while len(found.names) < want and pos < stop:
+        take = min(want - len(found.names), stop - pos)
         batch = source.names(pos, pos + take)
         pos += take
-        for imgs, ok, err, conv, big in _decode(source, batch, size, crop, workers):
-            arr[len(names):len(names) + len(ok)] = imgs
-            names += ok
-            errors.update(err)
-            converted.update(conv)
-            enlarged.update(big)
+        for imgs, chunk in _decode(source, batch, size, crop, workers):
+            arr[len(found.names):len(found.names) + len(chunk.names)] = imgs
+            found.extend(chunk)
     arr.flush()
     del arr
-    return len(names), names, errors, converted, enlarged
+    return found
 
 
 # -- the dataset base --------------------------------------------------------------------------
@@ -317,24 +342,6 @@ def heldout_start(total: int, default_n: int | None) -> int:
     """Index where the held-out tail of a sorted listing of ``total`` images begins (module docstring, 2)."""
     beyond = total - default_n if default_n is not None and total > default_n else total // 10
     return total - min(HELDOUT_MAX, beyond)
-
-
-def _report(dataset: str, split: str, tried: int, errors: dict[str, str], converted: dict[str, str],
-            enlarged: dict[str, str], size: int) -> str:
-    parts = []
-    if errors:
-        shown = "; ".join(f"{n} ({e})" for n, e in list(errors.items())[:SHOW_NAMES])
-        more = f"; and {len(errors) - SHOW_NAMES} more" if len(errors) > SHOW_NAMES else ""
-        parts.append(f"skipped {len(errors)} of {tried} files that could not be decoded: {shown}{more}")
-    if converted:
-        modes = sorted(set(converted.values()))
-        parts.append(f"converted {len(converted)} {'/'.join(modes)} image{'s' * (len(converted) > 1)} to RGB "
-                     f"(e.g. {', '.join(list(converted)[:SHOW_NAMES])})")
-    if enlarged:
-        shown = ", ".join(f"{n} ({v})" for n, v in list(enlarged.items())[:SHOW_NAMES])
-        parts.append(f"enlarged {len(enlarged)} image{'s' * (len(enlarged) > 1)} smaller than {size}x{size} "
-                     f"(e.g. {shown}); they will look blurred, use larger images or a smaller preset")
-    return f"{dataset} {split}: " + "; ".join(parts) + "."
 
 
 class DownloadedDataset(Dataset):
@@ -367,18 +374,18 @@ class DownloadedDataset(Dataset):
             warnings.warn(f"{self.name}: {root} holds {source.total} images, so training uses the first {want} "
                           f"instead of the paper's {self.default_n} (the last {source.total - cut} are held out).",
                           DataWarning, stacklevel=2)
-        images, meta = self._cached(source, split, start, stop, max(want, 0), image_size, options)
-        meta.update(source=source.location, root=str(root), total=source.total, range=[start, stop])
-        if meta["errors"] or meta["converted"] or meta["enlarged"]:
-            warnings.warn(_report(self.name, split, len(meta["names"]) + len(meta["errors"]), meta["errors"],
-                                  meta["converted"], meta["enlarged"], image_size), DataWarning, stacklevel=2)
+        images, found, cache = self._cached(source, split, start, stop, max(want, 0), image_size, options)
+        meta = {**asdict(found), **cache, "source": source.location, "root": str(root), "total": source.total,
+                "range": [start, stop]}
+        if (message := found.report(self.name, split, image_size)) is not None:
+            warnings.warn(message, DataWarning, stacklevel=2)
         return ImageSet(images, self.name, split, meta)
 
     def _cached(self, source: Source, split: str, start: int, stop: int, want: int, size: int,
-                options: dict[str, Any]) -> tuple[torch.Tensor, dict[str, Any]]:
+                options: dict[str, Any]) -> tuple[torch.Tensor, Decoded, dict[str, Any]]:
+        """The images, what decoding them found, and where the cache is ({'cache': path, 'cache_hit': bool})."""
         if want == 0:
-            empty = {"names": [], "errors": {}, "converted": {}, "enlarged": {}, "cache": None, "cache_hit": False}
-            return torch.empty((0, 3, size, size), dtype=torch.uint8), empty
+            return torch.empty((0, 3, size, size), dtype=torch.uint8), Decoded(), {"cache": None, "cache_hit": False}
         key_material = {"version": PREPROCESS_VERSION, "dataset": self.name, "source": source.location,
                         "split": split, "range": [start, stop], "n": want, "size": size, "crop": self.crop,
                         "filter": RESAMPLE, "listing": source.fingerprint(source.names(start, start + want))}
@@ -390,9 +397,8 @@ class DownloadedDataset(Dataset):
                 info = read_json(sidecar)
                 arr = np.load(npy, mmap_mode="c")  # copy-on-write: writable for torch, never written back
                 if info.get("key") == key and arr.shape == (info["count"], 3, size, size):
-                    return torch.from_numpy(arr), {**{k: info[k] for k in ("names", "errors", "converted")},
-                                                   "enlarged": info.get("enlarged", {}),
-                                                   "cache": str(npy), "cache_hit": True}
+                    found = Decoded(info["names"], info["errors"], info["converted"], info.get("enlarged", {}))
+                    return torch.from_numpy(arr), found, {"cache": str(npy), "cache_hit": True}
             except (OSError, ValueError, KeyError):
                 pass  # an unreadable cache is rebuilt below
         workers = worker_count(options) if want >= PARALLEL_MIN else 1
@@ -401,11 +407,11 @@ class DownloadedDataset(Dataset):
               f"cache {npy}", file=sys.stderr, flush=True)
         t0 = time.perf_counter()
         with atomic_path(npy) as tmp:
-            count, names, errors, converted, enlarged = preprocess(source, start, stop, want, size, self.crop,
-                                                                   workers, tmp)
+            found = preprocess(source, start, stop, want, size, self.crop, workers, tmp)
+            count = len(found.names)
             if count == 0:
-                first = next(iter(errors.items()), ("-", "no files"))
-                raise GenbenchError(f"None of the {len(errors)} {self.name} {split} images tried in "
+                first = next(iter(found.errors.items()), ("-", "no files"))
+                raise GenbenchError(f"None of the {len(found.errors)} {self.name} {split} images tried in "
                                     f"{source.location} could be decoded (first: {first[0]}: {first[1]}); "
                                     f"check the files, or pass --data-root to the right folder.")
             if count < want:  # too few readable images: shrink the array to what was decoded
@@ -413,16 +419,12 @@ class DownloadedDataset(Dataset):
                 with open(tmp, "wb") as f:
                     np.save(f, full)
         seconds = time.perf_counter() - t0
-        write_json(sidecar, {"key": key, "key_material": key_material, "count": count, "names": names,
-                             "errors": errors, "converted": converted, "enlarged": enlarged,
-                             "seconds": round(seconds, 3),
-                             "images_per_s": round((count + len(errors)) / max(seconds, 1e-9), 1)})
-        print(f"{self.name} {split}: {count} images in {seconds:.1f}s "
-              f"({(count + len(errors)) / max(seconds, 1e-9):.0f} images/s)", file=sys.stderr, flush=True)
-        return torch.from_numpy(np.load(npy, mmap_mode="c")), {"names": names, "errors": errors,
-                                                               "converted": converted, "enlarged": enlarged,
-                                                               "cache": str(npy),
-                                                               "cache_hit": False}
+        rate = (count + len(found.errors)) / max(seconds, 1e-9)
+        write_json(sidecar, {"key": key, "key_material": key_material, "count": count, **asdict(found),
+                             "seconds": round(seconds, 3), "images_per_s": round(rate, 1)})
+        print(f"{self.name} {split}: {count} images in {seconds:.1f}s ({rate:.0f} images/s)", file=sys.stderr,
+              flush=True)
+        return torch.from_numpy(np.load(npy, mmap_mode="c")), found, {"cache": str(npy), "cache_hit": False}
 
 
 def find_image_dir(candidates: list[Path], recursive: bool = False) -> tuple[Path, list[str]] | None:
