@@ -93,8 +93,8 @@ def module_from(path: Path, name: str) -> ModuleType:
 
 
 def table_ncc(run: Path, baseline: Path, repeats: int) -> None:
-    from genbench import ncc as new
     from genbench.api import EvalContext
+    from genbench.metrics.core import ncc as new
     from genbench.metrics.ncc import N_IMAGES, render_chunks
 
     old = module_from(baseline / "genbench" / "ncc.py", "baseline_ncc")

@@ -27,10 +27,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from genbench import inception
 from genbench.datasets.shapes import Shapes
-from genbench.frechet import feature_stats, frechet_distance
-from genbench.weights import sha256_file
+from genbench.metrics.core import inception
+from genbench.metrics.core.frechet import feature_stats, frechet_distance
+from genbench.metrics.core.weights import sha256_file
 
 
 def random_weights(path: Path, seed: int = 0) -> None:

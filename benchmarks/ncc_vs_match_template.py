@@ -1,4 +1,4 @@
-"""Compare genbench's batched torch NCC (genbench.ncc.max_ncc) with a skimage match_template loop.
+"""Compare genbench's batched torch NCC (genbench.metrics.core.ncc.max_ncc) with a skimage match_template loop.
 
     .venv/bin/python benchmarks/ncc_vs_match_template.py [--templates 64] [--images 50] [--size 32]
 
@@ -17,7 +17,7 @@ import torch
 from skimage.feature import match_template
 
 from genbench.datasets.shapes import Shapes
-from genbench.ncc import max_ncc
+from genbench.metrics.core.ncc import max_ncc
 
 
 def main() -> None:

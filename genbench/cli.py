@@ -160,7 +160,7 @@ def table(metric, results, fmt, dataset, preset, layout):
         _print_tables(df, [metric] if metric else None, fmt)
         return
     if metric and metric not in set(df["metric"]):
-        from genbench.report import build_table
+        from genbench.tables import build_table
 
         build_table(df, metric)  # raises the one-sentence error naming the recorded metrics
     _print_overviews(df, [metric] if metric else None, fmt)
@@ -169,7 +169,7 @@ def table(metric, results, fmt, dataset, preset, layout):
 def _print_overviews(df, metrics, fmt, models=None):
     """One overview (rows models x columns metrics) per dataset and preset."""
     from genbench.overview import build_overviews, fit_width
-    from genbench.report import render, rich_table
+    from genbench.tables import render, rich_table
 
     for i, t in enumerate(build_overviews(df, metrics, models)):
         if fmt == "rich":
@@ -182,7 +182,7 @@ def _print_overviews(df, metrics, fmt, models=None):
 def _print_tables(df, metrics, fmt, only_models=None):
     """One table per metric. Without an explicit metric list, metrics that have no value in any cell
     (e.g. FID without weights) get one line instead of a table of 'unavailable'."""
-    from genbench.report import build_table, metric_order, render, rich_table, valueless
+    from genbench.tables import build_table, metric_order, render, rich_table, valueless
 
     if metrics is None:
         metrics = metric_order(df if only_models is None else df[df["model"].isin(only_models)])
@@ -217,7 +217,7 @@ def tree(run_dir, sample, out):
 def report(results, out, figure_seeds):
     """A page of tables and figures: OUT/report.html (self-contained) and OUT/report.md (+ OUT/images/)."""
     from genbench.grid import parse_seeds
-    from genbench.report_page import write_report
+    from genbench.report import write_report
 
     page, md = write_report(results, out, parse_seeds(figure_seeds, "--figure-seeds") if figure_seeds else None)
     console.print(f"wrote {page} and {md}")

@@ -2,13 +2,13 @@
 in the header, the best of each column marked, mean ± std over seeds, ``n/a`` where a metric does
 not apply), then the metrics that have no value anywhere and the protocol ids. It is what
 ``genbench table`` prints by default and what ``genbench run`` ends with; the paper's layout (one
-metric per table, rows datasets) is :func:`genbench.report.build_table`."""
+metric per table, rows datasets) is :func:`genbench.tables.build_table`."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from genbench.report import OK, Table, cell, chance_notes, metric_order, protocol_note, valueless
+from genbench.tables import OK, Table, cell, chance_notes, metric_order, protocol_note, valueless
 
 ARROWS = {True: " ↑", False: " ↓", None: ""}
 

@@ -1,235 +1,304 @@
-"""``genbench table``: a pure aggregation of the tidy records into the paper's table layout —
-rows datasets, columns models, mean +- std over seeds, the best value marked, and a Delta column
-(best vs runner-up, in the metric's better direction) — as rich, markdown, csv or LaTeX."""
+"""``genbench report``: one page with everything a results folder holds — the overview tables, the
+paper-layout tables with their protocol ids, and per run its sample grid, originals beside
+reconstructions, training curves, and for renderer models the AND-OR tree and the layer
+dictionaries — as a self-contained HTML file (images embedded as data URIs, inline CSS, no script,
+no network) and the same content as markdown with the images beside it.
+
+(``genbench.tables`` is the table module; this one lays tables and figures out on a page.)
+"""
 
 from __future__ import annotations
 
-import json
+import base64
+import html
+import io
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
+from PIL import Image
 
-from genbench.errors import GenbenchError, did_you_mean
+import genbench
+from genbench import registry
+from genbench.api import capabilities
+from genbench.errors import GenbenchError
+from genbench.io import atomic_path, read_json, write_text
+from genbench.overview import build_overviews, fit_width
+from genbench.results import RESULTS_FILE, load_records, now
+from genbench.tables import Table, build_table, metric_order, render, valueless
+from genbench.trainer import CONFIG
 
-FORMATS = ("rich", "md", "csv", "latex")
-OK = ("ok", "warn")
+IMAGES = "images"  # folder beside report.md
+MIN_IMAGE_PX = 40  # sample grids of smaller images are shown at an integer zoom, pixels kept sharp
+# characters of table that fit the page's 1240 px at 13.5 px type: a wider overview is split into column
+# groups (as in the terminal) rather than scrolling sideways
+PAGE_CHARS = 150
+PAPER_HEADING = "Paper layout: one table per metric"
+PAPER_NOTE = ("The same numbers as the overview, as papers print them: rows datasets, columns models, "
+              "Δ = best vs runner-up.")
 
 
 @dataclass
-class Table:
-    metric: str
-    higher_is_better: bool | None  # None: descriptive metric, no best mark and no Δ
-    rows: list[str]
-    columns: list[str]  # models, then "Δ"
-    cells: dict[tuple[str, str], str]
-    best: set[tuple[str, str]] = field(default_factory=set)
-    means: dict[tuple[str, str], float] = field(default_factory=dict)
+class Figure:
+    caption: str
+    name: str  # file name under IMAGES
+    png: bytes
+    scale: int = 1  # shown at this integer zoom (pixel-exact grids of small images)
+
+
+@dataclass
+class RunSection:
+    title: str
+    path: Path
+    summary: str
+    figures: list[Figure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    title: str = ""  # shown above the table (rich title, markdown heading); default: the metric
-    corner: str = "dataset"  # header of the row-label column in rich output
 
 
-def _decimals(v: float) -> int:
-    """Paper-table precision: 1 decimal from 100, 2 from 1, 3 below 1, 3 significant below 0.001."""
-    mag = abs(v)
-    if mag >= 100:
-        return 1
-    if mag >= 1:
-        return 2
-    if mag >= 0.001 or mag == 0:
-        return 3
-    return 2 - math.floor(math.log10(mag))
+@dataclass
+class Report:
+    results: Path
+    overviews: list[Table]
+    paper: list[Table]
+    runs: dict[str, list[RunSection]]  # "dataset · preset" -> its runs
+    figure_seeds: list[int] | None = None  # runs shown with figures: these seeds only (None: all)
 
 
-def _fmt(v: float, decimals: int | None = None) -> str:
-    if not math.isfinite(v):
-        return str(v)
-    return f"{v:.{_decimals(v) if decimals is None else decimals}f}"
+# -- figures ----------------------------------------------------------------------------------
+def _png(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="png")
+    return buf.getvalue()
 
 
-def _is_count(g: pd.DataFrame) -> bool:
-    """Records of a count say what it counts out of (``extra['of']``, e.g. dissect_detectors: 11 of 12)."""
-    return "extra" in g and g["extra"].map(lambda e: isinstance(e, dict) and "of" in e).all()
+def plot_curves(log: Path, title: str) -> bytes | None:
+    """Training curves from a train_log.csv, one small panel per logged quantity, as a PNG."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure as MplFigure
 
-
-def cell(g: pd.DataFrame) -> tuple[str, float | None]:
-    """One cell from the records of one (row, model): 'mean ± std' over seeds (std to the mean's
-    precision), † when any value is marked 'warn'; else the status ('n/a', 'unavailable', ...)."""
-    good = g[g["status"].isin(OK)]
-    if good.empty:
-        return str(g["status"].iloc[-1]), None
-    x = good["value"].astype(float)
-    mean = x.mean()
-    dec = 0 if _is_count(good) and mean == round(mean) else _decimals(mean)  # a mean that is not whole keeps them
-    text = _fmt(mean, dec) + (f" ± {_fmt(x.std(ddof=1), dec)}" if len(x) > 1 else "")
-    return text + ("†" if (good["status"] == "warn").any() else ""), float(mean)
-
-
-def chance_notes(d: pd.DataFrame, by: str | None = None) -> list[str]:
-    """'ncc chance (untrained generator): ours 0.21, ours-dense 0.20' for each metric in ``d`` whose
-    records carry ``extra['chance']`` (the score of an untrained model of the same config), mean over
-    seeds; with ``by`` (a column, e.g. the table's row), one line per value of it."""
-    if d.empty or "extra" not in d:
-        return []
-    chance = d["extra"].map(lambda e: e.get("chance") if isinstance(e, dict) else None)
-    d = d.assign(chance=pd.to_numeric(chance, errors="coerce")).dropna(subset=["chance"])
-    lines = []
-    for keys, g in d.groupby(["metric"] + ([by] if by else []), sort=False):
-        metric, *where = keys
-        means = g.groupby("model", sort=False)["chance"].mean()
-        lines.append(f"{metric} chance (untrained generator){', ' + where[0] if where else ''}: "
-                     + ", ".join(f"{m} {_fmt(v)}" for m, v in means.items()))
-    return lines
-
-
-def _family(r: pd.Series) -> str:
-    """A record's protocol (a JSON string in load_records' frame) without its seeds ('seed', '*_seed'):
-    the runs of one protocol differ only in those."""
-    protocol = r.get("protocol")
-    protocol = json.loads(protocol) if isinstance(protocol, str) else protocol if isinstance(protocol, dict) else {}
-    kept = {k: v for k, v in protocol.items() if k != "seed" and not k.endswith("_seed")}
-    return json.dumps({"plugin": r["metric_plugin"], **kept}, sort_keys=True, default=str)
-
-
-def protocol_note(ok: pd.DataFrame, metrics: list[str]) -> str | None:
-    """'protocol: swd/mse 1a2b3c4d5e6f, ...' for the good records ``ok``: metrics that share protocol ids are
-    named together. A protocol that holds the seed has one id per seed; when the ids of a metric differ
-    only in that, the first seed's id stands for them and the line says so, so three seeds do not read as
-    three protocols."""
-    by_pid: dict[str, list[str]] = {}
-    first_seeds: set[int] = set()
-    for metric in metrics:
-        d = ok[ok["metric"] == metric]
-        if d.empty:
-            continue
-        for _, g in d.groupby(d.apply(_family, axis=1), sort=False):
-            per_seed = g.groupby("seed", sort=True)["protocol_id"].unique()
-            ids = tuple(dict.fromkeys(v[0] for v in per_seed))
-            if len(ids) > 1 and all(len(v) == 1 for v in per_seed):
-                first_seeds.add(int(per_seed.index[0]))
-                by_pid.setdefault(ids[0], []).append(metric)
-            else:  # one id for every seed, or more than one protocol within a seed: list them plainly
-                for pid in sorted(set(g["protocol_id"])):
-                    by_pid.setdefault(pid, []).append(metric)
-    if not by_pid:
+    try:
+        df = pd.read_csv(log)
+    except (OSError, ValueError, pd.errors.EmptyDataError):
         return None
-    head = "protocol"
-    if first_seeds:
-        head += (f" (ids of seed {', '.join(map(str, sorted(first_seeds)))}; other seeds' ids differ only in "
-                 f"the seed)")
-    return f"{head}: " + ", ".join(f"{'/'.join(ms)} {pid}" for pid, ms in by_pid.items())
+    cols = [c for c in df.columns if c != "step"]
+    if df.empty or not cols or "step" not in df:
+        return None
+    ncols = min(4, len(cols))
+    nrows = math.ceil(len(cols) / ncols)
+    fig = MplFigure(figsize=(2.6 * ncols, 1.9 * nrows + 0.4), dpi=90, layout="constrained")
+    FigureCanvasAgg(fig)
+    fig.suptitle(title, fontsize=10)
+    for i, c in enumerate(cols):
+        ax = fig.add_subplot(nrows, ncols, i + 1)
+        ax.plot(df["step"], pd.to_numeric(df[c], errors="coerce"), lw=1.2, color="#1f77b4",
+                marker="." if len(df) < 20 else None)
+        ax.set_title(c, fontsize=9)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    fig.supxlabel("step", fontsize=8)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
 
 
-def build_table(df: pd.DataFrame, metric: str) -> Table:
-    if df.empty or metric not in set(df["metric"]):
-        known = sorted(set(df["metric"])) if not df.empty else []
-        raise GenbenchError(f"No records for metric '{metric}'{did_you_mean(metric, known)}; recorded metrics: "
-                            f"{', '.join(known) or 'none (run genbench run first)'}.")
-    multi_preset = df["preset"].nunique() > 1
-    df = df.assign(row=df["dataset"] + (" (" + df["preset"] + ")" if multi_preset else ""))
-    d = df[df["metric"] == metric].copy()
-    plugin = d["metric_plugin"].iloc[0] if "metric_plugin" in d else metric
-    hib = bool(d["higher_is_better"].dropna().iloc[0]) if d["higher_is_better"].notna().any() else None
-    d = d.sort_values("time", kind="stable")
-    rows = list(dict.fromkeys(d["row"]))
-    # every model evaluated on these rows gets a column, so 'n/a' is visible, not a missing column
-    models = list(dict.fromkeys(df[df["row"].isin(rows)].sort_values("time", kind="stable")["model"]))
-    na = df[(df["metric_plugin"] == plugin) & (df["status"] == "n/a")] if "metric_plugin" in df else df[:0]
-    t = Table(metric, hib, rows, models + ([] if hib is None else ["Δ"]), {})
-    for r in rows:
-        vals: dict[str, float] = {}
-        for m in models:
-            g = d[(d["row"] == r) & (d["model"] == m)]
-            if g.empty:
-                t.cells[(r, m)] = "n/a" if ((na["row"] == r) & (na["model"] == m)).any() else ""
-                continue
-            t.cells[(r, m)], mean = cell(g)
-            if mean is None:
-                continue
-            vals[m] = mean
-            t.means[(r, m)] = mean
-        if hib is None:
+def _run_section(rdir: Path, config: dict) -> RunSection:
+    name, seed = config["model_name"], config["seed"]
+    slug = f"{config['dataset']}-{config['preset']}-{name}-seed{seed}"
+    meta = read_json(rdir / RESULTS_FILE).get("run", {}) if (rdir / RESULTS_FILE).is_file() else {}
+    bits = [f"status {meta['status']}" if meta.get("status") else "not evaluated yet"]
+    if meta.get("step") is not None:
+        bits.append(f"step {meta['step']}")
+    if meta.get("train_seconds") is not None:
+        bits.append(f"last training session {meta['train_seconds']:.0f} s")
+    if meta.get("git_commit"):
+        bits.append(f"genbench {meta.get('genbench', '?')} @ {meta['git_commit']}")
+    sec = RunSection(f"{name} · seed {seed}", rdir, "; ".join(bits))
+    zoom = max(1, round(MIN_IMAGE_PX / config.get("run", {}).get("image_size", MIN_IMAGE_PX)))
+    for file, caption in (("samples.png", "samples (fixed latents per seed)"),
+                          ("reconstructions.png", "top: training images, bottom: reconstructions")):
+        if (rdir / file).is_file():
+            sec.figures.append(Figure(caption, f"{slug}-{file}", (rdir / file).read_bytes(), zoom))
+    log = rdir / "train_log.csv"
+    curves = plot_curves(log, f"{name}: training log") if log.is_file() else None
+    if curves is not None:
+        sec.figures.append(Figure("training curves (train_log.csv)", f"{slug}-curves.png", curves))
+    try:
+        renderer = "renderer" in capabilities(registry.get_model(name))
+    except GenbenchError as exc:
+        renderer = False
+        sec.notes.append(f"model plugin unavailable, no AND-OR tree: {exc}")
+    if renderer:
+        from genbench.tree import tree_images
+
+        try:
+            tree, dic = tree_images(rdir)
+        except GenbenchError as exc:
+            sec.notes.append(f"no AND-OR tree: {exc}")
+        else:
+            sec.figures.append(Figure("AND-OR tree of sample 0 (paper Fig. 1)", f"{slug}-tree.png", _png(tree)))
+            sec.figures.append(Figure("layer dictionaries: most used basis functions", f"{slug}-dictionary.png",
+                                      _png(dic)))
+    return sec
+
+
+def collect(results: Path | str, figure_seeds: list[int] | None = None) -> Report:
+    """Everything the page shows, read from a results folder; with ``figure_seeds``, only the runs of
+    those seeds get a section with figures (the tables still average over every seed)."""
+    results = Path(results)
+    if not results.is_dir():
+        raise GenbenchError(f"Results folder '{results}' does not exist; run `genbench run` first or pass --results.")
+    df = load_records(results)
+    configs = []
+    for f in sorted(results.rglob(CONFIG)):
+        try:
+            cfg = read_json(f)
+        except (OSError, ValueError):
             continue
-        ranked = sorted(vals, key=lambda m: -vals[m] if hib else vals[m])
-        t.best |= {(r, m) for m in ranked if vals[m] == vals[ranked[0]]}  # ties are all marked
-        t.cells[(r, "Δ")] = _fmt(abs(vals[ranked[0]] - vals[ranked[1]])) if len(ranked) > 1 else ""
-    seeds = d.groupby(["row", "model"])["seed"].nunique()
-    direction = ("descriptive (no better direction)" if hib is None else
-                 f"{'higher' if hib else 'lower'} is better; best marked; Δ = best vs runner-up")
-    t.notes.append(f"{direction}; seeds per cell: {seeds.min()}–{seeds.max()}" if len(seeds) else direction)
-    warn_notes = sorted(set(d.loc[d["status"] == "warn", "note"].dropna()))
-    t.notes += [f"† {n}" for n in warn_notes]
-    t.notes += chance_notes(d[d["status"].isin(OK)], by="row" if len(rows) > 1 else None)
-    note = protocol_note(d[d["status"].isin(OK)], [metric])
-    if note:
-        t.notes.append(note)
-    return t
+        if {"model_name", "dataset", "preset", "seed"} <= set(cfg):
+            configs.append((f.parent, cfg))
+    if df.empty and not configs:
+        raise GenbenchError(f"No runs under '{results}'; run `genbench run --models ours,vae` first.")
+    overviews = build_overviews(df) if not df.empty else []
+    metrics = metric_order(df)
+    empty = valueless(df, metrics)
+    paper = [build_table(df, m) for m in metrics if m not in empty]
+    order = {t.title: [*t.rows] for t in overviews}  # runs in the overview's row order
+    runs: dict[str, list[RunSection]] = {k: [] for k in order}
+
+    def key(item):
+        _, cfg = item
+        group = f"{cfg['dataset']} · {cfg['preset']}"
+        rows = order.get(group, [])
+        return (list(order).index(group) if group in order else len(order), group,
+                rows.index(cfg["model_name"]) if cfg["model_name"] in rows else len(rows), cfg["model_name"],
+                cfg["seed"])
+
+    if figure_seeds is not None:
+        seen = sorted({cfg["seed"] for _, cfg in configs})
+        configs = [(rdir, cfg) for rdir, cfg in configs if cfg["seed"] in figure_seeds]
+        if not configs:
+            raise GenbenchError(f"No runs with seed {', '.join(map(str, figure_seeds))} under '{results}'; "
+                                f"its runs have seeds {', '.join(map(str, seen))}.")
+    for rdir, cfg in sorted(configs, key=key):
+        runs.setdefault(f"{cfg['dataset']} · {cfg['preset']}", []).append(_run_section(rdir, cfg))
+    return Report(results, overviews, paper, runs, figure_seeds)
 
 
-def render(t: Table, fmt: str) -> str:
-    if fmt == "md":
-        head = (f"**{t.title}**\n\n" if t.title else "") + f"| {t.metric} | " + " | ".join(t.columns) + " |"
-        sep = "|" + "---|" * (len(t.columns) + 1)
-        lines = [head, sep]
-        for r in t.rows:
-            cells = [f"**{t.cells[(r, c)]}**" if (r, c) in t.best else t.cells[(r, c)] for c in t.columns]
-            lines.append(f"| {r} | " + " | ".join(cells) + " |")
-        return "\n".join(lines + [""] + [f"{n}  " for n in t.notes if n])
-    if fmt == "csv":
-        frame = pd.DataFrame([[t.cells[(r, c)] for c in t.columns] for r in t.rows], index=t.rows,
-                             columns=t.columns)
-        frame.index.name = t.title or t.metric
-        return frame.to_csv()
-    if fmt == "latex":
-        esc = lambda s: (s.replace("_", r"\_").replace("±", r"$\pm$").replace("†", r"$^\dagger$")  # noqa: E731
-                         .replace("↑", r"$\uparrow$").replace("↓", r"$\downarrow$"))
-        lines = ([f"% {t.title}"] if t.title else []) + [r"\begin{tabular}{l" + "c" * len(t.columns) + "}", r"\toprule",
-                 esc(t.metric) + " & " + " & ".join(esc(c).replace("Δ", r"$\Delta$") for c in t.columns)
-                 + r" \\", r"\midrule"]
-        for r in t.rows:
-            cells = [(r"\textbf{" + esc(t.cells[(r, c)]) + "}") if (r, c) in t.best else esc(t.cells[(r, c)])
-                     for c in t.columns]
-            lines.append(esc(r) + " & " + " & ".join(cells) + r" \\")
-        lines += [r"\bottomrule", r"\end{tabular}"]
-        return "\n".join(lines + ["% " + n for n in t.notes if n])
-    raise GenbenchError(f"Unknown format '{fmt}'; choose from: {', '.join(FORMATS)}.")
+def _scope(rep: Report) -> str:
+    """What the page's figures cover, when not every run."""
+    if rep.figure_seeds is None:
+        return ""
+    return (f" · figures: seed {', '.join(map(str, rep.figure_seeds))} only; tables: every seed")
 
 
-def rich_table(t: Table, plain: bool = False):
-    """A rich table; ``plain`` (a console without colour) marks the best with a '*' instead of bold."""
-    from rich.console import Group
-    from rich.table import Table as RichTable
-    from rich.text import Text
-
-    arrow = "" if t.higher_is_better is None else (" (↑)" if t.higher_is_better else " (↓)")
-    rt = RichTable(title=t.title or t.metric + arrow, title_justify="left")
-    rt.add_column(t.corner, no_wrap=True)
-    for c in t.columns:
-        rt.add_column(c, justify="right", no_wrap=True)
-    for r in t.rows:
-        mark = "*{}" if plain else "[bold green]{}[/]"
-        rt.add_row(r, *[mark.format(t.cells[(r, c)]) if (r, c) in t.best else t.cells[(r, c)] for c in t.columns])
-    return Group(rt, Text("\n".join(n for n in t.notes if n), style="dim"), Text(""))
-
-
-# The paper's tables first (2: FID, 3: MSE, 4: NCC), then the offline stand-ins, then the rest as recorded.
-PREFERRED_ORDER = ("fid", "kid", "swd", "fd_rand", "kid_rand", "mse", "mse_heldout", "lpips", "lpips_heldout",
-                   "ncc", "parts")
-
-
-def metric_order(df: pd.DataFrame) -> list[str]:
-    if df.empty:
-        return []
-    recorded = list(dict.fromkeys(df.sort_values("time", kind="stable")["metric"]))
-    return [m for m in PREFERRED_ORDER if m in recorded] + [m for m in recorded if m not in PREFERRED_ORDER]
+# -- writing ----------------------------------------------------------------------------------
+CSS = """
+body { font-family: -apple-system, "Segoe UI", "DejaVu Sans", Helvetica, Arial, sans-serif; color: #222;
+       max-width: 1240px; margin: 1.5em auto; padding: 0 1.2em; line-height: 1.4; }
+h1 { font-size: 1.7em; margin-bottom: .2em; }
+h2 { border-bottom: 2px solid #ccc; padding-bottom: .2em; margin-top: 1.6em; }
+h3 { margin: 1.2em 0 .4em; } h4 { margin: 0 0 .3em; font-size: 1.05em; }
+.meta, .notes { color: #666; font-size: 12.5px; } .notes p { margin: .1em 0; }
+table { border-collapse: collapse; font-size: 13.5px; margin: .4em 0 .3em; font-variant-numeric: tabular-nums; }
+caption { text-align: left; font-weight: 600; padding-bottom: .3em; }
+th, td { padding: 4px 11px; text-align: right; border-bottom: 1px solid #e3e3e3; white-space: nowrap; }
+th:first-child, td:first-child { text-align: left; } thead th { border-bottom: 2px solid #555; background: #f6f6f6; }
+td.best { font-weight: 700; background: #e6f4ea; }
+.tables { display: flex; flex-wrap: wrap; gap: .5em 2.5em; align-items: flex-start; }
+.run { border: 1px solid #ddd; border-radius: 6px; padding: .8em 1em; margin: .9em 0; }
+.figs { display: flex; flex-wrap: wrap; gap: 1em 1.6em; align-items: flex-start; margin-top: .6em; }
+figure { margin: 0; max-width: 100%; } figure img { max-width: 100%; height: auto; display: block; }
+figcaption { font-size: 12px; color: #555; margin-top: .25em; }
+img.px { image-rendering: pixelated; }
+"""
 
 
-def valueless(df: pd.DataFrame, metrics: list[str]) -> dict[str, str]:
-    """Metrics with no value in any cell, mapped to their statuses (e.g. 'unavailable', 'n/a')."""
-    out = {}
-    for m in metrics:
-        d = df[df["metric"] == m]
-        if not d["status"].isin(OK).any():
-            out[m] = "/".join(sorted(set(d["status"])))
-    return out
+def _html_table(t: Table) -> str:
+    e = html.escape
+    caption = t.title or t.metric + {True: " ↑", False: " ↓", None: ""}[t.higher_is_better]
+    head = "".join(f"<th>{e(c)}</th>" for c in [t.corner if t.title else "dataset", *t.columns])
+    body = "".join(
+        "<tr><td>" + e(r) + "</td>" + "".join(
+            f"<td class=\"best\">{e(t.cells[(r, c)])}</td>" if (r, c) in t.best else f"<td>{e(t.cells[(r, c)])}</td>"
+            for c in t.columns) + "</tr>" for r in t.rows)
+    notes = "".join(f"<p>{e(n)}</p>" for n in t.notes if n)
+    return (f"<div><table><caption>{e(caption)}</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody>"
+            f"</table><div class=\"notes\">{notes}</div></div>")
+
+
+def _html_figure(f: Figure) -> str:
+    uri = "data:image/png;base64," + base64.b64encode(f.png).decode()
+    w, h = Image.open(io.BytesIO(f.png)).size
+    px = ' class="px"' if f.scale > 1 else ""
+    return (f'<figure><img{px} src="{uri}" width="{w * f.scale}" height="{h * f.scale}" alt="{html.escape(f.caption)}">'
+            f"<figcaption>{html.escape(f.caption)}</figcaption></figure>")
+
+
+def to_html(rep: Report, stamp: str) -> str:
+    e = html.escape
+    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+             '<meta name="viewport" content="width=device-width, initial-scale=1">',
+             "<title>genbench report</title>", f"<style>{CSS}</style></head><body>",
+             "<h1>genbench report</h1>",
+             f'<p class="meta">results: {e(str(rep.results))} · written {e(stamp)} by genbench '
+             f"{e(genbench.__version__)}{e(_scope(rep))}</p>"]
+    if rep.overviews:
+        parts.append("<h2>Overview</h2>")
+        parts += [_html_table(part) for t in rep.overviews for part in fit_width(t, PAGE_CHARS)]
+    if rep.runs:
+        parts.append("<h2>Runs</h2>")
+    for group, secs in rep.runs.items():
+        parts.append(f"<h3>{e(group)}</h3>")
+        for s in secs:
+            notes = "".join(f"<p>{e(n)}</p>" for n in s.notes)
+            parts.append(f'<div class="run"><h4>{e(s.title)}</h4><div class="meta">{e(s.summary)} · '
+                         f'{e(str(s.path))}</div><div class="notes">{notes}</div><div class="figs">'
+                         + "".join(_html_figure(f) for f in s.figures) + "</div></div>")
+    if rep.paper:
+        parts.append(f"<h2>{PAPER_HEADING}</h2><p class=\"meta\">{e(PAPER_NOTE)}</p><div class=\"tables\">")
+        parts += [_html_table(t) for t in rep.paper]
+        parts.append("</div>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def to_markdown(rep: Report, stamp: str) -> str:
+    lines = ["# genbench report", "",
+             f"results: `{rep.results}` · written {stamp} by genbench {genbench.__version__}{_scope(rep)}", ""]
+    if rep.overviews:
+        lines += ["## Overview", ""]
+        for t in rep.overviews:
+            lines += [render(t, "md"), ""]
+    if rep.runs:
+        lines += ["## Runs", ""]
+    for group, secs in rep.runs.items():
+        lines += [f"### {group}", ""]
+        for s in secs:
+            lines += [f"#### {s.title}", "", f"{s.summary} · `{s.path}`", ""]
+            lines += [f"{n}  " for n in s.notes] + ([""] if s.notes else [])
+            for f in s.figures:
+                lines += [f"![{f.caption}]({IMAGES}/{f.name})  ", f"*{f.caption}*", ""]
+    if rep.paper:
+        lines += [f"## {PAPER_HEADING}", "", PAPER_NOTE, ""]
+        for t in rep.paper:
+            lines += [render(t, "md"), ""]
+    return "\n".join(lines)
+
+
+def write_report(results: Path | str, out: Path | str | None = None,
+                 figure_seeds: list[int] | None = None) -> tuple[Path, Path]:
+    """Write OUT/report.html (self-contained) and OUT/report.md with its images in OUT/images/
+    (default OUT: RESULTS/report); ``figure_seeds`` as in :func:`collect`. Returns the two paths."""
+    rep = collect(results, figure_seeds)
+    out = Path(out) if out is not None else Path(results) / "report"
+    stamp = now()
+    for secs in rep.runs.values():
+        for s in secs:
+            for f in s.figures:
+                with atomic_path(out / IMAGES / f.name) as tmp:
+                    tmp.write_bytes(f.png)
+    page, md = out / "report.html", out / "report.md"
+    write_text(page, to_html(rep, stamp))
+    write_text(md, to_markdown(rep, stamp))
+    return page, md

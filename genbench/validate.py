@@ -62,8 +62,8 @@ def check_weights(metric_names: list[str], options: dict[str, Any], explicit: bo
     wanted = [m for m in metric_names if m in INCEPTION_METRICS]
     if not explicit or not wanted:
         return
-    from genbench import inception
-    from genbench.weights import WeightsError
+    from genbench.metrics.core import inception
+    from genbench.metrics.core.weights import WeightsError
 
     given = options.get("inception_weights")
     try:

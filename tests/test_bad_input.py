@@ -16,7 +16,7 @@ from PIL import Image
 
 from genbench import registry
 from genbench.api import Dataset, GenerativeModel, ImageSet, ModelConfig
-from genbench.inception import FILENAMES
+from genbench.metrics.core.inception import FILENAMES
 
 TINY = ["--preset", "tiny", "--no-progress", "--metrics", "swd"]
 

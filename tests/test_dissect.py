@@ -11,7 +11,13 @@ from metric_fakes import FakeGenerator, single_blas_thread  # noqa: F401
 from genbench.api import DataInfo, EvalContext, GenerativeModel, ModelConfig, PartMasks
 from genbench.config import resolve
 from genbench.datasets.shapes import Shapes
-from genbench.dissection import QUANTILE_FRACTIONS, causal_share, choose_detectors, pooled_masks, score_detectors
+from genbench.metrics.core.dissection import (
+    QUANTILE_FRACTIONS,
+    causal_share,
+    choose_detectors,
+    pooled_masks,
+    score_detectors,
+)
 from genbench.metrics.dissect import Dissect, dissect_activations
 from genbench.registry import get_model
 from genbench.render import trace_layer

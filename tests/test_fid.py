@@ -13,13 +13,13 @@ import torch
 from metric_fakes import FakeGenerator, context, imageset, single_blas_thread  # noqa: F401
 from torch import nn
 
-from genbench import features, inception, randcnn
+from genbench.metrics.core import features, inception, randcnn
+from genbench.metrics.core.weights import WeightsError, hub_checkpoints_dir, sha256_file
 from genbench.metrics.fd_rand import FDRand
 from genbench.metrics.fid import FID
 from genbench.metrics.kid import KID
 from genbench.metrics.kid_rand import KIDRand
 from genbench.metrics.lpips import LPIPS
-from genbench.weights import WeightsError, hub_checkpoints_dir, sha256_file
 
 
 def _train(n=12, size=16, seed=0, name="fake"):

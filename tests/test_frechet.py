@@ -6,7 +6,13 @@ import torch
 from metric_fakes import single_blas_thread  # noqa: F401
 from pytorch_fid.fid_score import calculate_frechet_distance
 
-from genbench.frechet import feature_stats, frechet_distance, kernel_distance, mmd2_unbiased, polynomial_kernel
+from genbench.metrics.core.frechet import (
+    feature_stats,
+    frechet_distance,
+    kernel_distance,
+    mmd2_unbiased,
+    polynomial_kernel,
+)
 from genbench.metrics.swd import swd
 
 

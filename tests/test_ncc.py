@@ -6,8 +6,8 @@ import torch
 from metric_fakes import FakeGenerator, context, fake_renderer, imageset, single_blas_thread  # noqa: F401
 from skimage.feature import match_template
 
+from genbench.metrics.core.ncc import crop_to_support, max_ncc, ncc_maps
 from genbench.metrics.ncc import NCC
-from genbench.ncc import crop_to_support, max_ncc, ncc_maps
 
 
 def _skimage(img, tpl):
@@ -88,7 +88,7 @@ def test_max_ncc_equals_the_conv_maps_maximum_within_1e12(monkeypatch, chunk):
     """max_ncc inverts the FFT product at the valid offsets by matrix products: it must give
     ncc_maps' maximum (a direct conv) up to float64 round-off, for every template size, odd and even
     image widths and flat windows, however the work is chunked."""
-    monkeypatch.setattr("genbench.ncc.CPU_CHUNK_ELEMENTS", chunk)
+    monkeypatch.setattr("genbench.metrics.core.ncc.CPU_CHUNK_ELEMENTS", chunk)
     g = torch.Generator().manual_seed(2)
     for H, W in [(16, 16), (13, 11)]:
         images = torch.rand(5, 3, H, W, generator=g, dtype=torch.float64) * 2 - 1

@@ -9,8 +9,8 @@ import warnings
 import pytest
 
 from genbench.overview import build_overviews, fit_width
-from genbench.report import build_table, render
 from genbench.results import load_records, protocol_id, write_run
+from genbench.tables import build_table, render
 
 
 def _rec(model, seed, metric, value, hib=False, status="ok", dataset="shapes", preset="small", plugin=None,

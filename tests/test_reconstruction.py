@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 
 from genbench.api import DataInfo
+from genbench.metrics.core.reconstruction import reconstruction_batches
 from genbench.metrics.mse import reconstruction_mse
-from genbench.reconstruction import reconstruction_batches
 from genbench.registry import get_dataset, get_model
 
 

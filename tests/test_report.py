@@ -1,78 +1,109 @@
-"""``genbench table`` is a pure aggregation: exact means, stds, best marks and Δ from records."""
+"""``genbench report``: a self-contained HTML page and a markdown twin, rendered from a tiny real run."""
 
 from __future__ import annotations
 
-import math
+import base64
+import io
+import re
 
 import pytest
+from PIL import Image
 
-from genbench.report import build_table, render
-from genbench.results import load_records, write_run
-
-
-def _write(root, model, seed, metric, value, hib=False, status="ok", dataset="shapes", note=""):
-    recs = [{"dataset": dataset, "model": model, "preset": "small", "seed": seed, "metric": metric,
-             "metric_plugin": metric, "value": value, "status": status, "note": note, "higher_is_better": hib,
-             "protocol_id": "p1", "protocol": {"n": 1}, "config": {"model": {"lr": 0.1}},
-             "time": f"2026-01-01T00:00:0{seed}"}]
-    write_run(root / dataset / model / f"small-seed{seed}", {}, recs)
+from genbench.runner import run_benchmark
 
 
-@pytest.fixture
-def records(tmp_path):
-    for seed, (a, b, c) in enumerate([(1.0, 2.0, 5.0), (3.0, 2.5, 5.0)]):
-        _write(tmp_path, "alpha", seed, "fid", a)
-        _write(tmp_path, "beta", seed, "fid", b)
-        _write(tmp_path, "gamma", seed, "fid", c, status="warn", note="only 100 samples")
-    _write(tmp_path, "alpha", 0, "ncc", 0.8, hib=True, dataset="other")
-    _write(tmp_path, "beta", 0, "ncc", 0.3, hib=True, dataset="other")
-    _write(tmp_path, "gamma", 0, "ncc", None, hib=True, status="n/a", dataset="other")
-    return load_records(tmp_path)
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    """abp (a renderer that infers) and wgan (a generator only), trained a few steps at the tiny preset."""
+    res = tmp_path_factory.mktemp("results")
+    outcomes = run_benchmark(["abp", "wgan"], "shapes", "tiny", 0, res, metrics=["swd", "mse"],
+                             sets={"steps": "3", "log_every": "1"}, progress=False, echo=lambda *a, **k: None)
+    assert [o.status for o in outcomes] == ["finished", "finished"]
+    return res
 
 
-def test_mean_std_best_and_delta(records):
-    t = build_table(records, "fid")
-    assert t.columns == ["alpha", "beta", "gamma", "Δ"]
-    assert t.means[("shapes", "alpha")] == 2.0 and t.means[("shapes", "beta")] == 2.25
-    assert t.cells[("shapes", "alpha")] == f"2.00 ± {math.sqrt(2):.2f}"  # sample std over seeds
-    assert t.best == {("shapes", "alpha")}  # lower is better
-    assert t.cells[("shapes", "Δ")] == "0.250"
-    assert t.cells[("shapes", "gamma")].endswith("†") and any("only 100 samples" in n for n in t.notes)
-    assert "config.model.lr" in records.columns  # config flattened into the tidy records
+def test_report_html_is_self_contained_and_shows_tables_and_figures(results, cli, tmp_path):
+    out = tmp_path / "page"
+    code, stdout, err = cli("report", "--results", str(results), "--out", str(out))
+    assert code == 0, err
+    page = (out / "report.html").read_text()
+    assert "http://" not in page and "https://" not in page  # nothing fetched from the network
+    assert "<script" not in page and "<link" not in page
+    # the overview (rows models, columns metrics with arrows) and the paper layout (rows datasets)
+    assert "<caption>shapes · tiny</caption>" in page and "<th>swd ↓</th>" in page and "<th>mse ↓</th>" in page
+    assert "<caption>mse ↓</caption>" in page and "<th>Δ</th>" in page
+    assert re.search(r"protocol: swd [0-9a-f]{12}", page)
+    assert "<td>wgan</td>" in page and "abp · seed 0" in page and "wgan · seed 0" in page
+    assert page.count("<td>n/a</td>") >= 2  # wgan's mse in both layouts
+    imgs = re.findall(r'<img[^>]*src="data:image/png;base64,([A-Za-z0-9+/=]+)"[^>]*alt="([^"]*)"', page)
+    alts = [a for _, a in imgs]
+    for png, _ in imgs:  # every embedded image decodes
+        assert Image.open(io.BytesIO(base64.b64decode(png))).format == "PNG"
+    assert alts.count("samples (fixed latents per seed)") == 2
+    assert alts.count("training curves (train_log.csv)") == 2
+    assert alts.count("top: training images, bottom: reconstructions") == 1  # wgan does not infer
+    assert alts.count("AND-OR tree of sample 0 (paper Fig. 1)") == 1  # only the renderer
+    assert alts.count("layer dictionaries: most used basis functions") == 1
 
 
-def test_higher_is_better_and_na(records):
-    t = build_table(records, "ncc")
-    assert t.best == {("other", "alpha")} and t.cells[("other", "Δ")] == "0.500"
-    assert t.cells[("other", "gamma")] == "n/a"
+def test_report_markdown_references_images_that_exist(results, tmp_path):
+    from genbench.report import write_report
+
+    page, md = write_report(results, tmp_path / "r")
+    text = md.read_text()
+    assert "| model | swd ↓ | mse ↓ |" in text and "| mse | abp | wgan | Δ |" in text
+    refs = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    assert len(refs) == 2 + 2 + 1 + 2  # samples x2, curves x2, reconstructions, tree + dictionary
+    for ref in refs:
+        with Image.open(md.parent / ref) as img:
+            assert img.format == "PNG" and img.width > 50
+    curves = Image.open(md.parent / [r for r in refs if "abp" in r and "curves" in r][0])
+    assert curves.width > 300  # one panel per logged quantity
 
 
-def test_formats(records):
-    t = build_table(records, "fid")
-    md = render(t, "md")
-    assert "| shapes | **2.00 ± 1.41** | 2.25 ± 0.35 |" in md
-    csv = render(t, "csv").splitlines()
-    assert csv[0] == "fid,alpha,beta,gamma,Δ"
-    tex = render(t, "latex")
-    assert r"\textbf{2.00 $\pm$ 1.41}" in tex and r"$\Delta$" in tex
+def test_report_on_a_missing_folder_is_one_sentence(cli, tmp_path):
+    code, _, err = cli("report", "--results", str(tmp_path / "nowhere"))
+    assert code == 2 and "does not exist" in err and len(err.strip().splitlines()) == 1
+    code, _, err = cli("report", "--results", str(tmp_path))
+    assert code == 2 and "No runs under" in err
 
 
-def test_descriptive_metric_has_no_best_and_no_delta(tmp_path):
-    _write(tmp_path, "alpha", 0, "sparsity_b8", 0.25, hib=None)
-    _write(tmp_path, "beta", 0, "sparsity_b8", 0.5, hib=None)
-    t = build_table(load_records(tmp_path), "sparsity_b8")
-    assert t.best == set() and "Δ" not in t.columns and "descriptive" in t.notes[0]
+def test_wide_overview_is_split_into_column_groups_on_the_page(tmp_path):
+    from genbench.report import PAGE_CHARS, Report, to_html
+    from genbench.tables import Table
+
+    cols = [f"metric_number_{i} ↓" for i in range(14)]  # 14 columns, as the full small evaluation has
+    t = Table("model", None, ["ours", "vae"], cols, {(r, c): "123.4 ± 5.6" for r in ("ours", "vae") for c in cols},
+              notes=["protocol: x"], title="shapes · small", corner="model")
+    page = to_html(Report(tmp_path, [t], [], {}), "now")
+    groups = re.findall(r"<caption>shapes · small \((\d)/(\d)\)</caption>", page)
+    assert len(groups) >= 2 and all(total == str(len(groups)) for _, total in groups)
+    for table in re.findall(r"<thead><tr>(.*?)</tr></thead>", page):  # each group fits the page's width
+        heads = re.findall(r"<th>(.*?)</th>", table)[1:]
+        assert sum(max(len(h), len("123.4 ± 5.6")) + 3 for h in heads) <= PAGE_CHARS
+    assert sum(page.count(f"<th>{c}</th>") for c in cols) == len(cols)  # every column once
+    assert page.count("protocol: x") == 1  # notes under the last group only
 
 
-def test_metrics_without_any_value_get_one_line_not_a_table(cli, tmp_path):
-    from genbench.report import metric_order, valueless
+def test_figure_seeds_limit_the_figures_not_the_tables(results, cli, tmp_path):
+    import shutil
 
-    _write(tmp_path, "alpha", 0, "fid", None, status="unavailable")
-    _write(tmp_path, "beta", 0, "swd", 3.0)
-    df = load_records(tmp_path)
-    assert metric_order(df) == ["fid", "swd"]  # the paper's metrics first
-    assert valueless(df, ["fid", "swd"]) == {"fid": "unavailable"}
-    code, out, err = cli("table", "--results", str(tmp_path), "--layout", "paper")
-    assert code == 0 and "no values for: fid (unavailable)" in err and "swd" in out and "fid" not in out
-    code, out, err = cli("table", "--results", str(tmp_path), "--format", "md")  # overview: no fid column
-    assert code == 0 and "| model | swd ↓ |" in out and "no values for: fid (unavailable)" in out
+    res = tmp_path / "results"
+    shutil.copytree(results, res)
+    outcomes = run_benchmark(["wgan"], "shapes", "tiny", 1, res, metrics=["swd"], sets={"steps": "3"},
+                             progress=False, echo=lambda *a, **k: None)
+    assert [o.status for o in outcomes] == ["finished"]
+    code, _, err = cli("report", "--results", str(res), "--out", str(tmp_path / "all"))
+    assert code == 0, err
+    assert (tmp_path / "all" / "report.md").read_text().count("#### wgan · seed") == 2
+    code, _, err = cli("report", "--results", str(res), "--out", str(tmp_path / "s0"), "--figure-seeds", "0")
+    assert code == 0, err
+    md = (tmp_path / "s0" / "report.md").read_text()
+    assert "#### wgan · seed 0" in md and "#### wgan · seed 1" not in md
+    assert "figures: seed 0 only; tables: every seed" in md
+    assert re.search(r"\| wgan \| \*?\*?[0-9.]+ ± [0-9.]+", md)  # the overview still averages seeds 0 and 1
+    assert not list((tmp_path / "s0" / "images").glob("*seed1*"))
+    code, _, err = cli("report", "--results", str(res), "--figure-seeds", "7")
+    assert code == 2 and "No runs with seed 7" in err and "seeds 0, 1" in err
+    code, _, err = cli("report", "--results", str(res), "--figure-seeds", "zero")
+    assert code == 2 and "--figure-seeds 'zero' is not a comma-separated list of integers" in err

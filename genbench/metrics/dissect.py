@@ -8,7 +8,7 @@ Protocol (constants below; sources and pitfalls: shared/INTERPRETABILITY.md):
   ``infer`` (persistent chains for the ABP models), through ``trace_layer``; upsampled bilinearly.
 - Per concept: the (unit, threshold) with the best dataset-level IoU on the fit images, thresholds at
   the upper quantiles 1 - f, f = logspace(-3, 0, 100) (GAN Dissection); its IoU on the score images
-  is the concept's IoU (``genbench.dissection``). Mean over concepts: ``dissect_iou``.
+  is the concept's IoU (``genbench.metrics.core.dissection``). Mean over concepts: ``dissect_iou``.
 - ``dissect_detectors``: concepts whose score IoU >= 0.05 (GAN Dissection's detector threshold).
 - Reference points, through the same pipeline: the *ceiling* (the true masks pooled to the layer's
   grid as units: what a perfect layer-3 unit can reach at this resolution) and the *where-only control*
@@ -29,9 +29,16 @@ from dataclasses import dataclass
 import torch
 
 from genbench.api import EvalContext, Metric, PartMasks, Score
-from genbench.dissection import IOU_DETECTOR, QUANTILE_FRACTIONS, causal_share, dissect_split, group_masks, pooled_masks
-from genbench.inference import inferred_batches
 from genbench.metrics.chance import chance_level
+from genbench.metrics.core.dissection import (
+    IOU_DETECTOR,
+    QUANTILE_FRACTIONS,
+    causal_share,
+    dissect_split,
+    group_masks,
+    pooled_masks,
+)
+from genbench.metrics.core.inference import inferred_batches
 
 LAYER = "b8"
 N_IMAGES = 1000

@@ -1,5 +1,5 @@
 """``fd_rand``: Fréchet distance (Heusel et al. 2017, Eq. 6) in the feature space of genbench's frozen,
-seeded random CNN (genbench.randcnn), following the random-embedding evaluations of Naeem et al.,
+seeded random CNN (genbench.metrics.core.randcnn), following the random-embedding evaluations of Naeem et al.,
 ICML 2020 (section 5) and Lee, Kim & Lee, AAAI 2023. NOT FID: its values cannot be compared with any
 published FID. It needs no downloaded weights (the 0.8 MB weights file ships with genbench and is
 SHA-256 checked), so a feature-space distance exists offline. Same sample sizes as ``fid``, and the
@@ -9,10 +9,10 @@ same 'warn' below 2048 samples (the Fréchet distance is biased upwards on small
 from __future__ import annotations
 
 from genbench.api import EvalContext, Metric, Score
-from genbench.features import feature_protocol, feature_sets, sample_count
-from genbench.frechet import feature_stats, frechet_distance
+from genbench.metrics.core.features import feature_protocol, feature_sets, sample_count
+from genbench.metrics.core.frechet import feature_stats, frechet_distance
+from genbench.metrics.core.randcnn import PROTOCOL, RandCNNExtractor
 from genbench.metrics.fid import small_sample_note
-from genbench.randcnn import PROTOCOL, RandCNNExtractor
 
 
 class FDRand(Metric):

@@ -16,11 +16,11 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from genbench import inception
 from genbench.api import EvalContext, Metric, Score
-from genbench.features import MIN_RELIABLE_N, feature_protocol, feature_sets, sample_count
-from genbench.frechet import feature_stats, frechet_distance
-from genbench.weights import WeightsError, sha256_file
+from genbench.metrics.core import inception
+from genbench.metrics.core.features import MIN_RELIABLE_N, feature_protocol, feature_sets, sample_count
+from genbench.metrics.core.frechet import feature_stats, frechet_distance
+from genbench.metrics.core.weights import WeightsError, sha256_file
 
 _NETS: dict[str, inception.FIDInception] = {}
 

@@ -10,8 +10,8 @@ slightly negative and, unlike FID, needs no small-sample warning. Unavailable wh
 from __future__ import annotations
 
 from genbench.api import EvalContext, Metric, Score
-from genbench.features import feature_sets
-from genbench.frechet import KID_SUBSET_SIZE, KID_SUBSETS, kernel_distance
+from genbench.metrics.core.features import feature_sets
+from genbench.metrics.core.frechet import KID_SUBSET_SIZE, KID_SUBSETS, kernel_distance
 from genbench.metrics.fid import inception_extractor, inception_protocol
 
 

@@ -1,5 +1,5 @@
 """``kid_rand``: KID's unbiased MMD² with the cubic kernel (Bińkowski et al. 2018, Eq. 4) in the feature
-space of genbench's frozen, seeded random CNN (genbench.randcnn; Naeem et al., ICML 2020; Lee, Kim &
+space of genbench's frozen, seeded random CNN (genbench.metrics.core.randcnn; Naeem et al., ICML 2020; Lee, Kim &
 Lee, AAAI 2023). NOT KID on Inception features: not comparable with published KID values. Needs no
 downloaded weights. Same samples and subsets as ``kid``.
 """
@@ -7,9 +7,9 @@ downloaded weights. Same samples and subsets as ``kid``.
 from __future__ import annotations
 
 from genbench.api import EvalContext, Metric, Score
-from genbench.features import feature_protocol, feature_sets
-from genbench.frechet import KID_SUBSET_SIZE, KID_SUBSETS, kernel_distance
-from genbench.randcnn import PROTOCOL, RandCNNExtractor
+from genbench.metrics.core.features import feature_protocol, feature_sets
+from genbench.metrics.core.frechet import KID_SUBSET_SIZE, KID_SUBSETS, kernel_distance
+from genbench.metrics.core.randcnn import PROTOCOL, RandCNNExtractor
 
 
 class KIDRand(Metric):

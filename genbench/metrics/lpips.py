@@ -18,8 +18,8 @@ import torch
 import torch.nn.functional as F
 
 from genbench.api import EvalContext, Metric, Score
-from genbench.reconstruction import reconstruction_batches
-from genbench.weights import WeightsError, hub_checkpoints_dir, verify
+from genbench.metrics.core.reconstruction import reconstruction_batches
+from genbench.metrics.core.weights import WeightsError, hub_checkpoints_dir, verify
 
 ALEXNET_FILE = "alexnet-owt-7be5be79.pth"
 ALEXNET_SHA256_PREFIX = "7be5be79"

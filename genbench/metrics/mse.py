@@ -9,7 +9,7 @@ training images (``mse``, as in the paper's figures) and on the held-out split (
 from __future__ import annotations
 
 from genbench.api import EvalContext, ImageSet, Metric, Score
-from genbench.reconstruction import reconstruction_batches
+from genbench.metrics.core.reconstruction import reconstruction_batches
 
 
 def reconstruction_mse(model, images: ImageSet, n: int, with_index: bool) -> float:

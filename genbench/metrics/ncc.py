@@ -5,7 +5,7 @@ cross-correlation (Yoo & Han 2009, the paper's [37]; Lewis 1995; equal to skimag
 Protocol (METHOD.md section 5 choice): for ``n_samples`` = min(100, n_eval) prior samples z, render the
 top-1 active unit of layer ``b8`` (8x8, layer 3) at each position, pre-tanh, cropped to its support
 (|mean over channels| > 1e-4); for each template and each of ``n_images`` = min(500, n_eval, N) random
-training images, take the maximum zero-mean RGB NCC over valid positions (genbench.ncc, batched in
+training images, take the maximum zero-mean RGB NCC over valid positions (genbench.metrics.core.ncc, batched in
 torch); the score is the mean over templates x images (higher = more part-like basis functions).
 
 Chance level: ``extra['chance']`` is the same score for the untrained generator of the same config
@@ -21,7 +21,7 @@ import torch
 
 from genbench.api import EvalContext, Metric, Score
 from genbench.metrics.chance import chance_level
-from genbench.ncc import crop_to_support, default_dtype, max_ncc
+from genbench.metrics.core.ncc import crop_to_support, default_dtype, max_ncc
 
 LAYER = "b8"
 TOP = 1

@@ -1,7 +1,7 @@
 """Latent inference z* = infer(x) for the first n images of a split, computed once per model.
 
 Several metrics infer the same training images with the same model: ``mse`` and ``lpips`` reconstruct
-the first n_eval (``genbench.reconstruction``), ``dissect`` traces g(z*) for the first 2 n_eval. An ABP
+the first n_eval (``genbench.metrics.core.reconstruction``), ``dissect`` traces g(z*) for the first 2 n_eval. An ABP
 model infers by Langevin dynamics, which costs far more than any of those metrics, so z* is memoised
 per model object while its parameters and buffers (e.g. a latent bank) stay the same. The batches are
 the fixed ranges [i, i + batch) from 0: a metric that asks for fewer images gets exactly the batches

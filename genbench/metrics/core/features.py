@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from genbench.api import ImageSet
-from genbench.inference import state_fingerprint
+from genbench.metrics.core.inference import state_fingerprint
 
 
 class Extractor(Protocol):

@@ -20,9 +20,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from genbench.weights import WeightsError, sha256_file
+from genbench.metrics.core.weights import WeightsError, sha256_file
 
-ASSET = Path(__file__).parent / "assets" / "randcnn-v1.npz"
+ASSET = Path(__file__).parents[2] / "assets" / "randcnn-v1.npz"
 ASSET_SHA256 = "3d1fbc709535ffee51fe3ac3dcc915e791b34b7284dfc7b5bd8a48123c40304f"
 CHANNELS = (3, 32, 64, 128, 256)
 STRIDES = (1, 2, 2, 2)
@@ -54,7 +54,7 @@ def load_weights(path: Path = ASSET, sha256: str | None = None) -> list[torch.Te
 
 
 class RandCNNExtractor:
-    """Feature extractor for genbench.features: images in [-1, 1] -> 480-d random-CNN features."""
+    """Feature extractor for genbench.metrics.core.features: images in [-1, 1] -> 480-d random-CNN features."""
 
     dims = DIMS
 

@@ -25,7 +25,7 @@ from pytorch_fid.inception import (
 )
 from torch import nn
 
-from genbench.weights import WeightsError, hub_checkpoints_dir, verify
+from genbench.metrics.core.weights import WeightsError, hub_checkpoints_dir, verify
 
 SHA256_PREFIX = "6726825d"
 FILENAMES = ("pt_inception-2015-12-05-6726825d.pth", "weights-inception-2015-12-05-6726825d.pth")
@@ -113,7 +113,7 @@ def load(path: str | os.PathLike, sha256: str | None = None, *, allow_unverified
 
 
 class InceptionExtractor:
-    """Feature extractor for genbench.features: images in [-1, 1] -> 2048-d pool3 features."""
+    """Feature extractor for genbench.metrics.core.features: images in [-1, 1] -> 2048-d pool3 features."""
 
     dims = DIMS
 

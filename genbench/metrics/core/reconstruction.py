@@ -3,7 +3,7 @@
 An ABP model reconstructs by Langevin inference, which costs far more than any metric on the result,
 so the (x, reconstruction) batches of a split are memoised per model object while its parameters stay
 the same, and every reconstruction metric of one evaluation reuses them (up to a memory cap). A model
-whose ``reconstruct`` is the default generate(infer(x)) takes z* from ``genbench.inference``, which
+whose ``reconstruct`` is the default generate(infer(x)) takes z* from ``genbench.metrics.core.inference``, which
 ``dissect`` shares.
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import torch
 
 from genbench.api import GenerativeModel, ImageSet
-from genbench.inference import inferred_batches, state_fingerprint
+from genbench.metrics.core.inference import inferred_batches, state_fingerprint
 
 MEMO_BYTES = 256 * 2**20  # reconstructions larger than this are recomputed rather than kept
 _MEMO: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

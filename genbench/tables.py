@@ -1,0 +1,235 @@
+"""``genbench table``: a pure aggregation of the tidy records into the paper's table layout —
+rows datasets, columns models, mean +- std over seeds, the best value marked, and a Delta column
+(best vs runner-up, in the metric's better direction) — as rich, markdown, csv or LaTeX."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from genbench.errors import GenbenchError, did_you_mean
+
+FORMATS = ("rich", "md", "csv", "latex")
+OK = ("ok", "warn")
+
+
+@dataclass
+class Table:
+    metric: str
+    higher_is_better: bool | None  # None: descriptive metric, no best mark and no Δ
+    rows: list[str]
+    columns: list[str]  # models, then "Δ"
+    cells: dict[tuple[str, str], str]
+    best: set[tuple[str, str]] = field(default_factory=set)
+    means: dict[tuple[str, str], float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    title: str = ""  # shown above the table (rich title, markdown heading); default: the metric
+    corner: str = "dataset"  # header of the row-label column in rich output
+
+
+def _decimals(v: float) -> int:
+    """Paper-table precision: 1 decimal from 100, 2 from 1, 3 below 1, 3 significant below 0.001."""
+    mag = abs(v)
+    if mag >= 100:
+        return 1
+    if mag >= 1:
+        return 2
+    if mag >= 0.001 or mag == 0:
+        return 3
+    return 2 - math.floor(math.log10(mag))
+
+
+def _fmt(v: float, decimals: int | None = None) -> str:
+    if not math.isfinite(v):
+        return str(v)
+    return f"{v:.{_decimals(v) if decimals is None else decimals}f}"
+
+
+def _is_count(g: pd.DataFrame) -> bool:
+    """Records of a count say what it counts out of (``extra['of']``, e.g. dissect_detectors: 11 of 12)."""
+    return "extra" in g and g["extra"].map(lambda e: isinstance(e, dict) and "of" in e).all()
+
+
+def cell(g: pd.DataFrame) -> tuple[str, float | None]:
+    """One cell from the records of one (row, model): 'mean ± std' over seeds (std to the mean's
+    precision), † when any value is marked 'warn'; else the status ('n/a', 'unavailable', ...)."""
+    good = g[g["status"].isin(OK)]
+    if good.empty:
+        return str(g["status"].iloc[-1]), None
+    x = good["value"].astype(float)
+    mean = x.mean()
+    dec = 0 if _is_count(good) and mean == round(mean) else _decimals(mean)  # a mean that is not whole keeps them
+    text = _fmt(mean, dec) + (f" ± {_fmt(x.std(ddof=1), dec)}" if len(x) > 1 else "")
+    return text + ("†" if (good["status"] == "warn").any() else ""), float(mean)
+
+
+def chance_notes(d: pd.DataFrame, by: str | None = None) -> list[str]:
+    """'ncc chance (untrained generator): ours 0.21, ours-dense 0.20' for each metric in ``d`` whose
+    records carry ``extra['chance']`` (the score of an untrained model of the same config), mean over
+    seeds; with ``by`` (a column, e.g. the table's row), one line per value of it."""
+    if d.empty or "extra" not in d:
+        return []
+    chance = d["extra"].map(lambda e: e.get("chance") if isinstance(e, dict) else None)
+    d = d.assign(chance=pd.to_numeric(chance, errors="coerce")).dropna(subset=["chance"])
+    lines = []
+    for keys, g in d.groupby(["metric"] + ([by] if by else []), sort=False):
+        metric, *where = keys
+        means = g.groupby("model", sort=False)["chance"].mean()
+        lines.append(f"{metric} chance (untrained generator){', ' + where[0] if where else ''}: "
+                     + ", ".join(f"{m} {_fmt(v)}" for m, v in means.items()))
+    return lines
+
+
+def _family(r: pd.Series) -> str:
+    """A record's protocol (a JSON string in load_records' frame) without its seeds ('seed', '*_seed'):
+    the runs of one protocol differ only in those."""
+    protocol = r.get("protocol")
+    protocol = json.loads(protocol) if isinstance(protocol, str) else protocol if isinstance(protocol, dict) else {}
+    kept = {k: v for k, v in protocol.items() if k != "seed" and not k.endswith("_seed")}
+    return json.dumps({"plugin": r["metric_plugin"], **kept}, sort_keys=True, default=str)
+
+
+def protocol_note(ok: pd.DataFrame, metrics: list[str]) -> str | None:
+    """'protocol: swd/mse 1a2b3c4d5e6f, ...' for the good records ``ok``: metrics that share protocol ids are
+    named together. A protocol that holds the seed has one id per seed; when the ids of a metric differ
+    only in that, the first seed's id stands for them and the line says so, so three seeds do not read as
+    three protocols."""
+    by_pid: dict[str, list[str]] = {}
+    first_seeds: set[int] = set()
+    for metric in metrics:
+        d = ok[ok["metric"] == metric]
+        if d.empty:
+            continue
+        for _, g in d.groupby(d.apply(_family, axis=1), sort=False):
+            per_seed = g.groupby("seed", sort=True)["protocol_id"].unique()
+            ids = tuple(dict.fromkeys(v[0] for v in per_seed))
+            if len(ids) > 1 and all(len(v) == 1 for v in per_seed):
+                first_seeds.add(int(per_seed.index[0]))
+                by_pid.setdefault(ids[0], []).append(metric)
+            else:  # one id for every seed, or more than one protocol within a seed: list them plainly
+                for pid in sorted(set(g["protocol_id"])):
+                    by_pid.setdefault(pid, []).append(metric)
+    if not by_pid:
+        return None
+    head = "protocol"
+    if first_seeds:
+        head += (f" (ids of seed {', '.join(map(str, sorted(first_seeds)))}; other seeds' ids differ only in "
+                 f"the seed)")
+    return f"{head}: " + ", ".join(f"{'/'.join(ms)} {pid}" for pid, ms in by_pid.items())
+
+
+def build_table(df: pd.DataFrame, metric: str) -> Table:
+    if df.empty or metric not in set(df["metric"]):
+        known = sorted(set(df["metric"])) if not df.empty else []
+        raise GenbenchError(f"No records for metric '{metric}'{did_you_mean(metric, known)}; recorded metrics: "
+                            f"{', '.join(known) or 'none (run genbench run first)'}.")
+    multi_preset = df["preset"].nunique() > 1
+    df = df.assign(row=df["dataset"] + (" (" + df["preset"] + ")" if multi_preset else ""))
+    d = df[df["metric"] == metric].copy()
+    plugin = d["metric_plugin"].iloc[0] if "metric_plugin" in d else metric
+    hib = bool(d["higher_is_better"].dropna().iloc[0]) if d["higher_is_better"].notna().any() else None
+    d = d.sort_values("time", kind="stable")
+    rows = list(dict.fromkeys(d["row"]))
+    # every model evaluated on these rows gets a column, so 'n/a' is visible, not a missing column
+    models = list(dict.fromkeys(df[df["row"].isin(rows)].sort_values("time", kind="stable")["model"]))
+    na = df[(df["metric_plugin"] == plugin) & (df["status"] == "n/a")] if "metric_plugin" in df else df[:0]
+    t = Table(metric, hib, rows, models + ([] if hib is None else ["Δ"]), {})
+    for r in rows:
+        vals: dict[str, float] = {}
+        for m in models:
+            g = d[(d["row"] == r) & (d["model"] == m)]
+            if g.empty:
+                t.cells[(r, m)] = "n/a" if ((na["row"] == r) & (na["model"] == m)).any() else ""
+                continue
+            t.cells[(r, m)], mean = cell(g)
+            if mean is None:
+                continue
+            vals[m] = mean
+            t.means[(r, m)] = mean
+        if hib is None:
+            continue
+        ranked = sorted(vals, key=lambda m: -vals[m] if hib else vals[m])
+        t.best |= {(r, m) for m in ranked if vals[m] == vals[ranked[0]]}  # ties are all marked
+        t.cells[(r, "Δ")] = _fmt(abs(vals[ranked[0]] - vals[ranked[1]])) if len(ranked) > 1 else ""
+    seeds = d.groupby(["row", "model"])["seed"].nunique()
+    direction = ("descriptive (no better direction)" if hib is None else
+                 f"{'higher' if hib else 'lower'} is better; best marked; Δ = best vs runner-up")
+    t.notes.append(f"{direction}; seeds per cell: {seeds.min()}–{seeds.max()}" if len(seeds) else direction)
+    warn_notes = sorted(set(d.loc[d["status"] == "warn", "note"].dropna()))
+    t.notes += [f"† {n}" for n in warn_notes]
+    t.notes += chance_notes(d[d["status"].isin(OK)], by="row" if len(rows) > 1 else None)
+    note = protocol_note(d[d["status"].isin(OK)], [metric])
+    if note:
+        t.notes.append(note)
+    return t
+
+
+def render(t: Table, fmt: str) -> str:
+    if fmt == "md":
+        head = (f"**{t.title}**\n\n" if t.title else "") + f"| {t.metric} | " + " | ".join(t.columns) + " |"
+        sep = "|" + "---|" * (len(t.columns) + 1)
+        lines = [head, sep]
+        for r in t.rows:
+            cells = [f"**{t.cells[(r, c)]}**" if (r, c) in t.best else t.cells[(r, c)] for c in t.columns]
+            lines.append(f"| {r} | " + " | ".join(cells) + " |")
+        return "\n".join(lines + [""] + [f"{n}  " for n in t.notes if n])
+    if fmt == "csv":
+        frame = pd.DataFrame([[t.cells[(r, c)] for c in t.columns] for r in t.rows], index=t.rows,
+                             columns=t.columns)
+        frame.index.name = t.title or t.metric
+        return frame.to_csv()
+    if fmt == "latex":
+        esc = lambda s: (s.replace("_", r"\_").replace("±", r"$\pm$").replace("†", r"$^\dagger$")  # noqa: E731
+                         .replace("↑", r"$\uparrow$").replace("↓", r"$\downarrow$"))
+        lines = ([f"% {t.title}"] if t.title else []) + [r"\begin{tabular}{l" + "c" * len(t.columns) + "}", r"\toprule",
+                 esc(t.metric) + " & " + " & ".join(esc(c).replace("Δ", r"$\Delta$") for c in t.columns)
+                 + r" \\", r"\midrule"]
+        for r in t.rows:
+            cells = [(r"\textbf{" + esc(t.cells[(r, c)]) + "}") if (r, c) in t.best else esc(t.cells[(r, c)])
+                     for c in t.columns]
+            lines.append(esc(r) + " & " + " & ".join(cells) + r" \\")
+        lines += [r"\bottomrule", r"\end{tabular}"]
+        return "\n".join(lines + ["% " + n for n in t.notes if n])
+    raise GenbenchError(f"Unknown format '{fmt}'; choose from: {', '.join(FORMATS)}.")
+
+
+def rich_table(t: Table, plain: bool = False):
+    """A rich table; ``plain`` (a console without colour) marks the best with a '*' instead of bold."""
+    from rich.console import Group
+    from rich.table import Table as RichTable
+    from rich.text import Text
+
+    arrow = "" if t.higher_is_better is None else (" (↑)" if t.higher_is_better else " (↓)")
+    rt = RichTable(title=t.title or t.metric + arrow, title_justify="left")
+    rt.add_column(t.corner, no_wrap=True)
+    for c in t.columns:
+        rt.add_column(c, justify="right", no_wrap=True)
+    for r in t.rows:
+        mark = "*{}" if plain else "[bold green]{}[/]"
+        rt.add_row(r, *[mark.format(t.cells[(r, c)]) if (r, c) in t.best else t.cells[(r, c)] for c in t.columns])
+    return Group(rt, Text("\n".join(n for n in t.notes if n), style="dim"), Text(""))
+
+
+# The paper's tables first (2: FID, 3: MSE, 4: NCC), then the offline stand-ins, then the rest as recorded.
+PREFERRED_ORDER = ("fid", "kid", "swd", "fd_rand", "kid_rand", "mse", "mse_heldout", "lpips", "lpips_heldout",
+                   "ncc", "parts")
+
+
+def metric_order(df: pd.DataFrame) -> list[str]:
+    if df.empty:
+        return []
+    recorded = list(dict.fromkeys(df.sort_values("time", kind="stable")["metric"]))
+    return [m for m in PREFERRED_ORDER if m in recorded] + [m for m in recorded if m not in PREFERRED_ORDER]
+
+
+def valueless(df: pd.DataFrame, metrics: list[str]) -> dict[str, str]:
+    """Metrics with no value in any cell, mapped to their statuses (e.g. 'unavailable', 'n/a')."""
+    out = {}
+    for m in metrics:
+        d = df[df["metric"] == m]
+        if not d["status"].isin(OK).any():
+            out[m] = "/".join(sorted(set(d["status"])))
+    return out
