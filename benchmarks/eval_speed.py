@@ -37,11 +37,27 @@ BASELINE = "7e70f4d"  # main before the evaluation speed-ups
 
 
 def load_run(run: Path):
-    """(model in eval mode, EvalContext pieces) from a finished run folder's checkpoint."""
+    """(model in eval mode, EvalContext pieces) from a finished run folder, by this checkout's RunFolder (the
+    worker of an older revision rebuilds the model the way that revision did)."""
+    try:
+        from genbench.runfolder import RunFolder
+    except ImportError:  # a revision before RunFolder
+        return _load_run_before_runfolder(run)
+    folder = RunFolder(run)
+    model, config = folder.load_model("cpu")
+    ds, train, heldout = folder.load_data()
+    return model, ds, train, heldout, config
+
+
+def _load_run_before_runfolder(run: Path):
+    import numpy as np
+
     from genbench import registry
     from genbench.api import DataInfo
 
-    state = torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=False)
+    safe = [np._core.multiarray._reconstruct, np.ndarray, np.dtype, type(np.dtype(np.uint32))]  # NumPy's RNG state
+    with torch.serialization.safe_globals(safe):
+        state = torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=True)
     config = state["config"]
     cls = registry.get_model(config["model_name"])
     ds = registry.get_dataset(config["dataset"])()
@@ -51,7 +67,7 @@ def load_run(run: Path):
     model = cls(cls.Config(**config["model"]), DataInfo(ds.name or config["dataset"], r["image_size"], len(train),
                                                         train.images.shape[1]))
     model.load_training_state(state["model"])
-    return model, ds, train, heldout, config
+    return model.eval(), ds, train, heldout, config
 
 
 def evaluate_once(run: Path, metrics: list[str], cache: Path) -> dict[str, dict]:
@@ -62,12 +78,20 @@ def evaluate_once(run: Path, metrics: list[str], cache: Path) -> dict[str, dict]
     model, ds, train, heldout, config = load_run(run)
     ctx = EvalContext(model, ds, train, heldout, torch.device("cpu"), n_eval=config["run"]["n_eval"],
                       seed=config["seed"], cache_dir=cache, options={"n_feature_samples": config["run"]["n_fid"]})
+    try:  # this checkout: the evaluator returns records
+        from genbench.records import Record
+
+        scores = [(r.metric_plugin, r.metric, r.value, r.eval_seconds, r.extra)
+                  for r in evaluate(ctx, metrics, [], Record("", "", "", 0, "", "", step=0), "")]
+    except ImportError:  # a revision before the Record
+        scores = [(s.metric, s.score.name, s.score.value, s.seconds, s.score.extra)
+                  for s in evaluate(ctx, metrics, [], step=0, log=lambda *a: None)]
     out: dict[str, dict] = {}
-    for s in evaluate(ctx, metrics, [], step=0, log=lambda *a: None):
-        entry = out.setdefault(s.metric, {"seconds": s.seconds, "values": {}})
-        entry["values"][s.score.name] = s.score.value
-        if s.score.extra.get("chance") is not None:
-            entry["values"][s.score.name + ".chance"] = s.score.extra["chance"]
+    for plugin, name, value, seconds, extra in scores:
+        entry = out.setdefault(plugin, {"seconds": seconds, "values": {}})
+        entry["values"][name] = value
+        if extra.get("chance") is not None:
+            entry["values"][name + ".chance"] = extra["chance"]
     return out
 
 
@@ -143,13 +167,13 @@ def table_eval(run: Path, baseline: Path, metrics: list[str], repeats: int) -> N
 
 
 def train_run(preset: str, steps: int | None, results: Path) -> Path:
-    from genbench.results import run_dir
-    from genbench.runner import run_benchmark
+    from genbench.plan import RunOptions
+    from genbench.runfolder import RunFolder
+    from genbench.runner import run
 
-    sets = {"steps": str(steps)} if steps else {}
-    run_benchmark(["ours"], "shapes", preset, 0, results, [], sets, None, "cpu", progress=False,
-                  echo=lambda *a, **k: None)
-    return run_dir(results, "shapes", "ours", preset, 0)
+    run(RunOptions(["ours"], preset=preset, results=results, steps=steps, metrics=[], device="cpu", progress=False),
+        echo=lambda *a, **k: None)
+    return RunFolder.of(results, "shapes", "ours", preset, 0).path
 
 
 def main(argv=None) -> None:

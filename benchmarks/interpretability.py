@@ -27,7 +27,8 @@ from pathlib import Path
 import torch
 
 from genbench.io import write_json, write_text
-from genbench.runner import run_benchmark
+from genbench.plan import RunOptions
+from genbench.runner import run
 
 MODELS = "ours,ours-dense,abp-sparse,abp,vae"
 METRICS = ["dissect", "ncc"]
@@ -45,8 +46,8 @@ def fmt(v, digits=3) -> str:
     return "—" if v is None else f"{v:.{digits}f}"
 
 
-def row_from_records(records: list[dict]) -> dict:
-    by = {r["metric"]: r for r in records}
+def row_from_records(records: list) -> dict:
+    by = {r.metric: r.to_dict() for r in records}
     d = by.get("dissect", {})
     row = {"dissect": d.get("value"), "iou": by.get("dissect_iou", {}).get("value"),
            "detectors": by.get("dissect_detectors", {}).get("value"), "ncc": by.get("ncc", {}).get("value")}
@@ -93,9 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     rows: dict[str, list[dict]] = {m: [] for m in models}
     t_start = time.time()
     for steps in stages:
-        outcomes = run_benchmark(models, dataset="shapes", preset=args.preset, seed=args.seed, results=results,
-                                 metrics=METRICS, sets={**sets, "steps": str(steps)}, progress=False,
-                                 echo=lambda msg: print(msg, flush=True))
+        outcomes = run(RunOptions(models, preset=args.preset, seed=args.seed, results=Path(results), metrics=METRICS,
+                                  sets=sets, steps=steps, progress=False), echo=lambda msg: print(msg, flush=True))
         for o in outcomes:
             if o.status != "finished":
                 print(f"{o.model}: {o.status} {o.message}", flush=True)

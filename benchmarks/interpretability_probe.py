@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -28,7 +29,7 @@ from genbench.api import EvalContext
 from genbench.metrics.chance import untrained_twin
 from genbench.metrics.dissect import latents_and_activations
 from genbench.registry import get_dataset
-from genbench.tree import load_run
+from genbench.runfolder import RunFolder
 
 
 def probe(features: np.ndarray, labels: np.ndarray) -> float:
@@ -59,7 +60,7 @@ def main() -> int:
     shapes = get_dataset("shapes")()
     print("| model | generator | slot | layer-3 probe | recon probe | image probe |\n|---|---|---|---:|---:|---:|")
     for run in args.runs:
-        model, config = load_run(run)
+        model, config = RunFolder(Path(run)).load_model()
         train = shapes.load("train", model.data.image_size, config["run"]["n_train"], 0)
         types = train.meta["parse"]["part_type"][: args.n]
         slots = train.meta["slots"]

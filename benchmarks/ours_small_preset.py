@@ -23,7 +23,8 @@ from genbench import registry
 from genbench.api import DataInfo
 from genbench.config import PRESETS, resolve
 from genbench.metrics.mse import reconstruction_mse
-from genbench.trainer import BatchStream, seed_everything
+from genbench.rng import seed_everything
+from genbench.trainer import BatchStream
 
 PAPER = "sigma=1,bank_std=1,fc_k=8,conv_frac=0.25,lr=7e-4,beta1=0"
 DEFAULT_VARIANTS = [

@@ -27,6 +27,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -38,9 +39,11 @@ from genbench.api import DataInfo
 from genbench.backbones import Sparsity, Table1Generator
 from genbench.config import PRESETS, resolve
 from genbench.langevin import langevin
-from genbench.results import read_run, run_dir
-from genbench.runner import run_benchmark
-from genbench.trainer import BatchStream, pick_device, seed_everything
+from genbench.plan import RunOptions, pick_device
+from genbench.rng import seed_everything
+from genbench.runfolder import RunFolder
+from genbench.runner import run
+from genbench.trainer import BatchStream
 
 MODELS = "vae,dcgan,wgan,coopnet,cegan,ali,alice,ours"
 # Dense bf16 tensor-core peak, TFLOP/s (vendor data sheets, without sparsity), by device-name fragment.
@@ -223,13 +226,12 @@ def table_langevin(args, data, device) -> None:
 
 def table_eval(args, device) -> None:
     with tempfile.TemporaryDirectory() as results:
-        sets = {"steps": str(args.eval_steps)} if args.eval_steps else {}
-        run_benchmark(["ours"], "shapes", args.preset, 0, results, None, sets, None, str(device), progress=False,
-                      echo=lambda *a, **k: None)
-        records = read_run(run_dir(results, "shapes", "ours", args.preset, 0))["records"]
+        run(RunOptions(["ours"], preset=args.preset, results=Path(results), steps=args.eval_steps or None,
+                       device=str(device), progress=False), echo=lambda *a, **k: None)
+        records = RunFolder.of(results, "shapes", "ours", args.preset, 0).read_results().records
     per_metric: dict[str, float] = {}
     for r in records:
-        per_metric[r["metric_plugin"]] = max(per_metric.get(r["metric_plugin"], 0.0), r.get("eval_seconds", 0.0))
+        per_metric[r.metric_plugin] = max(per_metric.get(r.metric_plugin, 0.0), r.eval_seconds)
     print(f"\n## 5. evaluation of one trained `ours` ({args.preset}), seconds per metric\n\n| metric | seconds |\n"
           "|---|---|")
     for m, s in sorted(per_metric.items(), key=lambda kv: -kv[1]):

@@ -14,9 +14,9 @@ import click
 from rich.console import Console
 
 from genbench import registry
-from genbench.config import PRESET_NAMES, load_toml, parse_sets
+from genbench.config import PRESET_NAMES, parse_sets
 from genbench.errors import GenbenchError
-from genbench.results import DEFAULT_RESULTS
+from genbench.plan import DEFAULT_RESULTS
 
 console = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -69,64 +69,70 @@ def list_cmd():
         err.print(f"[yellow]warning:[/] {p}", soft_wrap=True)
 
 
+def _names(kind: str):
+    """A click callback: 'a,b' -> ['a', 'b'], each name known to the registry."""
+    return lambda ctx, param, value: registry.parse_names(kind, value) if value is not None else None
+
+
+def _seeds(ctx, param, value):
+    from genbench.plan import parse_seeds
+
+    return parse_seeds(value, "--" + param.name) if value is not None else None
+
+
+def _shard(ctx, param, value):
+    from genbench.plan import parse_shard
+
+    return parse_shard(value) if value is not None else (0, 1)
+
+
 @cli.command()
-@click.option("--models", "-m", required=True, help="Comma-separated model names, e.g. ours,wgan.")
+@click.option("--models", "-m", required=True, callback=_names("models"),
+              help="Comma-separated model names, e.g. ours,wgan.")
 @click.option("--dataset", "-d", default="shapes", show_default=True, help="Dataset name.")
 @click.option("--preset", "-p", default="small", show_default=True, type=click.Choice(PRESET_NAMES))
 @click.option("--seed", "-s", default=0, show_default=True, type=int)
-@click.option("--results", "-r", default=str(DEFAULT_RESULTS), show_default=True, type=click.Path(file_okay=False))
+@click.option("--results", "-r", default=str(DEFAULT_RESULTS), show_default=True, type=click.Path(file_okay=False,
+              path_type=Path))
 @click.option("--steps", type=int, help="Training steps (overrides the preset).")
-@click.option("--metrics", help="Comma-separated metrics (default: all; those that do not apply read n/a).")
-@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+@click.option("--metrics", callback=_names("metrics"),
+              help="Comma-separated metrics (default: all; those that do not apply read n/a).")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", callback=lambda c, p, v: parse_sets(v),
               help="Override a setting: key=value for every model that has it, or model.key=value.")
-@click.option("--config", "config_file", type=click.Path(), help="TOML file of settings ([model] tables allowed).")
+@click.option("--config", "config_file", type=click.Path(path_type=Path),
+              help="TOML file of settings ([model] tables allowed).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
-@click.option("--data-root", type=click.Path(), help="Folder holding the dataset's files.")
+@click.option("--data-root", type=click.Path(path_type=Path), help="Folder holding the dataset's files.")
 @click.option("--limit", type=int, help="Use the first N training images (sorted order).")
-@click.option("--inception-weights", type=click.Path(), help="pytorch-fid Inception weights file for FID.")
+@click.option("--inception-weights", type=click.Path(path_type=Path),
+              help="pytorch-fid Inception weights file for FID.")
 @click.option("--allow-unverified-weights", is_flag=True,
               help="Use an Inception file failing the SHA-256 check; scores are named fid_unverified/kid_unverified.")
 @click.option("--fresh", is_flag=True, help="Start over instead of resuming an existing run folder.")
-@click.option("--no-progress", is_flag=True, help="No progress bar.")
-@click.option("--datasets", help="Comma-separated datasets: one run per dataset x model x seed (replaces --dataset).")
-@click.option("--seeds", help="Comma-separated seeds, e.g. 0,1,2 (replaces --seed).")
-@click.option("--shard", help="i/n: run only slice i (0..n-1) of the dataset x model x seed grid (n machines).")
+@click.option("--no-progress", "progress", is_flag=True, flag_value=False, default=True, help="No progress bar.")
+@click.option("--datasets", callback=_names("datasets"),
+              help="Comma-separated datasets: one run per dataset x model x seed (replaces --dataset).")
+@click.option("--seeds", callback=_seeds, help="Comma-separated seeds, e.g. 0,1,2 (replaces --seed).")
+@click.option("--shard", callback=_shard,
+              help="i/n: run only slice i (0..n-1) of the dataset x model x seed grid (n machines).")
 @click.option("--amp", default="none", show_default=True, type=click.Choice(["none", "bf16"]),
               help="Mixed precision for the training passes.")
-@click.option("--compile", "compile_", is_flag=True, help="torch.compile the generator.")
-def run(models, dataset, preset, seed, results, steps, metrics, sets, config_file, device, data_root, limit,
-        inception_weights, allow_unverified_weights, fresh, no_progress, datasets, seeds, shard, amp, compile_):
+@click.option("--compile", is_flag=True, help="torch.compile the generator.")
+def run(**options):
     """Train and evaluate models on a dataset; records go to RESULTS/<dataset>/<model>/<preset>-seed<S>/."""
     from genbench import distributed
-    from genbench.accel import Acceleration
-    from genbench.grid import Grid, parse_seeds, parse_shard, run_grid
-    from genbench.results import load_records
+    from genbench.plan import RunOptions, make_plan
+    from genbench.runfolder import load_records
+    from genbench.runner import run_plan
 
-    model_names = registry.parse_names("models", models)
-    dataset_names = registry.parse_names("datasets", datasets) if datasets else [dataset]
-    registry.get_dataset(dataset_names[0])
-    grid = Grid(model_names, dataset_names, parse_seeds(seeds) if seeds else [seed], preset,
-                parse_shard(shard) if shard else (0, 1))
-    metric_names = registry.parse_names("metrics", metrics) if metrics else None
-    set_values = parse_sets(sets)
-    if steps is not None:
-        set_values["steps"] = str(steps)
-    if limit is not None:
-        set_values["n_train"] = str(limit)
-    file_values = load_toml(config_file) if config_file else None
-    data_options = {"data_root": data_root} if data_root else {}
-    eval_options = {"inception_weights": inception_weights} if inception_weights else {}
-    if allow_unverified_weights:
-        eval_options["allow_unverified_weights"] = True
-    outcomes = run_grid(grid, results, metric_names, set_values, file_values, device, fresh, data_options,
-                        echo=console.print, progress=not no_progress, eval_options=eval_options,
-                        accel=Acceleration(amp, compile_))
+    plan = make_plan(RunOptions(**options))
+    outcomes = run_plan(plan, echo=console.print)
     if not distributed.is_main():
         return  # rank 0 prints the tables
-    df = load_records(results)
+    df = load_records(plan.results)
     if not df.empty:
-        df = df[df["dataset"].isin(dataset_names) & (df["preset"] == preset)]
-        _print_overviews(df, None, "rich", models=model_names)
+        df = df[df["dataset"].isin(plan.grid.datasets) & (df["preset"] == plan.preset)]
+        _print_overviews(df, None, "rich", models=plan.grid.models)
     failed = [o for o in outcomes if o.status != "finished"]
     if failed:
         _fail("; ".join(o.message for o in failed), code=1)
@@ -143,7 +149,7 @@ def run(models, dataset, preset, seed, results, steps, metrics, sets, config_fil
                    "paper: one table per metric, rows datasets x columns models with Δ (default with --metric).")
 def table(metric, results, fmt, dataset, preset, layout):
     """Comparison tables (mean ± std over seeds) from the recorded results."""
-    from genbench.results import load_records
+    from genbench.runfolder import load_records
 
     if not Path(results).is_dir():
         raise GenbenchError(f"Results folder '{results}' does not exist; run `genbench run` first or pass --results.")
@@ -179,13 +185,13 @@ def _print_overviews(df, metrics, fmt, models=None):
             click.echo(("\n" if i else "") + render(t, fmt))
 
 
-def _print_tables(df, metrics, fmt, only_models=None):
+def _print_tables(df, metrics, fmt):
     """One table per metric. Without an explicit metric list, metrics that have no value in any cell
     (e.g. FID without weights) get one line instead of a table of 'unavailable'."""
     from genbench.tables import build_table, metric_order, render, rich_table, valueless
 
     if metrics is None:
-        metrics = metric_order(df if only_models is None else df[df["model"].isin(only_models)])
+        metrics = metric_order(df)
         empty = valueless(df, metrics)
         metrics = [m for m in metrics if m not in empty]
         if empty:
@@ -216,7 +222,7 @@ def tree(run_dir, sample, out):
                                      "seed).")
 def report(results, out, figure_seeds):
     """A page of tables and figures: OUT/report.html (self-contained) and OUT/report.md (+ OUT/images/)."""
-    from genbench.grid import parse_seeds
+    from genbench.plan import parse_seeds
     from genbench.report import write_report
 
     page, md = write_report(results, out, parse_seeds(figure_seeds, "--figure-seeds") if figure_seeds else None)

@@ -6,62 +6,54 @@ from __future__ import annotations
 import time
 import traceback
 import warnings
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
-from genbench.api import EvalContext, Metric, Score
+from genbench.api import EvalContext, Metric, Score, capabilities
+from genbench.records import Record, protocol_id
 from genbench.registry import get_metric
-from genbench.results import protocol_id
 
 
-@dataclass
-class Scored:
-    score: Score
-    metric: str
-    protocol: dict[str, Any]
-    protocol_id: str
-    reused: bool = False
-    seconds: float = 0.0
-    time: str | None = None  # when a reused score was computed
-
-
-def evaluate(ctx: EvalContext, metric_names: list[str], previous: list[dict[str, Any]], step: int,
-             log=print) -> list[Scored]:
-    """Scores for every metric in ``metric_names``. A record in ``previous`` with the same metric,
-    protocol id and checkpoint step is reused instead of recomputed."""
-    out: list[Scored] = []
+def evaluate(ctx: EvalContext, metric_names: list[str], previous: list[Record], base: Record,
+             stamp: str) -> list[Record]:
+    """Records for every metric in ``metric_names``, made from ``base`` (the run's identity and provenance)
+    and stamped ``stamp``. A record in ``previous`` with the same metric, protocol id and step is reused
+    instead of recomputed (it keeps its value, seconds and time)."""
+    out: list[Record] = []
     for name in metric_names:
         metric: Metric = get_metric(name)()
         if not metric.applies(ctx.model):
-            missing = ", ".join(sorted(metric.requires - set(ctx.model.provides)))
-            out.append(Scored(Score(name, None, "n/a", f"model is not a {missing}",
-                                    metric.higher_is_better), name, {}, ""))
+            missing = ", ".join(sorted(metric.requires - capabilities(ctx.model)))
+            out.append(replace(base, metric=name, metric_plugin=name, status="n/a", note=f"model is not a {missing}",
+                               higher_is_better=metric.higher_is_better, time=stamp))
             continue
         protocol = metric.protocol(ctx)
         pid = protocol_id(name, metric.version, protocol)
-        old = [r for r in previous if r.get("metric_plugin") == name and r.get("protocol_id") == pid
-               and r.get("step") == step and r.get("status") in ("ok", "warn")]
+        scored = replace(base, metric_plugin=name, protocol_id=pid, protocol=protocol, time=stamp)
+        old = [r for r in previous if r.metric_plugin == name and r.protocol_id == pid and r.step == base.step
+               and r.good]
         if old:
-            for r in old:
-                out.append(Scored(Score(r["metric"], r["value"], r["status"], r.get("note", ""),
-                                        r.get("higher_is_better", False), r.get("extra", {})),
-                                  name, protocol, pid, reused=True, seconds=r.get("eval_seconds", 0.0),
-                                  time=r.get("time")))
+            out += [replace(scored, metric=r.metric, value=r.value, status=r.status, note=r.note,
+                            higher_is_better=r.higher_is_better, extra=r.extra, eval_seconds=r.eval_seconds,
+                            time=r.time or stamp) for r in old]
             continue
         t0 = time.perf_counter()
-        try:
-            scores = metric.compute(ctx)
-        except Exception as exc:  # one broken metric must not lose the others' results
-            detail = traceback.format_exc(limit=3)
-            warnings.warn(f"metric '{name}' failed: {type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=2)
-            if ctx.options.get("error_log"):
-                with Path(ctx.options["error_log"]).open("a") as f:
-                    f.write(f"metric {name}:\n{detail}\n")
-            scores = [Score(name, None, "error", f"{type(exc).__name__}: {exc}", metric.higher_is_better)]
-        seconds = time.perf_counter() - t0
-        for s in scores:
-            if s.status not in ("ok", "warn"):
-                s.value = None
-            out.append(Scored(s, name, protocol, pid, seconds=seconds))
+        scores = _compute(metric, name, ctx)
+        seconds = round(time.perf_counter() - t0, 2)
+        out += [replace(scored, metric=s.name, value=s.value if s.status in ("ok", "warn") else None,
+                        status=s.status, note=s.note, higher_is_better=s.higher_is_better, extra=s.extra,
+                        eval_seconds=seconds) for s in scores]
     return out
+
+
+def _compute(metric: Metric, name: str, ctx: EvalContext) -> list[Score]:
+    """The metric's scores; a metric that crashes gives one 'error' score (traceback in the error log)."""
+    try:
+        return metric.compute(ctx)
+    except Exception as exc:  # one broken metric must not lose the others' results
+        detail = traceback.format_exc(limit=3)
+        warnings.warn(f"metric '{name}' failed: {type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=3)
+        if ctx.options.get("error_log"):
+            with Path(ctx.options["error_log"]).open("a") as f:
+                f.write(f"metric {name}:\n{detail}\n")
+        return [Score(name, None, "error", f"{type(exc).__name__}: {exc}", metric.higher_is_better)]

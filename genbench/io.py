@@ -1,9 +1,11 @@
 """Atomic writes: every file genbench produces is written to a temp file and renamed into place,
-so a killed process never leaves a half-written result, checkpoint or figure behind."""
+so a killed process never leaves a half-written result, checkpoint or figure behind; and the one
+content hash of JSON-able values (``json_hash``)."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -50,3 +52,10 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
 
 def read_json(path: str | os.PathLike) -> Any:
     return json.loads(Path(path).read_text())
+
+
+def json_hash(obj: Any, digits: int = 16) -> str:
+    """The first ``digits`` hex digits of the SHA-256 of ``obj`` as canonical JSON (sorted keys; values JSON
+    cannot hold written with ``str``): the one way genbench keys caches and protocols by their content."""
+    blob = json.dumps(obj, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:digits]

@@ -23,11 +23,11 @@ import genbench
 from genbench import registry
 from genbench.api import capabilities
 from genbench.errors import GenbenchError
-from genbench.io import atomic_path, read_json, write_text
+from genbench.io import atomic_path, write_text
 from genbench.overview import build_overviews, fit_width
-from genbench.results import RESULTS_FILE, load_records, now
+from genbench.records import now
+from genbench.runfolder import RECONSTRUCTIONS, SAMPLES, TRAIN_LOG, RunFolder, folders, load_records
 from genbench.tables import Table, build_table, metric_order, render, valueless
-from genbench.trainer import CONFIG
 
 IMAGES = "images"  # folder beside report.md
 MIN_IMAGE_PX = 40  # sample grids of smaller images are shown at an integer zoom, pixels kept sharp
@@ -102,10 +102,13 @@ def plot_curves(log: Path, title: str) -> bytes | None:
     return buf.getvalue()
 
 
-def _run_section(rdir: Path, config: dict) -> RunSection:
+def _run_section(folder: RunFolder, config: dict) -> RunSection:
     name, seed = config["model_name"], config["seed"]
     slug = f"{config['dataset']}-{config['preset']}-{name}-seed{seed}"
-    meta = read_json(rdir / RESULTS_FILE).get("run", {}) if (rdir / RESULTS_FILE).is_file() else {}
+    try:
+        meta = folder.read_results().run
+    except (OSError, ValueError):
+        meta = {}
     bits = [f"status {meta['status']}" if meta.get("status") else "not evaluated yet"]
     if meta.get("step") is not None:
         bits.append(f"step {meta['step']}")
@@ -113,13 +116,13 @@ def _run_section(rdir: Path, config: dict) -> RunSection:
         bits.append(f"last training session {meta['train_seconds']:.0f} s")
     if meta.get("git_commit"):
         bits.append(f"genbench {meta.get('genbench', '?')} @ {meta['git_commit']}")
-    sec = RunSection(f"{name} · seed {seed}", rdir, "; ".join(bits))
+    sec = RunSection(f"{name} · seed {seed}", folder.path, "; ".join(bits))
     zoom = max(1, round(MIN_IMAGE_PX / config.get("run", {}).get("image_size", MIN_IMAGE_PX)))
-    for file, caption in (("samples.png", "samples (fixed latents per seed)"),
-                          ("reconstructions.png", "top: training images, bottom: reconstructions")):
-        if (rdir / file).is_file():
-            sec.figures.append(Figure(caption, f"{slug}-{file}", (rdir / file).read_bytes(), zoom))
-    log = rdir / "train_log.csv"
+    for file, caption in ((SAMPLES, "samples (fixed latents per seed)"),
+                          (RECONSTRUCTIONS, "top: training images, bottom: reconstructions")):
+        if folder.file(file).is_file():
+            sec.figures.append(Figure(caption, f"{slug}-{file}", folder.file(file).read_bytes(), zoom))
+    log = folder.file(TRAIN_LOG)
     curves = plot_curves(log, f"{name}: training log") if log.is_file() else None
     if curves is not None:
         sec.figures.append(Figure("training curves (train_log.csv)", f"{slug}-curves.png", curves))
@@ -132,7 +135,7 @@ def _run_section(rdir: Path, config: dict) -> RunSection:
         from genbench.tree import tree_images
 
         try:
-            tree, dic = tree_images(rdir)
+            tree, dic = tree_images(folder.path)
         except GenbenchError as exc:
             sec.notes.append(f"no AND-OR tree: {exc}")
         else:
@@ -150,13 +153,10 @@ def collect(results: Path | str, figure_seeds: list[int] | None = None) -> Repor
         raise GenbenchError(f"Results folder '{results}' does not exist; run `genbench run` first or pass --results.")
     df = load_records(results)
     configs = []
-    for f in sorted(results.rglob(CONFIG)):
-        try:
-            cfg = read_json(f)
-        except (OSError, ValueError):
-            continue
-        if {"model_name", "dataset", "preset", "seed"} <= set(cfg):
-            configs.append((f.parent, cfg))
+    for folder in folders(results):
+        cfg = folder.read_config()
+        if cfg is not None and {"model_name", "dataset", "preset", "seed"} <= set(cfg):
+            configs.append((folder, cfg))
     if df.empty and not configs:
         raise GenbenchError(f"No runs under '{results}'; run `genbench run --models ours,vae` first.")
     overviews = build_overviews(df) if not df.empty else []
@@ -176,12 +176,12 @@ def collect(results: Path | str, figure_seeds: list[int] | None = None) -> Repor
 
     if figure_seeds is not None:
         seen = sorted({cfg["seed"] for _, cfg in configs})
-        configs = [(rdir, cfg) for rdir, cfg in configs if cfg["seed"] in figure_seeds]
+        configs = [(folder, cfg) for folder, cfg in configs if cfg["seed"] in figure_seeds]
         if not configs:
             raise GenbenchError(f"No runs with seed {', '.join(map(str, figure_seeds))} under '{results}'; "
                                 f"its runs have seeds {', '.join(map(str, seen))}.")
-    for rdir, cfg in sorted(configs, key=key):
-        runs.setdefault(f"{cfg['dataset']} · {cfg['preset']}", []).append(_run_section(rdir, cfg))
+    for folder, cfg in sorted(configs, key=key):
+        runs.setdefault(f"{cfg['dataset']} · {cfg['preset']}", []).append(_run_section(folder, cfg))
     return Report(results, overviews, paper, runs, figure_seeds)
 
 

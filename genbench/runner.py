@@ -1,51 +1,33 @@
-"""``genbench run`` as a function: resolve configs, load data once, then per model train (resuming),
-evaluate, and write the run's records. The CLI is a thin layer over ``run_benchmark``."""
+"""``genbench run`` as functions: ``run_plan`` loads each dataset once and does this shard's cells in turn;
+``run_cell`` trains one model (resuming), evaluates it and writes its run folder's records. Complete cells
+are skipped unless ``--fresh``; one model's crash is logged in its folder and the others go on.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
 import shutil
 import tempfile
 import traceback
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import torch
 
 import genbench
 from genbench import distributed, registry
-from genbench import results as store
-from genbench.accel import Acceleration
 from genbench.api import DataInfo, Dataset, EvalContext, ImageSet
-from genbench.config import RunSettings, resolve
 from genbench.errors import GenbenchError
 from genbench.evaluator import evaluate
-from genbench.lock import run_lock
-from genbench.results import flatten, git_commit, now, read_run, run_dir, versions, write_run
-from genbench.trainer import pick_device, seed_everything, train
-from genbench.validate import check_data, check_models, check_results_folder, check_weights
-
-
-@dataclass
-class Shared:
-    """What every run of one ``run_benchmark`` call shares: the data, the settings and the outputs."""
-
-    dataset: Dataset
-    train: ImageSet
-    heldout: ImageSet | None
-    run: RunSettings
-    seed: int
-    device: torch.device
-    metrics: list[str]
-    explicit: bool  # metrics were named (an unavailable one is then an error)
-    fresh: bool
-    progress: bool
-    eval_options: dict[str, Any]
-    results: Path
-    echo: Callable[..., None]
-    accel: Acceleration
+from genbench.plan import Cell, RunOptions, RunPlan, make_plan
+from genbench.records import Record, RunResults, device_name, flatten, git_commit, now, versions
+from genbench.rng import seed_everything
+from genbench.runfolder import ERROR_LOG, RunFolder
+from genbench.trainer import TrainResult, train
+from genbench.validate import check_data, check_models
 
 
 @dataclass
@@ -54,136 +36,184 @@ class RunOutcome:
     run_dir: Path
     status: str
     message: str = ""
-    records: list[dict[str, Any]] = field(default_factory=list)
+    records: list[Record] = field(default_factory=list)
     seconds: float = 0.0
 
 
-def run_benchmark(models: list[str], dataset: str = "shapes", preset: str = "small", seed: int = 0,
-                  results: Path | str = "results", metrics: list[str] | None = None,
-                  sets: dict[str, Any] | None = None, file_values: dict[str, Any] | None = None,
-                  device: str = "auto", fresh: bool = False, progress: bool = True,
-                  data_options: dict[str, Any] | None = None, eval_options: dict[str, Any] | None = None,
-                  echo=print, accel: Acceleration | None = None) -> list[RunOutcome]:
-    results = Path(results)
-    classes = {m: registry.get_model(m) for m in models}
-    ds = registry.get_dataset(dataset)()
-    metric_names = metrics if metrics is not None else registry.names("metrics")
-    for m in metric_names:
-        registry.get_metric(m)
-    run, configs = resolve(preset, models, classes, file_values, sets)
-    check_weights(metric_names, dict(eval_options or {}), metrics is not None)
-    check_results_folder(results)
-    dev = pick_device(device)
-    group = distributed.init(dev)  # None unless started by torchrun with several processes
-    if group is not None:
-        dev, progress = group.device, progress and group.is_main
-        echo = echo if group.is_main else _silent
-    accel = accel or Acceleration()
-    data_options = dict(data_options or {})
-    with distributed.main_first():  # rank 0 fills the data cache, the others read it
-        train_set = ds.load("train", run.image_size, run.n_train, 0, **data_options)
-        heldout = ds.load("heldout", run.image_size, run.n_heldout, 0, **data_options) if run.n_heldout else None
-    check_data(dataset, train_set, heldout, run.image_size)
-    seed_everything(seed)
-    check_models(classes, configs, DataInfo(ds.name or dataset, run.image_size, len(train_set), 3), train_set, dev,
-                 {m: registry.discover("models")[m].source for m in models})
-    echo(f"dataset {dataset}: {len(train_set)} training images at {run.image_size}x{run.image_size}"
-         + (f", {len(heldout)} held out" if heldout is not None else "") + f"; device {dev}")
+@dataclass
+class LoadedData:
+    """One dataset's images, loaded once for every cell that uses it."""
 
-    shared = Shared(ds, train_set, heldout, run, seed, dev, metric_names, metrics is not None, fresh, progress,
-                    dict(eval_options or {}), results, echo, accel)
-    outcomes = []
-    for name in models:
-        cfg = configs[name]
-        rdir = run_dir(results, dataset, name, preset, seed)
-        config = run_config(dataset, preset, seed, name, run, cfg, data_options, accel)
-        try:
-            lock = run_lock(rdir, echo) if distributed.is_main() else contextlib.nullcontext()  # rank 0 owns rdir
-            with lock:
-                outcomes.append(_run_one(shared, classes[name], name, cfg, config, rdir))
-        except GenbenchError:
-            raise
-        except Exception as exc:  # one model's bug must not lose the others' runs
-            rdir.mkdir(parents=True, exist_ok=True)
-            (rdir / "error.log").write_text(traceback.format_exc())
-            msg = f"{name} failed: {type(exc).__name__}: {exc} (traceback in {rdir / 'error.log'})"
-            echo(f"[red]{msg}[/]")
-            outcomes.append(RunOutcome(name, rdir, "error", msg))
+    dataset: Dataset
+    train: ImageSet
+    heldout: ImageSet | None
+
+    def info(self, name: str) -> DataInfo:
+        return DataInfo(self.dataset.name or name, self.train.image_size, len(self.train), self.train.images.shape[1])
+
+
+def run(options: RunOptions, echo: Callable[..., None] = print) -> list[RunOutcome]:
+    """Resolve ``options`` into a plan and run it (the Python face of ``genbench run``)."""
+    return run_plan(make_plan(options), echo)
+
+
+def run_plan(plan: RunPlan, echo: Callable[..., None] = print) -> list[RunOutcome]:
+    """Run this shard's cells, dataset by dataset and seed by seed, skipping complete ones unless fresh."""
+    say = echo if distributed.is_main() else _silent
+    grid = plan.grid
+    if grid.shard[1] > 1:
+        say(f"shard {grid.shard[0]}/{grid.shard[1]}: {len(grid.mine())} of {len(grid.cells())} runs")
+    todo = grid.in_order()
+    if not plan.fresh:
+        done = distributed.decide([c for c in todo if is_complete(plan, c)])  # rank 0 decides for every rank
+        for c in done:
+            say(f"{c.model}: already trained to step {plan.configs[c.model].steps} and scored in "
+                f"{plan.folder(c)}; skipped (--fresh redoes it)")
+        todo = [c for c in todo if c not in done]
+    outcomes: list[RunOutcome] = []
+    for dataset in dict.fromkeys(c.dataset for c in todo):
+        cells = [c for c in todo if c.dataset == dataset]
+        data = load_data(plan, dataset, [c.model for c in cells], say)
+        for cell in cells:
+            outcomes.append(_guarded(plan, cell, data, say))
     return outcomes
 
 
-def run_config(dataset: str, preset: str, seed: int, name: str, run, cfg, data_options: dict[str, Any],
-               accel: Acceleration | None = None) -> dict[str, Any]:
-    """The resolved configuration of one run, as saved in its config.json (what resume compares)."""
-    config = {"dataset": dataset, "preset": preset, "seed": seed, "model_name": name,
-              "run": asdict(run), "model": cfg.to_dict(),
-              "data_options": {k: str(v) for k, v in data_options.items()}}
-    if accel is not None and accel.config():
-        config["train"] = accel.config()
-    return config
+def load_data(plan: RunPlan, dataset: str, models: list[str], echo: Callable[..., None]) -> LoadedData:
+    """The dataset's training and held-out images, checked, and the models checked against them."""
+    ds = registry.get_dataset(dataset)()
+    s = plan.settings
+    with distributed.main_first():  # rank 0 fills the data cache, the others read it
+        train_set = ds.load("train", s.image_size, s.n_train, 0, **plan.data_options)
+        heldout = ds.load("heldout", s.image_size, s.n_heldout, 0, **plan.data_options) if s.n_heldout else None
+    check_data(dataset, train_set, heldout, s.image_size)
+    data = LoadedData(ds, train_set, heldout)
+    models = list(dict.fromkeys(models))
+    check_models({m: plan.classes[m] for m in models}, plan.configs, data.info(dataset), train_set, plan.device,
+                 {m: registry.discover("models")[m].source for m in models})
+    echo(f"dataset {dataset}: {len(train_set)} training images at {s.image_size}x{s.image_size}"
+         + (f", {len(heldout)} held out" if heldout is not None else "") + f"; device {plan.device}")
+    return data
+
+
+def _guarded(plan: RunPlan, cell: Cell, data: LoadedData, echo: Callable[..., None]) -> RunOutcome:
+    """``run_cell`` under the folder's lock; a crash in a model's own code is logged, not raised."""
+    folder = plan.folder(cell)
+    try:
+        lock = folder.lock(echo) if distributed.is_main() else contextlib.nullcontext()  # rank 0 owns the folder
+        with lock:
+            return run_cell(plan, cell, data, echo)
+    except GenbenchError:
+        raise
+    except Exception as exc:  # one model's bug must not lose the others' runs
+        folder.log_error(traceback.format_exc())
+        msg = f"{cell.model} failed: {type(exc).__name__}: {exc} (traceback in {folder.file(ERROR_LOG)})"
+        echo(f"[red]{msg}[/]")
+        return RunOutcome(cell.model, folder.path, "error", msg)
+
+
+def is_complete(plan: RunPlan, cell: Cell) -> bool:
+    """Whether the cell's folder holds this configuration trained to its steps with every metric scored (a
+    failed metric does not count; nor, when metrics were named, an unavailable one)."""
+    folder = plan.folder(cell)
+    saved = folder.read_config()
+    if saved is None or saved != _as_json(plan.run_config(cell)):
+        return False
+    try:
+        results = folder.read_results()
+    except (OSError, ValueError):
+        return False
+    steps = plan.configs[cell.model].steps
+    if results.run.get("status") != "finished" or results.run.get("step") != steps:
+        return False
+    bad = {"error", "unavailable"} if plan.metrics_named else {"error"}
+    done = {r.metric_plugin for r in results.records if r.step == steps and r.status not in bad}
+    return set(plan.metrics) <= done
+
+
+def _as_json(config: dict) -> dict:
+    return json.loads(json.dumps(config, default=str))
 
 
 def _silent(*args, **kwargs) -> None:
     pass
 
 
-def _run_one(shared: Shared, cls, name: str, cfg, config: dict[str, Any], rdir: Path) -> RunOutcome:
+def run_cell(plan: RunPlan, cell: Cell, data: LoadedData, echo: Callable[..., None] = print) -> RunOutcome:
     """Train one model (resuming), evaluate it, and write its run folder's records."""
-    sh = shared
-    train_set, heldout, ds, run, seed, dev, echo = sh.train, sh.heldout, sh.dataset, sh.run, sh.seed, sh.device, sh.echo
-    metric_names, explicit = sh.metrics, sh.explicit
-    seed_everything(seed)
-    info = DataInfo(ds.name or config["dataset"], run.image_size, len(train_set), train_set.images.shape[1])
-    model = cls(cfg, info).to(dev)
+    folder, config = plan.folder(cell), plan.run_config(cell)
+    seed_everything(cell.seed)
+    model = plan.classes[cell.model](plan.configs[cell.model], data.info(cell.dataset)).to(plan.device)
     main = distributed.is_main()  # rank 0 alone writes the run folder and evaluates; others use a scratch one
-    train_dir = rdir if main else Path(tempfile.mkdtemp(prefix="genbench-rank-"))
+    train_folder = folder if main else RunFolder(Path(tempfile.mkdtemp(prefix="genbench-rank-")))
+    if plan.fresh and main:
+        folder.reset()
     try:
-        res = train(model, train_set, train_dir, config, steps=cfg.steps, seed=seed, ckpt_every=run.ckpt_every,
-                    sample_every=run.sample_every, log_every=run.log_every, progress=sh.progress, fresh=sh.fresh,
-                    label=name, accel=sh.accel, echo=echo)
+        res = train(model, data.train, train_folder, plan.schedule(cell), config, accel=plan.accel,
+                    progress=plan.progress, echo=echo)
     finally:
         if not main:
-            shutil.rmtree(train_dir, ignore_errors=True)
+            shutil.rmtree(train_folder.path, ignore_errors=True)
     if not main:
-        return RunOutcome(name, rdir, res.status, res.message, seconds=res.seconds)
-    base = {"dataset": config["dataset"], "model": name, "preset": config["preset"], "seed": seed,
-            "step": res.step, "config": flatten(config), "versions": versions(), "git_commit": git_commit(),
-            "device": store.device_name(dev)}
-    run_meta = {**{k: v for k, v in base.items() if k != "config"}, "status": res.status,
-                "train_seconds": round(res.seconds, 2), "images_per_s": round(res.images_per_s, 1),
-                "resumed_from": res.resumed_from, "genbench": genbench.__version__}
-    previous = read_run(rdir)
+        return RunOutcome(cell.model, folder.path, res.status, res.message, seconds=res.seconds)
+    previous = folder.read_results()
+    base = Record(cell.dataset, cell.model, plan.preset, cell.seed, metric="", status="", step=res.step,
+                  config=flatten(config), versions=versions(), git_commit=git_commit(),
+                  device=device_name(plan.device))
+    meta = _run_meta(base, res)
     if res.status != "finished":
-        write_run(rdir, {**previous.get("run", {}), **run_meta},
-                  store.failed_records(base, metric_names, previous.get("records", []), res.message, now()))
+        failed = failed_records(base, plan.metrics, previous.records, res.message, now())
+        folder.write_results(RunResults({**previous.run, **meta}, failed))
         echo(f"[red]{res.message}[/]")
-        return RunOutcome(name, rdir, res.status, res.message, seconds=res.seconds)
+        return RunOutcome(cell.model, folder.path, res.status, res.message, seconds=res.seconds)
     if res.step > res.resumed_from:
-        echo(f"{name}: trained steps {res.resumed_from}->{res.step} in {res.seconds:.1f}s "
+        echo(f"{cell.model}: trained steps {res.resumed_from}->{res.step} in {res.seconds:.1f}s "
              f"({res.images_per_s:.0f} img/s)")
     else:
-        echo(f"{name}: already trained to step {res.step} in {rdir}; evaluating")
-    ctx = EvalContext(model, ds, train_set, heldout, dev, n_eval=run.n_eval, seed=seed,
-                      cache_dir=sh.results / ".cache",
-                      options={**sh.eval_options, "error_log": rdir / "error.log", "explicit": explicit,
-                               "n_feature_samples": run.n_fid})
-    scored = evaluate(ctx, metric_names, previous.get("records", []), res.step)
-    stamp = now()
-    records = [{**base, "metric": s.score.name, "metric_plugin": s.metric, "value": s.score.value,
-                "status": s.score.status, "note": s.score.note, "higher_is_better": s.score.higher_is_better,
-                "extra": s.score.extra, "protocol_id": s.protocol_id, "protocol": s.protocol,
-                "eval_seconds": round(s.seconds, 2), "time": s.time or stamp} for s in scored]
-    kept = [r for r in previous.get("records", []) if r.get("metric_plugin") not in metric_names
-            and r.get("step") == res.step]
-    write_run(rdir, run_meta, kept + records)
-    summary = ", ".join(f"{s.score.name} {s.score.value:.4g}" if s.score.value is not None
-                        else f"{s.score.name} {s.score.status}" for s in scored)
-    echo(f"{name}: {summary}")
-    if explicit:
-        missing = [s.score for s in scored if s.score.status == "unavailable"]
-        if missing:
-            raise GenbenchError(f"Metric '{missing[0].name}' was asked for but is unavailable: {missing[0].note}")
+        echo(f"{cell.model}: already trained to step {res.step} in {folder}; evaluating")
+    records = _evaluate(plan, cell, model, data, base, previous, echo)
+    kept = [r for r in previous.records if r.metric_plugin not in plan.metrics and r.step == res.step]
+    folder.write_results(RunResults(meta, kept + records))
+    missing = [r for r in records if r.status == "unavailable"]
+    if plan.metrics_named and missing:  # after writing: the other metrics' scores are kept
+        raise GenbenchError(f"Metric '{missing[0].metric}' was asked for but is unavailable: {missing[0].note}")
     del model
-    if dev.type == "cuda":
+    if plan.device.type == "cuda":
         torch.cuda.empty_cache()
-    return RunOutcome(name, rdir, "finished", records=records, seconds=res.seconds)
+    return RunOutcome(cell.model, folder.path, "finished", records=records, seconds=res.seconds)
+
+
+def _evaluate(plan: RunPlan, cell: Cell, model, data: LoadedData, base: Record, previous: RunResults,
+              echo: Callable[..., None]) -> list[Record]:
+    """Score the trained model with the plan's metrics and say the scores in one line."""
+    ctx = EvalContext(model, data.dataset, data.train, data.heldout, plan.device, n_eval=plan.settings.n_eval,
+                      seed=cell.seed, cache_dir=plan.results / ".cache",
+                      options={**plan.eval_options, "error_log": plan.folder(cell).file(ERROR_LOG),
+                               "n_feature_samples": plan.settings.n_fid})
+    records = evaluate(ctx, plan.metrics, previous.records, base, now())
+    echo(f"{cell.model}: " + ", ".join(f"{r.metric} {r.value:.4g}" if r.value is not None else f"{r.metric} {r.status}"
+                                       for r in records))
+    return records
+
+
+def _run_meta(base: Record, res: TrainResult) -> dict:
+    return {"dataset": base.dataset, "model": base.model, "preset": base.preset, "seed": base.seed,
+            "step": res.step, "versions": base.versions, "git_commit": base.git_commit, "device": base.device,
+            "status": res.status, "train_seconds": round(res.seconds, 2), "images_per_s": round(res.images_per_s, 1),
+            "resumed_from": res.resumed_from, "genbench": genbench.__version__}
+
+
+def failed_records(base: Record, metric_names: list[str], previous: list[Record], message: str,
+                   stamp: str) -> list[Record]:
+    """Records with status 'failed' (value None) for a run that did not finish (NaN/inf): one per requested
+    metric and per metric the run recorded before, so its table cells read "failed", never a stale number."""
+    metrics = registry.discover("metrics")
+    names = {n: n for n in metric_names}
+    names.update({r.metric: r.metric_plugin or r.metric for r in previous})
+    out = []
+    for metric, plugin in names.items():
+        entry = metrics.get(plugin)
+        hib = entry.obj.higher_is_better if entry is not None and entry.ok else None
+        out.append(dataclasses.replace(base, metric=metric, metric_plugin=plugin, status="failed", note=message,
+                                       higher_is_better=hib, time=stamp))
+    return out

@@ -8,41 +8,36 @@ stopped, and a run whose config changed refuses to resume instead of mixing two 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
-import random
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from genbench import distributed
 from genbench.accel import Acceleration
 from genbench.api import Batch, GenerativeModel, ImageSet, capabilities
 from genbench.errors import GenbenchError
-from genbench.io import atomic_path, read_json, write_json
+from genbench.rng import rng_state, seed_everything, set_rng_state
+from genbench.runfolder import CHECKPOINT, RECONSTRUCTIONS, SAMPLES, TRAIN_LOG, RunFolder
 from genbench.validate import nonfinite_parameters
 from genbench.viz import save_grid
 
-CHECKPOINT = "checkpoint.pt"
-CONFIG = "config.json"
 
+@dataclass(frozen=True)
+class Schedule:
+    """When the trainer does what: train to ``steps`` from seed ``seed``, checkpoint, sample and log
+    every so many steps."""
 
-def pick_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise GenbenchError(f"--device {name} was asked for but no CUDA device is visible; use --device cpu.")
-    return torch.device(name)
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
+    steps: int
+    seed: int
+    ckpt_every: int
+    sample_every: int
+    log_every: int
 
 
 class BatchStream(Iterator[Batch]):
@@ -81,43 +76,17 @@ class BatchStream(Iterator[Batch]):
         self.perm, self.pos, self.images_seen = s["perm"], s["pos"], s["seen"]
 
 
-def _rng_state() -> dict[str, Any]:
-    s = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        s["cuda"] = torch.cuda.get_rng_state_all()
-    return s
-
-
-def _set_rng_state(s: dict[str, Any]) -> None:
-    random.setstate(s["python"])
-    np.random.set_state(s["numpy"])
-    torch.set_rng_state(s["torch"])
-    if "cuda" in s and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(s["cuda"])
-
-
-def save_checkpoint(run_dir: Path, model: GenerativeModel, stream: BatchStream, step: int,
+def save_checkpoint(folder: RunFolder, model: GenerativeModel, stream: BatchStream, step: int,
                     config: dict[str, Any]) -> None:
-    state = {"step": step, "model": model.training_state(), "stream": stream.state(), "rng": _rng_state(),
-             "config": config}
+    """The whole training state (see genbench.runfolder), with every rank's RNG state under torchrun."""
+    state = {"step": step, "model": model.training_state(), "stream": stream.state(), "rng": rng_state(),
+             "config": config, "data": dataclasses.asdict(model.data)}
     group = distributed.current()
     if group is not None:  # every rank's RNG state, so the same number of ranks resumes exactly
-        state["rng_ranks"], state["world_size"] = group.all_gather(_rng_state()), group.world_size
+        state["rng_ranks"], state["world_size"] = group.all_gather(rng_state()), group.world_size
         if not group.is_main:
             return
-    with atomic_path(run_dir / CHECKPOINT) as tmp:
-        torch.save(state, tmp)
-
-
-def load_checkpoint(run_dir: Path, device: torch.device) -> dict[str, Any] | None:
-    path = run_dir / CHECKPOINT
-    if not path.exists():
-        return None
-    try:
-        return torch.load(path, map_location=device, weights_only=False)
-    except Exception as exc:
-        raise GenbenchError(f"Checkpoint {path} cannot be read ({type(exc).__name__}); delete it or "
-                            f"rerun with --fresh to start this run over.") from None
+    folder.save_checkpoint(state)
 
 
 def config_diff(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:
@@ -157,102 +126,118 @@ class _Log:
             w.writerow([step, *(f"{v:.6g}" for v in losses.values())])
 
 
-def train(model: GenerativeModel, data: ImageSet, run_dir: Path, config: dict[str, Any], *, steps: int,
-          seed: int, ckpt_every: int, sample_every: int, log_every: int = 10, progress: bool = True,
-          fresh: bool = False, label: str = "", accel: Acceleration | None = None, echo=None) -> TrainResult:
-    """Train ``model`` for ``steps`` steps in ``run_dir``, resuming from its checkpoint if present."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    device = model.device
-    if fresh:
-        for name in (CHECKPOINT, CONFIG, "train_log.csv"):
-            (run_dir / name).unlink(missing_ok=True)
-    saved_cfg = read_json(run_dir / CONFIG) if (run_dir / CONFIG).exists() else None
-    ckpt = load_checkpoint(run_dir, device)
-    if ckpt is not None and saved_cfg is not None:
-        # steps may grow (train longer); anything else changing means a different experiment
-        diff = config_diff(_without_steps(saved_cfg), _without_steps(config))
-        if diff:
-            raise GenbenchError(f"{run_dir} holds a run with a different config ({'; '.join(diff[:3])}); "
-                                f"rerun with --fresh to overwrite it or pass another --results folder.")
-
-    seed_everything(seed)
-    stream = BatchStream(data, model.config.batch_size, device, seed)
-    start = 0
-    if ckpt is not None:
-        try:
-            model.load_training_state(ckpt["model"])
-            stream.load(ckpt["stream"])
-            _set_rng_state(ckpt["rng"])
-            start = ckpt["step"]
-        except Exception as exc:  # written by another model or version: refuse, do not train from a mix
-            why = (str(exc).strip().splitlines() or [""])[0][:160]
-            raise GenbenchError(f"Checkpoint {run_dir / CHECKPOINT} does not fit this model ({type(exc).__name__}: "
-                                f"{why}); rerun with --fresh to start this run over.") from None
-        if echo is not None:
-            echo(f"{label or model.name}: resuming from step {start} ({run_dir / CHECKPOINT})")
-
+def train(model: GenerativeModel, data: ImageSet, folder: RunFolder, schedule: Schedule, config: dict[str, Any], *,
+          accel: Acceleration | None = None, progress: bool = True, echo=None) -> TrainResult:
+    """Train ``model`` to ``schedule.steps`` in ``folder``, resuming from its checkpoint if present."""
+    folder.path.mkdir(parents=True, exist_ok=True)
+    label = config.get("model_name") or model.name
+    ckpt = _checked_checkpoint(folder, config, model.device)
+    seed_everything(schedule.seed)
+    stream = BatchStream(data, model.config.batch_size, model.device, schedule.seed)
+    start = _resume(model, stream, ckpt, folder) if ckpt is not None else 0
+    if ckpt is not None and echo is not None:
+        echo(f"{label}: resuming from step {start} ({folder.file(CHECKPOINT)})")
     group = distributed.current()
     if group is not None:  # data-parallel (torchrun): every rank starts from rank 0's state
         stream, start, rng = group.setup(model, stream, start, ckpt)
         if rng is not None:
-            _set_rng_state(rng)
+            set_rng_state(rng)
         else:
-            seed_everything(group.rank_seed(seed, start))
-    write_json(run_dir / CONFIG, config)  # after the checkpoint proved loadable: a refusal changes nothing
+            seed_everything(group.rank_seed(schedule.seed, start))
+    folder.write_config(config)  # after the checkpoint proved loadable: a refusal changes nothing
     accel = accel or Acceleration()
     accel.prepare(model)
-    grid_z = grid_latents(model, seed)
-    log = _Log(run_dir / "train_log.csv")
-    model.train()
     t0, seen0 = time.perf_counter(), stream.images_seen
-    status, message, step = "finished", "", start
-
+    loop = _Loop(model, stream, folder, schedule, label, accel, config)
     bar = _progress(progress)
-    task = bar.add_task(label or model.name, total=steps, completed=start, info="") if bar else None
     try:
         if bar:
             bar.start()
-        for step in range(start + 1, steps + 1):
-            with accel.autocast(device):
-                losses = model.train_step(stream, step)
-            if group is not None:
-                losses = group.after_step(model, stream, losses)
-            bad = [k for k, v in losses.items() if not math.isfinite(v)]
-            if bad:
-                status = "diverged"
-                message = (f"{label or model.name} diverged at step {step} ({', '.join(bad)} is not finite); "
-                           f"the last good checkpoint is kept in {run_dir}.")
-                step -= 1
-                break
-            if step % log_every == 0 or step == steps:
-                log.write(step, losses)
-            if bar:
-                rate = (stream.images_seen - seen0) / max(time.perf_counter() - t0, 1e-9)
-                info = " ".join(f"{k}={v:.3g}" for k, v in list(losses.items())[:4])
-                bar.update(task, completed=step, info=f"{rate:.0f} img/s {info}")
-            if (step % ckpt_every == 0 and step < steps) or step == steps:
-                bad = nonfinite_parameters(model)  # never checkpoint NaN/inf weights
-                if bad:
-                    status = "diverged"
-                    message = (f"{label or model.name} diverged by step {step} (parameter {bad[0]} is not "
-                               f"finite); the last good checkpoint is kept in {run_dir}.")
-                    break
-            if step % ckpt_every == 0 and step < steps:
-                save_checkpoint(run_dir, model, stream, step, config)
-            if step % sample_every == 0 or step == steps:
-                _save_samples(model, grid_z, run_dir)
+        status, message, step = loop.run(start, bar)
     finally:
         if bar:
             bar.stop()
         if group is not None:
             group.teardown()
     if status == "finished" and step > start:
-        save_checkpoint(run_dir, model, stream, step, config)
+        save_checkpoint(folder, model, stream, step, config)
     seconds = time.perf_counter() - t0
     rate = (stream.images_seen - seen0) / max(seconds, 1e-9)
     if status == "finished" and "inferrer" in capabilities(model) and step > start:
-        _save_reconstructions(model, data, run_dir)
+        _save_reconstructions(model, data, folder)
     return TrainResult(status, step, seconds, rate, message, start)
+
+
+def _checked_checkpoint(folder: RunFolder, config: dict[str, Any], device: torch.device) -> dict[str, Any] | None:
+    """The folder's checkpoint, refused when it was trained under another config (steps may grow)."""
+    ckpt = folder.load_checkpoint(device)
+    saved = folder.read_config()
+    if ckpt is not None and saved is not None:
+        diff = config_diff(_without_steps(saved), _without_steps(config))
+        if diff:
+            raise GenbenchError(f"{folder} holds a run with a different config ({'; '.join(diff[:3])}); "
+                                f"rerun with --fresh to overwrite it or pass another --results folder.")
+    return ckpt
+
+
+def _resume(model: GenerativeModel, stream: BatchStream, ckpt: dict[str, Any], folder: RunFolder) -> int:
+    try:
+        model.load_training_state(ckpt["model"])
+        stream.load(ckpt["stream"])
+        set_rng_state(ckpt["rng"])
+        return ckpt["step"]
+    except Exception as exc:  # written by another model or version: refuse, do not train from a mix
+        why = (str(exc).strip().splitlines() or [""])[0][:160]
+        raise GenbenchError(f"Checkpoint {folder.file(CHECKPOINT)} does not fit this model ({type(exc).__name__}: "
+                            f"{why}); rerun with --fresh to start this run over.") from None
+
+
+@dataclass
+class _Loop:
+    """The training loop proper: steps, the NaN guard, logs, checkpoints and sample grids."""
+
+    model: GenerativeModel
+    stream: BatchStream
+    folder: RunFolder
+    schedule: Schedule
+    label: str
+    accel: Acceleration
+    config: dict[str, Any]
+
+    def run(self, start: int, bar) -> tuple[str, str, int]:
+        """Train from ``start``; returns (status, message, last good step)."""
+        model, stream, sch, device = self.model, self.stream, self.schedule, self.model.device
+        group = distributed.current()
+        grid_z = grid_latents(model, sch.seed)
+        log = _Log(self.folder.file(TRAIN_LOG))
+        task = bar.add_task(self.label, total=sch.steps, completed=start, info="") if bar else None
+        model.train()
+        t0, seen0, step = time.perf_counter(), stream.images_seen, start
+        for step in range(start + 1, sch.steps + 1):
+            with self.accel.autocast(device):
+                losses = model.train_step(stream, step)
+            if group is not None:
+                losses = group.after_step(model, stream, losses)
+            bad = [k for k, v in losses.items() if not math.isfinite(v)]
+            if bad:
+                return "diverged", (f"{self.label} diverged at step {step} ({', '.join(bad)} is not finite); "
+                                    f"the last good checkpoint is kept in {self.folder}."), step - 1
+            if step % sch.log_every == 0 or step == sch.steps:
+                log.write(step, losses)
+            if bar:
+                rate = (stream.images_seen - seen0) / max(time.perf_counter() - t0, 1e-9)
+                info = " ".join(f"{k}={v:.3g}" for k, v in list(losses.items())[:4])
+                bar.update(task, completed=step, info=f"{rate:.0f} img/s {info}")
+            due = step % sch.ckpt_every == 0 and step < sch.steps
+            if (due or step == sch.steps) and nonfinite_parameters(model):  # never checkpoint NaN/inf weights
+                return "diverged", (f"{self.label} diverged by step {step} (parameter "
+                                    f"{nonfinite_parameters(model)[0]} is not finite); the last good checkpoint "
+                                    f"is kept in {self.folder}."), step
+            if due:
+                save_checkpoint(self.folder, model, stream, step, self.config)
+            if step % sch.sample_every == 0 or step == sch.steps:
+                _save_samples(model, grid_z, self.folder)
+        return "finished", "", step
 
 
 def grid_latents(model: GenerativeModel, seed: int) -> torch.Tensor:
@@ -269,14 +254,14 @@ def _without_steps(cfg: dict[str, Any]) -> dict[str, Any]:
 
 
 @torch.no_grad()
-def _save_samples(model: GenerativeModel, z: torch.Tensor, run_dir: Path) -> None:
+def _save_samples(model: GenerativeModel, z: torch.Tensor, folder: RunFolder) -> None:
     was = model.training
     model.eval()
-    save_grid(model.generate(z).clamp(-1, 1).cpu(), run_dir / "samples.png")
+    save_grid(model.generate(z).clamp(-1, 1).cpu(), folder.file(SAMPLES))
     model.train(was)
 
 
-def _save_reconstructions(model: GenerativeModel, data: ImageSet, run_dir: Path) -> None:
+def _save_reconstructions(model: GenerativeModel, data: ImageSet, folder: RunFolder) -> None:
     idx = torch.arange(min(16, len(data)))
     x = data.as_float(idx).to(model.device)
     was = model.training
@@ -284,7 +269,7 @@ def _save_reconstructions(model: GenerativeModel, data: ImageSet, run_dir: Path)
     with torch.enable_grad():  # inference may run Langevin dynamics, which needs gradients
         rec = model.reconstruct(x, idx.to(model.device)).detach()
     model.train(was)
-    save_grid(torch.cat([x.cpu(), rec.cpu()]), run_dir / "reconstructions.png", nrow=len(idx))
+    save_grid(torch.cat([x.cpu(), rec.cpu()]), folder.file(RECONSTRUCTIONS), nrow=len(idx))
 
 
 def _progress(enabled: bool):

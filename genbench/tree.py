@@ -11,7 +11,6 @@ support and min-max normalised (METHOD.md section 5, step 6).
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,9 +19,9 @@ from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor
 
 from genbench import registry
-from genbench.api import DataInfo, GenerativeModel, capabilities
+from genbench.api import GenerativeModel, capabilities
 from genbench.errors import GenbenchError
-from genbench.io import atomic_path, read_json
+from genbench.io import atomic_path
 from genbench.render import (
     find_generator,
     layer_names,
@@ -31,7 +30,8 @@ from genbench.render import (
     support_box,
     trace_generator,
 )
-from genbench.trainer import CHECKPOINT, CONFIG, grid_latents, load_checkpoint
+from genbench.runfolder import RunFolder
+from genbench.trainer import grid_latents
 
 TILE, GAP, LABEL_W = 64, 14, 150
 LAYER_TITLES = {0: "Layer 3", 1: "Layer 2", 2: "Layer 1"}  # the paper's numbering, from 'b8' down
@@ -49,26 +49,14 @@ class Node:
 
 
 def load_run(run_dir: str | Path) -> tuple[GenerativeModel, dict]:
-    """Rebuild the trained model of a ``genbench run`` folder (config.json + checkpoint.pt), on CPU."""
-    run_dir = Path(run_dir)
-    if not (run_dir / CONFIG).is_file():
-        raise GenbenchError(f"{run_dir} is not a genbench run folder (no {CONFIG}); pass a folder written by "
-                            f"`genbench run`, e.g. results/shapes/ours/small-seed0.")
-    config = read_json(run_dir / CONFIG)
-    name = config["model_name"]
-    cls = registry.get_model(name)
-    if "renderer" not in capabilities(cls):
+    """The trained model of a ``genbench run`` folder (on CPU) and its config; one that cannot render its
+    basis functions has no AND-OR tree."""
+    folder = RunFolder(Path(run_dir))
+    name = folder.require_config()["model_name"]
+    if "renderer" not in capabilities(registry.get_model(name)):
         raise GenbenchError(f"Model '{name}' cannot render its basis functions (it is not a renderer), so it "
                             f"has no AND-OR tree; pass a run of ours, ours-dense, abp-sparse or abp.")
-    ckpt = load_checkpoint(run_dir, torch.device("cpu"))
-    if ckpt is None:
-        raise GenbenchError(f"{run_dir} has no {CHECKPOINT}; train it first with `genbench run`.")
-    known = {f.name for f in dataclasses.fields(cls.Config)}
-    cfg = cls.Config(**{k: v for k, v in config["model"].items() if k in known})
-    run = config["run"]
-    model = cls(cfg, DataInfo(config["dataset"], run["image_size"], run.get("n_train") or 1))
-    model.load_training_state(ckpt["model"])
-    return model.eval(), config
+    return folder.load_model("cpu")
 
 
 def _pick_positions(values: Tensor, n: int) -> list[tuple[int, int]]:

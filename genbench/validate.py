@@ -14,18 +14,17 @@ Config values are checked earlier, when they are resolved (``genbench.domains``)
 from __future__ import annotations
 
 import os
-import random
 import tempfile
 import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from genbench.api import DataInfo, GenerativeModel, ImageSet, capabilities
 from genbench.errors import GenbenchError
+from genbench.rng import rng_restored
 
 MIN_TRAIN_IMAGES = 16  # fewer cannot fill a batch of the tiny preset or give feature statistics a covariance
 RANGE_TOLERANCE = 1e-3  # samples may overshoot [-1, 1] by float rounding, not more
@@ -113,7 +112,7 @@ def check_models(classes: dict[str, type[GenerativeModel]], configs: dict[str, A
     """Build each model and call the methods its capabilities promise on two images; a plugin that
     breaks the interface is named in one sentence before any model trains. RNG states are left as found."""
     for name, cls in classes.items():
-        with _rng_restored(device):
+        with rng_restored():
             model = cls(configs[name], info).to(device)
             problem = _interface_problem(model, train, info)
             del model
@@ -161,25 +160,6 @@ def _describe(x: Any) -> str:
     if isinstance(x, torch.Tensor):
         return f"shape {tuple(x.shape)}"
     return f"a {type(x).__name__}"
-
-
-class _rng_restored:
-    """Leave Python's, NumPy's and torch's (CPU and CUDA) RNG states as they were."""
-
-    def __init__(self, device: torch.device):
-        self.cuda = device.type == "cuda"
-
-    def __enter__(self):
-        self.state = (random.getstate(), np.random.get_state(), torch.get_rng_state(),
-                      torch.cuda.get_rng_state_all() if self.cuda else None)
-
-    def __exit__(self, *exc):
-        random.setstate(self.state[0])
-        np.random.set_state(self.state[1])
-        torch.set_rng_state(self.state[2])
-        if self.cuda:
-            torch.cuda.set_rng_state_all(self.state[3])
-        return False
 
 
 def nonfinite_parameters(model: torch.nn.Module) -> list[str]:

@@ -100,14 +100,6 @@ class _SparseABP(GenerativeModel):
         # Algorithm 1's persistent chains: one Z_i per training example, Z_i ~ bank_std * N(0, I) at the start.
         self.register_buffer("bank", config.bank_std * torch.randn(max(data.n_train, 1), config.latent_dim))
 
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        # A model rebuilt without knowing the training-set size (e.g. `genbench tree`) takes the
-        # checkpoint's bank as it is.
-        bank = state_dict.get(prefix + "bank")
-        if bank is not None and bank.shape != self.bank.shape:
-            self.bank = torch.empty_like(bank, device=self.bank.device)
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
-
     # -- Eqn. 14: the posterior energy -log p(Z | Y) up to a constant -------------------------
     def posterior_energy(self, y: Tensor):
         sigma2 = self.config.sigma ** 2

@@ -11,7 +11,7 @@ import torch
 import torch.multiprocessing as mp
 
 from genbench.cli import main
-from genbench.trainer import CHECKPOINT
+from genbench.runfolder import CHECKPOINT
 
 # The 2-process run and the 1-process run see the same global batches; they differ only in the
 # order of floating-point sums (each rank's mean gradient, then the mean of the two). Measured on

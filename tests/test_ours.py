@@ -16,8 +16,9 @@ from genbench.cli import main
 from genbench.config import resolve
 from genbench.errors import GenbenchError
 from genbench.io import write_json
+from genbench.runfolder import CHECKPOINT, CONFIG, RunFolder
 from genbench.sparsity import channel_topk, channel_topk_mask, spatial_topk, spatial_topk_mask
-from genbench.trainer import CHECKPOINT, CONFIG, load_checkpoint, train
+from genbench.trainer import Schedule, train
 from genbench.tree import tree_figure
 
 N_TRAIN = 32
@@ -136,8 +137,8 @@ def trained(tmp_path_factory, shapes):
     x, idx = shapes.as_float(slice(0, 16)), torch.arange(16)
     mse_before = (model.reconstruct(x, idx) - x).pow(2).mean().item()
     bank_before = model.bank.clone()
-    res = train(model, shapes, run_dir, config, steps=30, seed=0, ckpt_every=100, sample_every=100,
-                progress=False)
+    res = train(model, shapes, RunFolder(run_dir), Schedule(30, 0, ckpt_every=100, sample_every=100, log_every=10),
+                config, progress=False)
     mse_after = (model.reconstruct(x, idx) - x).pow(2).mean().item()
     return {"model": model, "run_dir": run_dir, "config": config, "res": res, "mse": (mse_before, mse_after),
             "bank_before": bank_before}
@@ -152,15 +153,14 @@ def test_tiny_training_lowers_reconstruction_error(trained):
 def test_checkpoint_keeps_the_latent_bank_and_resume_continues(trained, shapes):
     model, run_dir = trained["model"], trained["run_dir"]
     assert not torch.equal(model.bank, trained["bank_before"])  # the chains moved and were written back
-    state = load_checkpoint(run_dir, torch.device("cpu"))["model"]
-    unsized, _ = _model("ours", n_train=1)  # rebuilt without the training-set size (as `genbench tree` does)
-    unsized.load_training_state(state)
-    assert torch.equal(unsized.bank, model.bank)
+    state = RunFolder(run_dir).load_checkpoint()["model"]
+    rebuilt, _ = RunFolder(run_dir).load_model()  # as `genbench tree` does: the DataInfo saved in the checkpoint
+    assert torch.equal(rebuilt.bank, model.bank)
     fresh, _ = _model("ours", n_train=N_TRAIN, steps=30)
     fresh.load_training_state(state)
     assert torch.equal(fresh.bank, model.bank)
-    res = train(fresh, shapes, run_dir, trained["config"] | {"model": {**trained["config"]["model"], "steps": 32}},
-                steps=32, seed=0, ckpt_every=100, sample_every=100, progress=False)
+    res = train(fresh, shapes, RunFolder(run_dir), Schedule(32, 0, ckpt_every=100, sample_every=100, log_every=10),
+                trained["config"] | {"model": {**trained["config"]["model"], "steps": 32}}, progress=False)
     assert res.resumed_from == 30 and res.step == 32
 
 

@@ -7,9 +7,10 @@ import copy
 import warnings
 
 import pytest
+from record_files import load_records, write_run
 
 from genbench.overview import build_overviews, fit_width
-from genbench.results import load_records, protocol_id, write_run
+from genbench.records import protocol_id
 from genbench.tables import build_table, render
 
 

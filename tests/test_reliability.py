@@ -19,8 +19,7 @@ import torch
 from genbench import registry
 from genbench.api import GenerativeModel, ModelConfig
 from genbench.lock import run_lock
-from genbench.results import load_records
-from genbench.trainer import CHECKPOINT
+from genbench.runfolder import CHECKPOINT, load_records
 
 RUN = ["run", "--preset", "tiny", "--steps", "30", "--set", "ckpt_every=5", "--metrics", "swd", "--no-progress",
        "--device", "cpu"]  # the exactness claims are for CPU

@@ -9,15 +9,16 @@ import re
 import pytest
 from PIL import Image
 
-from genbench.runner import run_benchmark
+from genbench.plan import RunOptions
+from genbench.runner import run
 
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     """abp (a renderer that infers) and wgan (a generator only), trained a few steps at the tiny preset."""
     res = tmp_path_factory.mktemp("results")
-    outcomes = run_benchmark(["abp", "wgan"], "shapes", "tiny", 0, res, metrics=["swd", "mse"],
-                             sets={"steps": "3", "log_every": "1"}, progress=False, echo=lambda *a, **k: None)
+    outcomes = run(RunOptions(["abp", "wgan"], preset="tiny", results=res, metrics=["swd", "mse"], steps=3,
+                              sets={"log_every": "1"}, progress=False), echo=lambda *a, **k: None)
     assert [o.status for o in outcomes] == ["finished", "finished"]
     return res
 
@@ -90,8 +91,8 @@ def test_figure_seeds_limit_the_figures_not_the_tables(results, cli, tmp_path):
 
     res = tmp_path / "results"
     shutil.copytree(results, res)
-    outcomes = run_benchmark(["wgan"], "shapes", "tiny", 1, res, metrics=["swd"], sets={"steps": "3"},
-                             progress=False, echo=lambda *a, **k: None)
+    outcomes = run(RunOptions(["wgan"], preset="tiny", seed=1, results=res, metrics=["swd"], steps=3,
+                              progress=False), echo=lambda *a, **k: None)
     assert [o.status for o in outcomes] == ["finished"]
     code, _, err = cli("report", "--results", str(res), "--out", str(tmp_path / "all"))
     assert code == 0, err

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
+from record_files import load_records, write_run
 
-from genbench.results import load_records, write_run
 from genbench.tables import build_table, render
 
 

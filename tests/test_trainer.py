@@ -10,7 +10,8 @@ import torch
 from genbench.api import DataInfo
 from genbench.errors import GenbenchError
 from genbench.registry import get_dataset, get_model
-from genbench.trainer import CHECKPOINT, train
+from genbench.runfolder import CHECKPOINT, RunFolder
+from genbench.trainer import Schedule, train
 
 
 @pytest.fixture(scope="module")
@@ -24,10 +25,13 @@ def _vae(seed=0):
     return cls(cls.Config(latent_dim=8, width=1 / 16, batch_size=8, steps=6), DataInfo("shapes", 16, 64))
 
 
-def _train(model, data, run_dir, steps, config=None, **kw):
+def _train(model, data, run_dir, steps, config=None, fresh=False):
     cfg = config or {"model": model.config.to_dict(), "note": "a"}
-    return train(model, data, run_dir, cfg, steps=steps, seed=3, ckpt_every=3, sample_every=100,
-                 progress=False, **kw)
+    folder = RunFolder(run_dir)
+    if fresh:
+        folder.reset()
+    return train(model, data, folder, Schedule(steps, seed=3, ckpt_every=3, sample_every=100, log_every=10), cfg,
+                 progress=False)
 
 
 def test_resume_reproduces_an_uninterrupted_run(data, tmp_path):

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import multiprocessing
 import os
 import sys
@@ -43,7 +42,7 @@ from PIL import Image, ImageOps
 
 from genbench.api import Dataset, ImageSet
 from genbench.errors import GenbenchError
-from genbench.io import atomic_path, read_json, write_json
+from genbench.io import atomic_path, json_hash, read_json, write_json
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".ppm", ".pgm"})
 HELDOUT_MAX = 1000          # at most this many held-out images
@@ -389,7 +388,7 @@ class DownloadedDataset(Dataset):
         key_material = {"version": PREPROCESS_VERSION, "dataset": self.name, "source": source.location,
                         "split": split, "range": [start, stop], "n": want, "size": size, "crop": self.crop,
                         "filter": RESAMPLE, "listing": source.fingerprint(source.names(start, start + want))}
-        key = hashlib.sha256(json.dumps(key_material, sort_keys=True).encode()).hexdigest()[:16]
+        key = json_hash(key_material, 16)
         folder = cache_root(options) / self.name
         npy, sidecar = folder / f"{split}-{size}px-n{want}-{key}.npy", folder / f"{split}-{size}px-n{want}-{key}.json"
         if sidecar.exists() and npy.exists():

@@ -10,8 +10,6 @@ hash of exactly those, so one configuration pays for it once.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,7 +17,7 @@ from typing import Any
 import torch
 
 from genbench.api import EvalContext, GenerativeModel
-from genbench.io import read_json, write_json
+from genbench.io import json_hash, read_json, write_json
 
 TWIN_SEED = 0
 
@@ -34,11 +32,9 @@ def untrained_twin(model: GenerativeModel, seed: int = TWIN_SEED) -> GenerativeM
 
 
 def _key(metric: str, protocol: dict[str, Any], model: GenerativeModel) -> str:
-    blob = json.dumps({"metric": metric, "protocol": protocol, "twin_seed": TWIN_SEED,
-                       "class": f"{type(model).__module__}.{type(model).__qualname__}",
-                       "config": model.config.to_dict(), "data": dataclasses.asdict(model.data)},
-                      sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+    return json_hash({"metric": metric, "protocol": protocol, "twin_seed": TWIN_SEED,
+                      "class": f"{type(model).__module__}.{type(model).__qualname__}",
+                      "config": model.config.to_dict(), "data": dataclasses.asdict(model.data)}, 16)
 
 
 def chance_level(ctx: EvalContext, metric: str, protocol: dict[str, Any],

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from genbench.api import ImageSet
+from genbench.io import json_hash
 from genbench.metrics.core.inference import state_fingerprint
 
 
@@ -41,7 +42,7 @@ def reference_protocol(extractor: Extractor, images: ImageSet, n: int) -> dict[s
 
 
 def protocol_hash(protocol: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(protocol, sort_keys=True, default=str).encode()).hexdigest()[:20]
+    return json_hash(protocol, 20)
 
 
 def reference_features(extractor: Extractor, images: ImageSet, n: int, cache_dir: str | os.PathLike | None,

@@ -1,0 +1,199 @@
+"""The run plan: what ``genbench run`` will do, resolved and checked once before anything trains.
+
+``RunOptions`` is the command line, one field per option, typed; ``make_plan`` turns it into a
+``RunPlan``: the model classes and their resolved configs, the run settings, the metric list, the
+device, the acceleration and the evaluation options, every name and value checked (bad input is one
+sentence and exit code 2 here, before any data loads). The runner then does one ``Cell`` at a time.
+
+Grids: ``--datasets a,b --models m,n --seeds 0,1,2`` is one cell per (dataset, model, seed). The cells
+are sorted by (dataset, model, seed) and dealt round robin for ``--shard i/n`` (cell k goes to shard
+k mod n), so n machines given the same models, datasets, seeds and preset (in any order) cover the
+grid once, the slices differing in size by at most one cell.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from genbench import distributed, registry
+from genbench.accel import Acceleration
+from genbench.api import GenerativeModel, ModelConfig
+from genbench.config import RunSettings, load_toml, resolve
+from genbench.errors import GenbenchError
+from genbench.runfolder import RunFolder
+from genbench.trainer import Schedule
+from genbench.validate import check_results_folder, check_weights
+
+DEFAULT_RESULTS = Path("results")
+
+
+@dataclass(frozen=True, order=True)
+class Cell:
+    """One run of a grid."""
+
+    dataset: str
+    model: str
+    seed: int
+
+
+@dataclass
+class RunOptions:
+    """``genbench run``'s options, typed (the CLI maps each option onto one field)."""
+
+    models: list[str]
+    dataset: str = "shapes"
+    datasets: list[str] | None = None  # replaces dataset
+    preset: str = "small"
+    seed: int = 0
+    seeds: list[int] | None = None  # replaces seed
+    results: Path = DEFAULT_RESULTS
+    steps: int | None = None
+    limit: int | None = None  # the first N training images
+    metrics: list[str] | None = None  # None: every registered metric
+    sets: dict[str, str] = field(default_factory=dict)
+    config_file: Path | None = None
+    device: str = "auto"
+    data_root: Path | None = None
+    inception_weights: Path | None = None
+    allow_unverified_weights: bool = False
+    fresh: bool = False
+    progress: bool = True
+    shard: tuple[int, int] = (0, 1)
+    amp: str = "none"
+    compile: bool = False
+
+
+@dataclass(frozen=True)
+class Grid:
+    models: list[str]
+    datasets: list[str]
+    seeds: list[int]
+    preset: str
+    shard: tuple[int, int] = (0, 1)
+
+    def cells(self) -> list[Cell]:
+        """Every cell of the grid, in the canonical (sorted) order that shards are dealt from."""
+        return sorted({Cell(d, m, s) for d in self.datasets for m in self.models for s in self.seeds})
+
+    def mine(self) -> list[Cell]:
+        """This shard's cells (sorted)."""
+        i, n = self.shard
+        return [c for k, c in enumerate(self.cells()) if k % n == i]
+
+    def in_order(self) -> list[Cell]:
+        """This shard's cells in the order they run: dataset by dataset, seed by seed, model by model, as
+        the options listed them."""
+        mine = set(self.mine())
+        return [Cell(d, m, s) for d in dict.fromkeys(self.datasets) for s in dict.fromkeys(self.seeds)
+                for m in dict.fromkeys(self.models) if Cell(d, m, s) in mine]
+
+
+@dataclass
+class RunPlan:
+    grid: Grid
+    results: Path
+    settings: RunSettings
+    classes: dict[str, type[GenerativeModel]]
+    configs: dict[str, ModelConfig]
+    metrics: list[str]
+    metrics_named: bool  # metrics were named: one that is unavailable is then an error
+    device: torch.device
+    accel: Acceleration = field(default_factory=Acceleration)
+    data_options: dict[str, str] = field(default_factory=dict)
+    eval_options: dict[str, Any] = field(default_factory=dict)
+    fresh: bool = False
+    progress: bool = True
+
+    @property
+    def preset(self) -> str:
+        return self.grid.preset
+
+    def folder(self, cell: Cell) -> RunFolder:
+        return RunFolder.of(self.results, cell.dataset, cell.model, self.preset, cell.seed)
+
+    def run_config(self, cell: Cell) -> dict[str, Any]:
+        """The resolved configuration of one cell, as saved in its config.json (what resume compares)."""
+        config = {"dataset": cell.dataset, "preset": self.preset, "seed": cell.seed, "model_name": cell.model,
+                  "run": asdict(self.settings), "model": self.configs[cell.model].to_dict(),
+                  "data_options": dict(self.data_options)}
+        if self.accel.config():
+            config["train"] = self.accel.config()
+        return config
+
+    def schedule(self, cell: Cell) -> Schedule:
+        s = self.settings
+        return Schedule(self.configs[cell.model].steps, cell.seed, s.ckpt_every, s.sample_every, s.log_every)
+
+
+def make_plan(options: RunOptions) -> RunPlan:
+    """Resolve and check everything ``options`` ask for; the one place settings are resolved."""
+    o = options
+    models = list(dict.fromkeys(o.models))
+    for name in models:
+        registry.get_model(name)
+    datasets = list(dict.fromkeys(o.datasets or [o.dataset]))
+    for name in datasets:
+        registry.get_dataset(name)
+    metrics = list(o.metrics) if o.metrics is not None else registry.names("metrics")
+    for name in metrics:
+        registry.get_metric(name)
+    classes = {m: registry.get_model(m) for m in models}
+    overrides: dict[str, Any] = dict(o.sets)
+    if o.steps is not None:
+        overrides["steps"] = o.steps
+    if o.limit is not None:
+        overrides["n_train"] = o.limit
+    settings, configs = resolve(o.preset, models, classes, load_toml(o.config_file) if o.config_file else None,
+                                overrides)
+    eval_options: dict[str, Any] = {}
+    if o.inception_weights:
+        eval_options["inception_weights"] = str(o.inception_weights)
+    if o.allow_unverified_weights:
+        eval_options["allow_unverified_weights"] = True
+    check_weights(metrics, eval_options, o.metrics is not None)
+    check_results_folder(Path(o.results))
+    device, progress = pick_device(o.device), o.progress
+    group = distributed.init(device)  # None unless started by torchrun with several processes
+    if group is not None:
+        device, progress = group.device, progress and group.is_main
+    grid = Grid(models, datasets, list(dict.fromkeys(o.seeds or [o.seed])), o.preset, o.shard)
+    return RunPlan(grid, Path(o.results), settings, classes, configs, metrics, o.metrics is not None, device,
+                   Acceleration(o.amp, o.compile), {"data_root": str(o.data_root)} if o.data_root else {},
+                   eval_options, o.fresh, progress)
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise GenbenchError(f"--device {name} was asked for but no CUDA device is visible; use --device cpu.")
+    return torch.device(name)
+
+
+def parse_seeds(text: str, option: str = "--seeds") -> list[int]:
+    """'0,1,2' -> [0, 1, 2] (duplicates dropped, order kept); ``option`` names the flag in errors."""
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    try:
+        seeds = [int(t) for t in items]
+    except ValueError:
+        raise GenbenchError(f"{option} '{text}' is not a comma-separated list of integers; write e.g. "
+                            f"{option} 0,1,2.") from None
+    if not seeds:
+        raise GenbenchError(f"{option} is empty; write e.g. {option} 0,1,2.")
+    return list(dict.fromkeys(seeds))
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """'i/n' with 0 <= i < n -> (i, n)."""
+    try:
+        i, n = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise GenbenchError(f"--shard '{text}' is not i/n; write e.g. --shard 0/4 for the first of 4 "
+                            f"slices (i counts from 0).") from None
+    if n < 1 or not 0 <= i < n:
+        raise GenbenchError(f"--shard {text}: i must be in 0..n-1 and n at least 1; write e.g. --shard 0/{max(n, 1)}.")
+    return i, n

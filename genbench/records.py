@@ -1,0 +1,145 @@
+"""The record: one number a metric gave one run, with everything needed to trust and reproduce it.
+
+A run folder's ``results.json`` holds ``{"run": <run metadata>, "records": [<Record>, ...]}``; it is
+written by ``RunFolder.write_results`` and read by ``RunFolder.read_results`` (genbench.runfolder), the
+only two places that touch the file. ``load_records`` gathers every run folder's records under a
+results folder into one tidy DataFrame (one row per record, the config flattened into ``config.*``
+columns), which is what the tables, the report and ``genbench compare`` read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import platform
+import subprocess
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from genbench.io import json_hash
+
+REQUIRED_KEYS = ("dataset", "model", "preset", "seed", "metric", "status")
+
+
+@dataclass
+class Record:
+    """One tidy record. ``value`` is None unless ``status`` is 'ok' or 'warn' (a 'warn' value is shown
+    with † in tables: computed under a weaker protocol than the paper's, e.g. too few samples)."""
+
+    dataset: str
+    model: str
+    preset: str
+    seed: int
+    metric: str
+    status: str  # ok | warn | n/a | unavailable | error | failed
+    value: float | None = None
+    metric_plugin: str = ""
+    step: int | None = None
+    note: str = ""
+    higher_is_better: bool | None = False  # None: descriptive (no best mark, no Δ)
+    extra: dict[str, Any] = field(default_factory=dict)
+    protocol_id: str = ""
+    protocol: dict[str, Any] = field(default_factory=dict)
+    eval_seconds: float = 0.0
+    time: str = ""
+    config: dict[str, Any] = field(default_factory=dict)  # the run's config, flattened ('model.lr': ...)
+    versions: dict[str, str] = field(default_factory=dict)
+    git_commit: str = ""
+    device: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Any) -> Record:
+        """A record read from a file: the required keys must be there; keys genbench does not know are
+        dropped (a newer genbench may add some), so a damaged or foreign file is a ValueError."""
+        if not isinstance(d, dict) or not all(k in d for k in REQUIRED_KEYS):
+            raise ValueError("a record lacks the keys " + ", ".join(REQUIRED_KEYS))
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+    @property
+    def good(self) -> bool:
+        return self.status in ("ok", "warn")
+
+
+@dataclass
+class RunResults:
+    """What a run folder's results.json holds: the run's metadata and its records."""
+
+    run: dict[str, Any] = field(default_factory=dict)
+    records: list[Record] = field(default_factory=list)
+
+
+def protocol_id(metric: str, version: int, protocol: dict[str, Any]) -> str:
+    """Hash of everything that determines a metric's number (network, weights, n, split, seed...)."""
+    return json_hash({"metric": metric, "version": version, **protocol}, 12)
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+# -- provenance: what every record says it ran with ----------------------------------------------
+@lru_cache(maxsize=1)
+def versions() -> dict[str, str]:
+    import numpy
+    import pandas
+    import torch
+
+    import genbench
+
+    return {"genbench": genbench.__version__, "torch": torch.__version__, "numpy": numpy.__version__,
+            "pandas": pandas.__version__, "python": platform.python_version()}
+
+
+@lru_cache(maxsize=1)
+def git_commit() -> str:
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=here, capture_output=True,
+                             text=True, timeout=5)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                               capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    if out.returncode != 0:
+        return "unknown"
+    return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
+def device_name(device) -> str:
+    """'cpu', or 'cuda:0 (NVIDIA H100 80GB HBM3)': what a record says it ran on."""
+    import torch
+
+    if getattr(device, "type", str(device)) == "cuda" and torch.cuda.is_available():
+        return f"{device} ({torch.cuda.get_device_name(device)})"
+    return str(device)
+
+
+def records_frame(records: list[Record]):
+    """Records as one tidy DataFrame: config flattened into ``config.*`` columns, the protocol as a
+    JSON string, versions dropped."""
+    import pandas as pd
+
+    rows = []
+    for rec in records:
+        row = {k: v for k, v in rec.to_dict().items() if k not in ("config", "protocol", "versions")}
+        row.update(flatten(rec.config, "config."))
+        row["protocol"] = json.dumps(rec.protocol, sort_keys=True)
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -1,0 +1,201 @@
+"""A run folder, ``RESULTS/<dataset>/<model>/<preset>-seed<S>/``: the one owner of its layout.
+
+| file                  | written by                   | holds                                              |
+|-----------------------|------------------------------|----------------------------------------------------|
+| ``config.json``       | the trainer, before step 1   | the resolved configuration (what resume compares)  |
+| ``checkpoint.pt``     | the trainer, atomically      | model, optimizers, data order, RNG states, step,   |
+|                       |                              | config and the ``DataInfo`` the model was built on |
+| ``results.json``      | the runner, after evaluation | the run's metadata and its records (genbench.records) |
+| ``samples.png``       | the trainer                  | 64 samples from fixed latents (seeded per run)     |
+| ``reconstructions.png`` | the trainer (inferrers)    | 16 training images above their reconstructions     |
+| ``train_log.csv``     | the trainer                  | the losses every ``log_every`` steps               |
+| ``error.log``         | the runner / evaluator       | tracebacks of a crashed model or metric            |
+| ``.lock``             | ``RunFolder.lock``           | the pid of the process using the folder            |
+
+Everything read from a folder is data: a checkpoint is loaded with ``torch.load(weights_only=True)``
+(tensors and plain containers only), never unpickled into arbitrary objects.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from genbench import registry
+from genbench.api import DataInfo, Dataset, GenerativeModel, ImageSet
+from genbench.errors import GenbenchError
+from genbench.io import atomic_path, read_json, write_json
+from genbench.lock import run_lock
+from genbench.records import Record, RunResults, records_frame
+
+CONFIG = "config.json"
+CHECKPOINT = "checkpoint.pt"
+RESULTS = "results.json"
+SAMPLES = "samples.png"
+RECONSTRUCTIONS = "reconstructions.png"
+TRAIN_LOG = "train_log.csv"
+ERROR_LOG = "error.log"
+
+# What a checkpoint may hold besides tensors and plain containers: NumPy's RNG state (a uint32 array).
+# torch.load(weights_only=True) refuses every other type, so loading a crafted file runs no code.
+_np_core = getattr(np, "_core", None) or np.core
+SAFE_TYPES = [_np_core.multiarray._reconstruct, np.ndarray, np.dtype, type(np.dtype(np.uint32))]
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    path: Path
+
+    @classmethod
+    def of(cls, results: Path | str, dataset: str, model: str, preset: str, seed: int) -> RunFolder:
+        return cls(Path(results) / dataset / model / f"{preset}-seed{seed}")
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    def file(self, name: str) -> Path:
+        """The path of one of the files above (e.g. ``folder.file(SAMPLES)``)."""
+        return self.path / name
+
+    # -- config ---------------------------------------------------------------------------
+    def read_config(self) -> dict[str, Any] | None:
+        """The saved configuration, or None when there is none (or it is not a JSON object)."""
+        try:
+            config = read_json(self.file(CONFIG))
+        except (OSError, ValueError):
+            return None
+        return config if isinstance(config, dict) else None
+
+    def write_config(self, config: dict[str, Any]) -> None:
+        write_json(self.file(CONFIG), config)
+
+    def require_config(self) -> dict[str, Any]:
+        config = self.read_config()
+        if config is None or not {"model_name", "dataset", "seed", "model", "run"} <= set(config):
+            raise GenbenchError(f"{self.path} is not a genbench run folder (no readable {CONFIG}); pass a folder "
+                                f"written by `genbench run`, e.g. results/shapes/ours/small-seed0.")
+        return config
+
+    # -- results --------------------------------------------------------------------------
+    def read_results(self) -> RunResults:
+        """The run's metadata and records; an empty RunResults when there is no results.json. A file that
+        is not genbench's raises ValueError (OSError when unreadable)."""
+        f = self.file(RESULTS)
+        if not f.exists():
+            return RunResults()
+        data = read_json(f)
+        if not isinstance(data, dict) or not isinstance(data.get("records"), list):
+            raise ValueError("results.json does not hold genbench records")
+        run = data.get("run", {})
+        return RunResults(run if isinstance(run, dict) else {}, [Record.from_dict(r) for r in data["records"]])
+
+    def write_results(self, results: RunResults) -> None:
+        write_json(self.file(RESULTS), {"run": results.run, "records": [r.to_dict() for r in results.records]})
+
+    def log_error(self, text: str, append: bool = False) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        with self.file(ERROR_LOG).open("a" if append else "w") as f:
+            f.write(text)
+
+    # -- checkpoint -----------------------------------------------------------------------
+    def save_checkpoint(self, state: dict[str, Any]) -> None:
+        with atomic_path(self.file(CHECKPOINT)) as tmp:
+            torch.save(state, tmp)
+
+    def load_checkpoint(self, device: torch.device | str = "cpu") -> dict[str, Any] | None:
+        """The checkpoint's state (None when there is none). Loaded with ``weights_only=True``: a file that
+        would need anything but tensors and plain containers is refused, never executed."""
+        path = self.file(CHECKPOINT)
+        if not path.exists():
+            return None
+        try:
+            with torch.serialization.safe_globals(SAFE_TYPES):
+                return torch.load(path, map_location=device, weights_only=True)
+        except Exception as exc:
+            why = "it holds objects other than tensors and plain values" if "weights_only" in str(exc) \
+                else f"{type(exc).__name__}"
+            raise GenbenchError(f"Checkpoint {path} cannot be read ({why}); delete it or rerun with --fresh "
+                                f"to start this run over.") from None
+
+    def reset(self) -> None:
+        """Forget the training (``--fresh``): checkpoint, config and log go; results stay until rewritten."""
+        for name in (CHECKPOINT, CONFIG, TRAIN_LOG):
+            self.file(name).unlink(missing_ok=True)
+
+    def lock(self, echo: Callable[[str], object] = print) -> contextlib.AbstractContextManager:
+        return run_lock(self.path, echo)
+
+    # -- the trained model ----------------------------------------------------------------
+    def load_model(self, device: torch.device | str = "cpu") -> tuple[GenerativeModel, dict[str, Any]]:
+        """The trained model (eval mode, on ``device``) and the run's config, rebuilt from config.json and
+        the checkpoint: the model's class by name from the registry, its config from the saved values,
+        its ``DataInfo`` as saved in the checkpoint."""
+        config = self.require_config()
+        cls = registry.get_model(config["model_name"])
+        ckpt = self.load_checkpoint(device)
+        if ckpt is None:
+            raise GenbenchError(f"{self.path} has no {CHECKPOINT}; train it first with `genbench run`.")
+        known = {f.name for f in dataclasses.fields(cls.Config)}
+        cfg = cls.Config(**{k: _as_field(v) for k, v in config["model"].items() if k in known})
+        info = ckpt.get("data")
+        info = DataInfo(**info) if isinstance(info, dict) else _guess_data_info(config, cls, ckpt)
+        model = cls(cfg, info).to(device)
+        try:
+            model.load_training_state(ckpt["model"])
+        except Exception as exc:
+            why = (str(exc).strip().splitlines() or [""])[0][:160]
+            raise GenbenchError(f"Checkpoint {self.file(CHECKPOINT)} does not fit model '{config['model_name']}' "
+                                f"({type(exc).__name__}: {why}); rerun that run with --fresh.") from None
+        return model.eval(), config
+
+    def load_data(self) -> tuple[Dataset, ImageSet, ImageSet | None]:
+        """The dataset and its training and held-out images, as the run's config loaded them."""
+        config = self.require_config()
+        ds = registry.get_dataset(config["dataset"])()
+        r, options = config["run"], config.get("data_options", {})
+        train = ds.load("train", r["image_size"], r["n_train"], 0, **options)
+        heldout = ds.load("heldout", r["image_size"], r["n_heldout"], 0, **options) if r["n_heldout"] else None
+        return ds, train, heldout
+
+
+def _as_field(v: Any) -> Any:
+    return tuple(v) if isinstance(v, list) else v  # JSON has no tuples
+
+
+def _guess_data_info(config: dict[str, Any], cls: type[GenerativeModel], ckpt: dict[str, Any]) -> DataInfo:
+    """For a checkpoint written before the DataInfo was saved: the image size is in the config, and the
+    training-set size is the length of the model's example buffers (rows per training example), else the
+    configured ``n_train``."""
+    run, state = config["run"], ckpt.get("model", {}).get("model", {})
+    rows = [state[b].shape[0] for b in cls.example_buffers if b in state]
+    return DataInfo(config["dataset"], run["image_size"], rows[0] if rows else run.get("n_train") or 1)
+
+
+def folders(results: Path | str) -> Iterator[RunFolder]:
+    """Every run folder under ``results`` (a folder with a results.json or a config.json), sorted."""
+    seen = sorted({f.parent for name in (RESULTS, CONFIG) for f in Path(results).rglob(name)})
+    return (RunFolder(p) for p in seen)
+
+
+def load_records(results: Path | str):
+    """Every record under ``results`` as one tidy DataFrame (genbench.records.records_frame). A damaged or
+    foreign results.json is skipped with one warning naming it."""
+    records: list[Record] = []
+    for folder in folders(results):
+        if not folder.file(RESULTS).exists():
+            continue
+        try:
+            records += folder.read_results().records
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            why = "cannot be read" if isinstance(exc, OSError) else "is damaged or not genbench's"
+            warnings.warn(f"skipped {folder.file(RESULTS)}: it {why} ({type(exc).__name__}); delete it, or rerun "
+                          f"that run with --fresh", RuntimeWarning, stacklevel=2)
+    return records_frame(records)

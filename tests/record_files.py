@@ -1,0 +1,12 @@
+"""Writing hand-made records into run folders, as `genbench run` would, for the table tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from genbench.records import Record, RunResults
+from genbench.runfolder import RunFolder, load_records  # noqa: F401 - re-exported for the tests
+
+
+def write_run(path: Path, run: dict, records: list[dict]) -> None:
+    RunFolder(Path(path)).write_results(RunResults(run, [Record.from_dict(r) for r in records]))
