@@ -1,13 +1,17 @@
 """genbench's public plugin API: what a model, dataset or metric plugin implements.
 
-Capabilities, not class hierarchies (DESIGN.md): a model declares what it ``provides``
+Capabilities, not class hierarchies (docs/design.md): a model declares what it ``provides``, and
+``CAPABILITIES`` is the one table of what each capability means: the methods a model must implement,
+and the probe genbench runs on two images before any model trains.
 - ``generator``: ``generate(z)`` / ``sample(n, seed)`` / ``latent_dim``  (FID, KID, SWD apply)
 - ``inferrer``:  ``infer(x) -> z``, hence ``reconstruct(x)``          (MSE, LPIPS apply)
 - ``critic``:    ``energy(x)``, lower = more data-like
 - ``renderer``:  ``render_units(z, layer)``: basis functions in image space (NCC applies)
 - ``tracer``:    ``trace_layer(z, layer, edit)``: a generator layer's activations for z, optionally
                  edited before the rest of the generator runs (with ``inferrer``: dissect applies)
-and the evaluator computes only the metrics whose requirements the model meets.
+Renderers and tracers answer at least for ``LAYER3`` ('b8', the 8x8 layer: the paper's layer 3).
+A metric declares the capabilities it ``requires`` (else it reads 'n/a') and what else it ``needs``
+(``METRIC_NEEDS``); the evaluator computes only the metrics whose requirements the model meets.
 """
 
 from __future__ import annotations
@@ -22,13 +26,7 @@ from torch import Tensor, nn
 
 from genbench.domains import Domain, count, positive
 
-CAPABILITY_METHODS = {
-    "generator": "generate",
-    "inferrer": "infer",
-    "critic": "energy",
-    "renderer": "render_units",
-    "tracer": "trace_layer",
-}
+LAYER3 = "b8"  # the 8x8 generator layer (the paper's layer 3): what renderers and tracers must answer for
 
 
 class Batch(NamedTuple):
@@ -180,15 +178,108 @@ def capabilities(model: GenerativeModel | type[GenerativeModel]) -> frozenset[st
     return frozenset(model.provides)
 
 
+# -- the capability table: methods to implement and a probe run before training ------------------
+RANGE_TOLERANCE = 1e-3  # samples may overshoot [-1, 1] by float rounding, not more
+
+
+def _describe(x: Any) -> str:
+    return f"shape {tuple(x.shape)}" if isinstance(x, Tensor) else f"a {type(x).__name__}"
+
+
+def _probe_generator(model: GenerativeModel, real: Tensor) -> str | None:
+    n, want = len(real), tuple(real.shape)
+    x = model.sample(n, seed=0)
+    if not isinstance(x, Tensor) or tuple(x.shape) != want:
+        return f"sample({n}) returned {_describe(x)}, expected shape {want}"
+    if not x.is_floating_point():
+        return f"sample({n}) returned dtype {x.dtype}, expected floating-point images in [-1, 1]"
+    if not torch.isfinite(x).all():
+        return f"sample({n}) returned non-finite values"
+    if x.abs().max().item() > 1 + RANGE_TOLERANCE:
+        return f"sample({n}) returned values in [{x.min().item():.3g}, {x.max().item():.3g}], expected [-1, 1]"
+    return None
+
+
+def _probe_inferrer(model: GenerativeModel, real: Tensor) -> str | None:
+    with torch.enable_grad():  # inference may run Langevin dynamics
+        z = model.infer(real)
+    want = (len(real), model.latent_dim)
+    if not isinstance(z, Tensor) or tuple(z.shape) != want:
+        return f"infer(x) returned {_describe(z)}, expected a latent of shape {want} (latent_dim)"
+    if not torch.isfinite(z).all():
+        return "infer(x) returned non-finite latents"
+    return None
+
+
+def _probe_critic(model: GenerativeModel, real: Tensor) -> str | None:
+    e = model.energy(real)
+    if not isinstance(e, Tensor) or e.numel() != len(real) or not torch.isfinite(e).all():
+        return f"energy(x) returned {_describe(e)}, expected one finite number per image"
+    return None
+
+
+def _probe_renderer(model: GenerativeModel, real: Tensor) -> str | None:
+    units = model.render_units(model.prior(1, torch.Generator().manual_seed(0)), LAYER3, top=1)
+    if not isinstance(units, list) or not all(isinstance(u, UnitRender) for u in units):
+        return f"render_units(z, '{LAYER3}') returned {_describe(units)}, expected a list of UnitRender"
+    bad = [u for u in units if not isinstance(u.image, Tensor) or tuple(u.image.shape) != tuple(real.shape[1:])]
+    if bad:
+        return f"render_units gave an image of {_describe(bad[0].image)}, expected shape {tuple(real.shape[1:])}"
+    return None
+
+
+def _probe_tracer(model: GenerativeModel, real: Tensor) -> str | None:
+    out = model.trace_layer(model.prior(len(real), torch.Generator().manual_seed(0)), LAYER3)
+    if not (isinstance(out, tuple) and len(out) == 2 and all(isinstance(t, Tensor) for t in out)):
+        return f"trace_layer(z, '{LAYER3}') returned {_describe(out)}, expected (images, activations)"
+    images, act = out
+    if tuple(images.shape) != tuple(real.shape) or act.dim() != 4 or len(act) != len(real):
+        return (f"trace_layer(z, '{LAYER3}') returned images of {_describe(images)} and activations of "
+                f"{_describe(act)}, expected {tuple(real.shape)} and (n, C, h, w)")
+    return None
+
+
+@dataclass(frozen=True)
+class Capability:
+    methods: tuple[str, ...]  # what a model declaring it must implement (beyond GenerativeModel's defaults)
+    probe: Callable[[GenerativeModel, Tensor], str | None]  # on two real images: a problem, or None
+
+
+CAPABILITIES: dict[str, Capability] = {
+    "generator": Capability(("generate",), _probe_generator),
+    "inferrer": Capability(("infer",), _probe_inferrer),
+    "critic": Capability(("energy",), _probe_critic),
+    "renderer": Capability(("render_units",), _probe_renderer),
+    "tracer": Capability(("trace_layer",), _probe_tracer),
+}
+
+
 def check_capabilities(cls: type[GenerativeModel]) -> None:
-    """Raise if a model declares a capability whose method it does not implement."""
-    unknown = set(cls.provides) - set(CAPABILITY_METHODS)
+    """Raise if a model declares an unknown capability or one whose methods it does not implement."""
+    unknown = set(cls.provides) - set(CAPABILITIES)
     if unknown:
-        raise TypeError(f"unknown capabilities {sorted(unknown)}; known: {sorted(CAPABILITY_METHODS)}")
+        raise TypeError(f"unknown capabilities {sorted(unknown)}; known: {sorted(CAPABILITIES)}")
     for cap in cls.provides:
-        meth = CAPABILITY_METHODS[cap]
-        if getattr(cls, meth) is getattr(GenerativeModel, meth):
-            raise TypeError(f"{cls.__name__} declares '{cap}' but does not implement {meth}()")
+        for meth in CAPABILITIES[cap].methods:
+            if getattr(cls, meth) is getattr(GenerativeModel, meth):
+                raise TypeError(f"{cls.__name__} declares '{cap}' but does not implement {meth}()")
+
+
+def interface_problem(model: GenerativeModel, real: Tensor) -> str | None:
+    """Run the probe of every capability the model declares on ``real`` (n images in [-1, 1] on the
+    model's device), in eval mode: the first problem as a phrase, or None. A crash is a problem too."""
+    was = model.training
+    model.eval()
+    try:
+        for cap in ("generator", *sorted(set(model.provides) - {"generator"})):
+            problem = CAPABILITIES[cap].probe(model, real)
+            if problem:
+                return problem
+    except Exception as exc:  # a crash in the plugin's own code is its bug, reported by name
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
+    finally:
+        model.train(was)
+    return None
 
 
 # -- datasets ---------------------------------------------------------------------------------
@@ -269,21 +360,49 @@ class EvalContext:
     options: dict[str, Any] = field(default_factory=dict)
 
 
+METRIC_NEEDS = {
+    "inception_weights": "pytorch-fid's verified Inception weights file (named --metrics stop early without it)",
+    "part_masks": "a dataset with ground-truth part masks (Dataset.part_masks); elsewhere the scores read n/a",
+}
+
+
 class Metric:
-    """Base for metric plugins. ``requires``: capabilities the model must have, else 'n/a'.
+    """Base for metric plugins. ``requires``: capabilities the model must have, else 'n/a' (checked against
+    ``CAPABILITIES`` when the plugin registers). ``needs``: what else it uses (keys of ``METRIC_NEEDS``).
+    ``columns``: the scores it writes, in table order (the first is named like the metric), and ``rank``
+    where they go among the tables' columns (lower first; None: after the ranked ones, as recorded).
     ``protocol(ctx)`` returns everything that determines the number (hashed into the protocol id)."""
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     requires: ClassVar[frozenset[str]] = frozenset({"generator"})
+    needs: ClassVar[frozenset[str]] = frozenset()
+    columns: ClassVar[tuple[str, ...]] = ()
+    rank: ClassVar[int | None] = None
     higher_is_better: ClassVar[bool | None] = False
     version: ClassVar[int] = 1
 
     def applies(self, model: GenerativeModel) -> bool:
         return self.requires <= capabilities(model)
 
+    def unmet_need(self, ctx: EvalContext) -> str | None:
+        """Why the metric cannot score on this context's dataset (a need it does not meet), or None."""
+        if "part_masks" in self.needs and getattr(ctx.dataset, "part_masks", None) is None:
+            return f"dataset '{ctx.train.name}' has no ground-truth part masks"
+        return None
+
     def protocol(self, ctx: EvalContext) -> dict[str, Any]:
         return {"n": ctx.n_eval, "seed": ctx.seed}
 
     def compute(self, ctx: EvalContext) -> list[Score]:
         raise NotImplementedError
+
+
+def check_metric(cls: type[Metric]) -> None:
+    """Raise if a metric requires an unknown capability or needs something genbench does not know."""
+    unknown = set(cls.requires) - set(CAPABILITIES)
+    if unknown:
+        raise TypeError(f"requires unknown capabilities {sorted(unknown)}; known: {sorted(CAPABILITIES)}")
+    unknown = set(cls.needs) - set(METRIC_NEEDS)
+    if unknown:
+        raise TypeError(f"needs {sorted(unknown)}, which genbench does not know; known: {sorted(METRIC_NEEDS)}")

@@ -27,6 +27,11 @@ def evaluate(ctx: EvalContext, metric_names: list[str], previous: list[Record], 
             out.append(replace(base, metric=name, metric_plugin=name, status="n/a", note=f"model is not a {missing}",
                                higher_is_better=metric.higher_is_better, time=stamp))
             continue
+        unmet = metric.unmet_need(ctx)
+        if unmet:
+            out += [replace(base, metric=col, metric_plugin=name, status="n/a", note=unmet,
+                            higher_is_better=metric.higher_is_better, time=stamp) for col in metric.columns or (name,)]
+            continue
         protocol = metric.protocol(ctx)
         pid = protocol_id(name, metric.version, protocol)
         scored = replace(base, metric_plugin=name, protocol_id=pid, protocol=protocol, time=stamp)

@@ -13,7 +13,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-from genbench.api import Dataset, GenerativeModel, Metric, check_capabilities
+from genbench.api import Dataset, GenerativeModel, Metric, check_capabilities, check_metric
 from genbench.errors import GenbenchError, did_you_mean
 
 KINDS = {"models": "genbench.models", "datasets": "genbench.datasets", "metrics": "genbench.metrics"}
@@ -24,7 +24,7 @@ BASES = {"models": GenerativeModel, "datasets": Dataset, "metrics": Metric}
 class Entry:
     name: str
     kind: str
-    source: str  # distribution name, or "register_model" for in-process registration
+    source: str  # distribution name, or "in-process register_model" (register_dataset, ...) for scripts
     target: str  # "module:attr"
     obj: Any = None
     error: str | None = None
@@ -45,6 +45,8 @@ def _validate(kind: str, name: str, obj: Any) -> None:
         raise TypeError(f"is not a subclass of genbench.{base.__name__}")
     if kind == "models":
         check_capabilities(obj)
+    elif kind == "metrics":
+        check_metric(obj)
 
 
 def _load(ep: md.EntryPoint, kind: str) -> Entry:
@@ -106,7 +108,8 @@ def register(kind: str, name: str | None = None):
         if key in _cache.get(kind, {}) and _cache[kind][key].obj is not cls:
             warnings.warn(f"{kind[:-1]} '{key}' registered in-process overrides the installed one",
                           RuntimeWarning, stacklevel=2)
-        _manual[kind][key] = Entry(key, kind, "register_model", f"{cls.__module__}:{cls.__qualname__}", cls)
+        target = f"{cls.__module__}:{cls.__qualname__}"
+        _manual[kind][key] = Entry(key, kind, f"in-process register_{kind[:-1]}", target, cls)
         return cls
 
     return deco

@@ -39,6 +39,14 @@ def layer_names(gen: Table1Generator) -> list[str]:
     return ["fc"] + [f"b{b.res}" for b in gen.blocks]
 
 
+def layer_resolution(gen: Table1Generator, layer: str) -> int:
+    """The side of ``layer``'s grid ('b8' -> 8; 'fc' -> the 4x4 seed grid)."""
+    names = layer_names(gen)
+    if layer not in names:
+        raise ValueError(f"unknown layer {layer!r}; this generator has {names}")
+    return gen.blocks[0].res // 2 if layer == "fc" else gen.blocks[names.index(layer) - 1].res
+
+
 def trace_layer(gen: Table1Generator, z: Tensor, layer: str,
                 edit: Callable[[Tensor], Tensor] | None = None) -> tuple[Tensor, Tensor]:
     """The ``tracer`` capability for a Table-1 generator: images g(z) in [-1, 1] and the output of

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from genbench import registry
 from genbench.errors import GenbenchError, did_you_mean
 
 FORMATS = ("rich", "md", "csv", "latex")
@@ -213,16 +214,24 @@ def rich_table(t: Table, plain: bool = False):
     return Group(rt, Text("\n".join(n for n in t.notes if n), style="dim"), Text(""))
 
 
-# The paper's tables first (2: FID, 3: MSE, 4: NCC), then the offline stand-ins, then the rest as recorded.
-PREFERRED_ORDER = ("fid", "kid", "swd", "fd_rand", "kid_rand", "mse", "mse_heldout", "lpips", "lpips_heldout",
-                   "ncc", "parts")
+def column_ranks() -> dict[str, tuple[int, int]]:
+    """Score name -> its place among the tables' columns, as the metric plugins declare it (``rank``, then
+    the score's position in ``columns``): the paper's tables first (2: FID, 3: MSE, 4: NCC), then the rest."""
+    ranks: dict[str, tuple[int, int]] = {}
+    for name, entry in registry.discover("metrics").items():
+        if entry.ok and entry.obj.rank is not None:
+            for i, col in enumerate(entry.obj.columns or (name,)):
+                ranks[col] = (entry.obj.rank, i)
+    return ranks
 
 
 def metric_order(df: pd.DataFrame) -> list[str]:
+    """The recorded metrics: ranked ones in their declared order, then the others as first recorded."""
     if df.empty:
         return []
     recorded = list(dict.fromkeys(df.sort_values("time", kind="stable")["metric"]))
-    return [m for m in PREFERRED_ORDER if m in recorded] + [m for m in recorded if m not in PREFERRED_ORDER]
+    ranks = column_ranks()
+    return sorted((m for m in recorded if m in ranks), key=ranks.__getitem__) + [m for m in recorded if m not in ranks]
 
 
 def valueless(df: pd.DataFrame, metrics: list[str]) -> dict[str, str]:

@@ -19,12 +19,13 @@ from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor
 
 from genbench import registry
-from genbench.api import GenerativeModel, capabilities
+from genbench.api import LAYER3, GenerativeModel, capabilities
 from genbench.errors import GenbenchError
 from genbench.io import atomic_path
 from genbench.render import (
     find_generator,
     layer_names,
+    layer_resolution,
     propagate,
     render_units_at,
     support_box,
@@ -56,7 +57,11 @@ def load_run(run_dir: str | Path) -> tuple[GenerativeModel, dict]:
     if "renderer" not in capabilities(registry.get_model(name)):
         raise GenbenchError(f"Model '{name}' cannot render its basis functions (it is not a renderer), so it "
                             f"has no AND-OR tree; pass a run of ours, ours-dense, abp-sparse or abp.")
-    return folder.load_model("cpu")
+    model, config = folder.load_model("cpu")
+    if find_generator(model) is None:
+        raise GenbenchError(f"Model '{name}' declares the renderer capability but has no single Table-1 generator "
+                            f"(genbench.backbones.Table1Generator) to draw an AND-OR tree from.")
+    return model, config
 
 
 def _pick_positions(values: Tensor, n: int) -> list[tuple[int, int]]:
@@ -77,7 +82,7 @@ def _pick_positions(values: Tensor, n: int) -> list[tuple[int, int]]:
 
 
 @torch.no_grad()
-def build_tree(model: GenerativeModel, z: Tensor, top: str = "b8", n_parts: int = 4,
+def build_tree(model: GenerativeModel, z: Tensor, top: str = LAYER3, n_parts: int = 4,
                n_children: int = 2, depth: int = 3) -> tuple[Tensor, list[Node]]:
     """The generated image (C, H, W) in [-1, 1] and the OR nodes at ``n_parts`` positions of ``top``,
     each with its ``n_children`` strongest children per layer, ``depth`` layers deep in all."""
@@ -265,8 +270,7 @@ def tree_images(run_dir: str | Path, sample: int = 0) -> tuple[Image.Image, Imag
     z_all = grid_latents(model, config["seed"])
     if not 0 <= sample < len(z_all):
         raise GenbenchError(f"--sample {sample} is out of range; samples.png holds samples 0..{len(z_all) - 1}.")
-    gen = find_generator(model)
-    grid = gen.blocks[0].res
+    grid = layer_resolution(find_generator(model), LAYER3)
     image, roots = build_tree(model, z_all[sample:sample + 1])
     name = config["model_name"]
     tree = draw_tree(image, roots, grid, f"{name}: AND-OR tree of sample {sample} (Fig. 1)")

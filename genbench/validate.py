@@ -2,10 +2,10 @@
 code 2 at the start, not a traceback (or a wasted hour) later:
 
 - the results folder can be written (``check_results_folder``);
-- an explicitly requested FID/KID has usable Inception weights (``check_weights``);
+- an explicitly requested metric that needs Inception weights has usable ones (``check_weights``);
 - the dataset gave images of the promised size and type, and enough of them (``check_data``);
-- every model plugin keeps the interface: ``sample`` gives (n, C, S, S) floats in [-1, 1], ``infer`` a
-  latent of ``latent_dim``, ``energy`` one finite number per image (``check_models``).
+- every model plugin keeps the interface: the probe of each capability it declares passes on two
+  training images (``check_models``; the probes are in ``genbench.api.CAPABILITIES``).
 
 ``nonfinite_parameters`` is the trainer's guard against NaN/inf weights.
 Config values are checked earlier, when they are resolved (``genbench.domains``).
@@ -22,13 +22,11 @@ from typing import Any
 
 import torch
 
-from genbench.api import DataInfo, GenerativeModel, ImageSet, capabilities
+from genbench.api import DataInfo, GenerativeModel, ImageSet, interface_problem
 from genbench.errors import GenbenchError
 from genbench.rng import rng_restored
 
 MIN_TRAIN_IMAGES = 16  # fewer cannot fill a batch of the tiny preset or give feature statistics a covariance
-RANGE_TOLERANCE = 1e-3  # samples may overshoot [-1, 1] by float rounding, not more
-INCEPTION_METRICS = ("fid", "kid")
 
 
 def check_results_folder(results: Path) -> None:
@@ -58,7 +56,9 @@ def check_results_folder(results: Path) -> None:
 
 def check_weights(metric_names: list[str], options: dict[str, Any], explicit: bool) -> None:
     """An explicitly requested FID/KID must have weights it can use, else stop before training."""
-    wanted = [m for m in metric_names if m in INCEPTION_METRICS]
+    from genbench.registry import get_metric
+
+    wanted = [m for m in metric_names if "inception_weights" in get_metric(m).needs]
     if not explicit or not wanted:
         return
     from genbench.metrics.core import inception
@@ -114,52 +114,12 @@ def check_models(classes: dict[str, type[GenerativeModel]], configs: dict[str, A
     for name, cls in classes.items():
         with rng_restored():
             model = cls(configs[name], info).to(device)
-            problem = _interface_problem(model, train, info)
+            real = train.as_float(torch.arange(min(2, len(train)))).to(device)
+            problem = interface_problem(model, real)
             del model
         if problem:
             raise GenbenchError(f"Model plugin '{name}' (from {sources.get(name, '?')}) breaks the genbench "
                                 f"interface: {problem}; fix the plugin or leave it out of --models.")
-
-
-def _interface_problem(model: GenerativeModel, train: ImageSet, info: DataInfo) -> str | None:
-    n, size = 2, info.image_size
-    was = model.training
-    model.eval()
-    try:
-        x = model.sample(n, seed=0)
-        want = (n, info.channels, size, size)
-        if not isinstance(x, torch.Tensor) or tuple(x.shape) != want:
-            return f"sample({n}) returned {_describe(x)}, expected shape {want}"
-        if not x.is_floating_point():
-            return f"sample({n}) returned dtype {x.dtype}, expected floating-point images in [-1, 1]"
-        if not torch.isfinite(x).all():
-            return f"sample({n}) returned non-finite values"
-        if x.abs().max().item() > 1 + RANGE_TOLERANCE:
-            return f"sample({n}) returned values in [{x.min().item():.3g}, {x.max().item():.3g}], expected [-1, 1]"
-        real = train.as_float(torch.arange(min(n, len(train)))).to(model.device)
-        if "inferrer" in capabilities(model):
-            with torch.enable_grad():  # inference may run Langevin dynamics
-                z = model.infer(real)
-            want_z = (len(real), model.latent_dim)
-            if not isinstance(z, torch.Tensor) or tuple(z.shape) != want_z:
-                return f"infer(x) returned {_describe(z)}, expected a latent of shape {want_z} (latent_dim)"
-            if not torch.isfinite(z).all():
-                return "infer(x) returned non-finite latents"
-        if "critic" in capabilities(model):
-            e = model.energy(real)
-            if not isinstance(e, torch.Tensor) or e.numel() != len(real) or not torch.isfinite(e).all():
-                return f"energy(x) returned {_describe(e)}, expected one finite number per image"
-    except Exception as exc:  # a crash in the plugin's own code is its bug, reported by name
-        return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
-    finally:
-        model.train(was)
-    return None
-
-
-def _describe(x: Any) -> str:
-    if isinstance(x, torch.Tensor):
-        return f"shape {tuple(x.shape)}"
-    return f"a {type(x).__name__}"
 
 
 def nonfinite_parameters(model: torch.nn.Module) -> list[str]:

@@ -174,7 +174,7 @@ def test_plugin_breaking_the_interface_is_named_before_training(cli, tmp_path, c
     registry.register_model("broken")(type("Broken", (_Broken,), {"fault": fault}))
     res = tmp_path / "res"
     refused(*cli("run", "--models", "vae,broken", "--results", str(res), *TINY),
-            "Model plugin 'broken' (from register_model) breaks the genbench interface", *words)
+            "Model plugin 'broken' (from in-process register_model) breaks the genbench interface", *words)
     assert not res.exists()  # vae, listed first, did not train either
 
 

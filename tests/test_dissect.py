@@ -11,6 +11,7 @@ from metric_fakes import FakeGenerator, single_blas_thread  # noqa: F401
 from genbench.api import DataInfo, EvalContext, GenerativeModel, ModelConfig, PartMasks
 from genbench.config import resolve
 from genbench.datasets.shapes import Shapes
+from genbench.evaluator import evaluate
 from genbench.metrics.core.dissection import (
     QUANTILE_FRACTIONS,
     causal_share,
@@ -19,6 +20,7 @@ from genbench.metrics.core.dissection import (
     score_detectors,
 )
 from genbench.metrics.dissect import Dissect, dissect_activations
+from genbench.records import Record
 from genbench.registry import get_model
 from genbench.render import trace_layer
 
@@ -106,7 +108,6 @@ def test_untrained_generator_reads_below_zero(shapes):
 
 def test_dissect_applies_to_tracers_that_infer_and_needs_part_masks(shapes):
     ds, train, _ = shapes
-    assert Dissect().applies(get_model("ours")) is False or True  # class-level capability check below
     needs = Dissect.requires
     for name in ("ours", "ours-dense", "abp", "abp-sparse", "vae", "ali", "alice"):
         assert needs <= set(get_model(name).provides), name
@@ -116,8 +117,12 @@ def test_dissect_applies_to_tracers_that_infer_and_needs_part_masks(shapes):
     _, cfgs = resolve("tiny", ["vae"], {"vae": cls}, None, None)
     model = cls(cfgs["vae"], DataInfo("patches", 16, 8, 3))
     no_parts = EvalContext(model, object(), train, None, torch.device("cpu"), n_eval=8, seed=0, cache_dir=None)
-    scores = Dissect().compute(no_parts)
-    assert [s.status for s in scores] == ["n/a"] * 3 and "part masks" in scores[0].note
+    assert Dissect().unmet_need(no_parts) is not None and Dissect().unmet_need(EvalContext(
+        model, ds, train, None, torch.device("cpu"), n_eval=8, seed=0, cache_dir=None)) is None
+    base = Record("patches", "vae", "tiny", 0, "", "", step=1)
+    records = evaluate(no_parts, ["dissect"], [], base, "now")  # the evaluator reads the metric's needs
+    assert [(r.metric, r.status) for r in records] == [(m, "n/a") for m in Dissect.columns]
+    assert "part masks" in records[0].note
 
 
 def test_trace_layer_reads_and_edits_the_layer():

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import torch
 
-from genbench.api import EvalContext, Metric, PartMasks, Score
+from genbench.api import LAYER3, EvalContext, Metric, PartMasks, Score
 from genbench.metrics.chance import chance_level
 from genbench.metrics.core.dissection import (
     IOU_DETECTOR,
@@ -40,7 +40,7 @@ from genbench.metrics.core.dissection import (
 )
 from genbench.metrics.core.inference import inferred_batches
 
-LAYER = "b8"
+LAYER = LAYER3
 N_IMAGES = 1000
 BATCH = 100
 
@@ -127,6 +127,9 @@ def dissect_model(ctx: EvalContext, causal: bool = True) -> tuple[Dissection, di
 class Dissect(Metric):
     description = "network dissection of layer-3 units vs ground-truth parts, 1 = part detectors, 0 = where-only"
     requires = frozenset({"inferrer", "tracer"})
+    needs = frozenset({"part_masks"})
+    columns = ("dissect", "dissect_iou", "dissect_detectors")
+    rank = 90
     higher_is_better = True
 
     def protocol(self, ctx: EvalContext) -> dict:
@@ -136,10 +139,6 @@ class Dissect(Metric):
                 "dataset": ctx.train.name, "image_size": ctx.train.image_size}
 
     def compute(self, ctx: EvalContext) -> list[Score]:
-        if getattr(ctx.dataset, "part_masks", None) is None:
-            note = f"dataset '{ctx.train.name}' has no ground-truth part masks"
-            return [Score(name, None, "n/a", note, higher_is_better=True)
-                    for name in ("dissect", "dissect_iou", "dissect_detectors")]
         result, extra = dissect_model(ctx)
         chance = chance_level(ctx, "dissect", self.protocol(ctx),
                               lambda twin: dissect_model(twin, causal=False)[0].normalised)

@@ -18,6 +18,7 @@ from genbench.metrics.fid import small_sample_note
 class FDRand(Metric):
     description = "Fréchet distance on frozen random-CNN features (Naeem et al. 2020; Lee et al. 2023); NOT FID"
     requires = frozenset({"generator"})
+    rank = 40
 
     def protocol(self, ctx: EvalContext) -> dict:
         return feature_protocol(ctx, RandCNNExtractor.identity_for())

@@ -69,6 +69,8 @@ def small_sample_note(n: int, what: str) -> str:
 class FID(Metric):
     description = "Fréchet Inception Distance (Heusel et al. 2017, Eq. 6; pytorch-fid network, verified weights)"
     requires = frozenset({"generator"})
+    needs = frozenset({"inception_weights"})
+    rank = 10
 
     def protocol(self, ctx: EvalContext) -> dict:
         return inception_protocol(ctx)

@@ -18,6 +18,8 @@ from genbench.metrics.fid import inception_extractor, inception_protocol
 class KID(Metric):
     description = "Kernel Inception Distance, unbiased MMD² with cubic kernel (Bińkowski et al. 2018, Eq. 4)"
     requires = frozenset({"generator"})
+    needs = frozenset({"inception_weights"})
+    rank = 20
 
     def protocol(self, ctx: EvalContext) -> dict:
         return {**inception_protocol(ctx), "kid_subsets": KID_SUBSETS, "kid_subset_size": KID_SUBSET_SIZE}

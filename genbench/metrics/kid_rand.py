@@ -15,6 +15,7 @@ from genbench.metrics.core.randcnn import PROTOCOL, RandCNNExtractor
 class KIDRand(Metric):
     description = "unbiased MMD² (cubic kernel) on frozen random-CNN features (Lee et al. 2023); NOT KID"
     requires = frozenset({"generator"})
+    rank = 50
 
     def protocol(self, ctx: EvalContext) -> dict:
         return {**feature_protocol(ctx, RandCNNExtractor.identity_for()), "kid_subsets": KID_SUBSETS,

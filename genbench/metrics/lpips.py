@@ -67,6 +67,8 @@ def reconstruction_lpips(net, model, images, n: int, with_index: bool) -> float:
 class LPIPS(Metric):
     description = "reconstruction LPIPS, AlexNet v0.1 (Zhang et al. 2018, Eq. 1); needs verified AlexNet weights"
     requires = frozenset({"generator", "inferrer"})
+    columns = ("lpips", "lpips_heldout")
+    rank = 70
 
     def protocol(self, ctx: EvalContext) -> dict:
         try:

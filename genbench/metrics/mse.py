@@ -23,6 +23,8 @@ def reconstruction_mse(model, images: ImageSet, n: int, with_index: bool) -> flo
 class MSE(Metric):
     description = "per-pixel reconstruction MSE in [-1,1] on training and held-out images (paper Table 3)"
     requires = frozenset({"generator", "inferrer"})
+    columns = ("mse", "mse_heldout")
+    rank = 60
 
     def protocol(self, ctx: EvalContext) -> dict:
         return {"n_train": min(ctx.n_eval, len(ctx.train)), "n_heldout": len(ctx.heldout) if ctx.heldout else 0,

@@ -19,11 +19,11 @@ from collections.abc import Iterator
 
 import torch
 
-from genbench.api import EvalContext, Metric, Score
+from genbench.api import LAYER3, EvalContext, Metric, Score
 from genbench.metrics.chance import chance_level
 from genbench.metrics.core.ncc import crop_to_support, default_dtype, max_ncc
 
-LAYER = "b8"
+LAYER = LAYER3
 TOP = 1
 N_SAMPLES, N_IMAGES = 100, 500
 SUPPORT_THRESHOLD = 1e-4
@@ -80,6 +80,7 @@ def ncc_score(ctx: EvalContext) -> tuple[float, dict]:
 class NCC(Metric):
     description = "mean max NCC of layer-3 basis renders vs training images (paper Table 4; fast NCC [37])"
     requires = frozenset({"renderer"})
+    rank = 80
     higher_is_better = True
 
     def protocol(self, ctx: EvalContext) -> dict:

@@ -99,6 +99,7 @@ def swd(real: torch.Tensor, fake: torch.Tensor, seed: int = 0) -> tuple[float, l
 class SWD(Metric):
     description = "sliced Wasserstein distance on Laplacian-pyramid patches (Karras et al. 2018); no weights"
     requires = frozenset({"generator"})
+    rank = 30
     version = 2
 
     def protocol(self, ctx: EvalContext) -> dict:
