@@ -70,7 +70,7 @@ class ModelConfig:
 
 @dataclass
 class UnitRender:
-    """One active unit's basis function rendered to image space (pre-tanh), METHOD.md section 5."""
+    """One active unit's basis function rendered to image space (pre-tanh), docs/method.md section 5."""
 
     sample: int
     layer: str
@@ -300,7 +300,7 @@ class ImageSet:
         return self.images.shape[-1]
 
     def as_float(self, index: Tensor | slice | None = None) -> Tensor:
-        """Images in [-1, 1] (METHOD.md section 1: (x/255 - 0.5)/0.5)."""
+        """Images in [-1, 1] (docs/method.md section 1: (x/255 - 0.5)/0.5)."""
         imgs = self.images if index is None else self.images[index]
         return imgs.float().div(127.5).sub(1.0)
 

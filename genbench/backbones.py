@@ -1,5 +1,5 @@
 """The shared Table-1 backbones (Xing et al., CVPR 2020, Table 1), with a width multiplier and a
-resolution, so every model in a comparison has the same capacity (METHOD.md section 1).
+resolution, so every model in a comparison has the same capacity (docs/method.md section 1).
 
 Generator g(Z): FC -> (C0, 4, 4) -> ReLU [-> channel top-k], then one block per doubling of the
 resolution: Up(nearest, 2) -> Conv3x3+ReLU -> Conv3x3+ReLU [-> spatial top-k], then Conv3x3 + Tanh.
@@ -8,7 +8,7 @@ Energy network f(Y): Conv+LReLU(0.2) -> Down, [Conv+LReLU]x2 -> Down, ..., [Conv
 At 64x64 and width 1 these are Table 1 exactly. A smaller resolution drops the highest-resolution
 blocks; the block at the output resolution is the dense one (Table 1's 64x64 layer has no k).
 
-Following the authors' code (METHOD.md section 1): no normalisation, equalised learning rate
+Following the authors' code (docs/method.md section 1): no normalisation, equalised learning rate
 (N(0,1) weights scaled at run time by gain/sqrt(fan_in)), bias-free convolutions. Baselines that
 need batch norm or a classic initialisation (DCGAN, WGAN) select them with ``norm`` and ``equalized``.
 """

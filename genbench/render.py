@@ -1,4 +1,4 @@
-"""Basis-function rendering for the Table-1 generator (METHOD.md section 5; authors' ``eval.py``).
+"""Basis-function rendering for the Table-1 generator (docs/method.md section 5; authors' ``eval.py``).
 
 A forward pass records every ReLU mask and top-k mask (``Table1Generator.forward(trace=...)``).
 With those masks held fixed, the layers above any layer l are a *linear* map: bias-free 3x3 convs,
@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from genbench.api import GenerativeModel, UnitRender
 from genbench.backbones import Table1Generator
 
-SUPPORT_EPS = 1e-4  # a render's support: |mean over channels| above this (METHOD.md section 5, step 6)
+SUPPORT_EPS = 1e-4  # a render's support: |mean over channels| above this (docs/method.md section 5, step 6)
 
 
 def find_generator(model: GenerativeModel) -> Table1Generator | None:

@@ -6,7 +6,7 @@ position an OR node has chosen one basis function (the most active channel there
 the Layer-2 units it contributes most to (by linearity of the masked, bias-free layers, a child's
 activation is the sum of its parents' contributions), and theirs the Layer-1 primitives. Every
 node is drawn as its basis function rendered to image space (genbench.render), cropped to its
-support and min-max normalised (METHOD.md section 5, step 6).
+support and min-max normalised (docs/method.md section 5, step 6).
 """
 
 from __future__ import annotations

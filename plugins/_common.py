@@ -1,4 +1,4 @@
-"""Pieces the built-in baselines share (METHOD.md section 4), so each concept has one home.
+"""Pieces the built-in baselines share (docs/method.md section 4), so each concept has one home.
 
 - ``dcgan_backbone``: the Table-1 backbones in the DCGAN convention the GAN-family references use
   (batch norm, no equalised learning rate, N(0, std) initialisation) and ``init_batchnorm``

@@ -1,6 +1,6 @@
 """ALI: adversarially learned inference (Dumoulin et al., ICLR 2017), a baseline of Xing et al.
 (CVPR 2020, Tables 2-3), following the reference ``IshmaelBelghazi/ALI`` (``experiments/ali_celeba.py``)
-on the shared Table-1 backbones (METHOD.md section 4).
+on the shared Table-1 backbones (docs/method.md section 4).
 
 Recipe: a Gaussian encoder E (reparameterised z = mu(x) + sigma(x) eps), a generator G and a joint
 discriminator D(x, z) that tells the encoder's pairs (x, E(x)) from the generator's (G(z), z):

@@ -1,6 +1,6 @@
 """ALICE: ALI with conditional-entropy regularisers (Li et al., NeurIPS 2017), a baseline of Xing et al.
 (CVPR 2020, Tables 2-3), following the reference ``ChunyuanLI/ALICE`` (``celeba/celebA_alice.py``) on the
-shared Table-1 backbones (METHOD.md section 4). Built on ``ali.ALI``: same networks and adversarial
+shared Table-1 backbones (docs/method.md section 4). Built on ``ali.ALI``: same networks and adversarial
 game, plus cycle-consistency terms in the G/E loss that bound the conditional entropies H(x|z), H(z|x):
 
     loss_GE = ALI's loss + lambda * (mean |x - G(E(x))| + mean |z - E(G(z))|)
@@ -9,7 +9,7 @@ with E's reparameterised samples. lambda = 1 (the reference sweeps 1e-6 ... 1e3)
 Adam 1e-4, beta1 0.5, batch 64, 2 D steps per G/E step. Reconstruction: G(mu_E(x)).
 
 Deviations: as ALI's (Table-1 backbones, alternating updates); the adversarial loss is the
-non-saturating log loss on logits where the reference code uses raw probabilities (METHOD.md choice,
+non-saturating log loss on logits where the reference code uses raw probabilities (docs/method.md choice,
 for stable gradients); reconstruction decodes the encoder mean rather than a sample, so MSE is
 deterministic. The ``small`` preset trains 175 G/E steps (350 D steps; about 1.45 CPU-seconds per step, so
 2-3 minutes on 2 CPU cores).

@@ -1,7 +1,7 @@
 """Calibrated energy-based GAN, variational-inference variant (Dai, Almahairi, Bachman, Hovy & Courville,
 ICLR 2017), a baseline of Xing et al. (CVPR 2020, Table 2), following the reference
 ``zihangdai/cegan_iclr2017`` (``celebA/conv_celeba_energy_gan.py``) on the shared Table-1 backbones
-(METHOD.md section 4).
+(docs/method.md section 4).
 
 Recipe: D is an energy E(x) (identity energy form: the sum of D's outputs, here one output).
 - D minimises mean E(x) - mean E(G(z)) + 0.01 (mean E(x)^2 + mean E(G(z))^2) (the smoothness term
@@ -16,7 +16,7 @@ Recipe: D is an energy E(x) (identity energy form: the sum of D's outputs, here 
 Deviations:
 - The Table-1 backbones replace the reference's networks; q is the Table-1 energy trunk with a
   (mu, log sigma^2) head.
-- The undefined minibatch-discriminator term ``BS_T - BS_F`` of the reference is skipped (METHOD.md).
+- The undefined minibatch-discriminator term ``BS_T - BS_F`` of the reference is skipped (docs/method.md).
 - The NLL is the exact Gaussian one, sum(log sigma + (z - mu)^2 / (2 sigma^2)); the reference writes
   0.5 * sum(log sigma), an inconsistency that only reweights q's variance.
 - The updates alternate (D, then G and q on the updated D), as PyTorch GANs do, where the reference

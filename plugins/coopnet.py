@@ -1,6 +1,6 @@
 """CoopNet: cooperative training of a descriptor and a generator (Xie et al., AAAI 2018 / TPAMI 2020),
 a baseline of Xing et al. (CVPR 2020, Table 2), following the reference ``jianwen-xie/CoopNets``
-(``model/model.py``) on the shared Table-1 backbones (METHOD.md section 4).
+(``model/model.py``) on the shared Table-1 backbones (docs/method.md section 4).
 
 Recipe, per step:
 1. Y0 = g(Z), Z ~ N(0, I).

@@ -1,5 +1,5 @@
 """DCGAN (Radford, Metz & Chintala, ICLR 2016), a baseline of Xing et al. (CVPR 2020, Table 2), on the
-shared Table-1 backbones (METHOD.md section 4).
+shared Table-1 backbones (docs/method.md section 4).
 
 Recipe (Radford et al.): D maximises log D(x) + log(1 - D(G(z))), i.e. minimises
 softplus(-D(x)) + softplus(D(G(z))) on logits; G minimises the non-saturating -log D(G(z)) =
@@ -10,8 +10,8 @@ the same fakes (as the PyTorch DCGAN example does).
 Deviations: the Table-1 backbones (nearest-neighbour up-sampling + 3x3 convs in G, 3x3 convs +
 average pooling in D, ReLU / LReLU(0.2)) replace the strided (de)convolutions of DCGAN-64, so that
 every model in a comparison has the same capacity; Radford et al.'s z ~ U(-1, 1) is replaced by the
-N(0, I) METHOD.md gives for every model. The ``small`` preset uses batch 64 and 500 steps (about
-0.47 CPU-seconds each; 2-3 minutes on 2 CPU cores).
+N(0, I) prior genbench uses for every model but CE-GAN (docs/method.md section 4). The ``small``
+preset uses batch 64 and 500 steps (about 0.47 CPU-seconds each; 2-3 minutes on 2 CPU cores).
 """
 
 from __future__ import annotations

@@ -1,13 +1,13 @@
 """The paper's model (Xing et al., CVPR 2020): a sparsely activated AND-OR generator, learned by
 alternating back-propagation (ABP) with Langevin inference of Z and an energy-based critic
-(Algorithm 1; METHOD.md sections 1-3 and 5). One implementation, four registered models:
+(Algorithm 1; docs/method.md sections 1-3 and 5). One implementation, four registered models:
 
     ours        sparse generator + critic      (the paper's method)
     ours-dense  dense generator  + critic      (Fig. 7, second row: "w/o sparsity")
     abp-sparse  sparse generator, no critic
     abp         dense generator,  no critic    (Fig. 7, first row: plain ABP, Han et al. 2017)
 
-Each iteration (Algorithm 1, with METHOD.md section 3's choices):
+Each iteration (Algorithm 1, with docs/method.md section 3's choices):
 1. critic f (Eqn. 21): minimise mean f(Y) - mean f(g(Z_hat)) + 10 GP + 1e-3 mean f(Y)^2, Z_hat ~ N(0, I);
 2. Langevin on the batch's persistent chains Z_i (Eqns. 13-14), sigma = 1 on the per-image SSE;
 3. generator (Eqns. 15 and 20): minimise lambda_rec * mean_i ||Y_i - g(Z_i)||^2 + mean_j f(g(Z_hat_j)).
@@ -36,11 +36,11 @@ class OursConfig(ModelConfig):
     # (conv_frac scales k with each layer's resolution). The small preset loosens both (see PRESETS).
     fc_k: int = 8
     conv_frac: float = 0.25
-    # Eqns. 13-14 (METHOD.md section 3): per-image sigma on the SSE, step size delta.
+    # Eqns. 13-14 (docs/method.md section 3): per-image sigma on the SSE, step size delta.
     sigma: float = 1.0
     delta: float = 0.1
     langevin_steps: int = 20
-    infer_steps: int = 200  # noise-free steps from the persistent chain (training images, METHOD.md 5)
+    infer_steps: int = 200  # noise-free steps from the persistent chain (training images, docs/method.md 5)
     infer_steps_unseen: int = 300  # noise-free steps from z = 0 (unseen images)
     lambda_rec: float = 0.1  # on the per-image SSE (authors' beta = 0.1)
     gp: float = 10.0
@@ -65,7 +65,7 @@ class OursConfig(ModelConfig):
         # stronger data term (sigma 0.2), chains started near 0 so the data term is not drowned by the
         # N(0, I) start (bank_std 0.1), and a looser top-k (32 of the 400 FC channels at width 1/8,
         # half of each conv map), which the issue allows for smaller presets. The paper preset keeps
-        # Table 1's k and METHOD.md's values.
+        # Table 1's k and docs/method.md's values.
         "small": {"steps": 600, "batch_size": 32, "langevin_steps": 3, "sigma": 0.2, "bank_std": 0.1,
                   "fc_k": 32, "conv_frac": 0.5, "lr": 5e-3, "beta1": 0.9, "critic_lr": 5e-3,
                   "critic_beta1": 0.5, "infer_steps": 20,
@@ -145,7 +145,7 @@ class _SparseABP(GenerativeModel):
         return out
 
     def _critic_step(self, y: Tensor, fake: Tensor) -> dict[str, Tensor]:
-        """Eqn. 21 with METHOD.md section 3's regulariser: WGAN-GP penalty on real/fake interpolates
+        """Eqn. 21 with docs/method.md section 3's regulariser: WGAN-GP penalty on real/fake interpolates
         (|grad| -> 1) and a small drift term keeping f(Y) near 0 (the objective is otherwise unbounded)."""
         c = self.config
         f_real, f_fake = self.critic(y), self.critic(fake)
@@ -166,9 +166,9 @@ class _SparseABP(GenerativeModel):
 
     def infer(self, x: Tensor, index: Tensor | None = None) -> Tensor:
         """Noise-free Langevin (gradient descent on Eqn. 14): training images start from their
-        persistent chain, unseen ones from a fixed draw of the prior with more steps. (METHOD.md
-        section 5 says z = 0, but with the FC bias at its initial 0 that is a stationary point of the
-        ReLU generator: every unit is off and the gradient vanishes.)"""
+        persistent chain, unseen ones from a fixed draw of the prior with more steps (docs/method.md
+        section 3, "Inference for evaluation": not z = 0, which with the FC bias at its initial 0 is a
+        stationary point of the ReLU generator: every unit is off and the gradient vanishes)."""
         c = self.config
         if index is not None:
             z0, steps = self.bank[index.to(self.bank.device)], c.infer_steps

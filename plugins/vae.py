@@ -1,6 +1,6 @@
 """VAE (Kingma & Welling, ICLR 2014), a baseline of Xing et al. (CVPR 2020, Tables 2-3), on the shared
-Table-1 backbones (METHOD.md section 4; the paper gives no baseline settings and there is no reference
-code, so this is METHOD.md's choice).
+Table-1 backbones (docs/method.md section 4; the paper gives no baseline settings and there is no reference
+code, so this is docs/method.md's choice).
 
 Recipe: decoder = the dense Table-1 generator; encoder = the Table-1 energy-network trunk with a head
 giving (mu, log sigma^2) in R^{2d}, d = 100. Loss per image = SSE(x, g(z)) + KL(q(z|x) || N(0, I)) with

@@ -1,6 +1,6 @@
 """WGAN with weight clipping (Arjovsky, Chintala & Bottou, ICML 2017), a baseline of Xing et al.
 (CVPR 2020, Table 2), following the reference ``martinarjovsky/WassersteinGAN/main.py`` on the shared
-Table-1 backbones (METHOD.md section 4).
+Table-1 backbones (docs/method.md section 4).
 
 Recipe: the critic f minimises mean f(x) - mean f(g(z)) (an energy: real low, fake high) with all its
 parameters clipped to [-c, c], c = 0.01, before every critic update (as the reference does); the

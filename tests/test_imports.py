@@ -39,3 +39,45 @@ def test_core_does_not_import_plugins():
     bad = [f"{f.relative_to(ROOT)}: {n}" for f in (ROOT / "genbench").rglob("*.py") for n in _imports(f)
            if n.startswith("genbench_plugins")]
     assert not bad, bad
+
+
+# The layers, top first (docs/design.md): a module imports only its own layer and the layers below.
+LAYERS = [
+    ["genbench.cli", "genbench.__main__"],
+    ["genbench.runner", "genbench.report"],
+    ["genbench.plan", "genbench.tree", "genbench.overview"],
+    ["genbench.trainer", "genbench.evaluator", "genbench.tables"],
+    ["genbench.runfolder", "genbench.validate", "genbench.config", "genbench.accel", "genbench.distributed"],
+    ["genbench.records", "genbench.lock", "genbench.metrics", "genbench.datasets"],
+    ["genbench", "genbench.api", "genbench.backbones", "genbench.sparsity", "genbench.langevin", "genbench.render",
+     "genbench.registry", "genbench.errors", "genbench.viz", "genbench.domains", "genbench.io", "genbench.rng"],
+]
+
+
+def _layer(module: str) -> int:
+    """The layer of a module: its own entry, else its package's (genbench.metrics.core.ncc -> genbench.metrics)."""
+    parts = module.split(".")
+    for n in range(len(parts), 0, -1):
+        for i, names in enumerate(LAYERS):
+            if ".".join(parts[:n]) in names:
+                return i
+    raise AssertionError(f"{module} is in no layer; add it to LAYERS")
+
+
+def test_no_module_imports_one_above_it():
+    bad = []
+    for f in sorted((ROOT / "genbench").rglob("*.py")):
+        rel = f.relative_to(ROOT).with_suffix("")
+        module = ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
+        for name in _imports(f):
+            if name.startswith("genbench.") or name == "genbench":
+                if _layer(name) < _layer(module):
+                    bad.append(f"{module} imports {name}")
+    assert not bad, bad
+
+
+def test_layers_order_the_run_flow_above_the_public_api():
+    order = ["genbench.cli", "genbench.runner", "genbench.plan", "genbench.trainer", "genbench.runfolder",
+             "genbench.metrics.core.ncc", "genbench.api"]
+    assert [_layer(m) for m in order] == sorted(_layer(m) for m in order)
+    assert _layer("genbench.runner") < _layer("genbench.io")  # io importing runner would be flagged above

@@ -1,4 +1,4 @@
-"""``bedroom``: LSUN bedroom, the first 100k images as in the paper (METHOD.md section 3), from the lmdb
+"""``bedroom``: LSUN bedroom, the first 100k images as in the paper (docs/method.md section 3), from the lmdb
 database LSUN ships (``bedroom_train_lmdb/data.mdb``, key order; needs the optional ``lmdb`` package) or from
 a folder of images (e.g. LSUN's ``data.py export``; sorted by file name, which is the lmdb key order). Largest
 centred square crop, then LANCZOS. Held out: the last 1000 images of the database."""

@@ -1,5 +1,5 @@
 """``cars``: Stanford Cars, ``cars_train`` then ``cars_test`` (each sorted by file name), the first 16k as in
-the paper (METHOD.md section 3), uncropped: the whole photo, not its bounding box, is LANCZOS-resized to the
+the paper (docs/method.md section 3), uncropped: the whole photo, not its bounding box, is LANCZOS-resized to the
 run's square resolution (the aspect ratio is not kept). Accepts torchvision's layout
 (``stanford_cars/cars_train``) too. Held out: the 185 images after the first 16k (cars_test 07857-08041)."""
 

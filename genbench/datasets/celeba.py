@@ -1,5 +1,5 @@
 """``celeba``: CelebA's aligned faces (torchvision's layout), the first 10k in sorted order as in the paper
-(METHOD.md section 3: ``img_align_celeba`` 000001-010000). The paper used OpenFace-aligned faces; the closest
+(docs/method.md section 3: ``img_align_celeba`` 000001-010000). The paper used OpenFace-aligned faces; the closest
 on the aligned 178x218 images is a tight centred 108x108 crop (the DCGAN CelebA convention), then LANCZOS
 to the run's resolution. Held out: the last 1000 images of the 202,599 (see ``imagefolder``)."""
 

@@ -1,5 +1,5 @@
 """``fashion``: DeepFashion images from a folder (any tree, sorted by relative path), 78,979 by default as in
-the paper (the FashionGAN subset, METHOD.md section 3). Largest centred square crop, then LANCZOS. Held out:
+the paper (the FashionGAN subset, docs/method.md section 3). Largest centred square crop, then LANCZOS. Held out:
 the last min(1000, images beyond 78,979) images, or the last tenth (at most 1000) of a folder that holds
 78,979 or fewer, so training then uses fewer images than the paper and says so."""
 

@@ -1,6 +1,6 @@
 """Shared machinery of the datasets a user downloads (``celeba``, ``fashion``, ``cars``, ``bedroom``, ``folder``).
 
-One path for all of them (METHOD.md section 3, "Data"):
+One path for all of them (docs/method.md section 3, "Data"):
 
 1. **Where the data lives**: ``--data-root`` (``options['data_root']``), else ``$GENBENCH_DATA/<name>``, else
    ``~/.cache/genbench/<name>``. Absent data is one sentence naming what is missing, where to get it and where

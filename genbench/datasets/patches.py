@@ -1,5 +1,5 @@
 """``patches``: random crops of the photographs bundled with scikit-image and scikit-learn
-(OFFLINE.md section 4): real natural-image statistics with nothing downloaded."""
+(docs/method.md section 3, "Data"): real natural-image statistics with nothing downloaded."""
 
 from __future__ import annotations
 

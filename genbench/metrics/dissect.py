@@ -1,7 +1,7 @@
 """``dissect``: do the generator's layer-3 units detect the data's parts? Network dissection (Bau et al.,
 CVPR 2017) of a generator (GAN Dissection, Bau et al., ICLR 2019) on data whose parts are known.
 
-Protocol (constants below; sources and pitfalls: shared/INTERPRETABILITY.md):
+Protocol (constants below; sources and pitfalls: docs/method.md section 5, "Dissection"):
 - Images: the first ``n`` = min(N_IMAGES, 2 n_eval, N) training images; even positions *fit*, odd ones
   *score*. Concepts: the dataset's ``part_masks`` (on ``shapes``, 12 = 4 slots x 3 part types).
 - Activations: the ``LAYER`` ('b8', 8x8, the paper's layer 3) output of g(z*), z* = the model's

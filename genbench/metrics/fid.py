@@ -3,7 +3,7 @@ Converge to a Local Nash Equilibrium", NeurIPS 2017, Eq. 6), as in the paper's T
 
 d² = ||mu_r - mu_g||² + Tr(S_r + S_g - 2 (S_r S_g)^{1/2}) between Gaussians fitted to the 2048-d pool3
 features of pytorch-fid's InceptionV3 on the whole training split (real, cached per protocol) and on
-n generated samples, n = the training-set size as in the paper (METHOD.md section 5).
+n generated samples, n = the training-set size as in the paper (docs/method.md section 5).
 
 Weights: ``--inception-weights``, ``$GENBENCH_INCEPTION_WEIGHTS`` or the torch hub cache; SHA-256 must
 start with 6726825d and is recorded. Missing or mismatched weights give status 'unavailable' (never

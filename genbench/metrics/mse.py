@@ -1,7 +1,7 @@
 """``mse``: per-pixel reconstruction mean squared error (paper section 4, Table 3).
 
 MSE = mean over images x channels x pixels of (x - reconstruct(x))^2 with pixels in [-1, 1]
-(METHOD.md section 5: the paper's range is not stated; Table 3's ALI values only fit [-1, 1]).
+(docs/method.md section 5: the paper's range is not stated; Table 3's ALI values only fit [-1, 1]).
 The value in [0, 1] units (divide by 4) is kept in ``extra``. Reported on the first ``n_eval``
 training images (``mse``, as in the paper's figures) and on the held-out split (``mse_heldout``).
 """

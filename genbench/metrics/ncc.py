@@ -1,8 +1,8 @@
-"""``ncc``: the paper's interpretability score (Xing et al., CVPR 2020, section 4.3, Table 4; METHOD.md
+"""``ncc``: the paper's interpretability score (Xing et al., CVPR 2020, section 4.3, Table 4; docs/method.md
 section 5): how well the layer-3 basis functions match image content, by fast normalized
 cross-correlation (Yoo & Han 2009, the paper's [37]; Lewis 1995; equal to skimage's match_template).
 
-Protocol (METHOD.md section 5 choice): for ``n_samples`` = min(100, n_eval) prior samples z, render the
+Protocol (docs/method.md section 5 choice): for ``n_samples`` = min(100, n_eval) prior samples z, render the
 top-1 active unit of layer ``b8`` (8x8, layer 3) at each position, pre-tanh, cropped to its support
 (|mean over channels| > 1e-4); for each template and each of ``n_images`` = min(500, n_eval, N) random
 training images, take the maximum zero-mean RGB NCC over valid positions (genbench.metrics.core.ncc, batched in

@@ -91,7 +91,7 @@ MIN_RELIABLE_N = 2048  # below this FID is strongly biased (Heusel et al. 2017 u
 
 
 def sample_count(ctx) -> int:
-    """Images per side for feature-space metrics: the training-set size, as in the paper (METHOD.md
+    """Images per side for feature-space metrics: the training-set size, as in the paper (docs/method.md
     section 5: generated samples = training images, real statistics from the training set), unless the
     run setting ``n_fid`` (``options['n_feature_samples']``) caps it, e.g. for a CPU demo."""
     cap = ctx.options.get("n_feature_samples")

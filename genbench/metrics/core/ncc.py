@@ -198,7 +198,7 @@ def _exact_matmul():
 
 def crop_to_support(render: torch.Tensor, threshold: float = 1e-4) -> torch.Tensor | None:
     """Crop a (C, H, W) render to the bounding box where |mean over channels| > threshold
-    (METHOD.md section 5, step 6); None if the support is empty."""
+    (docs/method.md section 5, step 6); None if the support is empty."""
     mask = render.mean(0).abs() > threshold
     if not mask.any():
         return None
