@@ -76,8 +76,10 @@ def _primitive_distance(prim: tuple, cx: float, cy: float, s: float, X: np.ndarr
 
 
 def _paint(canvas: np.ndarray, part: str, cx: float, cy: float, s: float, colour: np.ndarray,
-           X: np.ndarray, Y: np.ndarray, size: int) -> np.ndarray:
-    """Alpha-composite one part instance onto canvas (H, W, 3); returns the part's coverage."""
+           X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """Alpha-composite one part instance onto canvas (H, W, 3) on the pixel grid X, Y (``_grid``);
+    returns the part's coverage."""
+    size = X.shape[1]
     total = np.zeros(canvas.shape[:2])
     for prim in PARTS[part][1]:
         override = prim[-1] if isinstance(prim[-1], tuple) else None
@@ -126,7 +128,7 @@ def render_images(n: int, size: int, seed: int, omit_slot: int | None = None
             s = rng.uniform(0.85, 1.15)
             colour = np.clip(np.asarray(PARTS[part][0]) + rng.uniform(-0.08, 0.08, 3), 0, 1)
             if j != omit_slot:
-                a = _paint(canvas, part, cx, cy, s, colour, X, Y, size)
+                a = _paint(canvas, part, cx, cy, s, colour, X, Y)
                 part_cover[:j] *= 1 - a  # what this part paints over is no longer the earlier parts'
                 part_cover[j] = a
             types[i, j] = PART_TYPES.index(part)
@@ -142,7 +144,7 @@ def part_template(part: str, size: int) -> np.ndarray:
     support, as float (3, h, w) in [-1, 1] on a black (-1) background."""
     X, Y = _grid(size)
     canvas = np.zeros((size, size, 3))
-    cover = _paint(canvas, part, 0.5, 0.5, 1.0, np.asarray(PARTS[part][0]), X, Y, size)
+    cover = _paint(canvas, part, 0.5, 0.5, 1.0, np.asarray(PARTS[part][0]), X, Y)
     rows, cols = np.nonzero(cover > 0.01)
     crop = canvas[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
     return crop.transpose(2, 0, 1) * 2.0 - 1.0
