@@ -10,11 +10,11 @@ closer to their nearest training point than fresh data do.
    MNIST_kde_test.py L36/L70-71/L123 of github.com/casey-meehan/data-copying, commit a0ba2db).
 2. In each cell pi, the distance of every point of Q_m and of P_n in pi to its nearest training point *in the
    same cell*, T ∩ pi (the reference passes ``T[T_cells == i]`` to ``Zu``: data_copying_tests.py L76/L83; the
-   nearest point over all of T differs only for points near a cell boundary).
+   nearest point over all of T differs only where that point lies across a cell boundary).
 3. Mann-Whitney U of the generated distances against the held-out distances, U = #{(q, p): d(q) > d(p)}
-   + ½ #{ties} (scipy.stats.mannwhitneyu's statistic for its first sample; scipy <= 1.6, which the reference
-   ran on, returned the same number for ``alternative='less'``), Z-scored under H0 exactly as the reference
-   does (data_copying_tests.py L36-39):
+   + ½ #{ties} (scipy.stats.mannwhitneyu's statistic for its first sample; scipy <= 1.6, current when the
+   reference was written, returned the same number, ``u2``, for ``alternative='less'``), Z-scored under H0
+   exactly as the reference does (data_copying_tests.py L36-39):
        Z_U = (U - (n_pi m_pi / 2 - 0.5)) / sqrt(n_pi m_pi (n_pi + m_pi + 1) / 12)
    -- the 0.5 is the reference's continuity correction, and there is no tie correction in the variance
    (ties only arise with exact duplicates, and ties inside one sample do not change U).
@@ -26,9 +26,9 @@ closer to their nearest training point than fresh data do.
 
 Sign: C_T clearly below 0 -> generated samples are closer to the training set than held-out data are (data
 copying); near 0 -> as close as fresh data; above 0 -> farther (underfitting). C_T averages z-scores: under H0
-each Z_U is about N(0, 1), so C_T has spread about sqrt(sum w²) (~ 1/sqrt(k) for k equal cells), while under
-copying each Z_U grows like sqrt(n_pi); it is not a p-value and values from different sample sizes are not
-comparable.
+each Z_U is about N(0, 1), so C_T has spread about sqrt(sum w²) for weights summing to 1 (1/sqrt(k) for k
+equal cells; 0.33 measured with 10 cells in the tests), while under copying each Z_U grows like sqrt(n_pi); it
+is not a p-value and values from different sample sizes are not comparable.
 
 Constants not in the paper or code (mine):
 - ``SAMPLES_PER_CELL`` = 40: the default number of cells is min(n, m) // 40, clipped to [1, ``MAX_CELLS``],
@@ -59,7 +59,14 @@ per-region detail are out of reach.
 
 What the test cannot tell at any size: generated samples that concentrate on dense regions (low temperature,
 truncation, shrinkage towards cell means) are also closer to training points than fresh data are and read as
-copying; the nearest-training-images strip (``nearest_training``) is there to look.
+copying. On a 32-d Gaussian mixture (tests/test_copying.py) means of two training points of the same mode read
+C_T ~ -8, as low as noisy copies of training points, while means of random pairs (mostly from different
+modes, so between the modes) read ~ +5 (underfitting). The nearest-training-images strip (``nearest_training``) is there
+to look.
+
+Checked against the reference: its ``C_T`` (data_copying_tests.py, run unmodified but for taking the scalar
+out of its (1,)-shaped ``Zu`` result, which numpy 2 no longer stores in a float slot) and
+``_statistic_in_cells`` give bit-identical C_T and per-cell Z on the same arrays and cell labels.
 """
 
 from __future__ import annotations
