@@ -1,4 +1,4 @@
-"""C_T data-copying statistic (genbench.copying) on synthetic features: a mixture of 5 Gaussians in 32-d
+"""C_T data-copying statistic (genbench.metrics.core.copying) on synthetic features: a mixture of 5 Gaussians in 32-d
 (unit spread, centres ~N(0, 16 I)), 600 training, 400 held-out and 400 generated points, so the default
 partition has 10 cells of ~40 held-out points. Measured values quoted in comments are from 20 data seeds
 (0-19) unless said otherwise."""
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from metric_fakes import single_blas_thread  # noqa: F401
 
-from genbench import copying
-from genbench.copying import _statistic_in_cells, copying_statistic, nearest_training
+from genbench.metrics.core import copying
+from genbench.metrics.core.copying import _statistic_in_cells, copying_statistic, nearest_training
 
 D, MODES, N_TRAIN, N_HELDOUT, N_GEN = 32, 5, 600, 400, 400
 
