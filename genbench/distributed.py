@@ -52,6 +52,7 @@ from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
 
 from genbench.api import Batch, GenerativeModel
 from genbench.errors import GenbenchError
+from genbench.rng import STATE_TYPES
 
 # Collectives wait this long for the slowest rank; rank 0 evaluates alone while the others wait at the
 # next model's start, so it must cover a full evaluation. $GENBENCH_DIST_TIMEOUT_MIN overrides it.
@@ -160,7 +161,8 @@ class Distributed:
             torch.save(obj, buf)
             box = [buf.getvalue()]
         dist.broadcast_object_list(box, src=0, device=self._object_device())
-        return torch.load(io.BytesIO(box[0]), map_location="cpu", weights_only=False)
+        with torch.serialization.safe_globals(STATE_TYPES):
+            return torch.load(io.BytesIO(box[0]), map_location="cpu", weights_only=True)
 
     def all_gather(self, obj: Any) -> list[Any]:
         out: list[Any] = [None] * self.world_size

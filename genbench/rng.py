@@ -11,6 +11,11 @@ from typing import Any
 import numpy as np
 import torch
 
+# What a training state may hold besides tensors and plain containers: NumPy's RNG state (a uint32 array).
+# torch.load(weights_only=True) with these allowed refuses every other type, so a crafted file runs no code.
+_np_core = getattr(np, "_core", None) or np.core
+STATE_TYPES = [_np_core.multiarray._reconstruct, np.ndarray, np.dtype, type(np.dtype(np.uint32))]
+
 
 def seed_everything(seed: int) -> None:
     random.seed(seed)
@@ -20,7 +25,7 @@ def seed_everything(seed: int) -> None:
 
 def rng_state() -> dict[str, Any]:
     """Python's, NumPy's and torch's (CPU and CUDA) RNG states (NumPy's holds a uint32 array: the one type
-    beyond tensors and plain values that a checkpoint holds, see ``genbench.runfolder.SAFE_TYPES``)."""
+    beyond tensors and plain values that a checkpoint holds: ``STATE_TYPES``)."""
     s = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         s["cuda"] = torch.cuda.get_rng_state_all()

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from genbench import registry
@@ -35,6 +34,7 @@ from genbench.errors import GenbenchError
 from genbench.io import atomic_path, read_json, write_json
 from genbench.lock import run_lock
 from genbench.records import Record, RunResults, records_frame
+from genbench.rng import STATE_TYPES
 
 CONFIG = "config.json"
 CHECKPOINT = "checkpoint.pt"
@@ -43,11 +43,6 @@ SAMPLES = "samples.png"
 RECONSTRUCTIONS = "reconstructions.png"
 TRAIN_LOG = "train_log.csv"
 ERROR_LOG = "error.log"
-
-# What a checkpoint may hold besides tensors and plain containers: NumPy's RNG state (a uint32 array).
-# torch.load(weights_only=True) refuses every other type, so loading a crafted file runs no code.
-_np_core = getattr(np, "_core", None) or np.core
-SAFE_TYPES = [_np_core.multiarray._reconstruct, np.ndarray, np.dtype, type(np.dtype(np.uint32))]
 
 
 @dataclass(frozen=True)
@@ -117,7 +112,7 @@ class RunFolder:
         if not path.exists():
             return None
         try:
-            with torch.serialization.safe_globals(SAFE_TYPES):
+            with torch.serialization.safe_globals(STATE_TYPES):
                 return torch.load(path, map_location=device, weights_only=True)
         except Exception as exc:
             why = "it holds objects other than tensors and plain values" if "weights_only" in str(exc) \
