@@ -113,18 +113,12 @@ def render_units_at(gen: Table1Generator, trace: list[dict], layer: str, sample:
                                                              gen.image_size))
 
 
-def active_units(trace: list[dict], names: list[str], layer: str, sample: int) -> list[tuple[int, int, int]]:
-    """All (channel, y, x) of ``layer`` whose output is non-zero for ``sample``."""
-    out = trace[names.index(layer)]["out"][sample]
-    return [tuple(int(v) for v in idx) for idx in out.nonzero()]
-
-
 @torch.no_grad()
 def render_units(gen: Table1Generator, z: Tensor, layer: str, top: int = 1) -> list[UnitRender]:
     """For each sample in z and each position (y, x) of ``layer``, the ``top`` most active units
     (ranked by activation, active ones only) rendered alone to image space, pre-tanh (C, H, W).
 
-    This is the ``renderer`` capability's contract: the NCC and parts metrics crop each ``image``
+    This is the ``renderer`` capability's contract: the NCC metric and ``genbench tree`` crop each ``image``
     to where |mean over channels| > 1e-4.
     """
     trace = trace_generator(gen, z)
