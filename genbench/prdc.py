@@ -11,16 +11,18 @@ B(x, r) = {y : ||y - x|| < r} the open ball (strict "<"):
     density   = 1/(kM) sum_j sum_i 1[Y_j in B(X_i, NND_k(X_i))]             (Naeem et al. 2020)
     coverage  = 1/N  sum_i 1[exists j : Y_j in B(X_i, NND_k(X_i))]          (Naeem et al. 2020)
 
-These are the definitions of the paper (section 2.2 for precision/recall, section 3 for density and
-coverage) and exactly what the authors' ``prdc`` package (0.2, ``prdc.compute_prdc``) computes; the tests
-check all four numbers against it.
+These are the paper's definitions as its authors state them (README of
+github.com/clovaai/generative-evaluation-prdc; precision and recall are Kynkäänniemi et al.'s, density and
+coverage are the paper's proposal) and exactly what their ``prdc`` package (0.2, ``prdc.compute_prdc``)
+computes; the tests check all four numbers against it.
 
 Constants and their sources:
-- ``NEAREST_K = 5``: k = 5 is the value Naeem et al. use and recommend (their section 4 and the ``prdc``
-  README example). For two identical distributions their analysis gives E[density] = 1 and
-  E[coverage] = 1 - prod_{i=1..k} (N - i) / (N + M - i), which tends to 1 - 2^-k (= 0.969 for k = 5) when
-  M = N grows: a real point is left uncovered exactly when its k nearest other points, among the N - 1
-  other reals and the M fakes, are all reals.
+- ``NEAREST_K = 5``: the k of the authors' README example (``nearest_k = 5``), the value the paper proposes
+  for density and coverage. For two identical continuous distributions E[density] = 1 (the k-NN ball of a
+  real point holds on average k/N of the probability mass, so M k/N fakes; summed over N balls, divided by
+  kM) and E[coverage] = 1 - prod_{i=1..k} (N - i) / (N + M - i): a real point is uncovered exactly when its k
+  nearest points among the other N - 1 reals and the M fakes are all reals; for M = N this tends to
+  1 - 2^-k (0.969 for k = 5), the value the paper gives. The tests measure both on samples.
 - ``CHUNK = 2048``: the side of the distance tiles (a genbench choice, not from the paper). No N x M matrix
   is ever formed; the extra memory is a few CHUNK x CHUNK float32 tiles (16 MiB each) plus O((N + M) k)
   candidates. Tiles of 768 to 2048 ran within 10% of each other on 10k x 10k 480-d features (2 CPUs); the

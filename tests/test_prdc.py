@@ -144,7 +144,7 @@ def test_rejects_bad_input():
         prdc(a, np.full((10, 3), np.nan))
 
 
-# -- what each number is for (Naeem et al. 2020, section 3) --------------------------------------------------
+# -- what each number is for (the failures Naeem et al. 2020 built them to show) ------------------------------------
 
 def expected_coverage(n, m, k):
     """E[coverage] for identical distributions: a real point is uncovered iff its k nearest among the other
