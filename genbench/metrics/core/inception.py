@@ -1,5 +1,7 @@
 """The FID Inception network: pytorch-fid's InceptionV3 (Heusel et al. 2017's TensorFlow graph
 ``inception-2015-12-05`` ported by pytorch-fid), pool3 features (2048-d), with verified weights.
+The same network also gives its 1008-way classifier logits (``FIDInception.logits``), for the
+Inception Score (genbench.isc).
 
 Weights are looked up, in order, at ``--inception-weights PATH`` (``options['inception_weights']``),
 ``$GENBENCH_INCEPTION_WEIGHTS``, then the torch hub cache file pytorch-fid uses
@@ -31,6 +33,7 @@ SHA256_PREFIX = "6726825d"
 FILENAMES = ("pt_inception-2015-12-05-6726825d.pth", "weights-inception-2015-12-05-6726825d.pth")
 ENV_VAR = "GENBENCH_INCEPTION_WEIGHTS"
 DIMS = 2048
+LOGITS = 1008  # outputs of the 2015-12-05 graph's classifier (the 1000 ImageNet classes among them)
 # What determines the features, beyond the weights' hash: part of every protocol that uses them.
 PROTOCOL = {"network": "pytorch-fid InceptionV3 (FID variant), pool3 2048-d",
             "resize": "bilinear to 299x299, align_corners=False",
@@ -79,7 +82,8 @@ def fid_inception_architecture() -> nn.Module:
 
 
 class FIDInception(nn.Module):
-    """pool3 features of pytorch-fid's ``InceptionV3([3])``: same blocks, same resize and scaling."""
+    """pool3 features of pytorch-fid's ``InceptionV3([3])``: same blocks, same resize and scaling;
+    ``logits`` maps them through the same file's 1008-way ``fc`` layer."""
 
     def __init__(self, inception: nn.Module):
         super().__init__()
@@ -89,6 +93,7 @@ class FIDInception(nn.Module):
             i.Conv2d_3b_1x1, i.Conv2d_4a_3x3, nn.MaxPool2d(kernel_size=3, stride=2),
             i.Mixed_5b, i.Mixed_5c, i.Mixed_5d, i.Mixed_6a, i.Mixed_6b, i.Mixed_6c, i.Mixed_6d, i.Mixed_6e,
             i.Mixed_7a, i.Mixed_7b, i.Mixed_7c, nn.AdaptiveAvgPool2d(output_size=(1, 1)))
+        self.fc = i.fc  # not used by forward: pool3 features are computed exactly as before
         self.requires_grad_(False)
         self.eval()
 
@@ -96,6 +101,13 @@ class FIDInception(nn.Module):
         """x01: (B, 3, H, W) in [0, 1] -> (B, 2048)."""
         x = F.interpolate(x01, size=(299, 299), mode="bilinear", align_corners=False)
         return self.net(2 * x - 1).flatten(1)
+
+    def logits(self, pool3: torch.Tensor, bias: bool = True) -> torch.Tensor:
+        """(B, 2048) pool3 features from ``forward`` -> (B, 1008) logits, fc(pool3) (the network's own
+        classifier; dropout is inactive in eval). ``bias=False`` gives pool3 @ fc.weight^T, the logits
+        Salimans et al.'s Inception Score code takes (the input of ``softmax/logits/MatMul``, before the
+        bias add) and torch-fidelity's IS uses by default (its ``logits_unbiased``)."""
+        return self.fc(pool3) if bias else pool3 @ self.fc.weight.T
 
 
 def load(path: str | os.PathLike, sha256: str | None = None, *, allow_unverified: bool = False) -> FIDInception:
