@@ -1,4 +1,4 @@
-"""Speed and peak memory of genbench.prdc against the authors' ``prdc`` package on the same features.
+"""Speed and peak memory of genbench.metrics.core.prdc against the authors' ``prdc`` package on the same features.
 
     PYTHONPATH=. .venv/bin/python benchmarks/prdc_speed.py [--n 10000] [--dim 480] [--repeats 3] [--cpus all,1]
 
@@ -56,7 +56,7 @@ def worker(mode: str, data: Path) -> dict:
     real, fake = np.load(data / "real.npy"), np.load(data / "fake.npy")
     out: dict = {}
     if mode.startswith("genbench"):
-        from genbench.prdc import prdc as run
+        from genbench.metrics.core.prdc import prdc as run
     elif mode.startswith("prdc"):
         from prdc import compute_prdc
 

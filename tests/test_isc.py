@@ -11,9 +11,16 @@ from torch import nn
 from torch_fidelity.metric_isc import isc_features_to_metric
 from torch_fidelity.metric_kid import kid_features_to_metric
 
-from genbench.frechet import feature_stats, frechet_distance, kernel_distance, mmd2_unbiased
-from genbench.inception import DIMS, LOGITS, PROTOCOL, FIDInception, InceptionExtractor, fid_inception_architecture
-from genbench.isc import inception_score
+from genbench.metrics.core.frechet import feature_stats, frechet_distance, kernel_distance, mmd2_unbiased
+from genbench.metrics.core.inception import (
+    DIMS,
+    LOGITS,
+    PROTOCOL,
+    FIDInception,
+    InceptionExtractor,
+    fid_inception_architecture,
+)
+from genbench.metrics.core.isc import inception_score
 
 
 def fidelity_is(logits, splits=10):

@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch_fidelity.metric_prc import prc_features_to_metric
 
-from genbench.prdc import _filter_dtype, prdc
+from genbench.metrics.core.prdc import _filter_dtype, prdc
 
 KEYS = ("precision", "recall", "density", "coverage")
 

@@ -21,7 +21,7 @@ and the result is (mean, std) of score_S over the splits. Computed exactly as to
 
 Which logits: both references take the 1008-way logits *without* the classifier bias -- the original
 code multiplies pool3 by the weights of ``softmax/logits/MatMul``, and torch-fidelity's default IS
-feature is ``logits_unbiased`` (pool3 @ fc.weight^T). genbench.inception gives both
+feature is ``logits_unbiased`` (pool3 @ fc.weight^T). genbench.metrics.core.inception gives both
 (``FIDInception.logits(pool3, bias=False)`` for these); the bias changes the score. torch-fidelity's
 network also resizes uint8 images with a TF1-compatible bilinear filter, pytorch-fid's (genbench's) with
 ``F.interpolate``, so logits -- not this function -- differ slightly between the two tools.
