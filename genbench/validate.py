@@ -61,20 +61,13 @@ def check_weights(metric_names: list[str], options: dict[str, Any], explicit: bo
     wanted = [m for m in metric_names if "inception_weights" in get_metric(m).needs]
     if not explicit or not wanted:
         return
-    from genbench.metrics.core import inception
-    from genbench.metrics.core.weights import WeightsError
+    from genbench.metrics.core.inception import find_weights
 
-    given = options.get("inception_weights")
-    try:
-        inception.locate(given)
-        return
-    except WeightsError as exc:
-        reason = str(exc)
-    files = [p for p, _ in inception.candidate_paths(given) if p.is_file()]
-    if not options.get("allow_unverified_weights") or not files:
+    path, _, verified, reason = find_weights(options.get("inception_weights"), options.get("allow_unverified_weights"))
+    if path is None:
         raise GenbenchError(f"Metric '{wanted[0]}' was asked for but is unavailable: {reason}.")
-    if not zipfile.is_zipfile(files[0]):  # torch.save files are zip archives; a truncated one lost its index
-        raise GenbenchError(f"Inception weights file {files[0]} is not a readable PyTorch file (truncated, or "
+    if not verified and not zipfile.is_zipfile(path):  # torch.save writes zip archives; a truncated one has no index
+        raise GenbenchError(f"Inception weights file {path} is not a readable PyTorch file (truncated, or "
                             f"not a .pth); put the complete pt_inception-2015-12-05-6726825d.pth there.")
 
 

@@ -20,23 +20,13 @@ from genbench.api import EvalContext, Metric, Score
 from genbench.metrics.core import inception
 from genbench.metrics.core.features import MIN_RELIABLE_N, feature_protocol, feature_sets, sample_count
 from genbench.metrics.core.frechet import feature_stats, frechet_distance
-from genbench.metrics.core.weights import WeightsError, sha256_file
 
 _NETS: dict[str, inception.FIDInception] = {}
 
 
 def inception_source(ctx: EvalContext) -> tuple[str | None, str | None, bool, str]:
     """(path, sha256, verified, reason): the weights to use, or path None and the reason they are unavailable."""
-    explicit = ctx.options.get("inception_weights")
-    try:
-        path, sha = inception.locate(explicit)
-        return str(path), sha, True, ""
-    except WeightsError as exc:
-        if ctx.options.get("allow_unverified_weights"):
-            for path, _ in inception.candidate_paths(explicit):
-                if path.is_file():
-                    return str(path), sha256_file(path), False, str(exc)
-        return None, None, False, str(exc)
+    return inception.find_weights(ctx.options.get("inception_weights"), ctx.options.get("allow_unverified_weights"))
 
 
 def inception_extractor(ctx: EvalContext) -> tuple[inception.InceptionExtractor | None, bool, str]:

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from genbench.api import ImageSet
-from genbench.io import json_hash
+from genbench.io import atomic_path, json_hash
 from genbench.metrics.core.inference import state_fingerprint
 
 
@@ -63,10 +63,8 @@ def reference_features(extractor: Extractor, images: ImageSet, n: int, cache_dir
     feats = np.concatenate([extractor(images.as_float(slice(i, min(i + batch_size, n))))
                             for i in range(0, n, batch_size)])
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}.npz")
-        np.savez(tmp, features=feats.astype(np.float32), protocol=json.dumps(protocol, sort_keys=True))
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp, tmp.open("wb") as fh:
+            np.savez(fh, features=feats.astype(np.float32), protocol=json.dumps(protocol, sort_keys=True))
     return feats.astype(np.float32).astype(np.float64), info
 
 

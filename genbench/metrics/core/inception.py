@@ -27,7 +27,7 @@ from pytorch_fid.inception import (
 )
 from torch import nn
 
-from genbench.metrics.core.weights import WeightsError, hub_checkpoints_dir, verify
+from genbench.metrics.core.weights import WeightsError, hub_checkpoints_dir, sha256_file, verify
 
 SHA256_PREFIX = "6726825d"
 FILENAMES = ("pt_inception-2015-12-05-6726825d.pth", "weights-inception-2015-12-05-6726825d.pth")
@@ -63,6 +63,22 @@ def locate(explicit: str | os.PathLike | None = None) -> tuple[Path, str]:
                            f"in {cands[0][0].parent}/, or pass --inception-weights PATH or set ${ENV_VAR}")
     raise WeightsError(f"FID needs pytorch-fid's Inception weights, but {cands[0][0]} (from {where}) does not "
                        f"exist; pass the path of pt_inception-2015-12-05-6726825d.pth")
+
+
+def find_weights(explicit: str | os.PathLike | None = None,
+                 allow_unverified: bool = False) -> tuple[str | None, str | None, bool, str]:
+    """The one lookup of Inception weights: (path, sha256, verified, reason). A verified file if there is one;
+    else, with ``allow_unverified``, the first candidate file that exists (verified False, reason why); else
+    path None and the reason."""
+    try:
+        path, sha = locate(explicit)
+        return str(path), sha, True, ""
+    except WeightsError as exc:
+        if allow_unverified:
+            for path, _ in candidate_paths(explicit):
+                if path.is_file():
+                    return str(path), sha256_file(path), False, str(exc)
+        return None, None, False, str(exc)
 
 
 def fid_inception_architecture() -> nn.Module:
