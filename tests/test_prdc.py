@@ -113,6 +113,20 @@ def test_near_ties_below_float32_resolution():
     assert 12 / 13 < out[3]["recall"] < 1 and out[5]["recall"] == 1
 
 
+@pytest.mark.parametrize("scale", [1e-90, 1e-20, 1e19, 1e90])
+def test_any_scale_float64_can_square(scale):
+    """The float32 filter works on data multiplied by a power of two that puts it in (-1, 1): values whose
+    squares float32 cannot hold (1e19: overflow; 1e-20: subnormal) give the definitions' numbers, the same as
+    at scale 1 (the metrics are scale-invariant); beyond 1e+-100 float64 itself cannot square them: refused."""
+    rng = np.random.default_rng(10)
+    real, fake = rng.standard_normal((150, 8)), rng.standard_normal((120, 8)) + 0.3
+    ours = prdc(scale * real, scale * fake, chunk=64)
+    assert ours == pytest.approx(by_definition(scale * real, scale * fake, 5), abs=1e-12)
+    assert ours == pytest.approx(prdc(real, fake), abs=1e-12)
+    with pytest.raises(ValueError, match="rescale"):
+        prdc(1e-120 * real, 1e-120 * fake)
+
+
 def test_torch_fidelity_precision_recall_differ_only_by_k_and_closed_balls():
     """torch-fidelity's precision/recall (metric_prc.py) use k = 3 by default and closed balls ("<="). Given the
     same features and k, they equal ours on continuous data (its result is a float32 mean: measured differences
