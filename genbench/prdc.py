@@ -25,8 +25,10 @@ Constants and their sources:
   1 - 2^-k (0.969 for k = 5), the value the paper gives. The tests measure both on samples.
 - ``CHUNK = 1024``: the side of the distance tiles (a genbench choice, not from the paper). No N x M matrix
   is ever formed; the extra memory is a few CHUNK x CHUNK float32 tiles (4 MiB each) plus O((N + M) k)
-  candidates. On 10k x 10k 480-d features, 1024 ran 2.8 s on one core against 3.0-3.1 s for 2048 (its
-  half-used diagonal tiles cost more products), and both ran 1.6-1.8 s on two cores.
+  candidates. On 10k x 10k 480-d features, 1024 ran 2.8 s on one core against 3.0-3.1 s for 2048 (whose
+  half-used diagonal tiles cost more products); on two cores both ran 1.6-1.8 s. (Temporaries stay well
+  under 32 MiB, which glibc would map fresh, page by page, on every allocation: a 4-fold cost measured on
+  the exact recomputation before its batches were cut to 2 MiB.)
 
 How it is computed (exact, not an approximate nearest-neighbour search): the data are centred and
 multiplied by a power of two (both leave every comparison unchanged) and rounded to float32; each tile's
@@ -60,7 +62,8 @@ import torch
 NEAREST_K = 5
 CHUNK = 1024
 _EXTRA = 3  # nearest-neighbour candidates kept per point beyond k, so the float32 filter can be certified
-_PAIR_BATCH = 1 << 22  # elements of (pairs x dim) per exact float64 recomputation
+_PAIR_BATCH = 1 << 18  # elements of (pairs x dim) per exact float64 recomputation (2 MiB: reused, not mmapped)
+_ROWS = 4096  # rows per block when preparing the filter's copy of the data
 
 
 def _tol(dtype: torch.dtype, dim: int) -> tuple[float, float]:
@@ -113,11 +116,17 @@ class _Filtered:
     def __init__(self, exact: torch.Tensor, centre: torch.Tensor, scale: float, dtype: torch.dtype):
         self.exact = exact  # float64, used for every exact recomputation
         self.scale2 = scale * scale
-        low = torch.sub(exact, centre).mul_(scale).to(dtype)
-        sq = low.square().sum(1, dtype=torch.float64)  # squared norms of the rounded points (squares rounded once)
+        n, dim = exact.shape
+        self.left, self.right = torch.empty(n, dim + 2, dtype=dtype), torch.empty(n, dim + 2, dtype=dtype)
+        low = self.right[:, :dim]
+        sq = torch.empty(n, dtype=torch.float64)  # squared norms of the rounded points (squares rounded once)
+        for a in range(0, n, _ROWS):  # row blocks keep the float64 temporaries small
+            low[a:a + _ROWS] = torch.sub(exact[a:a + _ROWS], centre).mul_(scale)  # rounds to dtype
+            sq[a:a + _ROWS] = low[a:a + _ROWS].square().sum(1, dtype=torch.float64)
+        torch.mul(low, -2, out=self.left[:, :dim])
+        self.left[:, dim], self.left[:, dim + 1] = sq, 1
+        self.right[:, dim], self.right[:, dim + 1] = 1, sq
         self.sqnorm = sq / self.scale2  # ... in the data's unit
-        norm, one = sq.to(dtype)[:, None], torch.ones(len(low), 1, dtype=dtype)
-        self.left, self.right = torch.cat([-2 * low, norm, one], 1), torch.cat([low, one, norm], 1)
 
     def __len__(self) -> int:
         return len(self.exact)
