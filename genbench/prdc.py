@@ -25,10 +25,10 @@ Constants and their sources:
   1 - 2^-k (0.969 for k = 5), the value the paper gives. The tests measure both on samples.
 - ``CHUNK = 1024``: the side of the distance tiles (a genbench choice, not from the paper). No N x M matrix
   is ever formed; the extra memory is a few CHUNK x CHUNK float32 tiles (4 MiB each) plus O((N + M) k)
-  candidates. On 10k x 10k 480-d features, 1024 ran 2.8 s on one core against 3.0-3.1 s for 2048 (whose
-  half-used diagonal tiles cost more products); on two cores both ran 1.6-1.8 s. (Temporaries stay well
-  under 32 MiB, which glibc would map fresh, page by page, on every allocation: a 4-fold cost measured on
-  the exact recomputation before its batches were cut to 2 MiB.)
+  candidates. On 10k x 10k 480-d features, 1024 ran 2.63 s on one core against 2.8-3.0 s for 2048 (whose
+  half-used diagonal tiles cost more products); on two cores both ran 1.6-1.7 s. (Per-tile temporaries stay
+  well under 32 MiB, which glibc would map fresh, page by page, on every allocation: a 4-fold cost measured
+  on the exact recomputation before its batches were cut to 2 MiB.)
 
 How it is computed (exact, not an approximate nearest-neighbour search): the data are centred and
 multiplied by a power of two (both leave every comparison unchanged) and rounded to float32; each tile's
