@@ -44,8 +44,9 @@ CASES = [(200, 150, 8, 5, 64, 0.0), (300, 300, 32, 3, 100, 0.0), (120, 100, 2, 1
 
 @pytest.mark.parametrize("n,m,d,k,chunk,offset", CASES)
 def test_matches_prdc_package(n, m, d, k, chunk, offset):
-    """All four numbers equal ``prdc.compute_prdc``'s to 1e-9 (measured: identical, difference 0.0, on
-    every case: both decide the same comparisons, so the counts agree exactly)."""
+    """All four numbers equal ``prdc.compute_prdc``'s to 1e-9. Measured: both decide the same comparisons, so
+    the counts agree exactly; differences are 0.0 except density's last bit on one case (-5.6e-17: the package
+    divides by k before averaging)."""
     rng = np.random.default_rng(n + m + d + k)
     real = rng.standard_normal((n, d)) + offset
     fake = 1.2 * rng.standard_normal((m, d)) + 0.3 + offset  # a different distribution: values not all ~1
@@ -111,6 +112,20 @@ def test_near_ties_below_float32_resolution():
     # k = 3: an edge fake's radius is the 3rd of its 3 neighbours tied at ~1, as far as the extra real beside it;
     # k = 5: it is ~sqrt(2), so that real is inside for certain
     assert 12 / 13 < out[3]["recall"] < 1 and out[5]["recall"] == 1
+
+
+@pytest.mark.parametrize("scale", [1e-90, 1e-20, 1e19, 1e90])
+def test_any_scale_float64_can_square(scale):
+    """The float32 filter works on data multiplied by a power of two that puts it in (-1, 1): values whose
+    squares float32 cannot hold (1e19: overflow; 1e-20: subnormal) give the definitions' numbers, the same as
+    at scale 1 (the metrics are scale-invariant); beyond 1e+-100 float64 itself cannot square them: refused."""
+    rng = np.random.default_rng(10)
+    real, fake = rng.standard_normal((150, 8)), rng.standard_normal((120, 8)) + 0.3
+    ours = prdc(scale * real, scale * fake, chunk=64)
+    assert ours == pytest.approx(by_definition(scale * real, scale * fake, 5), abs=1e-12)
+    assert ours == pytest.approx(prdc(real, fake), abs=1e-12)
+    with pytest.raises(ValueError, match="rescale"):
+        prdc(1e-120 * real, 1e-120 * fake)
 
 
 def test_torch_fidelity_precision_recall_differ_only_by_k_and_closed_balls():

@@ -23,18 +23,23 @@ Constants and their sources:
   kM) and E[coverage] = 1 - prod_{i=1..k} (N - i) / (N + M - i): a real point is uncovered exactly when its k
   nearest points among the other N - 1 reals and the M fakes are all reals; for M = N this tends to
   1 - 2^-k (0.969 for k = 5), the value the paper gives. The tests measure both on samples.
-- ``CHUNK = 2048``: the side of the distance tiles (a genbench choice, not from the paper). No N x M matrix
-  is ever formed; the extra memory is a few CHUNK x CHUNK float32 tiles (16 MiB each) plus O((N + M) k)
-  candidates. Tiles of 768 to 2048 ran within 10% of each other on 10k x 10k 480-d features (2 CPUs); the
-  largest means the fewest thread synchronisations, which is what a busy shared machine punishes.
+- ``CHUNK = 1024``: the side of the distance tiles (a genbench choice, not from the paper). No N x M matrix
+  is ever formed; the extra memory is a few CHUNK x CHUNK float32 tiles (4 MiB each) plus O((N + M) k)
+  candidates. On 10k x 10k 480-d features, 1024 ran 2.63 s on one core against 2.8-3.0 s for 2048 (whose
+  half-used diagonal tiles cost more products); on two cores both ran 1.6-1.7 s. (Per-tile temporaries stay
+  well under 32 MiB, which glibc would map fresh, page by page, on every allocation: a 4-fold cost measured
+  on the exact recomputation before its batches were cut to 2 MiB.)
 
-How it is computed (exact, not an approximate nearest-neighbour search): squared distances of each tile
-come from one float32 matrix product on centred data, ||x||^2 + ||y||^2 - 2 x.y, which carries a proven
-error bound eps (see ``_tol``); only the few entries the bound cannot decide -- a point's candidates near
-its k-th neighbour distance, and pairs within eps of a ball's radius -- are recomputed exactly in float64
-as sum((x - y)^2). The results are therefore the float64 results of the definitions above. If torch's float32
-matrix products were switched to lower precision (``torch.set_float32_matmul_precision``), the filter runs
-in float64 instead.
+How it is computed (exact, not an approximate nearest-neighbour search): the data are centred and
+multiplied by a power of two (both leave every comparison unchanged) and rounded to float32; each tile's
+squared distances come from ONE float32 matrix product of [-2x, ||x||^2, 1] and [y, 1, ||y||^2], which
+carries a proven error bound eps (see ``_tol``). Only what the bound cannot decide is recomputed exactly in
+float64 as sum((x - y)^2) on the original data: a point's candidates near its k-th neighbour distance, and
+pairs within eps of a ball's radius. The results are therefore the float64 results of the definitions
+above. k-NN radii read each upper-triangle tile both ways (distances are symmetric), so the products cover
+about N^2 / 2 + M^2 / 2 + N M entries; the sparse candidates are found with numpy views of the tiles
+(np.flatnonzero, ~8x faster than torch.nonzero here). If torch's float32 matrix products were switched to
+lower precision (``torch.set_float32_matmul_precision``), the filter runs in float64 instead.
 
 torch-fidelity (0.4.0, ``metric_prc.py``) also reports "precision" and "recall" of Kynkäänniemi et al.,
 but its numbers are not these, by design (checked in its source): its default neighbourhood is k = 3
@@ -42,31 +47,38 @@ but its numbers are not these, by design (checked in its source): its default ne
 ``torch.cdist`` in float32, not squared ones), radii are ``kthvalue(k + 1)`` of each point's distances
 including itself (the same k-th other-point neighbour as here), its default features are VGG-16 ``fc2_relu``
 (4096-d, ``DEFAULT_FEATURE_EXTRACTOR['prc'] = 'vgg16'``) rather than Inception pool3, and it has no density
-or coverage. Feeding it the same features with its k set to ours changes only the "<" vs "<=" boundary.
+or coverage. Fed the same features with its k set to ours, it differs only at the "<" vs "<=" boundary
+(visible on exact duplicates) and by float32 round-off (its distances come from float32 ``torch.cdist`` and
+its results are float32 means; the tests measured <= 2.5e-8 on continuous data).
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import torch
 
 NEAREST_K = 5
-CHUNK = 2048
+CHUNK = 1024
 _EXTRA = 3  # nearest-neighbour candidates kept per point beyond k, so the float32 filter can be certified
-_PAIR_BATCH = 1 << 22  # elements of (pairs x dim) per exact float64 recomputation
+_PAIR_BATCH = 1 << 18  # elements of (pairs x dim) per exact float64 recomputation (2 MiB: reused, not mmapped)
+_ROWS = 4096  # rows per block when preparing the filter's copy of the data
 
 
-def _tol(dtype: torch.dtype, dim: int) -> float:
-    """Bound on |D~ - D| / (||x||^2 + ||y||^2) for D~ the squared distance computed in ``dtype`` as
-    ||x||^2 + ||y||^2 - 2 x.y from rounded inputs, D the exact one (u = unit roundoff of ``dtype``):
-    rounding x, y to ``dtype`` moves D by <= 4u(||x||^2 + ||y||^2); the dot product (any summation order,
-    Higham, "Accuracy and Stability of Numerical Algorithms", 2nd ed., section 3.1) errs by
-    <= gamma_d ||x|| ||y|| ~ d u (||x||^2 + ||y||^2) / 2, doubled by the factor 2; the two norms and the two
-    additions add <= 5u. Total <= (d + 9) u; we use twice (d + 16) u. (Centring, done in float64 before the
-    rounding, moves points by ~1e-16 of their uncentred norm: inside that margin unless the data sit ~1e9
-    spreads away from the origin.)"""
-    u = torch.finfo(dtype).eps / 2
-    return 2 * (dim + 16) * u
+def _tol(dtype: torch.dtype, dim: int) -> tuple[float, float]:
+    """(relative, absolute) error bound of the filter: |D~ - D| <= rel (||x||^2 + ||y||^2) + abs, D the exact
+    squared distance, D~ the one computed in ``dtype`` (unit roundoff u) as ONE dot product of the
+    (d + 2)-vectors [-2x, ||x||^2, 1] and [y, 1, ||y||^2] of centred, power-of-two-scaled, rounded points.
+    Rounding x, y to ``dtype`` moves D by <= 4u(||x||^2 + ||y||^2) and rounding the two norms adds <= 2u(...);
+    a dot product of n terms errs by <= gamma_n sum |terms| whatever the summation order (Higham, "Accuracy
+    and Stability of Numerical Algorithms", 2nd ed., section 3.1), here gamma_{d+2} (2 ||x|| ||y|| + ||x||^2 +
+    ||y||^2) <= 2 (d + 2) u (1 + O(du)) (...). Total <= (2d + 10) u; we use twice (2d + 16) u. ``abs`` covers
+    round-off below the normal range (subnormal results: <= one smallest subnormal per operation). Centring,
+    done in float64 first, moves points by ~1e-16 of their uncentred norm: inside the margin unless the data
+    sit ~1e9 spreads away from the origin; the power-of-two scaling is exact."""
+    info = torch.finfo(dtype)
+    return 2 * (2 * dim + 16) * (info.eps / 2), 4 * (dim + 2) * info.tiny * info.eps
 
 
 def _filter_dtype() -> torch.dtype:
@@ -83,8 +95,6 @@ def _as_features(a, name: str) -> torch.Tensor:
     t = torch.as_tensor(np.asarray(a), dtype=torch.float64)
     if t.ndim != 2 or len(t) == 0:
         raise ValueError(f"{name} features must be a non-empty 2-d array (samples x dims), got shape {tuple(t.shape)}")
-    if not torch.isfinite(t).all():
-        raise ValueError(f"{name} features contain NaN or infinity")
     return t
 
 
@@ -98,64 +108,102 @@ def _pair_sq(a: torch.Tensor, b: torch.Tensor, i: torch.Tensor, j: torch.Tensor)
 
 
 class _Filtered:
-    """One feature set prepared for the tiled float32 filter: centred, rounded, with squared norms."""
+    """One feature set prepared for the tiled filter: centred, multiplied by a power of two (exact) that puts
+    all values below 1 in magnitude, rounded to the filter's dtype, and augmented so that one matrix product
+    gives squared distances, [-2x, ||x||^2, 1] . [y, 1, ||y||^2] = ||x - y||^2. Tiles are in that scaled unit
+    (``scale2`` times the data's); thresholds go in and values come out by exact power-of-two products."""
 
-    def __init__(self, exact: torch.Tensor, centre: torch.Tensor, dtype: torch.dtype):
+    def __init__(self, exact: torch.Tensor, centre: torch.Tensor, scale: float, dtype: torch.dtype):
         self.exact = exact  # float64, used for every exact recomputation
-        self.low = (exact - centre).to(dtype)
-        self.sqnorm = self.low.double().square().sum(1)  # float64 squared norms of the rounded points
-        self.sqnorm_low = self.sqnorm.to(dtype)
+        self.scale2 = scale * scale
+        n, dim = exact.shape
+        self.left, self.right = torch.empty(n, dim + 2, dtype=dtype), torch.empty(n, dim + 2, dtype=dtype)
+        low = self.right[:, :dim]
+        sq = torch.empty(n, dtype=torch.float64)  # squared norms of the rounded points (squares rounded once)
+        for a in range(0, n, _ROWS):  # row blocks keep the float64 temporaries small
+            low[a:a + _ROWS] = torch.sub(exact[a:a + _ROWS], centre).mul_(scale)  # rounds to dtype
+            sq[a:a + _ROWS] = low[a:a + _ROWS].square().sum(1, dtype=torch.float64)
+        torch.mul(low, -2, out=self.left[:, :dim])
+        self.left[:, dim], self.left[:, dim + 1] = sq, 1
+        self.right[:, dim], self.right[:, dim + 1] = 1, sq
+        self.sqnorm = sq / self.scale2  # ... in the data's unit
 
     def __len__(self) -> int:
         return len(self.exact)
 
     def tile(self, rows: slice, other: _Filtered, cols: slice) -> torch.Tensor:
-        """Approximate squared distances ||x_i||^2 + ||y_j||^2 - 2 x_i.y_j for a block of rows and columns."""
-        d = torch.addmm(other.sqnorm_low[None, cols], self.low[rows], other.low[cols].T, alpha=-2)
-        return d.add_(self.sqnorm_low[rows, None])
+        """Approximate scaled squared distances for a block of rows (of self) and columns (of other)."""
+        return self.left[rows] @ other.right[cols].T
+
+    def unscaled(self, d: torch.Tensor) -> torch.Tensor:
+        return d.double() / self.scale2
+
+    def scaled_upper(self, t: torch.Tensor) -> torch.Tensor:
+        """float64 thresholds in the data's unit -> the tiles' unit and dtype, rounded up, so that '<' on a tile
+        never loses an entry below the threshold."""
+        low = (t * self.scale2).to(self.left.dtype)
+        return torch.nextafter(low, torch.full_like(low, torch.inf))
 
 
-def _upper(t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """float64 thresholds rounded up into the filter's dtype, so '<' on the filter never loses a candidate."""
-    low = t.to(dtype)
-    return torch.nextafter(low, torch.full_like(low, float("inf")))
+def _below(d: torch.Tensor, thr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(i, j) of the entries of a contiguous tile with d[i, j] < thr (a row or column of thresholds that
+    broadcasts), in row-major order. The mask is compared and searched through numpy views of the same
+    memory: np.flatnonzero is ~8x faster than torch.nonzero on CPU for these sparse masks."""
+    flat = torch.from_numpy(np.flatnonzero(d.numpy() < thr.numpy()))
+    return flat // d.shape[1], flat % d.shape[1]
 
 
-def _kth_nn_sq(s: _Filtered, k: int, chunk: int, tol: float) -> torch.Tensor:
+def _merge(vals: torch.Tensor, idx: torch.Tensor, rows: torch.Tensor, nbrs: torch.Tensor, v: torch.Tensor) -> None:
+    """Fold new candidates (row ``rows[t]``, neighbour ``nbrs[t]``, approximate value ``v[t]``; ``rows``
+    sorted) into each row's ascending list of the c smallest values seen so far."""
+    if len(rows) == 0:
+        return
+    keys, counts = torch.unique_consecutive(rows, return_counts=True)
+    group = torch.repeat_interleave(torch.arange(len(keys)), counts)
+    pos = torch.arange(len(rows)) - torch.repeat_interleave(torch.cumsum(counts, 0) - counts, counts)
+    width = int(counts.max())
+    new_v = torch.full((len(keys), width), torch.inf, dtype=vals.dtype)
+    new_i = torch.zeros((len(keys), width), dtype=torch.long)
+    new_v[group, pos], new_i[group, pos] = v, nbrs
+    best, at = torch.cat([vals[keys], new_v], 1).topk(vals.shape[1], dim=1, largest=False)
+    vals[keys], idx[keys] = best, torch.cat([idx[keys], new_i], 1).gather(1, at)
+
+
+def _kth_nn_sq(s: _Filtered, k: int, chunk: int, tol: tuple[float, float]) -> torch.Tensor:
     """Exact squared distance from each point of ``s`` to its k-th nearest other point (NND_k^2).
 
-    Pass 1 (float32 filter): the c = k + 3 smallest approximate distances of each row, over tiles of the
-    upper triangle only (distances are symmetric). Pass 2: the candidates the error bound cannot place
-    above or below the k-th one are recomputed exactly, which fixes NND_k^2 exactly as long as every
-    non-candidate is farther for certain (the c-th approximate value exceeds the k-th by more than the
+    Pass 1 (filter): the c = k + 3 smallest approximate distances of each row. Diagonal tiles give every
+    row its first c (top-k); then the upper-triangle tiles (distances are symmetric) are read both ways and
+    only entries below a row's current c-th value are merged in. Pass 2: the candidates the error bound
+    cannot place above or below the k-th one are recomputed exactly, which fixes NND_k^2 exactly as long as
+    every non-candidate is farther for certain (the c-th approximate value exceeds the k-th by more than the
     bound). Rows where that fails fall back to all c candidates exactly, then to the whole row."""
     n = len(s)
     c = min(k + _EXTRA, n - 1)
-    vals = torch.full((n, c), float("inf"), dtype=s.low.dtype)
+    vals = torch.full((n, c), torch.inf, dtype=s.left.dtype)
     idx = torch.zeros((n, c), dtype=torch.long)
-
-    def merge(rows: slice, v: torch.Tensor, i: torch.Tensor) -> None:
-        v, pos = torch.cat([vals[rows], v], 1).topk(c, dim=1, largest=False)
-        vals[rows], idx[rows] = v, torch.cat([idx[rows], i], 1).gather(1, pos)
-
-    starts = range(0, n, chunk)
-    for a in starts:
-        ra = slice(a, min(a + chunk, n))
-        for b in starts[a // chunk:]:
-            rb = slice(b, min(b + chunk, n))
+    blocks = [slice(a, min(a + chunk, n)) for a in range(0, n, chunk)]
+    for r in blocks:
+        d = s.tile(r, s, r)
+        d.fill_diagonal_(torch.inf)  # a point is not its own neighbour
+        v, i = d.topk(min(c, d.shape[1]), dim=1, largest=False)
+        vals[r, :v.shape[1]], idx[r, :v.shape[1]] = v, i + r.start
+    for a, ra in enumerate(blocks):
+        for rb in blocks[a + 1:]:
             d = s.tile(ra, s, rb)
-            if a == b:
-                d.fill_diagonal_(float("inf"))  # a point is not its own neighbour
-            v, i = d.topk(min(c, d.shape[1]), dim=1, largest=False)
-            merge(ra, v, i + b)
-            if a != b:
-                v, i = d.topk(min(c, d.shape[0]), dim=0, largest=False)
-                merge(rb, v.T, i.T + a)
+            # rows of ra: entries of d below the row's c-th value so far (listed row by row)
+            i, j = _below(d, vals[ra, -1:])
+            _merge(vals, idx, i + ra.start, j + rb.start, d[i, j])
+            # rows of rb are the columns of d
+            i, j = _below(d, vals[rb, -1][None, :])
+            j, order = torch.sort(j, stable=True)
+            i = i[order]
+            _merge(vals, idx, j + rb.start, i + ra.start, d[i, j])
 
     # |approx - exact| <= eps on every entry of the row, so the approximate k-th value vk is within eps of
     # the exact NND_k^2: entries below vk - 2 eps are nearer for certain, entries above vk + 2 eps farther.
-    v = vals.double()
-    eps = tol * (s.sqnorm + s.sqnorm.max())[:, None]
+    v = s.unscaled(vals)
+    eps = (tol[0] * (s.sqnorm + s.sqnorm.max()) + tol[1] / s.scale2)[:, None]
     vk = v[:, k - 1:k]
     below, unsure = v < vk - 2 * eps, (v >= vk - 2 * eps) & (v <= vk + 2 * eps)
     ri, ci = torch.nonzero(unsure, as_tuple=True)
@@ -179,10 +227,10 @@ def _inside(d: torch.Tensor, thr_hi: torch.Tensor, x: _Filtered, rows: slice, y:
     """(i, j) of the tile's pairs with exact ||x_i - y_j||^2 < radius2 (per row i, or per column j).
     Candidates are the entries under the rounded-up threshold radius2 + eps; those below radius2 - eps are
     inside for certain, the rest are decided by the exact distance."""
-    cand_i, cand_j = torch.nonzero(d < thr_hi, as_tuple=True)
+    cand_i, cand_j = _below(d, thr_hi)
     if len(cand_i) == 0:
         return cand_i, cand_j
-    approx = d[cand_i, cand_j].double()
+    approx = x.unscaled(d[cand_i, cand_j])
     owner = cand_i if per_row else cand_j
     r2, e = radius2[owner], eps[owner]
     inside = approx < r2 - e
@@ -203,21 +251,32 @@ def prdc(real: np.ndarray, fake: np.ndarray, k: int = NEAREST_K, chunk: int = CH
         raise ValueError(f"k must be in [1, min(N, M) - 1] = [1, {min(len(x64), len(y64)) - 1}], got {k}")
     if chunk < 1:
         raise ValueError(f"chunk must be positive, got {chunk}")
+    sums = x64.sum(0), y64.sum(0)  # finite unless a feature is NaN or infinite (or sums past 1e308)
+    for total, name in zip(sums, ("real", "fake"), strict=True):
+        if not torch.isfinite(total).all():
+            raise ValueError(f"{name} features contain NaN or infinity")
+    # Distances do not change under a common shift, and which is smaller under a common scale: the filter works
+    # on centred data (small norms, hence a small error bound) times a power of two that puts every value in
+    # (-1, 1) (no overflow or underflow in float32, and exact, so thresholds map without rounding).
+    centre = (sums[0] + sums[1]) / (len(x64) + len(y64))
+    span = max(float((t - centre).abs().max()) for t in (x64.amax(0), x64.amin(0), y64.amax(0), y64.amin(0)))
+    if span > 1e100 or 0 < span < 1e-100:  # squared distances would leave float64's range (or its precision)
+        raise ValueError(f"features spread {span:.3g} from their mean: outside 1e-100..1e100, where squared "
+                         f"distances are not representable in float64; rescale them")
+    scale = math.ldexp(1.0, -math.frexp(span)[1]) if span > 0 else 1.0
     dtype = _filter_dtype()
     tol = _tol(dtype, x64.shape[1])
-    # distances do not change under a common shift; centring keeps the norms (hence the error bound) small
-    centre = (x64.sum(0) + y64.sum(0)) / (len(x64) + len(y64))
-    x, y = _Filtered(x64, centre, dtype), _Filtered(y64, centre, dtype)
+    x, y = _Filtered(x64, centre, scale, dtype), _Filtered(y64, centre, scale, dtype)
     r2 = _kth_nn_sq(x, k, chunk, tol)  # NND_k(X_i)^2
     s2 = _kth_nn_sq(y, k, chunk, tol)  # NND_k(Y_j)^2
-    eps_r = tol * (x.sqnorm + y.sqnorm.max())  # error bound of any entry in real row i
-    eps_s = tol * (x.sqnorm.max() + y.sqnorm)  # ... in fake column j
+    eps_r = tol[0] * (x.sqnorm + y.sqnorm.max()) + tol[1] / x.scale2  # error bound of any entry in real row i
+    eps_s = tol[0] * (x.sqnorm.max() + y.sqnorm) + tol[1] / x.scale2  # ... in fake column j
 
     in_real_ball = torch.zeros(len(y), dtype=torch.bool)  # precision: Y_j in some B(X_i, NND_k(X_i))
     real_covered = torch.zeros(len(x), dtype=torch.bool)  # coverage: some Y_j in B(X_i, NND_k(X_i))
     in_fake_ball = torch.zeros(len(x), dtype=torch.bool)  # recall: X_i in some B(Y_j, NND_k(Y_j))
     pairs = 0  # density: number of (i, j) with Y_j in B(X_i, NND_k(X_i))
-    thr_real, thr_fake = _upper(r2 + eps_r, dtype)[:, None], _upper(s2 + eps_s, dtype)[None, :]
+    thr_real, thr_fake = x.scaled_upper(r2 + eps_r)[:, None], x.scaled_upper(s2 + eps_s)[None, :]
     for a in range(0, len(x), chunk):
         rows = slice(a, min(a + chunk, len(x)))
         for b in range(0, len(y), chunk):
