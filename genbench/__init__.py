@@ -28,3 +28,13 @@ __all__ = [
     "ModelConfig", "Score", "UnitRender", "capabilities", "register_dataset", "register_metric",
     "register_model",
 ]
+
+
+def __getattr__(name: str):
+    """``genbench.evaluate`` (genbench.scoring.evaluate: score images or a generator made elsewhere), loaded on
+    first use: it belongs to the run-flow layer, which the public API below it must not import."""
+    if name == "evaluate":
+        from importlib import import_module
+
+        return import_module("genbench.scoring").evaluate
+    raise AttributeError(f"module 'genbench' has no attribute {name!r}")

@@ -135,6 +135,13 @@ class GenerativeModel(nn.Module):
         self.train(was_training)
         return torch.cat(out) if out else torch.empty(0)
 
+    def sample_chunks(self, n: int, seed: int, chunk: int = 500) -> Iterator[Tensor]:
+        """The n samples the feature-space metrics score, in chunks of at most ``chunk`` (images in [-1, 1]).
+        Chunk i is ``sample(size, seed * 1_000_003 + i)``, so n does not change the earlier samples. A fixed
+        set of images (genbench.external) yields its first n images instead, and may yield fewer."""
+        for i in range(0, n, chunk):
+            yield self.sample(min(chunk, n - i), seed=seed * 1_000_003 + i)
+
     # -- inferrer ---------------------------------------------------------------------------
     def infer(self, x: Tensor, index: Tensor | None = None) -> Tensor:
         """z for images x. ``index`` gives the training-set indices when x are training images, so a

@@ -138,6 +138,66 @@ def run(**options):
         _fail("; ".join(o.message for o in failed), code=1)
 
 
+@cli.command("eval")
+@click.option("--images", type=click.Path(path_type=Path),
+              help="Images made elsewhere: a folder tree of images, an .npz or a .pt tensor (uint8 or [-1, 1]).")
+@click.option("--key", help="Which array of the .npz holds the images (needed when it holds several).")
+@click.option("--generator", type=click.Path(path_type=Path),
+              help="A TorchScript generator: latents (N, d) ~ N(0, I) -> images in [-1, 1] (with --latent-dim).")
+@click.option("--latent-dim", type=int, help="The generator's latent size d.")
+@click.option("--n", type=int, help="Use at most N images (or generator samples) per metric.")
+@click.option("--real", type=click.Choice(["heldout"]),
+              help="Score the dataset's own held-out images: the calibration row (what a perfect model gets).")
+@click.option("--dataset", "-d", default="shapes", show_default=True, help="Dataset to score against.")
+@click.option("--name", help="Row name in the tables (default: the file or folder name, or real-heldout).")
+@click.option("--preset", "-p", default="small", show_default=True, type=click.Choice(PRESET_NAMES))
+@click.option("--seed", "-s", default=0, show_default=True, type=int, help="The protocol's seed (as a run's).")
+@click.option("--results", "-r", default=str(DEFAULT_RESULTS), show_default=True, type=click.Path(file_okay=False,
+              path_type=Path))
+@click.option("--metrics", callback=_names("metrics"), help="Comma-separated metrics (default: all).")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", callback=lambda c, p, v: parse_sets(v),
+              help="Override a run setting (e.g. n_fid=1000).")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--data-root", type=click.Path(path_type=Path), help="Folder holding the dataset's files.")
+@click.option("--inception-weights", type=click.Path(path_type=Path),
+              help="pytorch-fid Inception weights file for FID, KID, IS and prdc.")
+@click.option("--allow-unverified-weights", is_flag=True, help="Use an Inception file failing the SHA-256 check.")
+def eval_cmd(**options):
+    """Score images or a generator made outside genbench: a row NAME beside the trained models."""
+    from genbench.runfolder import load_records
+    from genbench.scoring import EvalOptions, evaluate_external
+
+    o = EvalOptions(**options)
+    evaluate_external(o, echo=console.print)
+    df = load_records(o.results)
+    df = df[(df["dataset"] == o.dataset) & (df["preset"] == o.preset)]
+    if not df.empty:
+        _print_overviews(df, None, "rich")
+
+
+@cli.command()
+@click.option("--dataset", "-d", default="shapes", show_default=True, help="Dataset name.")
+@click.option("--preset", "-p", default="small", show_default=True, type=click.Choice(PRESET_NAMES))
+@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The .npz to write (pytorch-fid's format: mu, sigma).")
+@click.option("--network", default="inception", show_default=True, type=click.Choice(["inception", "rand"]),
+              help="inception: pool3 (as FID; needs the verified weights); rand: genbench's random CNN (as fd_rand).")
+@click.option("--results", "-r", default=str(DEFAULT_RESULTS), show_default=True, type=click.Path(file_okay=False,
+              path_type=Path), help="Results folder whose feature cache is used.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--data-root", type=click.Path(path_type=Path), help="Folder holding the dataset's files.")
+@click.option("--inception-weights", type=click.Path(path_type=Path), help="pytorch-fid Inception weights file.")
+def stats(dataset, preset, out, network, results, device, data_root, inception_weights):
+    """Reference statistics of a dataset (the first n training images, as FID's protocol) for other tools."""
+    from genbench.scoring import reference_stats, stats_plan, write_stats
+
+    registry.get_dataset(dataset)
+    plan = stats_plan(dataset, preset, results, device, data_root=data_root, inception_weights=inception_weights)
+    mu, sigma, protocol = reference_stats(plan, dataset, network, echo=console.print)
+    write_stats(out, mu, sigma, protocol)
+    console.print(f"wrote {out}: mu {mu.shape}, sigma {sigma.shape} from {protocol['n']} {dataset} training images")
+
+
 @cli.command()
 @click.option("--metric", help="Metric to tabulate (default: every recorded metric).")
 @click.option("--results", "-r", default=str(DEFAULT_RESULTS), show_default=True, type=click.Path())

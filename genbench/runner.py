@@ -171,7 +171,7 @@ def run_cell(plan: RunPlan, cell: Cell, data: LoadedData, echo: Callable[..., No
              f"({res.images_per_s:.0f} img/s)")
     else:
         echo(f"{cell.model}: already trained to step {res.step} in {folder}; evaluating")
-    records = _evaluate(plan, cell, model, data, base, previous, echo)
+    records = evaluate_model(plan, cell, model, data, base, previous, echo)
     kept = [r for r in previous.records if r.metric_plugin not in plan.metrics and r.step == res.step]
     folder.write_results(RunResults(meta, kept + records))
     missing = [r for r in records if r.status == "unavailable"]
@@ -183,7 +183,7 @@ def run_cell(plan: RunPlan, cell: Cell, data: LoadedData, echo: Callable[..., No
     return RunOutcome(cell.model, folder.path, "finished", records=records, seconds=res.seconds)
 
 
-def _evaluate(plan: RunPlan, cell: Cell, model, data: LoadedData, base: Record, previous: RunResults,
+def evaluate_model(plan: RunPlan, cell: Cell, model, data: LoadedData, base: Record, previous: RunResults,
               echo: Callable[..., None]) -> list[Record]:
     """Score the trained model with the plan's metrics and say the scores in one line."""
     ctx = EvalContext(model, data.dataset, data.train, data.heldout, plan.device, n_eval=plan.settings.n_eval,

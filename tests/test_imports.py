@@ -44,11 +44,12 @@ def test_core_does_not_import_plugins():
 # The layers, top first (docs/design.md): a module imports only its own layer and the layers below.
 LAYERS = [
     ["genbench.cli", "genbench.__main__"],
+    ["genbench.scoring"],
     ["genbench.runner", "genbench.report"],
     ["genbench.plan", "genbench.tree", "genbench.overview"],
     ["genbench.trainer", "genbench.evaluator", "genbench.tables"],
     ["genbench.runfolder", "genbench.validate", "genbench.config", "genbench.accel", "genbench.distributed"],
-    ["genbench.records", "genbench.lock", "genbench.metrics", "genbench.datasets"],
+    ["genbench.records", "genbench.lock", "genbench.metrics", "genbench.datasets", "genbench.external"],
     ["genbench", "genbench.api", "genbench.backbones", "genbench.sparsity", "genbench.langevin", "genbench.render",
      "genbench.registry", "genbench.errors", "genbench.viz", "genbench.domains", "genbench.io", "genbench.rng"],
 ]

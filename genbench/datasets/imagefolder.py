@@ -231,12 +231,19 @@ def preprocess_image(src: str | bytes, size: int, crop: str) -> tuple[np.ndarray
             img = ImageOps.exif_transpose(img)
         img.load()  # a truncated file raises here
         rgb, converted_from = to_rgb(img)
-        box = crop_box(*rgb.size, crop)
-        if box != (0, 0, *rgb.size):  # crop first, as the authors do: resize(box=) would filter across the edge
-            rgb = rgb.crop(box)
-        enlarged = f"{rgb.size[0]}x{rgb.size[1]}" if min(rgb.size) < size else None
-        out = rgb.resize((size, size), Image.Resampling.LANCZOS)
-    return np.asarray(out, dtype=np.uint8).transpose(2, 0, 1), converted_from, enlarged
+        arr, enlarged = fit_image(rgb, size, crop)
+    return arr, converted_from, enlarged
+
+
+def fit_image(rgb: Image.Image, size: int, crop: str) -> tuple[np.ndarray, str | None]:
+    """An RGB image brought to the run's resolution: the crop rule, then a LANCZOS resize -> (3, size, size)
+    uint8, and the crop's 'WxH' when it was smaller than size x size and had to be enlarged (or None)."""
+    box = crop_box(*rgb.size, crop)
+    if box != (0, 0, *rgb.size):  # crop first, as the authors do: resize(box=) would filter across the edge
+        rgb = rgb.crop(box)
+    enlarged = f"{rgb.size[0]}x{rgb.size[1]}" if min(rgb.size) < size else None
+    out = rgb.resize((size, size), Image.Resampling.LANCZOS)
+    return np.asarray(out, dtype=np.uint8).transpose(2, 0, 1), enlarged
 
 
 @dataclass

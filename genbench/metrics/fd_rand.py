@@ -9,7 +9,7 @@ same 'warn' below 2048 samples (the Fréchet distance is biased upwards on small
 from __future__ import annotations
 
 from genbench.api import EvalContext, Metric, Score
-from genbench.metrics.core.features import feature_protocol, feature_sets, sample_count
+from genbench.metrics.core.features import feature_protocol, feature_sets, fewer_fakes_note, sample_count
 from genbench.metrics.core.frechet import feature_stats, frechet_distance
 from genbench.metrics.core.randcnn import PROTOCOL, RandCNNExtractor
 from genbench.metrics.fid import small_sample_note
@@ -28,6 +28,7 @@ class FDRand(Metric):
         mu_r, s_r = feature_stats(real)
         mu_g, s_g = feature_stats(fake)
         value = frechet_distance(mu_r, s_r, mu_g, s_g)
-        note = small_sample_note(min(info["n_real"], sample_count(ctx)), "fd_rand")
+        note = small_sample_note(min(info["n_real"], info["n_fake"], sample_count(ctx)), "fd_rand") \
+            or fewer_fakes_note(info, ctx)
         return [Score("fd_rand", value, "warn" if note else "ok", note or "random-CNN features; not FID",
                       extra={**info, "network": PROTOCOL["network"]})]

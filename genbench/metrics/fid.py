@@ -18,7 +18,13 @@ from typing import Any
 
 from genbench.api import EvalContext, Metric, Score
 from genbench.metrics.core import inception
-from genbench.metrics.core.features import MIN_RELIABLE_N, feature_protocol, feature_sets, sample_count
+from genbench.metrics.core.features import (
+    MIN_RELIABLE_N,
+    feature_protocol,
+    feature_sets,
+    fewer_fakes_note,
+    sample_count,
+)
 from genbench.metrics.core.frechet import feature_stats, frechet_distance
 
 _NETS: dict[str, inception.FIDInception] = {}
@@ -74,7 +80,8 @@ class FID(Metric):
         mu_g, s_g = feature_stats(fake)
         value = frechet_distance(mu_r, s_r, mu_g, s_g)
         extra = {**info, "weights_sha256": extractor.identity["weights_sha256"]}
-        note = small_sample_note(min(info["n_real"], sample_count(ctx)), "FID")
+        note = small_sample_note(min(info["n_real"], info["n_fake"], sample_count(ctx)), "FID") \
+            or fewer_fakes_note(info, ctx)
         if not verified:
             return [Score("fid_unverified", value, "warn",
                           f"Inception weights failed verification ({reason}); not FID", extra=extra)]

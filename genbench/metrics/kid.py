@@ -10,7 +10,7 @@ slightly negative and, unlike FID, needs no small-sample warning. Unavailable wh
 from __future__ import annotations
 
 from genbench.api import EvalContext, Metric, Score
-from genbench.metrics.core.features import feature_sets
+from genbench.metrics.core.features import feature_sets, fewer_fakes_note
 from genbench.metrics.core.frechet import KID_SUBSET_SIZE, KID_SUBSETS, kernel_distance
 from genbench.metrics.fid import inception_extractor, inception_protocol
 
@@ -34,4 +34,5 @@ class KID(Metric):
         if not verified:
             return [Score("kid_unverified", mean, "warn",
                           f"Inception weights failed verification ({reason}); not KID", extra=extra)]
-        return [Score("kid", mean, extra=extra)]
+        note = fewer_fakes_note(info, ctx)
+        return [Score("kid", mean, "warn" if note else "ok", note, extra=extra)]

@@ -7,7 +7,7 @@ downloaded weights. Same samples and subsets as ``kid``.
 from __future__ import annotations
 
 from genbench.api import EvalContext, Metric, Score
-from genbench.metrics.core.features import feature_protocol, feature_sets
+from genbench.metrics.core.features import feature_protocol, feature_sets, fewer_fakes_note
 from genbench.metrics.core.frechet import KID_SUBSET_SIZE, KID_SUBSETS, kernel_distance
 from genbench.metrics.core.randcnn import PROTOCOL, RandCNNExtractor
 
@@ -24,5 +24,6 @@ class KIDRand(Metric):
     def compute(self, ctx: EvalContext) -> list[Score]:
         real, fake, info = feature_sets(ctx, RandCNNExtractor(ctx.device))
         mean, std = kernel_distance(real, fake, seed=ctx.seed)
-        return [Score("kid_rand", mean, note="random-CNN features; not KID",
+        note = fewer_fakes_note(info, ctx)
+        return [Score("kid_rand", mean, "warn" if note else "ok", note or "random-CNN features; not KID",
                       extra={**info, "std": std, "network": PROTOCOL["network"]})]

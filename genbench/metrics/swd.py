@@ -112,5 +112,6 @@ class SWD(Metric):
         real_idx = torch.randperm(len(ctx.train), generator=torch.Generator().manual_seed(ctx.seed))[:n]
         real = ctx.train.as_float(real_idx)
         fake = ctx.model.sample(n, seed=ctx.seed + 1)
-        value, levels = swd(real, fake, seed=ctx.seed)
-        return [Score("swd", value, extra={"per_level": levels, "n": n})]
+        note = f"from {len(fake)} generated images, fewer than the protocol's {n}" if len(fake) < n else ""
+        value, levels = swd(real[:len(fake)], fake, seed=ctx.seed)
+        return [Score("swd", value, "warn" if note else "ok", note, extra={"per_level": levels, "n": len(fake)})]

@@ -72,14 +72,12 @@ _GENERATED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def generated_features(extractor: Extractor, model, n: int, seed: int, batch_size: int = 500) -> np.ndarray:
-    """Features of ``model.sample(n, seed)``, memoised per model object while its parameters stay the same."""
+    """Features of ``model.sample_chunks(n, seed)``, memoised per model object while its parameters stay the same."""
     key = (protocol_hash(extractor.identity), n, seed, state_fingerprint(model))
     memo = _GENERATED.setdefault(model, {})
     if key not in memo:
         memo.clear()
-        feats = []
-        for i in range(0, n, batch_size):  # the seed fixes each chunk, so n does not change earlier samples
-            feats.append(extractor(model.sample(min(batch_size, n - i), seed=seed * 1_000_003 + i)))
+        feats = [extractor(x) for x in model.sample_chunks(n, seed, batch_size)]
         memo[key] = np.concatenate(feats).astype(np.float32).astype(np.float64)
     return memo[key]
 
@@ -100,6 +98,13 @@ def feature_protocol(ctx, identity: dict[str, Any]) -> dict[str, Any]:
     n = sample_count(ctx)
     return {**identity, "n_fake": n, "n_real": n, "split": ctx.train.split,
             "dataset": ctx.train.name, "image_size": ctx.train.image_size, "seed": ctx.seed}
+
+
+def fewer_fakes_note(info: dict[str, Any], ctx) -> str:
+    """A note when the generated side is smaller than the protocol's n (a fixed image set with fewer images
+    than that): the value is then marked † like any value from too few samples."""
+    n = sample_count(ctx)
+    return f"from {info['n_fake']} generated images, fewer than the protocol's {n}" if info["n_fake"] < n else ""
 
 
 def feature_sets(ctx, extractor: Extractor) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:

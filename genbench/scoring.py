@@ -1,0 +1,233 @@
+"""``genbench eval`` as functions: score images or a generator made outside genbench under the same protocol
+as a trained model's samples, and write the records to a run folder of their own,
+``RESULTS/<dataset>/<name>/<preset>-seed<S>/``, so ``genbench table`` and ``genbench report`` show ``name``
+as a row beside the trained models. Metrics that need an inferrer, renderer or tracer read ``n/a``.
+
+``real="heldout"`` scores the dataset's own held-out images as if they were a model: the calibration row,
+the value a perfect model gets with that many images. ``stats`` writes the reference statistics (the first n
+training images' features, as FID's protocol takes them) in pytorch-fid's ``.npz`` format (``mu``, ``sigma``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+import genbench
+from genbench import registry
+from genbench.api import GenerativeModel, ImageSet, interface_problem
+from genbench.errors import GenbenchError
+from genbench.external import (
+    ImageSetModel,
+    Provenance,
+    ScriptedGenerator,
+    array_sha256,
+    fit_array,
+    load_generator,
+    read_images,
+)
+from genbench.io import atomic_path
+from genbench.plan import DEFAULT_RESULTS, Cell, RunOptions, RunPlan, make_plan
+from genbench.records import Record, RunResults, device_name, flatten, git_commit, versions
+from genbench.runfolder import SAMPLES
+from genbench.runner import LoadedData, evaluate_model, load_data
+from genbench.viz import save_grid
+
+REAL_SPLITS = ("heldout",)
+
+
+
+@dataclass
+class EvalOptions:
+    """``genbench eval``'s options, typed (one field per option)."""
+
+    dataset: str = "shapes"
+    name: str | None = None  # default: the images' file or folder name, 'real-heldout', or 'generator'
+    images: Path | Any = None  # a path; from Python also an array or tensor
+    key: str | None = None  # the array of an .npz
+    generator: Path | Any = None  # a TorchScript file; from Python also a torch module
+    latent_dim: int | None = None
+    n: int | None = None
+    real: str | None = None  # 'heldout': the calibration row
+    preset: str = "small"
+    seed: int = 0
+    results: Path = DEFAULT_RESULTS
+    metrics: list[str] | None = None
+    sets: dict[str, str] = field(default_factory=dict)
+    device: str = "auto"
+    data_root: Path | None = None
+    inception_weights: Path | None = None
+    allow_unverified_weights: bool = False
+
+
+def evaluate_external(options: EvalOptions, echo: Callable[..., None] = print) -> list[Record]:
+    """Score what ``options`` name and write its run folder; returns the records."""
+    o = options
+    _check_source(o)
+    name = o.name or _default_name(o)
+    if name in registry.names("models"):
+        raise GenbenchError(f"--name {name} is a registered model; choose another name (e.g. {name}-external) so "
+                            f"the row is not mixed with the trained model's runs.")
+    plan = make_plan(RunOptions([], dataset=o.dataset, preset=o.preset, seed=o.seed, results=o.results,
+                                metrics=o.metrics, sets=o.sets, device=o.device, data_root=o.data_root,
+                                inception_weights=o.inception_weights,
+                                allow_unverified_weights=o.allow_unverified_weights, progress=False))
+    data = load_data(plan, o.dataset, [], echo)
+    model, source = _model(o, data, plan.settings.image_size)
+    model = model.to(plan.device)
+    problem = interface_problem(model, data.train.as_float(torch.arange(min(2, len(data.train)))).to(plan.device))
+    if problem:
+        raise GenbenchError(f"{source.kind} {source.path} cannot be scored: {problem}.")
+    return _score(plan, Cell(o.dataset, name, o.seed), model, data, source, echo)
+
+
+def _check_source(o: EvalOptions) -> None:
+    given = [flag for flag, v in (("--images", o.images), ("--generator", o.generator), ("--real", o.real))
+             if v is not None]
+    if len(given) != 1:
+        raise GenbenchError(f"Give exactly one of --images, --generator and --real (got "
+                            f"{', '.join(given) or 'none'}).")
+    if o.real is not None and o.real not in REAL_SPLITS:
+        raise GenbenchError(f"--real {o.real}: choose from {', '.join(REAL_SPLITS)}.")
+    if o.generator is not None and (o.latent_dim is None or o.latent_dim < 1):
+        raise GenbenchError("--generator needs --latent-dim d (the generator's latent size, an integer >= 1).")
+    if o.n is not None and o.n < 1:
+        raise GenbenchError(f"--n {o.n} must be an integer >= 1.")
+
+
+def _default_name(o: EvalOptions) -> str:
+    if o.real:
+        return f"real-{o.real}"
+    given = o.images if o.images is not None else o.generator
+    if not isinstance(given, (str, Path)):
+        return "images" if o.images is not None else "generator"
+    path = Path(given)
+    return path.stem if path.suffix else path.name
+
+
+def _model(o: EvalOptions, data: LoadedData, size: int) -> tuple[GenerativeModel, Provenance]:
+    info = data.info(o.dataset)
+    if o.real:
+        split = data.heldout
+        if split is None or not len(split):
+            raise GenbenchError(f"Dataset '{o.dataset}' has no held-out images at this preset, so there is no "
+                                f"calibration row to score.")
+        images = split.images[:o.n] if o.n else split.images
+        source = Provenance("real", f"{o.dataset}:{o.real}", len(images), array_sha256(images))
+    elif isinstance(o.images, (str, Path)):
+        images, source = read_images(o.images, size, o.key)
+    elif o.images is not None:
+        arr = o.images.numpy() if isinstance(o.images, torch.Tensor) else np.asarray(o.images)
+        images = fit_array(arr, size, "the images")
+        source = Provenance("array", "(in memory)", len(images), array_sha256(images))
+    elif isinstance(o.generator, torch.nn.Module):
+        model = ScriptedGenerator(o.generator.eval(), o.latent_dim, info, o.n)
+        return model, Provenance("generator", "(in memory)", o.n or 0, "")
+    else:
+        return load_generator(o.generator, o.latent_dim, info, o.n), Provenance("generator", str(o.generator), o.n or 0,
+                                                                               "")
+    if o.n:
+        images = images[:o.n]
+        source = Provenance(source.kind, source.path, len(images), array_sha256(images))
+    return ImageSetModel(ImageSet(images, o.dataset, "external"), info), source
+
+
+def _score(plan: RunPlan, cell: Cell, model: GenerativeModel, data: LoadedData, source: Provenance,
+           echo: Callable[..., None]) -> list[Record]:
+    folder = plan.folder(cell)
+    config = {"dataset": cell.dataset, "preset": plan.preset, "seed": cell.seed, "model_name": cell.model,
+              "run": asdict(plan.settings), "model": {}, "source": source.to_dict(),
+              "data_options": dict(plan.data_options)}
+    with folder.lock(echo):
+        same = folder.read_config() == _as_json(config)  # the same images: earlier scores may be reused
+        previous = folder.read_results() if same else RunResults()
+        folder.write_config(config)
+        _save_samples(model, folder.file(SAMPLES))
+        base = Record(cell.dataset, cell.model, plan.preset, cell.seed, metric="", status="", step=0,
+                      config=flatten(config), versions=versions(), git_commit=git_commit(),
+                      device=device_name(plan.device))
+        records = evaluate_model(plan, cell, model, data, base, previous, echo)
+        meta = {"dataset": cell.dataset, "model": cell.model, "preset": plan.preset, "seed": cell.seed, "step": 0,
+                "status": "finished", "source": source.to_dict(), "versions": base.versions,
+                "git_commit": base.git_commit, "device": base.device, "genbench": genbench.__version__}
+        folder.write_results(RunResults(meta, records))
+    return records
+
+
+def _as_json(config: dict) -> dict:
+    import json
+
+    return json.loads(json.dumps(config, default=str))
+
+
+def _save_samples(model: GenerativeModel, path: Path) -> None:
+    with torch.no_grad():
+        x = model.sample(64, seed=0)
+    save_grid(x.clamp(-1, 1).cpu(), path)
+
+
+# -- reference statistics --------------------------------------------------------------------------
+NETWORKS = ("inception", "rand")
+
+
+def reference_stats(plan: RunPlan, dataset: str, network: str, echo: Callable[..., None] = print
+                    ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """(mu, sigma, protocol) of the first n training images' features (n as FID's protocol), from the
+    feature cache when it holds them."""
+    from genbench.api import EvalContext
+    from genbench.metrics.core.features import reference_features, reference_protocol, sample_count
+    from genbench.metrics.core.frechet import feature_stats
+    from genbench.metrics.core.randcnn import RandCNNExtractor
+    from genbench.metrics.fid import inception_extractor
+
+    data = load_data(plan, dataset, [], echo)
+    ctx = EvalContext(None, data.dataset, data.train, data.heldout, plan.device, n_eval=plan.settings.n_eval,
+                      seed=0, cache_dir=plan.results / ".cache",
+                      options={**plan.eval_options, "n_feature_samples": plan.settings.n_fid})
+    if network == "rand":
+        extractor = RandCNNExtractor(plan.device)
+    else:
+        extractor, verified, reason = inception_extractor(ctx)
+        if extractor is None or not verified:
+            raise GenbenchError(f"Inception statistics need the verified weights: {reason}.")
+    n = sample_count(ctx)
+    feats, _ = reference_features(extractor, data.train, n, ctx.cache_dir)
+    mu, sigma = feature_stats(feats)
+    return mu, sigma, reference_protocol(extractor, data.train, n)
+
+
+def write_stats(path: Path, mu: np.ndarray, sigma: np.ndarray, protocol: dict[str, Any]) -> None:
+    """pytorch-fid's statistics file: ``mu`` and ``sigma`` (float64), plus genbench's protocol as JSON."""
+    import json
+
+    with atomic_path(path) as tmp, tmp.open("wb") as fh:
+        np.savez(fh, mu=mu, sigma=sigma, protocol=json.dumps(protocol, sort_keys=True, default=str))
+
+
+def stats_plan(dataset: str, preset: str, results: Path, device: str, **eval_options: Any) -> RunPlan:
+    return make_plan(RunOptions([], dataset=dataset, preset=preset, results=results, device=device, metrics=[],
+                                progress=False, **eval_options))
+
+
+def evaluate(images_or_generator: Any, dataset: str = "shapes", metrics: list[str] | None = None,
+             **options: Any) -> list[Record]:
+    """``genbench.evaluate``: score images (a folder, .npz or .pt path; or an array / tensor, uint8 0..255 or
+    floats in [-1, 1], NHWC or NCHW) or a generator (a TorchScript file path with ``generator=True``, or a
+    torch module mapping latents (N, latent_dim) to images in [-1, 1]; pass ``latent_dim``) on ``dataset``.
+    ``options`` are EvalOptions fields (name, preset, seed, results, n, ...). Returns the records, which are
+    also written to RESULTS/<dataset>/<name>/ like a trained model's."""
+    x = images_or_generator
+    as_generator = options.pop("generator", False) or isinstance(x, torch.nn.Module)
+    source = {"generator": x} if as_generator else {"images": x}
+    if isinstance(x, (str, Path)):
+        source = {k: Path(v) for k, v in source.items()}
+    return evaluate_external(EvalOptions(dataset=dataset, metrics=metrics, **source, **options), echo=_quiet)
+
+
+def _quiet(*args: Any, **kwargs: Any) -> None:
+    pass
