@@ -59,3 +59,9 @@ def json_hash(obj: Any, digits: int = 16) -> str:
     cannot hold written with ``str``): the one way genbench keys caches and protocols by their content."""
     blob = json.dumps(obj, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:digits]
+
+
+def jsonable(obj: Any) -> Any:
+    """``obj`` as it reads back from a JSON file genbench wrote (tuples become lists, other values strings):
+    what a saved config is compared with."""
+    return json.loads(json.dumps(obj, default=str))

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import shutil
 import tempfile
 import traceback
@@ -22,6 +21,7 @@ from genbench import distributed, registry
 from genbench.api import DataInfo, Dataset, EvalContext, ImageSet
 from genbench.errors import GenbenchError
 from genbench.evaluator import evaluate
+from genbench.io import jsonable
 from genbench.plan import Cell, RunOptions, RunPlan, make_plan
 from genbench.records import Record, RunResults, device_name, flatten, git_commit, now, versions
 from genbench.rng import seed_everything
@@ -117,7 +117,7 @@ def is_complete(plan: RunPlan, cell: Cell) -> bool:
     failed metric does not count; nor, when metrics were named, an unavailable one)."""
     folder = plan.folder(cell)
     saved = folder.read_config()
-    if saved is None or saved != _as_json(plan.run_config(cell)):
+    if saved is None or saved != jsonable(plan.run_config(cell)):
         return False
     try:
         results = folder.read_results()
@@ -129,10 +129,6 @@ def is_complete(plan: RunPlan, cell: Cell) -> bool:
     bad = {"error", "unavailable"} if plan.metrics_named else {"error"}
     done = {r.metric_plugin for r in results.records if r.step == steps and r.status not in bad}
     return set(plan.metrics) <= done
-
-
-def _as_json(config: dict) -> dict:
-    return json.loads(json.dumps(config, default=str))
 
 
 def _silent(*args, **kwargs) -> None:

@@ -10,6 +10,7 @@ training images' features, as FID's protocol takes them) in pytorch-fid's ``.npz
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,7 +32,7 @@ from genbench.external import (
     load_generator,
     read_images,
 )
-from genbench.io import atomic_path
+from genbench.io import atomic_path, jsonable
 from genbench.plan import DEFAULT_RESULTS, Cell, RunOptions, RunPlan, make_plan
 from genbench.records import Record, RunResults, device_name, flatten, git_commit, versions
 from genbench.runfolder import SAMPLES
@@ -117,8 +118,7 @@ def _model(o: EvalOptions, data: LoadedData, size: int) -> tuple[GenerativeModel
         if split is None or not len(split):
             raise GenbenchError(f"Dataset '{o.dataset}' has no held-out images at this preset, so there is no "
                                 f"calibration row to score.")
-        images = split.images[:o.n] if o.n else split.images
-        source = Provenance("real", f"{o.dataset}:{o.real}", len(images), array_sha256(images))
+        images, source = split.images, Provenance("real", f"{o.dataset}:{o.real}", 0, "")
     elif isinstance(o.images, (str, Path)):
         images, source = read_images(o.images, size, o.key)
     elif o.images is not None:
@@ -131,9 +131,8 @@ def _model(o: EvalOptions, data: LoadedData, size: int) -> tuple[GenerativeModel
     else:
         return load_generator(o.generator, o.latent_dim, info, o.n), Provenance("generator", str(o.generator), o.n or 0,
                                                                                "")
-    if o.n:
-        images = images[:o.n]
-        source = Provenance(source.kind, source.path, len(images), array_sha256(images))
+    images = images[:o.n] if o.n else images
+    source = Provenance(source.kind, source.path, len(images), array_sha256(images))
     return ImageSetModel(ImageSet(images, o.dataset, "external"), info), source
 
 
@@ -144,7 +143,7 @@ def _score(plan: RunPlan, cell: Cell, model: GenerativeModel, data: LoadedData, 
               "run": asdict(plan.settings), "model": {}, "source": source.to_dict(),
               "data_options": dict(plan.data_options)}
     with folder.lock(echo):
-        same = folder.read_config() == _as_json(config)  # the same images: earlier scores may be reused
+        same = folder.read_config() == jsonable(config)  # the same images: earlier scores may be reused
         previous = folder.read_results() if same else RunResults()
         folder.write_config(config)
         _save_samples(model, folder.file(SAMPLES))
@@ -157,12 +156,6 @@ def _score(plan: RunPlan, cell: Cell, model: GenerativeModel, data: LoadedData, 
                 "git_commit": base.git_commit, "device": base.device, "genbench": genbench.__version__}
         folder.write_results(RunResults(meta, records))
     return records
-
-
-def _as_json(config: dict) -> dict:
-    import json
-
-    return json.loads(json.dumps(config, default=str))
 
 
 def _save_samples(model: GenerativeModel, path: Path) -> None:
@@ -203,8 +196,6 @@ def reference_stats(plan: RunPlan, dataset: str, network: str, echo: Callable[..
 
 def write_stats(path: Path, mu: np.ndarray, sigma: np.ndarray, protocol: dict[str, Any]) -> None:
     """pytorch-fid's statistics file: ``mu`` and ``sigma`` (float64), plus genbench's protocol as JSON."""
-    import json
-
     with atomic_path(path) as tmp, tmp.open("wb") as fh:
         np.savez(fh, mu=mu, sigma=sigma, protocol=json.dumps(protocol, sort_keys=True, default=str))
 

@@ -162,3 +162,39 @@ def test_kid_from_features_matches_torch_fidelity(n, d):
             for _ in range(5)]
     assert np.mean(ours) == pytest.approx(ref["kernel_inception_distance_mean"], rel=1e-12)
     assert np.std(ours) == pytest.approx(ref["kernel_inception_distance_std"], rel=1e-9)
+
+
+def test_the_isc_plugin_scores_the_generated_pool3_features_through_the_unbiased_logits(monkeypatch):
+    """The plugin's plumbing, with a small stand-in for the Inception network (the real weights are not here):
+    its value is inception_score(pool3 @ fc.weight^T) of exactly the features FID would use, marked † below
+    Salimans et al.'s 50,000 samples, and named isc_unverified on unverified weights."""
+    from metric_fakes import FakeGenerator, context, imageset
+
+    from genbench.metrics import isc as plugin
+    from genbench.metrics.core.features import generated_features
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            torch.manual_seed(0)
+            self.fc = torch.nn.Linear(12, 7)
+
+        def logits(self, pool3, bias=True):
+            return self.fc(pool3) if bias else pool3 @ self.fc.weight.T
+
+    class Extractor:
+        net, identity = Net(), {"network": "stand-in", "weights_sha256": "0" * 64}
+
+        def __call__(self, images):
+            return images.flatten(1)[:, :12].double().numpy() * 5
+
+    for verified, name in ((True, "isc"), (False, "isc_unverified")):
+        monkeypatch.setattr(plugin, "inception_extractor", lambda ctx, v=verified: (Extractor(), v, "reason"))
+        model, train = FakeGenerator(), imageset(torch.rand(40, 3, 16, 16))
+        ctx = context(model, train, n_feature_samples=40)
+        [score] = plugin.ISC().compute(ctx)
+        pool3 = generated_features(Extractor(), model, 40, ctx.seed)
+        want, std = inception_score(pool3 @ Extractor.net.fc.weight.detach().double().numpy().T)
+        assert score.name == name and score.status == "warn" and score.value == pytest.approx(want, rel=1e-6)
+        assert score.extra["std"] == pytest.approx(std, rel=1e-5) and score.extra["n_fake"] == 40
+        assert "50000" in score.note or not verified
