@@ -126,6 +126,11 @@ def _run_section(folder: RunFolder, config: dict) -> RunSection:
     curves = plot_curves(log, f"{name}: training log") if log.is_file() else None
     if curves is not None:
         sec.figures.append(Figure("training curves (train_log.csv)", f"{slug}-curves.png", curves))
+    source = config.get("source")
+    if isinstance(source, dict):  # scored by `genbench eval`: images or a generator made elsewhere
+        sec.notes.append(f"scored by genbench eval: {source.get('count')} images from {source.get('kind')} "
+                         f"{source.get('path')} (SHA-256 {str(source.get('sha256'))[:12] or '-'})")
+        return sec
     try:
         renderer = "renderer" in capabilities(registry.get_model(name))
     except GenbenchError as exc:

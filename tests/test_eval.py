@@ -92,6 +92,9 @@ def test_the_calibration_row_beats_an_undertrained_model_and_reads_as_a_perfect_
     for m in ("precision_rand", "recall_rand", "coverage_rand"):
         assert real[m] > wgan[m] + 0.3, m
     assert real["fd_rand"] < wgan["fd_rand"] / 5 and real["swd"] < wgan["swd"]
+    code, _, err = cli("report", "--results", str(out), "--out", str(tmp_path / "page"))
+    page = (tmp_path / "page" / "report.md").read_text()
+    assert code == 0 and "| real-heldout |" in page and "64 images from real shapes:heldout" in page, err
 
 
 def test_a_torchscript_generator_is_sampled_under_the_seed(tmp_path, cli):
