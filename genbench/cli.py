@@ -120,13 +120,14 @@ def _shard(ctx, param, value):
 @click.option("--compile", is_flag=True, help="torch.compile the generator.")
 def run(**options):
     """Train and evaluate models on a dataset; records go to RESULTS/<dataset>/<model>/<preset>-seed<S>/."""
-    from genbench import distributed
+    from genbench import distributed, signals
     from genbench.plan import RunOptions, make_plan
     from genbench.runfolder import load_records
     from genbench.runner import run_plan
 
     plan = make_plan(RunOptions(**options))
-    outcomes = run_plan(plan, echo=console.print)
+    with signals.handled():  # SIGTERM/SIGINT/SIGUSR1: finish the step, checkpoint, exit 128+signum
+        outcomes = run_plan(plan, echo=console.print)
     if not distributed.is_main():
         return  # rank 0 prints the tables
     df = load_records(plan.results)
@@ -259,16 +260,29 @@ def main(argv=None):
 
 
 def _main(argv):
+    from genbench.signals import Interrupted
+
     try:
         cli.main(args=argv, prog_name="genbench", standalone_mode=False)
     except GenbenchError as exc:
         _fail(str(exc), exc.exit_code)
-    except click.exceptions.Abort:
-        _fail("aborted.", 130)
+    except Interrupted as exc:
+        _stopped(str(exc), exc.exit_code)
+    except click.exceptions.Abort as exc:  # click turns Ctrl-C outside genbench's own handling into Abort
+        _stopped("interrupted (SIGINT)." if isinstance(exc.__context__, KeyboardInterrupt) else "aborted.", 130)
     except click.ClickException as exc:
         _fail(exc.format_message(), exc.exit_code)
     except KeyboardInterrupt:
-        _fail("interrupted; the last checkpoint is kept and `genbench run` resumes from it.", 130)
+        _stopped("interrupted (SIGINT).", 130)
+
+
+def _stopped(msg: str, code: int):
+    """A run stopped by a signal: one line from rank 0 (every rank exits with the same code)."""
+    from genbench import distributed
+
+    if distributed.is_main():
+        err.print(msg, style="yellow", markup=False, soft_wrap=True)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

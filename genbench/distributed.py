@@ -28,6 +28,9 @@ model on N processes. What each rank does:
   DDP's ``broadcast_buffers`` does; batch statistics themselves are per rank (no SyncBatchNorm).
 - **Randomness.** Rank r draws its own random numbers (seeded from the run seed, r and the start
   step), so the ranks' fake samples and Langevin noise differ, as in a larger single batch.
+- **Signals.** SIGTERM, SIGINT or SIGUSR1 on any rank stops every rank after the same step
+  (``agree_stop``: a max all-reduce of the pending signal after each step); they write one checkpoint
+  together and exit with 128 + the signal's number (genbench.signals).
 - **Files.** Only rank 0 writes the run folder (checkpoints, logs, samples) and evaluates; the other
   ranks train in a scratch folder that is removed afterwards. A checkpoint holds every rank's RNG
   state: resuming on the same number of ranks continues exactly; on another number it continues the
@@ -126,6 +129,14 @@ class Distributed:
         values = torch.tensor(list(losses.values()), dtype=torch.float64, device=self.device)
         dist.all_reduce(values)
         return dict(zip(losses, (values / self.world_size).tolist(), strict=True))
+
+    def agree_stop(self, signum: int) -> int:
+        """The largest signal number any rank has pending (0: none), on every rank: one small all-reduce
+        after each step, so a signal that reached some ranks only (or reached them during different steps)
+        stops every rank after the same step, and all of them write the checkpoint together."""
+        flag = torch.tensor([signum], dtype=torch.int64, device=self.device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return int(flag.item())
 
     def _gather_example_rows(self, model: GenerativeModel, drawn: list[torch.Tensor]) -> None:
         names = tuple(getattr(model, "example_buffers", ()))
