@@ -12,18 +12,26 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from genbench import registry
 from genbench.config import PRESET_NAMES, parse_sets
 from genbench.errors import GenbenchError
 from genbench.plan import DEFAULT_RESULTS
 
-console = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+# Text is text: names, paths and messages (from results folders, data, options) are printed as they are,
+# never read as rich markup or :emoji: codes. Markup appears only in the fixed text around them, escaped.
+console = Console(highlight=False, emoji=False)
+err = Console(stderr=True, highlight=False, emoji=False)
+
+
+def _say(text: str) -> None:
+    """The progress lines of ``genbench run`` (the runner's and the trainer's echo), printed as plain text."""
+    console.print(text, markup=False)
 
 
 def _fail(msg: str, code: int = 2):
-    err.print(f"[red]error:[/] {msg}", soft_wrap=True)
+    err.print(f"[red]error:[/] {escape(msg)}", soft_wrap=True)
     sys.exit(code)
 
 
@@ -52,7 +60,8 @@ def list_cmd():
         for name in sorted(ents):
             e = ents[name]
             if not e.ok:
-                t.add_row(f"[red]{name}[/]", "", f"[red]failed to load: {e.error}[/]", e.source)
+                t.add_row(f"[red]{escape(name)}[/]", "", f"[red]failed to load: {escape(e.error)}[/]",
+                          escape(e.source))
                 continue
             obj = e.obj
             if kind == "models":
@@ -62,11 +71,11 @@ def list_cmd():
                 col, desc = ", ".join(sorted(obj.requires)), obj.description
             else:
                 col, desc = "", obj.description
-            t.add_row(name, col, desc, e.source)
+            t.add_row(*(escape(str(v)) for v in (name, col, desc, e.source)))
         console.print(t)
     problems = [p for k in registry.KINDS for p in registry.problems(k)]
     for p in problems:
-        err.print(f"[yellow]warning:[/] {p}", soft_wrap=True)
+        err.print(f"[yellow]warning:[/] {escape(p)}", soft_wrap=True)
 
 
 def _names(kind: str):
@@ -127,7 +136,7 @@ def run(**options):
 
     plan = make_plan(RunOptions(**options))
     with signals.handled():  # SIGTERM/SIGINT/SIGUSR1: finish the step, checkpoint, exit 128+signum
-        outcomes = run_plan(plan, echo=console.print)
+        outcomes = run_plan(plan, echo=_say)
     if not distributed.is_main():
         return  # rank 0 prints the tables
     df = load_records(plan.results)
@@ -196,7 +205,8 @@ def _print_tables(df, metrics, fmt):
         empty = valueless(df, metrics)
         metrics = [m for m in metrics if m not in empty]
         if empty:
-            err.print("no values for: " + ", ".join(f"{m} ({s})" for m, s in empty.items()), style="dim")
+            err.print("no values for: " + ", ".join(f"{m} ({s})" for m, s in empty.items()), style="dim",
+                      markup=False)
     for i, m in enumerate(metrics):
         t = build_table(df, m)
         if fmt == "rich":
@@ -213,7 +223,7 @@ def tree(run_dir, sample, out):
     """The learned AND-OR tree of one generated image (paper Fig. 1) and a dictionary view, as a PNG."""
     from genbench.tree import tree_figure
 
-    console.print(f"wrote {tree_figure(run_dir, sample, out)}")
+    _say(f"wrote {tree_figure(run_dir, sample, out)}")
 
 
 @cli.command()
@@ -227,7 +237,7 @@ def report(results, out, figure_seeds):
     from genbench.report import write_report
 
     page, md = write_report(results, out, parse_seeds(figure_seeds, "--figure-seeds") if figure_seeds else None)
-    console.print(f"wrote {page} and {md}")
+    _say(f"wrote {page} and {md}")
 
 
 def _one_line_warning(message, category, filename, lineno, line=None):

@@ -1,6 +1,7 @@
 """``genbench run`` as functions: ``run_plan`` loads each dataset once and does this shard's cells in turn;
 ``run_cell`` trains one model (resuming), evaluates it and writes its run folder's records. Complete cells
 are skipped unless ``--fresh``; one model's crash is logged in its folder and the others go on.
+``echo`` is given plain text (names and paths as they are; the CLI prints it without markup).
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ def _guarded(plan: RunPlan, cell: Cell, data: LoadedData, echo: Callable[..., No
     except Exception as exc:  # one model's bug must not lose the others' runs
         folder.log_error(traceback.format_exc())
         msg = f"{cell.model} failed: {type(exc).__name__}: {exc} (traceback in {folder.file(ERROR_LOG)})"
-        echo(f"[red]{msg}[/]")
+        echo(msg)
         return RunOutcome(cell.model, folder.path, "error", msg)
 
 
@@ -164,7 +165,7 @@ def run_cell(plan: RunPlan, cell: Cell, data: LoadedData, echo: Callable[..., No
     if res.status != "finished":
         failed = failed_records(base, plan.metrics, previous.records, res.message, now())
         folder.write_results(RunResults({**previous.run, **meta}, failed))
-        echo(f"[red]{res.message}[/]")
+        echo(res.message)
         return RunOutcome(cell.model, folder.path, res.status, res.message, seconds=res.seconds)
     if res.step > res.resumed_from:
         echo(f"{cell.model}: trained steps {res.resumed_from}->{res.step} in {res.seconds:.1f}s "

@@ -287,7 +287,7 @@ def grid_latents(model: GenerativeModel, seed: int) -> torch.Tensor:
 
 def _without_steps(cfg: dict[str, Any]) -> dict[str, Any]:
     out = dict(cfg)
-    model_cfg = dict(out.get("model", {}))
+    model_cfg = dict(out["model"]) if isinstance(out.get("model"), dict) else {}
     model_cfg.pop("steps", None)
     out["model"] = model_cfg
     return out
@@ -317,5 +317,6 @@ def _progress(enabled: bool):
         return None
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeRemainingColumn(), TextColumn("{task.fields[info]}"))
+    # the label (a model name) and the losses are text, not markup
+    return Progress(TextColumn("{task.description}", style="bold", markup=False), BarColumn(), MofNCompleteColumn(),
+                    TimeRemainingColumn(), TextColumn("{task.fields[info]}", markup=False))
