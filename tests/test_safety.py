@@ -8,6 +8,7 @@ import shutil
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -66,6 +67,76 @@ def test_a_crafted_checkpoint_is_refused_by_every_command_that_reads_one(trained
         if argv[0] != "report":  # the report notes the run it cannot draw and goes on
             assert code == 2 and "cannot be read" in err and CHECKPOINT in err, (argv, err)
     assert "cannot be read" in (tmp_path / "page" / "report.md").read_text()
+
+
+# -- caches read from a results folder (or the data cache) are data too ------------------------------
+def _pickled_npz(path: Path, marker: Path, **arrays) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    bomb = np.empty(1, dtype=object)
+    bomb[0] = _Evil(marker)
+    with path.open("wb") as f:
+        np.savez(f, features=bomb, **arrays)
+
+
+class _Extractor:
+    identity = {"network": "test-mean-colour"}
+
+    def __call__(self, images):
+        return images.reshape(len(images), 3, -1).mean(-1).numpy().astype(np.float32)
+
+
+def test_the_feature_cache_is_read_without_pickle_and_a_foreign_one_is_recomputed(tmp_path):
+    """np.load(allow_pickle=False): the object array below would run its payload if unpickled."""
+    from genbench.metrics.core.features import protocol_hash, reference_features, reference_protocol
+
+    images = registry.get_dataset("shapes")().load("train", 16, 32, 0)
+    path = tmp_path / "features" / f"{protocol_hash(reference_protocol(_Extractor(), images, 32))}.npz"
+    marker = tmp_path / "pwned"
+    for craft in (lambda: _pickled_npz(path, marker),  # pickled objects
+                  lambda: np.savez(path, features=np.zeros((5, 3))),  # the wrong number of rows
+                  lambda: path.write_bytes(b"PK\x03\x04 not a zip")):
+        craft()
+        feats, info = reference_features(_Extractor(), images, 32, tmp_path)
+        assert not marker.exists() and info["cache"] == "miss" and feats.shape == (32, 3)
+        assert reference_features(_Extractor(), images, 32, tmp_path)[1]["cache"] == "hit"  # replaced
+
+
+def test_a_chance_cache_that_holds_no_number_is_recomputed(tmp_path):
+    from genbench.api import DataInfo, EvalContext
+    from genbench.metrics.chance import _key, chance_level
+
+    cls = registry.get_model("vae")
+    model = cls(cls.Config(latent_dim=8, width=1 / 16, batch_size=8), DataInfo("shapes", 16, 64))
+    ctx = EvalContext(model, None, None, None, torch.device("cpu"), n_eval=8, seed=0, cache_dir=tmp_path)
+    path = tmp_path / "chance" / f"ncc-{_key('ncc', {'n': 1}, model)}.json"
+    path.parent.mkdir()
+    for text in ('{"value": "../0.9"}', '{"value": [1]}', '["value"]', "{"):
+        path.write_text(text)
+        assert chance_level(ctx, "ncc", {"n": 1}, lambda c: 0.25) == 0.25
+        assert json.loads(path.read_text())["value"] == 0.25
+
+
+def test_a_data_cache_that_is_not_genbench_s_is_rebuilt(tmp_path, monkeypatch):
+    from PIL import Image
+
+    data, cache = tmp_path / "data", tmp_path / "cache"
+    data.mkdir()
+    for i in range(20):
+        Image.new("RGB", (20, 20), (10 * i, 100, 200)).save(data / f"{i:03d}.png")
+    monkeypatch.setenv("GENBENCH_DATA_CACHE", str(cache))
+    ds = registry.get_dataset("folder")()
+    first = ds.load("train", 16, None, 0, data_root=str(data))
+    sidecar = next(cache.rglob("train-*.json"))
+    npy = sidecar.with_suffix(".npy")
+    marker = tmp_path / "pwned"
+    key = json.loads(sidecar.read_text())["key"]
+    for craft in (lambda: sidecar.write_text("[]"),
+                  lambda: sidecar.write_text(json.dumps({"key": key, "count": 18, "names": 7, "errors": {},
+                                                         "converted": {}})),
+                  lambda: np.save(npy, np.array([_Evil(marker)], dtype=object), allow_pickle=True)):
+        craft()
+        again = ds.load("train", 16, None, 0, data_root=str(data))
+        assert not marker.exists() and not again.meta["cache_hit"] and torch.equal(again.images, first.images)
 
 
 # -- writes stay inside the output folder -------------------------------------------------------------

@@ -394,12 +394,13 @@ class DownloadedDataset(Dataset):
         if sidecar.exists() and npy.exists():
             try:
                 info = read_json(sidecar)
-                arr = np.load(npy, mmap_mode="c")  # copy-on-write: writable for torch, never written back
-                if info.get("key") == key and arr.shape == (info["count"], 3, size, size):
-                    found = Decoded(info["names"], info["errors"], info["converted"], info.get("enlarged", {}))
+                # copy-on-write: writable for torch, never written back; never unpickled
+                arr = np.load(npy, mmap_mode="c", allow_pickle=False)
+                if info.get("key") == key and arr.dtype == np.uint8 and arr.shape == (info["count"], 3, size, size):
+                    found = Decoded(*(_typed(info.get(k, {}), t) for k, t in _SIDECAR.items()))
                     return torch.from_numpy(arr), found, {"cache": str(npy), "cache_hit": True}
-            except (OSError, ValueError, KeyError):
-                pass  # an unreadable cache is rebuilt below
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                pass  # an unreadable or foreign cache is rebuilt below
         workers = worker_count(options) if want >= PARALLEL_MIN else 1
         print(f"{self.name} {split}: preprocessing up to {want} images to {size}x{size} ({self.crop} crop, "
               f"{RESAMPLE} filter, {workers} worker{'s' * (workers > 1)}) from {source.location}; "
@@ -424,6 +425,18 @@ class DownloadedDataset(Dataset):
         print(f"{self.name} {split}: {count} images in {seconds:.1f}s ({rate:.0f} images/s)", file=sys.stderr,
               flush=True)
         return torch.from_numpy(np.load(npy, mmap_mode="c")), found, {"cache": str(npy), "cache_hit": False}
+
+
+# the sidecar's lists of names, as Decoded holds them
+_SIDECAR = {"names": list, "errors": dict, "converted": dict, "enlarged": dict}
+
+
+def _typed(value: Any, kind: type) -> Any:
+    """A sidecar field of the expected kind holding only strings; anything else is a ValueError."""
+    items = value if kind is list else [*value, *value.values()] if isinstance(value, dict) else None
+    if not isinstance(value, kind) or not all(isinstance(v, str) for v in items):
+        raise ValueError("the cache sidecar is not genbench's")
+    return value
 
 
 def find_image_dir(candidates: list[Path], recursive: bool = False) -> tuple[Path, list[str]] | None:
