@@ -159,10 +159,11 @@ def run(**options):
                    "paper: one table per metric, rows datasets x columns models with Δ (default with --metric).")
 def table(metric, results, fmt, dataset, preset, layout):
     """Comparison tables (mean ± std over seeds) from the recorded results."""
+    from genbench.io import path_problem
     from genbench.runfolder import load_records
 
-    if not Path(results).is_dir():
-        raise GenbenchError(f"Results folder '{results}' does not exist; run `genbench run` first or pass --results.")
+    if (problem := path_problem(results, "folder")) is not None:
+        raise GenbenchError(f"Results folder '{results}' {problem}; run `genbench run` first or pass --results.")
     df = load_records(results)
     if df.empty:
         raise GenbenchError(f"No results under '{results}'; run `genbench run --models vae,wgan` first.")
@@ -236,7 +237,8 @@ def report(results, out, figure_seeds):
     from genbench.plan import parse_seeds
     from genbench.report import write_report
 
-    page, md = write_report(results, out, parse_seeds(figure_seeds, "--figure-seeds") if figure_seeds else None)
+    seeds = parse_seeds(figure_seeds, "--figure-seeds") if figure_seeds is not None else None  # "" is refused
+    page, md = write_report(results, out, seeds)
     _say(f"wrote {page} and {md}")
 
 

@@ -161,9 +161,7 @@ def _run_section(folder: RunFolder, config: dict) -> RunSection:
 def collect(results: Path | str, figure_seeds: list[int] | None = None) -> Report:
     """Everything the page shows, read from a results folder; with ``figure_seeds``, only the runs of
     those seeds get a section with figures (the tables still average over every seed)."""
-    results = Path(results)
-    if (problem := path_problem(results, "folder")) is not None:
-        raise GenbenchError(f"Results folder '{results}' {problem}; run `genbench run` first or pass --results.")
+    results = _results_folder(results)
     df = load_records(results)
     configs = []
     for folder in folders(results):
@@ -219,6 +217,13 @@ def _unique(name: str, taken: set[str]) -> str:
         out = f"{stem}-{i}{ext}"
     taken.add(out)
     return out
+
+
+def _results_folder(results: Path | str) -> Path:
+    results = Path(results)
+    if (problem := path_problem(results, "folder")) is not None:
+        raise GenbenchError(f"Results folder '{results}' {problem}; run `genbench run` first or pass --results.")
+    return results
 
 
 def _scope(rep: Report) -> str:
@@ -329,7 +334,7 @@ def write_report(results: Path | str, out: Path | str | None = None,
                  figure_seeds: list[int] | None = None) -> tuple[Path, Path]:
     """Write OUT/report.html (self-contained) and OUT/report.md with its images in OUT/images/
     (default OUT: RESULTS/report); ``figure_seeds`` as in :func:`collect`. Returns the two paths."""
-    out = Path(out) if out is not None else Path(results) / "report"
+    out = Path(out) if out is not None else _results_folder(results) / "report"
     check_writable(out, "--out", "Report folder")
     rep = collect(results, figure_seeds)
     stamp = now()

@@ -26,7 +26,7 @@ from genbench.evaluator import evaluate
 from genbench.plan import Cell, RunOptions, RunPlan, make_plan
 from genbench.records import Record, RunResults, device_name, flatten, git_commit, now, versions
 from genbench.rng import seed_everything
-from genbench.runfolder import ERROR_LOG, RunFolder
+from genbench.runfolder import ERROR_LOG, RESULTS, RunFolder
 from genbench.trainer import TrainResult, train
 from genbench.validate import check_data, check_models
 
@@ -71,6 +71,8 @@ def run_plan(plan: RunPlan, echo: Callable[..., None] = print) -> list[RunOutcom
             say(f"{c.model}: already trained to step {plan.configs[c.model].steps} and scored in "
                 f"{plan.folder(c)}; skipped (--fresh redoes it)")
         todo = [c for c in todo if c not in done]
+        for c in todo:  # before anything trains: a results.json the run would have to merge with
+            previous_results(plan.folder(c), fresh=False)
     outcomes: list[RunOutcome] = []
     for dataset in dict.fromkeys(c.dataset for c in todo):
         cells = [c for c in todo if c.dataset == dataset]
@@ -132,6 +134,19 @@ def is_complete(plan: RunPlan, cell: Cell) -> bool:
     return set(plan.metrics) <= done
 
 
+def previous_results(folder: RunFolder, fresh: bool) -> RunResults:
+    """The records a run folder holds; a damaged or foreign results.json is refused in one sentence (with
+    ``fresh`` it is about to be replaced: no records)."""
+    try:
+        return folder.read_results()
+    except (OSError, ValueError) as exc:
+        if fresh:
+            return RunResults()
+        why = "cannot be read" if isinstance(exc, OSError) else "is damaged or not genbench's"
+        raise GenbenchError(f"{folder.file(RESULTS)} {why} ({type(exc).__name__}); delete it, or rerun with "
+                            f"--fresh to start that run over.") from None
+
+
 def _as_json(config: dict) -> dict:
     return json.loads(json.dumps(config, default=str))
 
@@ -157,7 +172,7 @@ def run_cell(plan: RunPlan, cell: Cell, data: LoadedData, echo: Callable[..., No
             shutil.rmtree(train_folder.path, ignore_errors=True)
     if not main:
         return RunOutcome(cell.model, folder.path, res.status, res.message, seconds=res.seconds)
-    previous = folder.read_results()
+    previous = previous_results(folder, plan.fresh)
     base = Record(cell.dataset, cell.model, plan.preset, cell.seed, metric="", status="", step=res.step,
                   config=flatten(config), versions=versions(), git_commit=git_commit(),
                   device=device_name(plan.device))
