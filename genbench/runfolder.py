@@ -8,7 +8,8 @@
 | ``results.json``      | the runner, after evaluation | the run's metadata and its records (genbench.records) |
 | ``samples.png``       | the trainer                  | 64 samples from fixed latents (seeded per run)     |
 | ``reconstructions.png`` | the trainer (inferrers)    | 16 training images above their reconstructions     |
-| ``train_log.csv``     | the trainer                  | the losses every ``log_every`` steps               |
+| ``train_log.csv``     | the trainer                  | the losses every ``log_every`` steps (cut back to  |
+|                       |                              | the checkpoint's step when a run resumes)          |
 | ``error.log``         | the runner / evaluator       | tracebacks of a crashed model or metric            |
 | ``.lock``             | ``RunFolder.lock``           | the pid of the process using the folder            |
 
