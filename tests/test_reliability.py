@@ -182,6 +182,15 @@ def test_a_signal_during_training_is_noted_and_a_second_one_aborts_at_once():
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
 
 
+def test_ctrl_c_in_another_command_says_interrupted_not_aborted(cli, monkeypatch, tmp_path):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("genbench.report.write_report", interrupted)
+    code, out, err = cli("report", "--results", str(tmp_path))
+    assert code == 130 and "interrupted (SIGINT)." in err and "aborted" not in err and "Traceback" not in err
+
+
 @dataclass
 class _NanConfig(ModelConfig):
     fault: str = "loss"
