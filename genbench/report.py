@@ -166,7 +166,7 @@ def collect(results: Path | str, figure_seeds: list[int] | None = None) -> Repor
     configs = []
     for folder in folders(results):
         cfg = folder.read_config()
-        if cfg is not None and config_fits(cfg):
+        if cfg is not None and config_fits(cfg) and "preset" in cfg:
             configs.append((folder, cfg))
         elif folder.file(CONFIG).exists():
             warnings.warn(f"skipped {folder.file(CONFIG)}: it is damaged or not genbench's; delete it, or rerun "

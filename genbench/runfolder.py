@@ -170,7 +170,8 @@ class RunFolder:
 def config_fits(config: dict[str, Any]) -> bool:
     """Whether a config read from a file has the fields genbench writes, of their types (names are text, the
     seed an integer, the model and run settings tables), so code reading it needs no other check."""
-    text = all(isinstance(config.get(k), str) for k in ("model_name", "dataset", "preset"))
+    text = all(isinstance(config.get(k), str) for k in ("model_name", "dataset"))
+    text = text and isinstance(config.get("preset", ""), str)
     seed = isinstance(config.get("seed"), int) and not isinstance(config.get("seed"), bool)
     return text and seed and all(isinstance(config.get(k), dict) for k in ("model", "run"))
 
