@@ -12,18 +12,26 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from genbench import registry
 from genbench.config import PRESET_NAMES, parse_sets
 from genbench.errors import GenbenchError
 from genbench.plan import DEFAULT_RESULTS
 
-console = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+# Text is text: names, paths and messages (from results folders, data, options) are printed as they are,
+# never read as rich markup or :emoji: codes. Markup appears only in the fixed text around them, escaped.
+console = Console(highlight=False, emoji=False)
+err = Console(stderr=True, highlight=False, emoji=False)
+
+
+def _say(text: str) -> None:
+    """The progress lines of ``genbench run`` (the runner's and the trainer's echo), printed as plain text."""
+    console.print(text, markup=False)
 
 
 def _fail(msg: str, code: int = 2):
-    err.print(f"[red]error:[/] {msg}", soft_wrap=True)
+    err.print(f"[red]error:[/] {escape(msg)}", soft_wrap=True)
     sys.exit(code)
 
 
@@ -52,7 +60,8 @@ def list_cmd():
         for name in sorted(ents):
             e = ents[name]
             if not e.ok:
-                t.add_row(f"[red]{name}[/]", "", f"[red]failed to load: {e.error}[/]", e.source)
+                t.add_row(f"[red]{escape(name)}[/]", "", f"[red]failed to load: {escape(e.error)}[/]",
+                          escape(e.source))
                 continue
             obj = e.obj
             if kind == "models":
@@ -62,11 +71,11 @@ def list_cmd():
                 col, desc = ", ".join(sorted(obj.requires)), obj.description
             else:
                 col, desc = "", obj.description
-            t.add_row(name, col, desc, e.source)
+            t.add_row(*(escape(str(v)) for v in (name, col, desc, e.source)))
         console.print(t)
     problems = [p for k in registry.KINDS for p in registry.problems(k)]
     for p in problems:
-        err.print(f"[yellow]warning:[/] {p}", soft_wrap=True)
+        err.print(f"[yellow]warning:[/] {escape(p)}", soft_wrap=True)
 
 
 def _names(kind: str):
@@ -120,13 +129,14 @@ def _shard(ctx, param, value):
 @click.option("--compile", is_flag=True, help="torch.compile the generator.")
 def run(**options):
     """Train and evaluate models on a dataset; records go to RESULTS/<dataset>/<model>/<preset>-seed<S>/."""
-    from genbench import distributed
+    from genbench import distributed, signals
     from genbench.plan import RunOptions, make_plan
     from genbench.runfolder import load_records
     from genbench.runner import run_plan
 
     plan = make_plan(RunOptions(**options))
-    outcomes = run_plan(plan, echo=console.print)
+    with signals.handled():  # SIGTERM/SIGINT/SIGUSR1: finish the step, checkpoint, exit 128+signum
+        outcomes = run_plan(plan, echo=_say)
     if not distributed.is_main():
         return  # rank 0 prints the tables
     df = load_records(plan.results)
@@ -168,7 +178,7 @@ def eval_cmd(**options):
     from genbench.scoring import EvalOptions, evaluate_external
 
     o = EvalOptions(**options)
-    evaluate_external(o, echo=console.print)
+    evaluate_external(o, echo=_say)
     df = load_records(o.results)
     df = df[(df["dataset"] == o.dataset) & (df["preset"] == o.preset)]
     if not df.empty:
@@ -193,9 +203,9 @@ def stats(dataset, preset, out, network, results, device, data_root, inception_w
 
     registry.get_dataset(dataset)
     plan = stats_plan(dataset, preset, results, device, data_root=data_root, inception_weights=inception_weights)
-    mu, sigma, protocol = reference_stats(plan, dataset, network, echo=console.print)
+    mu, sigma, protocol = reference_stats(plan, dataset, network, echo=_say)
     write_stats(out, mu, sigma, protocol)
-    console.print(f"wrote {out}: mu {mu.shape}, sigma {sigma.shape} from {protocol['n']} {dataset} training images")
+    _say(f"wrote {out}: mu {mu.shape}, sigma {sigma.shape} from {protocol['n']} {dataset} training images")
 
 
 @cli.command()
@@ -209,10 +219,11 @@ def stats(dataset, preset, out, network, results, device, data_root, inception_w
                    "paper: one table per metric, rows datasets x columns models with Δ (default with --metric).")
 def table(metric, results, fmt, dataset, preset, layout):
     """Comparison tables (mean ± std over seeds) from the recorded results."""
+    from genbench.io import path_problem
     from genbench.runfolder import load_records
 
-    if not Path(results).is_dir():
-        raise GenbenchError(f"Results folder '{results}' does not exist; run `genbench run` first or pass --results.")
+    if (problem := path_problem(results, "folder")) is not None:
+        raise GenbenchError(f"Results folder '{results}' {problem}; run `genbench run` first or pass --results.")
     df = load_records(results)
     if df.empty:
         raise GenbenchError(f"No results under '{results}'; run `genbench run --models vae,wgan` first.")
@@ -255,7 +266,8 @@ def _print_tables(df, metrics, fmt):
         empty = valueless(df, metrics)
         metrics = [m for m in metrics if m not in empty]
         if empty:
-            err.print("no values for: " + ", ".join(f"{m} ({s})" for m, s in empty.items()), style="dim")
+            err.print("no values for: " + ", ".join(f"{m} ({s})" for m, s in empty.items()), style="dim",
+                      markup=False)
     for i, m in enumerate(metrics):
         t = build_table(df, m)
         if fmt == "rich":
@@ -272,7 +284,7 @@ def tree(run_dir, sample, out):
     """The learned AND-OR tree of one generated image (paper Fig. 1) and a dictionary view, as a PNG."""
     from genbench.tree import tree_figure
 
-    console.print(f"wrote {tree_figure(run_dir, sample, out)}")
+    _say(f"wrote {tree_figure(run_dir, sample, out)}")
 
 
 @cli.command()
@@ -285,8 +297,9 @@ def report(results, out, figure_seeds):
     from genbench.plan import parse_seeds
     from genbench.report import write_report
 
-    page, md = write_report(results, out, parse_seeds(figure_seeds, "--figure-seeds") if figure_seeds else None)
-    console.print(f"wrote {page} and {md}")
+    seeds = parse_seeds(figure_seeds, "--figure-seeds") if figure_seeds is not None else None  # "" is refused
+    page, md = write_report(results, out, seeds)
+    _say(f"wrote {page} and {md}")
 
 
 def _one_line_warning(message, category, filename, lineno, line=None):
@@ -319,16 +332,29 @@ def main(argv=None):
 
 
 def _main(argv):
+    from genbench.signals import Interrupted
+
     try:
         cli.main(args=argv, prog_name="genbench", standalone_mode=False)
     except GenbenchError as exc:
         _fail(str(exc), exc.exit_code)
-    except click.exceptions.Abort:
-        _fail("aborted.", 130)
+    except Interrupted as exc:
+        _stopped(str(exc), exc.exit_code)
+    except click.exceptions.Abort as exc:  # click turns Ctrl-C outside genbench's own handling into Abort
+        _stopped("interrupted (SIGINT)." if isinstance(exc.__context__, KeyboardInterrupt) else "aborted.", 130)
     except click.ClickException as exc:
         _fail(exc.format_message(), exc.exit_code)
     except KeyboardInterrupt:
-        _fail("interrupted; the last checkpoint is kept and `genbench run` resumes from it.", 130)
+        _stopped("interrupted (SIGINT).", 130)
+
+
+def _stopped(msg: str, code: int):
+    """A run stopped by a signal: one line from rank 0 (every rank exits with the same code)."""
+    from genbench import distributed
+
+    if distributed.is_main():
+        err.print(msg, style="yellow", markup=False, soft_wrap=True)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

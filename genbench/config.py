@@ -17,6 +17,7 @@ from genbench import domains
 from genbench.api import ModelConfig
 from genbench.domains import count, integer, non_negative_count, one_of, optional
 from genbench.errors import GenbenchError, did_you_mean
+from genbench.io import path_problem
 
 PRESET_NAMES = ("tiny", "small", "paper")
 
@@ -57,7 +58,7 @@ def _fields(cls) -> dict[str, dataclasses.Field]:
     return {f.name: f for f in dataclasses.fields(cls)}
 
 
-def coerce(value: Any, annotation: Any, key: str) -> Any:
+def coerce(value: Any, annotation: Any, key: str, source: str = "--set") -> Any:
     """Convert a --set string (or TOML value) to the field's type; one clear error if impossible."""
     if not isinstance(value, str):
         return value
@@ -79,7 +80,7 @@ def coerce(value: Any, annotation: Any, key: str) -> Any:
         if "tuple" in text or "list" in text:
             return tuple(float(v) if "." in v or "e" in v else int(v) for v in value.split(","))
     except ValueError:
-        raise GenbenchError(f"--set {key}={value}: expected a value of type {text}.") from None
+        raise GenbenchError(f"{source} {key}={value}: expected a value of type {text}.") from None
     return value
 
 
@@ -95,8 +96,8 @@ def parse_sets(items: typing.Iterable[str]) -> dict[str, str]:
 
 def load_toml(path: str | Path) -> dict[str, Any]:
     p = Path(path)
-    if not p.is_file():
-        raise GenbenchError(f"Config file {p} does not exist; pass an existing TOML file to --config.")
+    if (problem := path_problem(p, "file")) is not None:
+        raise GenbenchError(f"Config file {p} {problem}; pass an existing TOML file to --config.")
     try:
         return tomllib.loads(p.read_text())
     except tomllib.TOMLDecodeError as exc:
@@ -104,10 +105,30 @@ def load_toml(path: str | Path) -> dict[str, Any]:
 
 
 def _apply(target: dict[str, Any], fields: dict[str, dataclasses.Field], values: dict[str, Any],
-           hints: dict[str, Any], prefix: str = "") -> None:
+           hints: dict[str, Any], prefix: str = "", source: str = "--set") -> None:
     for k, v in values.items():
         if k in fields:
-            target[k] = coerce(v, hints.get(k, fields[k].type), prefix + k)
+            target[k] = coerce(v, hints.get(k, fields[k].type), prefix + k, source)
+
+
+def check_file_keys(values: dict[str, Any], model_names: list[str], model_classes: dict[str, type]) -> None:
+    """A --config file's keys, refused as the same key given to --set would be: a top-level key no run setting
+    or model config has, a table that is not one of the run's models, a key that model does not have."""
+    run_fields = _fields(RunSettings)
+    every = set(run_fields) | {f for n in model_names for f in _fields(model_classes[n].Config)}
+    for k, v in values.items():
+        if isinstance(v, dict) and k not in model_names:
+            raise GenbenchError(f"--config: table [{k}] is not one of the models in this run "
+                                f"({', '.join(model_names)}){did_you_mean(k, model_names)}.")
+        if isinstance(v, dict):
+            fields = _fields(model_classes[k].Config)
+            for key in v:
+                if key not in fields:
+                    raise GenbenchError(f"--config: [{k}] {key}: model '{k}' has no setting '{key}'"
+                                        f"{did_you_mean(key, fields)}; its settings are: {', '.join(sorted(fields))}.")
+        elif k not in every:
+            raise GenbenchError(f"--config: {k}: no run setting or model config has '{k}'{did_you_mean(k, every)}; "
+                                f"run settings are: {', '.join(sorted(run_fields))}.")
 
 
 def resolve(preset: str, model_names: list[str], model_classes: dict[str, type],
@@ -122,12 +143,14 @@ def resolve(preset: str, model_names: list[str], model_classes: dict[str, type],
     if preset not in PRESETS:
         raise GenbenchError(f"Unknown preset '{preset}'; choose from: {', '.join(PRESET_NAMES)}.")
     file_values = dict(file_values or {})
+    check_file_keys(file_values, model_names, model_classes)
     sets = dict(sets or {})
     run_fields = _fields(RunSettings)
     run_vals: dict[str, Any] = {}
     run_hints = typing.get_type_hints(RunSettings)
     _apply(run_vals, run_fields, PRESETS[preset], run_hints)
-    _apply(run_vals, run_fields, {k: v for k, v in file_values.items() if not isinstance(v, dict)}, run_hints)
+    _apply(run_vals, run_fields, {k: v for k, v in file_values.items() if not isinstance(v, dict)}, run_hints,
+           source="--config")
     _apply(run_vals, run_fields, {k: v for k, v in sets.items() if "." not in k}, run_hints)
     run = RunSettings(**run_vals)
     domains.check(run, "run")
@@ -141,8 +164,9 @@ def resolve(preset: str, model_names: list[str], model_classes: dict[str, type],
         vals: dict[str, Any] = {}
         _apply(vals, fields, PRESETS[preset], hints)
         _apply(vals, fields, cls.PRESETS.get(preset, {}), hints)
-        _apply(vals, fields, {k: v for k, v in file_values.items() if not isinstance(v, dict)}, hints)
-        _apply(vals, fields, file_values.get(name, {}), hints)
+        _apply(vals, fields, {k: v for k, v in file_values.items() if not isinstance(v, dict)}, hints,
+               source="--config")
+        _apply(vals, fields, file_values.get(name, {}), hints, prefix=f"{name}.", source="--config")
         plain = {k: v for k, v in sets.items() if "." not in k}
         scoped = {k.split(".", 1)[1]: v for k, v in sets.items() if k.startswith(name + ".")}
         for k in scoped:

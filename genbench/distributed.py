@@ -28,6 +28,9 @@ model on N processes. What each rank does:
   DDP's ``broadcast_buffers`` does; batch statistics themselves are per rank (no SyncBatchNorm).
 - **Randomness.** Rank r draws its own random numbers (seeded from the run seed, r and the start
   step), so the ranks' fake samples and Langevin noise differ, as in a larger single batch.
+- **Signals.** SIGTERM, SIGINT or SIGUSR1 on any rank stops every rank after the same step
+  (``agree_stop``: a max all-reduce of the pending signal after each step); they write one checkpoint
+  together and exit with 128 + the signal's number (genbench.signals).
 - **Files.** Only rank 0 writes the run folder (checkpoints, logs, samples) and evaluates; the other
   ranks train in a scratch folder that is removed afterwards. A checkpoint holds every rank's RNG
   state: resuming on the same number of ranks continues exactly; on another number it continues the
@@ -39,6 +42,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import io
+import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -126,6 +130,14 @@ class Distributed:
         values = torch.tensor(list(losses.values()), dtype=torch.float64, device=self.device)
         dist.all_reduce(values)
         return dict(zip(losses, (values / self.world_size).tolist(), strict=True))
+
+    def agree_stop(self, signum: int) -> int:
+        """The largest signal number any rank has pending (0: none), on every rank: one small all-reduce
+        after each step, so a signal that reached some ranks only (or reached them during different steps)
+        stops every rank after the same step, and all of them write the checkpoint together."""
+        flag = torch.tensor([signum], dtype=torch.int64, device=self.device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return int(flag.item())
 
     def _gather_example_rows(self, model: GenerativeModel, drawn: list[torch.Tensor]) -> None:
         names = tuple(getattr(model, "example_buffers", ()))
@@ -215,7 +227,33 @@ _current: Distributed | None = None
 
 def launched() -> bool:
     """True when started by torchrun (or any launcher setting WORLD_SIZE) with more than one process."""
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+    return _env_int("WORLD_SIZE", 1) > 1
+
+
+def _env_int(name: str, default: int | None = None) -> int:
+    text = os.environ.get(name)
+    if text is None and default is not None:
+        return default
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        raise GenbenchError(f"${name}={text!r} is not a process number; start genbench with torchrun, which sets "
+                            f"RANK, LOCAL_RANK and WORLD_SIZE.") from None
+
+
+def timeout_minutes() -> float:
+    """$GENBENCH_DIST_TIMEOUT_MIN (default DEFAULT_TIMEOUT_MIN): how long a collective waits, in minutes."""
+    text = os.environ.get("GENBENCH_DIST_TIMEOUT_MIN", "").strip()
+    if not text:
+        return DEFAULT_TIMEOUT_MIN
+    try:
+        minutes = float(text)
+    except ValueError:
+        minutes = math.nan
+    if not (math.isfinite(minutes) and minutes > 0):
+        raise GenbenchError(f"GENBENCH_DIST_TIMEOUT_MIN={text!r} is not a positive number of minutes; set it to "
+                            f"e.g. {DEFAULT_TIMEOUT_MIN}, or unset it.")
+    return minutes
 
 
 def init(device: torch.device) -> Distributed | None:
@@ -227,13 +265,13 @@ def init(device: torch.device) -> Distributed | None:
         return _current
     if not launched():
         return None
-    rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
-    local = int(os.environ.get("LOCAL_RANK", rank))
+    rank, world = _env_int("RANK"), _env_int("WORLD_SIZE")
+    local = _env_int("LOCAL_RANK", rank)
+    minutes = timeout_minutes()  # checked before joining: a bad value is one sentence, not a hang
     if device.type == "cuda":
         device = torch.device("cuda", local)
         torch.cuda.set_device(device)
     if not dist.is_initialized():
-        minutes = float(os.environ.get("GENBENCH_DIST_TIMEOUT_MIN", DEFAULT_TIMEOUT_MIN))
         kwargs: dict[str, Any] = {"device_id": device} if device.type == "cuda" else {}
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo", timeout=timedelta(minutes=minutes),
                                 **kwargs)

@@ -1,6 +1,7 @@
 """Atomic writes: every file genbench produces is written to a temp file and renamed into place,
-so a killed process never leaves a half-written result, checkpoint or figure behind; and the one
-content hash of JSON-able values (``json_hash``)."""
+so a killed process never leaves a half-written result, checkpoint or figure behind; the one
+content hash of JSON-able values (``json_hash``); file names made from text that came from a file
+(``safe_name``); and the one sentence for a path that is not what an option wants (``path_problem``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -65,3 +67,31 @@ def jsonable(obj: Any) -> Any:
     """``obj`` as it reads back from a JSON file genbench wrote (tuples become lists, other values strings):
     what a saved config is compared with."""
     return json.loads(json.dumps(obj, default=str))
+
+
+def safe_name(text: str, limit: int = 160) -> str:
+    """``text`` as a single file name that stays in the folder it is written to: every character but
+    letters, digits, '.', '_' and '-' becomes '_' (no '/', no '\\'), leading dots and dashes go (no '..',
+    no hidden file, nothing that reads as an option), at most ``limit`` characters. A name that had to change
+    ends in a hash of ``text``, so two different texts never give the same name; a safe name is kept as is."""
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", text).lstrip(".-")
+    if name == text and 0 < len(name) <= limit:
+        return name
+    digest = hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    stem, dot, ext = name.rpartition(".")
+    ext = ext if dot and stem and re.fullmatch(r"[A-Za-z0-9]{1,8}", ext) else ""
+    stem = (stem if ext else name)[:limit - 22]
+    return f"{stem}-{digest}" + (f".{ext}" if ext else "") if stem else digest + (f".{ext}" if ext else "")
+
+
+def path_problem(path: str | os.PathLike, want: str = "folder") -> str | None:
+    """Why ``path`` is not an existing ``want`` ('folder' or 'file'): 'does not exist', 'is a file, not a
+    folder', 'is a folder, not a file'; None when it is one."""
+    p = Path(path)
+    if want == "folder" and p.is_dir() or want == "file" and p.is_file():
+        return None
+    if not p.exists():
+        return "does not exist"
+    if p.is_dir():
+        return "is a folder, not a file"
+    return "is a file, not a folder" if p.is_file() else f"is not a {want}"

@@ -29,6 +29,7 @@ from genbench.trainer import Schedule
 from genbench.validate import check_results_folder, check_weights
 
 DEFAULT_RESULTS = Path("results")
+SEED_LIMIT = 2**32  # NumPy seeds 0..2**32-1: a larger seed would repeat a smaller one's random numbers
 
 
 @dataclass(frozen=True, order=True)
@@ -132,6 +133,7 @@ class RunPlan:
 def make_plan(options: RunOptions) -> RunPlan:
     """Resolve and check everything ``options`` ask for; the one place settings are resolved."""
     o = options
+    _check_lists(o)
     models = list(dict.fromkeys(o.models))
     for name in models:
         registry.get_model(name)
@@ -166,12 +168,42 @@ def make_plan(options: RunOptions) -> RunPlan:
                    eval_options, o.fresh, progress)
 
 
+def _check_lists(o: RunOptions) -> None:
+    """Lists given are not empty (an empty one is refused, never replaced by the default) and seeds are in
+    NumPy's range."""
+    for option, value, example in (("--models", o.models, "vae,wgan"), ("--datasets", o.datasets, "shapes,lfw"),
+                                   ("--seeds", o.seeds, "0,1,2"), ("--metrics", o.metrics, "swd,mse")):
+        if value is not None and not list(value):
+            raise GenbenchError(f"{option} is empty; name at least one, e.g. {option} {example}.")
+    for seed in o.seeds or [o.seed]:
+        check_seed(seed, "--seeds" if o.seeds else "--seed")
+
+
+def check_seed(seed: int, option: str = "--seed") -> None:
+    if not 0 <= seed < SEED_LIMIT:
+        raise GenbenchError(f"{option} {seed} is outside 0..{SEED_LIMIT - 1}: NumPy takes seeds in that range only, so "
+                            f"a larger or negative seed would repeat another seed's random numbers.")
+
+
 def pick_device(name: str = "auto") -> torch.device:
+    """The torch device for ``--device``: auto, cpu, cuda, cuda:N (a visible one) or mps (where available)."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        device = None
+    if device is None or device.type not in ("cpu", "cuda", "mps"):
+        raise GenbenchError(f"--device '{name}' is not a device genbench can train on; use auto, cpu, cuda or cuda:N.")
+    if device.type == "cuda" and not torch.cuda.is_available():
         raise GenbenchError(f"--device {name} was asked for but no CUDA device is visible; use --device cpu.")
-    return torch.device(name)
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise GenbenchError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) are visible "
+                            f"(cuda:0..cuda:{torch.cuda.device_count() - 1}).")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise GenbenchError(f"--device {name} was asked for but this PyTorch has no usable MPS device; "
+                            f"use --device cpu.")
+    return device
 
 
 def parse_seeds(text: str, option: str = "--seeds") -> list[int]:
@@ -184,6 +216,8 @@ def parse_seeds(text: str, option: str = "--seeds") -> list[int]:
                             f"{option} 0,1,2.") from None
     if not seeds:
         raise GenbenchError(f"{option} is empty; write e.g. {option} 0,1,2.")
+    for seed in seeds:
+        check_seed(seed, option)
     return list(dict.fromkeys(seeds))
 
 

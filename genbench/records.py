@@ -22,6 +22,14 @@ from typing import Any
 from genbench.io import json_hash
 
 REQUIRED_KEYS = ("dataset", "model", "preset", "seed", "metric", "status")
+_NUMBER, _TEXT = (int, float), (str,)
+# what each field read from a file may hold (None is allowed where the field's default is None)
+FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "dataset": _TEXT, "model": _TEXT, "preset": _TEXT, "seed": (int,), "metric": _TEXT, "status": _TEXT,
+    "value": _NUMBER, "metric_plugin": _TEXT, "step": (int,), "note": _TEXT, "higher_is_better": (bool,),
+    "extra": (dict,), "protocol_id": _TEXT, "protocol": (dict,), "eval_seconds": _NUMBER, "time": _TEXT,
+    "config": (dict,), "versions": (dict,), "git_commit": _TEXT, "device": _TEXT}
+_OPTIONAL = {"value", "step", "higher_is_better"}
 
 
 @dataclass
@@ -55,16 +63,28 @@ class Record:
 
     @classmethod
     def from_dict(cls, d: Any) -> Record:
-        """A record read from a file: the required keys must be there; keys genbench does not know are
-        dropped (a newer genbench may add some), so a damaged or foreign file is a ValueError."""
+        """A record read from a file: the required keys must be there and every known field of its type;
+        keys genbench does not know are dropped (a newer genbench may add some), so a damaged or foreign
+        file is a ValueError."""
         if not isinstance(d, dict) or not all(k in d for k in REQUIRED_KEYS):
             raise ValueError("a record lacks the keys " + ", ".join(REQUIRED_KEYS))
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
+        kept = {k: v for k, v in d.items() if k in FIELD_TYPES}
+        for k, v in kept.items():
+            if not _fits(k, v):
+                raise ValueError(f"a record's {k} is {type(v).__name__} {str(v)[:40]!r}")
+        return cls(**kept)
 
     @property
     def good(self) -> bool:
         return self.status in ("ok", "warn")
+
+
+def _fits(key: str, value: Any) -> bool:
+    """Whether ``value`` read from a file may stand in field ``key`` (True/False only where a bool is meant)."""
+    if value is None:
+        return key in _OPTIONAL
+    types = FIELD_TYPES[key]
+    return isinstance(value, types) and isinstance(value, bool) == (types == (bool,))
 
 
 @dataclass

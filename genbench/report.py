@@ -13,6 +13,8 @@ import base64
 import html
 import io
 import math
+import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,11 +25,21 @@ import genbench
 from genbench import registry
 from genbench.api import capabilities
 from genbench.errors import GenbenchError
-from genbench.io import atomic_path, write_text
+from genbench.io import atomic_path, path_problem, safe_name, write_text
 from genbench.overview import build_overviews, fit_width
 from genbench.records import now
-from genbench.runfolder import RECONSTRUCTIONS, SAMPLES, TRAIN_LOG, RunFolder, folders, load_records
-from genbench.tables import Table, build_table, metric_order, render, valueless
+from genbench.runfolder import (
+    CONFIG,
+    RECONSTRUCTIONS,
+    SAMPLES,
+    TRAIN_LOG,
+    RunFolder,
+    config_fits,
+    folders,
+    load_records,
+)
+from genbench.tables import Table, build_table, md_text, metric_order, render, valueless
+from genbench.validate import check_writable
 
 IMAGES = "images"  # folder beside report.md
 MIN_IMAGE_PX = 40  # sample grids of smaller images are shown at an integer zoom, pixels kept sharp
@@ -112,12 +124,13 @@ def _run_section(folder: RunFolder, config: dict) -> RunSection:
     bits = [f"status {meta['status']}" if meta.get("status") else "not evaluated yet"]
     if meta.get("step") is not None:
         bits.append(f"step {meta['step']}")
-    if meta.get("train_seconds") is not None:
+    if isinstance(meta.get("train_seconds"), (int, float)):
         bits.append(f"last training session {meta['train_seconds']:.0f} s")
     if meta.get("git_commit"):
         bits.append(f"genbench {meta.get('genbench', '?')} @ {meta['git_commit']}")
     sec = RunSection(f"{name} · seed {seed}", folder.path, "; ".join(bits))
-    zoom = max(1, round(MIN_IMAGE_PX / config.get("run", {}).get("image_size", MIN_IMAGE_PX)))
+    size = config["run"].get("image_size")
+    zoom = max(1, round(MIN_IMAGE_PX / size)) if isinstance(size, int) and 0 < size <= MIN_IMAGE_PX else 1
     for file, caption in ((SAMPLES, "samples (fixed latents per seed)"),
                           (RECONSTRUCTIONS, "top: training images, bottom: reconstructions")):
         if folder.file(file).is_file():
@@ -153,15 +166,16 @@ def _run_section(folder: RunFolder, config: dict) -> RunSection:
 def collect(results: Path | str, figure_seeds: list[int] | None = None) -> Report:
     """Everything the page shows, read from a results folder; with ``figure_seeds``, only the runs of
     those seeds get a section with figures (the tables still average over every seed)."""
-    results = Path(results)
-    if not results.is_dir():
-        raise GenbenchError(f"Results folder '{results}' does not exist; run `genbench run` first or pass --results.")
+    results = _results_folder(results)
     df = load_records(results)
     configs = []
     for folder in folders(results):
         cfg = folder.read_config()
-        if cfg is not None and {"model_name", "dataset", "preset", "seed"} <= set(cfg):
+        if cfg is not None and config_fits(cfg) and "preset" in cfg:
             configs.append((folder, cfg))
+        elif folder.file(CONFIG).exists():
+            warnings.warn(f"skipped {folder.file(CONFIG)}: it is damaged or not genbench's; delete it, or rerun "
+                          f"that run with --fresh", RuntimeWarning, stacklevel=2)
     if df.empty and not configs:
         raise GenbenchError(f"No runs under '{results}'; run `genbench run --models ours,vae` first.")
     overviews = build_overviews(df) if not df.empty else []
@@ -188,6 +202,33 @@ def collect(results: Path | str, figure_seeds: list[int] | None = None) -> Repor
     for folder, cfg in sorted(configs, key=key):
         runs.setdefault(f"{cfg['dataset']} · {cfg['preset']}", []).append(_run_section(folder, cfg))
     return Report(results, overviews, paper, runs, figure_seeds)
+
+
+def _code(text: str) -> str:
+    """``text`` as a markdown code span (literal: no link, no markup), fenced by more backticks than it holds."""
+    text = " ".join(text.splitlines())
+    fence = "`" * (max((len(r) for r in re.findall("`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    """``name``, or name-2, name-3 ... when another figure of the page already has it."""
+    stem, dot, ext = name.rpartition(".")
+    stem, ext = (stem, dot + ext) if stem else (name, "")
+    out, i = name, 1
+    while out in taken:
+        i += 1
+        out = f"{stem}-{i}{ext}"
+    taken.add(out)
+    return out
+
+
+def _results_folder(results: Path | str) -> Path:
+    results = Path(results)
+    if (problem := path_problem(results, "folder")) is not None:
+        raise GenbenchError(f"Results folder '{results}' {problem}; run `genbench run` first or pass --results.")
+    return results
 
 
 def _scope(rep: Report) -> str:
@@ -269,8 +310,11 @@ def to_html(rep: Report, stamp: str) -> str:
 
 
 def to_markdown(rep: Report, stamp: str) -> str:
+    """The page as markdown; every name, path and note is text (md_text), never a link, image or markup."""
+    e = md_text
     lines = ["# genbench report", "",
-             f"results: `{rep.results}` · written {stamp} by genbench {genbench.__version__}{_scope(rep)}", ""]
+             f"results: {_code(str(rep.results))} · written {stamp} by genbench {genbench.__version__}"
+             f"{_scope(rep)}", ""]
     if rep.overviews:
         lines += ["## Overview", ""]
         for t in rep.overviews:
@@ -278,12 +322,12 @@ def to_markdown(rep: Report, stamp: str) -> str:
     if rep.runs:
         lines += ["## Runs", ""]
     for group, secs in rep.runs.items():
-        lines += [f"### {group}", ""]
+        lines += [f"### {e(group)}", ""]
         for s in secs:
-            lines += [f"#### {s.title}", "", f"{s.summary} · `{s.path}`", ""]
-            lines += [f"{n}  " for n in s.notes] + ([""] if s.notes else [])
+            lines += [f"#### {e(s.title)}", "", f"{e(s.summary)} · {_code(str(s.path))}", ""]
+            lines += [f"{e(n)}  " for n in s.notes] + ([""] if s.notes else [])
             for f in s.figures:
-                lines += [f"![{f.caption}]({IMAGES}/{f.name})  ", f"*{f.caption}*", ""]
+                lines += [f"![{e(f.caption)}]({IMAGES}/{f.name})  ", f"*{e(f.caption)}*", ""]
     if rep.paper:
         lines += [f"## {PAPER_HEADING}", "", PAPER_NOTE, ""]
         for t in rep.paper:
@@ -295,12 +339,15 @@ def write_report(results: Path | str, out: Path | str | None = None,
                  figure_seeds: list[int] | None = None) -> tuple[Path, Path]:
     """Write OUT/report.html (self-contained) and OUT/report.md with its images in OUT/images/
     (default OUT: RESULTS/report); ``figure_seeds`` as in :func:`collect`. Returns the two paths."""
+    out = Path(out) if out is not None else _results_folder(results) / "report"
+    check_writable(out, "--out", "Report folder")
     rep = collect(results, figure_seeds)
-    out = Path(out) if out is not None else Path(results) / "report"
     stamp = now()
+    names: set[str] = set()
     for secs in rep.runs.values():
         for s in secs:
             for f in s.figures:
+                f.name = _unique(safe_name(f.name), names)  # names come from run metadata: stay in OUT/images
                 with atomic_path(out / IMAGES / f.name) as tmp:
                     tmp.write_bytes(f.png)
     page, md = out / "report.html", out / "report.md"

@@ -8,7 +8,8 @@
 | ``results.json``      | the runner, after evaluation | the run's metadata and its records (genbench.records) |
 | ``samples.png``       | the trainer                  | 64 samples from fixed latents (seeded per run)     |
 | ``reconstructions.png`` | the trainer (inferrers)    | 16 training images above their reconstructions     |
-| ``train_log.csv``     | the trainer                  | the losses every ``log_every`` steps               |
+| ``train_log.csv``     | the trainer                  | the losses every ``log_every`` steps (cut back to  |
+|                       |                              | the checkpoint's step when a run resumes)          |
 | ``error.log``         | the runner / evaluator       | tracebacks of a crashed model or metric            |
 | ``.lock``             | ``RunFolder.lock``           | the pid of the process using the folder            |
 
@@ -73,8 +74,9 @@ class RunFolder:
         write_json(self.file(CONFIG), config)
 
     def require_config(self) -> dict[str, Any]:
+        """The saved configuration, refused (one sentence) unless it has the fields and types genbench wrote."""
         config = self.read_config()
-        if config is None or not {"model_name", "dataset", "seed", "model", "run"} <= set(config):
+        if config is None or not config_fits(config):
             raise GenbenchError(f"{self.path} is not a genbench run folder (no readable {CONFIG}); pass a folder "
                                 f"written by `genbench run`, e.g. results/shapes/ours/small-seed0.")
         return config
@@ -113,12 +115,16 @@ class RunFolder:
             return None
         try:
             with torch.serialization.safe_globals(STATE_TYPES):
-                return torch.load(path, map_location=device, weights_only=True)
+                state = torch.load(path, map_location=device, weights_only=True)
         except Exception as exc:
             why = "it holds objects other than tensors and plain values" if "weights_only" in str(exc) \
                 else f"{type(exc).__name__}"
             raise GenbenchError(f"Checkpoint {path} cannot be read ({why}); delete it or rerun with --fresh "
                                 f"to start this run over.") from None
+        if not isinstance(state, dict):
+            raise GenbenchError(f"Checkpoint {path} cannot be read (it holds a {type(state).__name__}, not a "
+                                f"training state); delete it or rerun with --fresh to start this run over.")
+        return state
 
     def reset(self) -> None:
         """Forget the training (``--fresh``): checkpoint, config and log go; results stay until rewritten."""
@@ -138,12 +144,12 @@ class RunFolder:
         ckpt = self.load_checkpoint(device)
         if ckpt is None:
             raise GenbenchError(f"{self.path} has no {CHECKPOINT}; train it first with `genbench run`.")
-        known = {f.name for f in dataclasses.fields(cls.Config)}
-        cfg = cls.Config(**{k: _as_field(v) for k, v in config["model"].items() if k in known})
-        info = ckpt.get("data")
-        info = DataInfo(**info) if isinstance(info, dict) else _guess_data_info(config, cls, ckpt)
-        model = cls(cfg, info).to(device)
-        try:
+        try:  # config.json and the checkpoint are data: whatever in them does not fit is one sentence
+            known = {f.name for f in dataclasses.fields(cls.Config)}
+            cfg = cls.Config(**{k: _as_field(v) for k, v in config["model"].items() if k in known})
+            info = ckpt.get("data")
+            info = DataInfo(**info) if isinstance(info, dict) else _guess_data_info(config, cls, ckpt)
+            model = cls(cfg, info).to(device)
             model.load_training_state(ckpt["model"])
         except Exception as exc:
             why = (str(exc).strip().splitlines() or [""])[0][:160]
@@ -159,6 +165,15 @@ class RunFolder:
         train = ds.load("train", r["image_size"], r["n_train"], 0, **options)
         heldout = ds.load("heldout", r["image_size"], r["n_heldout"], 0, **options) if r["n_heldout"] else None
         return ds, train, heldout
+
+
+def config_fits(config: dict[str, Any]) -> bool:
+    """Whether a config read from a file has the fields genbench writes, of their types (names are text, the
+    seed an integer, the model and run settings tables), so code reading it needs no other check."""
+    text = all(isinstance(config.get(k), str) for k in ("model_name", "dataset"))
+    text = text and isinstance(config.get("preset", ""), str)
+    seed = isinstance(config.get("seed"), int) and not isinstance(config.get("seed"), bool)
+    return text and seed and all(isinstance(config.get(k), dict) for k in ("model", "run"))
 
 
 def _as_field(v: Any) -> Any:

@@ -1,6 +1,7 @@
 """``genbench run`` as functions: ``run_plan`` loads each dataset once and does this shard's cells in turn;
 ``run_cell`` trains one model (resuming), evaluates it and writes its run folder's records. Complete cells
 are skipped unless ``--fresh``; one model's crash is logged in its folder and the others go on.
+``echo`` is given plain text (names and paths as they are; the CLI prints it without markup).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from genbench.io import jsonable
 from genbench.plan import Cell, RunOptions, RunPlan, make_plan
 from genbench.records import Record, RunResults, device_name, flatten, git_commit, now, versions
 from genbench.rng import seed_everything
-from genbench.runfolder import ERROR_LOG, RunFolder
+from genbench.runfolder import ERROR_LOG, RESULTS, RunFolder
 from genbench.trainer import TrainResult, train
 from genbench.validate import check_data, check_models
 
@@ -70,6 +71,8 @@ def run_plan(plan: RunPlan, echo: Callable[..., None] = print) -> list[RunOutcom
             say(f"{c.model}: already trained to step {plan.configs[c.model].steps} and scored in "
                 f"{plan.folder(c)}; skipped (--fresh redoes it)")
         todo = [c for c in todo if c not in done]
+        for c in todo:  # before anything trains: a results.json the run would have to merge with
+            previous_results(plan.folder(c), fresh=False)
     outcomes: list[RunOutcome] = []
     for dataset in dict.fromkeys(c.dataset for c in todo):
         cells = [c for c in todo if c.dataset == dataset]
@@ -108,7 +111,7 @@ def _guarded(plan: RunPlan, cell: Cell, data: LoadedData, echo: Callable[..., No
     except Exception as exc:  # one model's bug must not lose the others' runs
         folder.log_error(traceback.format_exc())
         msg = f"{cell.model} failed: {type(exc).__name__}: {exc} (traceback in {folder.file(ERROR_LOG)})"
-        echo(f"[red]{msg}[/]")
+        echo(msg)
         return RunOutcome(cell.model, folder.path, "error", msg)
 
 
@@ -129,6 +132,19 @@ def is_complete(plan: RunPlan, cell: Cell) -> bool:
     bad = {"error", "unavailable"} if plan.metrics_named else {"error"}
     done = {r.metric_plugin for r in results.records if r.step == steps and r.status not in bad}
     return set(plan.metrics) <= done
+
+
+def previous_results(folder: RunFolder, fresh: bool) -> RunResults:
+    """The records a run folder holds; a damaged or foreign results.json is refused in one sentence (with
+    ``fresh`` it is about to be replaced: no records)."""
+    try:
+        return folder.read_results()
+    except (OSError, ValueError) as exc:
+        if fresh:
+            return RunResults()
+        why = "cannot be read" if isinstance(exc, OSError) else "is damaged or not genbench's"
+        raise GenbenchError(f"{folder.file(RESULTS)} {why} ({type(exc).__name__}); delete it, or rerun with "
+                            f"--fresh to start that run over.") from None
 
 
 def _silent(*args, **kwargs) -> None:
@@ -152,7 +168,7 @@ def run_cell(plan: RunPlan, cell: Cell, data: LoadedData, echo: Callable[..., No
             shutil.rmtree(train_folder.path, ignore_errors=True)
     if not main:
         return RunOutcome(cell.model, folder.path, res.status, res.message, seconds=res.seconds)
-    previous = folder.read_results()
+    previous = previous_results(folder, plan.fresh)
     base = Record(cell.dataset, cell.model, plan.preset, cell.seed, metric="", status="", step=res.step,
                   config=flatten(config), versions=versions(), git_commit=git_commit(),
                   device=device_name(plan.device))
@@ -160,7 +176,7 @@ def run_cell(plan: RunPlan, cell: Cell, data: LoadedData, echo: Callable[..., No
     if res.status != "finished":
         failed = failed_records(base, plan.metrics, previous.records, res.message, now())
         folder.write_results(RunResults({**previous.run, **meta}, failed))
-        echo(f"[red]{res.message}[/]")
+        echo(res.message)
         return RunOutcome(cell.model, folder.path, res.status, res.message, seconds=res.seconds)
     if res.step > res.resumed_from:
         echo(f"{cell.model}: trained steps {res.resumed_from}->{res.step} in {res.seconds:.1f}s "

@@ -36,7 +36,7 @@ from genbench.io import atomic_path, jsonable
 from genbench.plan import DEFAULT_RESULTS, Cell, RunOptions, RunPlan, make_plan
 from genbench.records import Record, RunResults, device_name, flatten, git_commit, versions
 from genbench.runfolder import SAMPLES
-from genbench.runner import LoadedData, evaluate_model, load_data
+from genbench.runner import LoadedData, evaluate_model, load_data, previous_results
 from genbench.viz import save_grid
 
 REAL_SPLITS = ("heldout",)
@@ -144,7 +144,7 @@ def _score(plan: RunPlan, cell: Cell, model: GenerativeModel, data: LoadedData, 
               "data_options": dict(plan.data_options)}
     with folder.lock(echo):
         same = folder.read_config() == jsonable(config)  # the same images: earlier scores may be reused
-        previous = folder.read_results() if same else RunResults()
+        previous = previous_results(folder, fresh=not same)  # other images: nothing is reused
         folder.write_config(config)
         _save_samples(model, folder.file(SAMPLES))
         base = Record(cell.dataset, cell.model, plan.preset, cell.seed, metric="", status="", step=0,

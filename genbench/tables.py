@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -168,23 +169,36 @@ def build_table(df: pd.DataFrame, metric: str) -> Table:
     return t
 
 
+# what markdown would read as markup (links, images, emphasis, code, HTML, table cells, headings); an
+# underscore inside a word (fd_rand) is not emphasis and stays as it is
+_MD_SPECIAL = re.compile(r"[\\`*\[\]<>|&#~]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
+_TEX_SPECIAL = {c: "\\" + c for c in "&%$#_{}"} | {"\\": r"\textbackslash{}", "^": r"\^{}", "~": r"\~{}"}
+
+
+def md_text(text: str) -> str:
+    """``text`` (a name, a path, a note read from a file) as literal markdown text on one line."""
+    return _MD_SPECIAL.sub(lambda m: "\\" + m.group(0), " ".join(str(text).splitlines()))
+
+
 def render(t: Table, fmt: str) -> str:
     if fmt == "md":
-        head = (f"**{t.title}**\n\n" if t.title else "") + f"| {t.metric} | " + " | ".join(t.columns) + " |"
+        e = md_text
+        head = (f"**{e(t.title)}**\n\n" if t.title else "") + f"| {e(t.metric)} | " + " | ".join(map(e, t.columns))
+        head += " |"
         sep = "|" + "---|" * (len(t.columns) + 1)
         lines = [head, sep]
         for r in t.rows:
-            cells = [f"**{t.cells[(r, c)]}**" if (r, c) in t.best else t.cells[(r, c)] for c in t.columns]
-            lines.append(f"| {r} | " + " | ".join(cells) + " |")
-        return "\n".join(lines + [""] + [f"{n}  " for n in t.notes if n])
+            cells = [f"**{e(t.cells[(r, c)])}**" if (r, c) in t.best else e(t.cells[(r, c)]) for c in t.columns]
+            lines.append(f"| {e(r)} | " + " | ".join(cells) + " |")
+        return "\n".join(lines + [""] + [f"{e(n)}  " for n in t.notes if n])
     if fmt == "csv":
         frame = pd.DataFrame([[t.cells[(r, c)] for c in t.columns] for r in t.rows], index=t.rows,
                              columns=t.columns)
         frame.index.name = t.title or t.metric
         return frame.to_csv()
     if fmt == "latex":
-        esc = lambda s: (s.replace("_", r"\_").replace("±", r"$\pm$").replace("†", r"$^\dagger$")  # noqa: E731
-                         .replace("↑", r"$\uparrow$").replace("↓", r"$\downarrow$"))
+        esc = lambda s: (s.translate(str.maketrans(_TEX_SPECIAL)).replace("±", r"$\pm$")  # noqa: E731
+                         .replace("†", r"$^\dagger$").replace("↑", r"$\uparrow$").replace("↓", r"$\downarrow$"))
         lines = ([f"% {t.title}"] if t.title else []) + [r"\begin{tabular}{l" + "c" * len(t.columns) + "}", r"\toprule",
                  esc(t.metric) + " & " + " & ".join(esc(c).replace("Δ", r"$\Delta$") for c in t.columns)
                  + r" \\", r"\midrule"]
@@ -193,24 +207,27 @@ def render(t: Table, fmt: str) -> str:
                      for c in t.columns]
             lines.append(esc(r) + " & " + " & ".join(cells) + r" \\")
         lines += [r"\bottomrule", r"\end{tabular}"]
-        return "\n".join(lines + ["% " + n for n in t.notes if n])
+        return "\n".join(lines + ["% " + " ".join(n.splitlines()) for n in t.notes if n])
     raise GenbenchError(f"Unknown format '{fmt}'; choose from: {', '.join(FORMATS)}.")
 
 
 def rich_table(t: Table, plain: bool = False):
     """A rich table; ``plain`` (a console without colour) marks the best with a '*' instead of bold."""
     from rich.console import Group
+    from rich.markup import escape
     from rich.table import Table as RichTable
     from rich.text import Text
 
     arrow = "" if t.higher_is_better is None else (" (↑)" if t.higher_is_better else " (↓)")
-    rt = RichTable(title=t.title or t.metric + arrow, title_justify="left")
-    rt.add_column(t.corner, no_wrap=True)
+    e = escape  # names and cells are text, not markup
+    rt = RichTable(title=e(t.title or t.metric + arrow), title_justify="left")
+    rt.add_column(e(t.corner), no_wrap=True)
     for c in t.columns:
-        rt.add_column(c, justify="right", no_wrap=True)
+        rt.add_column(e(c), justify="right", no_wrap=True)
     for r in t.rows:
         mark = "*{}" if plain else "[bold green]{}[/]"
-        rt.add_row(r, *[mark.format(t.cells[(r, c)]) if (r, c) in t.best else t.cells[(r, c)] for c in t.columns])
+        rt.add_row(e(r), *[mark.format(e(t.cells[(r, c)])) if (r, c) in t.best else e(t.cells[(r, c)])
+                           for c in t.columns])
     return Group(rt, Text("\n".join(n for n in t.notes if n), style="dim"), Text(""))
 
 

@@ -3,12 +3,16 @@
 A checkpoint holds the full state (every network and optimizer, buffers such as a persistent latent
 bank, all RNG states, the data order, the step and the config), so a killed run resumes where it
 stopped, and a run whose config changed refuses to resume instead of mixing two experiments.
+SIGTERM, SIGINT and SIGUSR1 stop the loop after the step in progress with a checkpoint of that step
+(genbench.signals). train_log.csv always matches the state: a resumed run cuts it back to the
+checkpoint's step, a run started from step 0 replaces it.
 """
 
 from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import math
 import time
 from collections.abc import Iterator
@@ -18,10 +22,11 @@ from typing import Any
 
 import torch
 
-from genbench import distributed
+from genbench import distributed, signals
 from genbench.accel import Acceleration
 from genbench.api import Batch, GenerativeModel, ImageSet, capabilities
 from genbench.errors import GenbenchError
+from genbench.io import write_text
 from genbench.rng import rng_state, seed_everything, set_rng_state
 from genbench.runfolder import CHECKPOINT, RECONSTRUCTIONS, SAMPLES, TRAIN_LOG, RunFolder
 from genbench.validate import nonfinite_parameters
@@ -103,7 +108,7 @@ def config_diff(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[
 
 @dataclass
 class TrainResult:
-    status: str  # finished | diverged
+    status: str  # finished | diverged (an interrupted run raises genbench.signals.Interrupted instead)
     step: int
     seconds: float
     images_per_s: float
@@ -116,6 +121,21 @@ class _Log:
 
     def __init__(self, path: Path):
         self.path = path
+
+    def cut(self, step: int) -> None:
+        """Make the log match a state at ``step``: from step 0 there is no log yet; on resume the rows after
+        the checkpoint's step (written before a kill, and about to be written again) go."""
+        if step == 0 or not self.path.exists():
+            self.path.unlink(missing_ok=True)
+            return
+        rows = list(csv.reader(self.path.read_text(errors="replace").splitlines()))
+        width = len(rows[0]) if rows else 0  # a row cut short by a kill mid-append goes too
+        kept = rows[:1] + [r for r in rows[1:] if len(r) == width and r[0].isdigit() and int(r[0]) <= step]
+        if len(kept) == len(rows):
+            return
+        buf = io.StringIO(newline="")
+        csv.writer(buf).writerows(kept)
+        write_text(self.path, buf.getvalue())
 
     def write(self, step: int, losses: dict[str, float]) -> None:
         new = not self.path.exists()
@@ -145,27 +165,36 @@ def train(model: GenerativeModel, data: ImageSet, folder: RunFolder, schedule: S
         else:
             seed_everything(group.rank_seed(schedule.seed, start))
     folder.write_config(config)  # after the checkpoint proved loadable: a refusal changes nothing
+    _Log(folder.file(TRAIN_LOG)).cut(start)
     accel = accel or Acceleration()
     accel.prepare(model)
     t0, seen0 = time.perf_counter(), stream.images_seen
     loop = _Loop(model, stream, folder, schedule, label, accel, config)
+    with signals.stop_point():  # a signal ends the step in progress, then the checkpoint below is written
+        status, message, step = _run_loop(loop, start, progress, group)
+        if status != "diverged" and step > start and loop.saved_at != step:
+            save_checkpoint(folder, model, stream, step, config)
+        seconds = time.perf_counter() - t0
+        rate = (stream.images_seen - seen0) / max(seconds, 1e-9)
+        if status != "diverged" and step == schedule.steps > start and "inferrer" in capabilities(model):
+            _save_reconstructions(model, data, folder)
+        if status == "interrupted":
+            raise signals.Interrupted(message, loop.signum)
+    return TrainResult(status, step, seconds, rate, message, start)
+
+
+def _run_loop(loop: _Loop, start: int, progress: bool, group) -> tuple[str, str, int]:
+    """``loop.run`` with its progress bar; the torchrun hooks are removed however it ends."""
     bar = _progress(progress)
     try:
         if bar:
             bar.start()
-        status, message, step = loop.run(start, bar)
+        return loop.run(start, bar)
     finally:
         if bar:
             bar.stop()
         if group is not None:
             group.teardown()
-    if status == "finished" and step > start:
-        save_checkpoint(folder, model, stream, step, config)
-    seconds = time.perf_counter() - t0
-    rate = (stream.images_seen - seen0) / max(seconds, 1e-9)
-    if status == "finished" and "inferrer" in capabilities(model) and step > start:
-        _save_reconstructions(model, data, folder)
-    return TrainResult(status, step, seconds, rate, message, start)
 
 
 def _checked_checkpoint(folder: RunFolder, config: dict[str, Any], device: torch.device) -> dict[str, Any] | None:
@@ -185,7 +214,10 @@ def _resume(model: GenerativeModel, stream: BatchStream, ckpt: dict[str, Any], f
         model.load_training_state(ckpt["model"])
         stream.load(ckpt["stream"])
         set_rng_state(ckpt["rng"])
-        return ckpt["step"]
+        step = ckpt["step"]
+        if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+            raise ValueError(f"its step is {step!r}, not a number of steps")
+        return step
     except Exception as exc:  # written by another model or version: refuse, do not train from a mix
         why = (str(exc).strip().splitlines() or [""])[0][:160]
         raise GenbenchError(f"Checkpoint {folder.file(CHECKPOINT)} does not fit this model ({type(exc).__name__}: "
@@ -203,6 +235,8 @@ class _Loop:
     label: str
     accel: Acceleration
     config: dict[str, Any]
+    signum: int = 0  # the signal that stopped the loop (status "interrupted")
+    saved_at: int = -1  # the step of the last checkpoint the loop wrote
 
     def run(self, start: int, bar) -> tuple[str, str, int]:
         """Train from ``start``; returns (status, message, last good step)."""
@@ -228,15 +262,21 @@ class _Loop:
                 rate = (stream.images_seen - seen0) / max(time.perf_counter() - t0, 1e-9)
                 info = " ".join(f"{k}={v:.3g}" for k, v in list(losses.items())[:4])
                 bar.update(task, completed=step, info=f"{rate:.0f} img/s {info}")
+            self.signum = signals.pending() if group is None else group.agree_stop(signals.pending())
             due = step % sch.ckpt_every == 0 and step < sch.steps
-            if (due or step == sch.steps) and nonfinite_parameters(model):  # never checkpoint NaN/inf weights
+            if (due or step == sch.steps or self.signum) and nonfinite_parameters(model):  # never checkpoint NaN
                 return "diverged", (f"{self.label} diverged by step {step} (parameter "
                                     f"{nonfinite_parameters(model)[0]} is not finite); the last good checkpoint "
                                     f"is kept in {self.folder}."), step
             if due:
                 save_checkpoint(self.folder, model, stream, step, self.config)
+                self.saved_at = step
             if step % sch.sample_every == 0 or step == sch.steps:
                 _save_samples(model, grid_z, self.folder)
+            if self.signum:
+                return "interrupted", (f"interrupted at step {step} ({signals.name(self.signum)}): {self.label}'s "
+                                       f"checkpoint of that step is in {self.folder}; the same command resumes "
+                                       f"from it."), step
         return "finished", "", step
 
 
@@ -247,7 +287,7 @@ def grid_latents(model: GenerativeModel, seed: int) -> torch.Tensor:
 
 def _without_steps(cfg: dict[str, Any]) -> dict[str, Any]:
     out = dict(cfg)
-    model_cfg = dict(out.get("model", {}))
+    model_cfg = dict(out["model"]) if isinstance(out.get("model"), dict) else {}
     model_cfg.pop("steps", None)
     out["model"] = model_cfg
     return out
@@ -277,5 +317,6 @@ def _progress(enabled: bool):
         return None
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeRemainingColumn(), TextColumn("{task.fields[info]}"))
+    # the label (a model name) and the losses are text, not markup
+    return Progress(TextColumn("{task.description}", style="bold", markup=False), BarColumn(), MofNCompleteColumn(),
+                    TimeRemainingColumn(), TextColumn("{task.fields[info]}", markup=False))

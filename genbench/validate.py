@@ -1,7 +1,7 @@
 """Checks ``genbench run`` makes before it trains anything, so that bad input is one sentence and exit
 code 2 at the start, not a traceback (or a wasted hour) later:
 
-- the results folder can be written (``check_results_folder``);
+- the results folder (and the report's folder) can be written (``check_results_folder``, ``check_writable``);
 - an explicitly requested metric that needs Inception weights has usable ones (``check_weights``);
 - the dataset gave images of the promised size and type, and enough of them (``check_data``);
 - every model plugin keeps the interface: the probe of each capability it declares passes on two
@@ -30,18 +30,24 @@ MIN_TRAIN_IMAGES = 16  # fewer cannot fill a batch of the tiny preset or give fe
 
 
 def check_results_folder(results: Path) -> None:
-    """Prove that files can be written in ``results`` without creating anything: a folder that exists
-    takes a probe file (created and removed); one that does not must have a writable nearest ancestor."""
-    results = Path(results)
+    """``check_writable`` for ``--results``."""
+    check_writable(results, "--results", "Results folder")
+
+
+def check_writable(folder: Path, option: str, what: str = "Folder") -> None:
+    """Prove that files can be written in ``folder`` (given as ``option``) without creating anything:
+    a folder that exists takes a probe file (created and removed); one that does not must have a writable
+    nearest ancestor."""
+    folder = Path(folder)
     try:
-        if results.is_dir():
-            fd, probe = tempfile.mkstemp(dir=results, prefix=".write-test.")
+        if folder.is_dir():
+            fd, probe = tempfile.mkstemp(dir=folder, prefix=".write-test.")
             os.close(fd)
             os.unlink(probe)
             return
-        if results.exists():
+        if folder.exists():
             raise NotADirectoryError(20, "it is a file, not a folder")
-        parent = results.absolute().parent
+        parent = folder.absolute().parent
         while not parent.exists():
             parent = parent.parent
         if not parent.is_dir():
@@ -50,7 +56,7 @@ def check_results_folder(results: Path) -> None:
             raise PermissionError(13, f"{parent} is not writable")
     except OSError as exc:
         why = exc.strerror or type(exc).__name__
-        raise GenbenchError(f"Results folder '{results}' cannot be written ({why}); pass --results with a "
+        raise GenbenchError(f"{what} '{folder}' cannot be written ({why}); pass {option} with a "
                             f"folder you can write to.") from None
 
 

@@ -17,6 +17,7 @@ from PIL import Image
 from genbench import registry
 from genbench.api import Dataset, GenerativeModel, ImageSet, ModelConfig
 from genbench.metrics.core.inception import FILENAMES
+from genbench.runfolder import RunFolder
 
 TINY = ["--preset", "tiny", "--no-progress", "--metrics", "swd"]
 
@@ -249,3 +250,156 @@ def test_checkpoint_that_does_not_load(cli, trained, tmp_path):
         code, out, err = cli("run", "--models", "vae", "--steps", "4", "--results", str(res), "--fresh", *TINY)
     assert code == 0, err
     assert json.loads((run / "results.json").read_text())["run"]["step"] == 4
+
+
+# -- issue 20: what probing genbench as an attacker would found besides -----------------------------------
+@pytest.mark.parametrize("toml, words", [
+    ("lrr = 1\n", ["--config: lrr", "did you mean 'lr'?"]),
+    ("[vea]\nlr = 1\n", ["table [vea] is not one of the models in this run", "did you mean 'vae'?"]),
+    ("[wgan]\nlr = 1\n", ["table [wgan] is not one of the models in this run (vae)"]),
+    ("[vae]\nlrr = 1\n", ["[vae] lrr: model 'vae' has no setting 'lrr'", "did you mean 'lr'?"]),
+    ("[vae]\nlr = 'fast'\n", ["--config vae.lr=fast", "float"]),
+])
+def test_unknown_keys_and_tables_in_a_config_file_are_refused_like_set(cli, tmp_path, toml, words):
+    (tmp_path / "c.toml").write_text(toml)
+    res = tmp_path / "res"
+    refused(*cli("run", "--models", "vae", "--config", str(tmp_path / "c.toml"), "--results", str(res), *TINY), *words)
+    assert not res.exists()
+
+
+def test_a_symlink_loop_in_a_data_folder_lists_each_image_once(tmp_path, monkeypatch):
+    from genbench.datasets.imagefolder import DataWarning
+
+    monkeypatch.setenv("GENBENCH_DATA_CACHE", str(tmp_path / "cache"))
+    root = tmp_path / "data"
+    _images(root / "sub", 30)
+    (root / "sub" / "loop").symlink_to("..")  # data/sub/loop/sub/loop/... is data again
+    (root / "again.png").symlink_to(root / "sub" / "007.png")  # and one image under a second name
+    ds = registry.get_dataset("folder")()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train = ds.load("train", 16, None, 0, data_root=str(root))
+        heldout = ds.load("heldout", 16, None, 0, data_root=str(root))
+    names = train.meta["names"] + heldout.meta["names"]
+    assert len(names) == len(set(names)) == 30 and not set(train.meta["names"]) & set(heldout.meta["names"])
+    said = {str(w.message) for w in caught if issubclass(w.category, DataWarning)}
+    assert any("symbolic links" in m and "each image is used once" in m for m in said), said
+
+
+@pytest.mark.parametrize("device", ["tpu", "", "meta", "cuda:99"]
+                         + ([] if torch.backends.mps.is_available() else ["mps"]))
+def test_an_unknown_or_empty_device_is_refused(cli, tmp_path, device):
+    res = tmp_path / "res"
+    refused(*cli("run", "--models", "vae", "--device", device, "--results", str(res), *TINY), "--device")
+    assert not res.exists()
+
+
+def test_a_results_json_of_the_wrong_shape_is_refused_by_run(cli, trained, tmp_path):
+    res = tmp_path / "res"
+    shutil.copytree(trained, res)
+    bad = res / "shapes" / "vae" / "tiny-seed0" / "results.json"
+    for text in ('["not", "ours"]', '{"run": {}, "records": [{"dataset": 1}]}'):
+        bad.write_text(text)
+        before = snapshot(res)
+        refused(*cli("run", "--models", "vae", "--steps", "4", "--results", str(res), *TINY),
+                str(bad), "is damaged or not genbench's", "--fresh")
+        assert snapshot(res) == before
+    code, _, err = cli("run", "--models", "vae", "--steps", "4", "--results", str(res), "--fresh", *TINY)
+    assert code == 0, err
+
+
+@pytest.fixture(scope="module")
+def trained_renderer(tmp_path_factory):
+    from genbench.cli import main
+
+    res = tmp_path_factory.mktemp("renderer")
+    try:
+        main(["run", "--models", "ours", "--steps", "2", "--results", str(res), *TINY])
+    except SystemExit as exc:  # pragma: no cover - shows in the assertions
+        assert exc.code in (0, None)
+    return res
+
+
+def test_a_checkpoint_that_does_not_fit_the_model_in_tree_and_report(cli, trained, trained_renderer, tmp_path):
+    res = tmp_path / "res"
+    shutil.copytree(trained_renderer, res)
+    run = res / "shapes" / "ours" / "tiny-seed0"
+    good = RunFolder(run).load_checkpoint()
+    vae = RunFolder(trained / "shapes" / "vae" / "tiny-seed0").load_checkpoint()
+    for state, words in ((vae, "does not fit model 'ours'"), ({**good, "data": {"bogus": 1}}, "does not fit"),
+                         ({**good, "data": {**good["data"], "image_size": "16"}}, "does not fit"),
+                         ([1, 2], "cannot be read")):
+        torch.save(state, run / "checkpoint.pt")
+        refused(*cli("tree", "--run", str(run), "--out", str(tmp_path / "t.png")), words, "checkpoint.pt")
+        assert not (tmp_path / "t.png").exists()
+    code, out, err = cli("report", "--results", str(res), "--out", str(tmp_path / "page"))
+    assert code == 0 and "Traceback" not in out + err, err
+    assert "no AND-OR tree: Checkpoint" in (tmp_path / "page" / "report.md").read_text()
+
+
+def test_a_report_folder_that_cannot_be_written(cli, trained, tmp_path):
+    (tmp_path / "afile").write_text("x")
+    before = snapshot(trained)
+    refused(*cli("report", "--results", str(trained), "--out", str(tmp_path / "afile" / "page")),
+            "Report folder", "cannot be written", "--out")
+    assert snapshot(trained) == before and (tmp_path / "afile").read_text() == "x"
+
+
+@pytest.mark.parametrize("env, words", [
+    ({"GENBENCH_DIST_TIMEOUT_MIN": "four hours"}, ["GENBENCH_DIST_TIMEOUT_MIN='four hours'", "minutes"]),
+    ({"GENBENCH_DIST_TIMEOUT_MIN": "-5"}, ["GENBENCH_DIST_TIMEOUT_MIN='-5'"]),
+    ({"RANK": "first"}, ["$RANK='first' is not a process number", "torchrun"]),
+])
+def test_torchrun_settings_that_are_not_numbers(cli, tmp_path, monkeypatch, env, words):
+    from genbench import distributed
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("MASTER_PORT", "1")  # nothing listens: joining would fail, not hang, if it were tried
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    res = tmp_path / "res"
+    refused(*cli("run", "--models", "vae", "--results", str(res), "--device", "cpu", *TINY), *words)
+    assert distributed.current() is None and not res.exists()
+
+
+@pytest.mark.parametrize("field", ["models", "datasets", "seeds", "metrics"])
+def test_empty_lists_are_refused_not_replaced_by_the_default(tmp_path, field):
+    from genbench.errors import GenbenchError
+    from genbench.plan import RunOptions, make_plan
+
+    options = RunOptions(["vae"], preset="tiny", results=tmp_path / "res")
+    setattr(options, field, [])
+    with pytest.raises(GenbenchError, match=f"--{field} is empty; name at least one"):
+        make_plan(options)
+    assert not (tmp_path / "res").exists()
+
+
+@pytest.mark.parametrize("args, words", [
+    (["run", "--models", "vae", "--seeds", ""], ["--seeds is empty"]),
+    (["run", "--models", "vae", "--datasets", ","], ["No datasets given"]),
+    (["run", "--models", "vae", "--metrics", ""], ["No metrics given"]),
+    (["report", "--figure-seeds", ""], ["--figure-seeds is empty"]),
+    (["run", "--models", "vae", "--seed", str(2**32)], ["--seed 4294967296 is outside 0..4294967295", "repeat"]),
+    (["run", "--models", "vae", "--seeds", f"0,{2**32 + 1}"], ["--seeds 4294967297 is outside"]),
+    (["run", "--models", "vae", "--seed", "-1"], ["--seed -1 is outside"]),
+])
+def test_empty_lists_and_seeds_numpy_cannot_tell_apart(cli, tmp_path, args, words):
+    res = tmp_path / "res"
+    refused(*cli(*args, "--results", str(res)), *words)
+    assert not res.exists()
+
+
+def test_a_file_where_a_folder_is_wanted_is_called_a_file(cli, tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    refused(*cli("table", "--results", str(afile)), f"'{afile}' is a file, not a folder")
+    refused(*cli("report", "--results", str(afile)), f"'{afile}' is a file, not a folder")
+    refused(*cli("run", "--models", "vae", "--dataset", "folder", "--data-root", str(afile), "--results",
+                 str(tmp_path / "res"), *TINY), f"{afile} is a file, not a folder")
+    refused(*cli("run", "--models", "vae", "--config", str(tmp_path), "--results", str(tmp_path / "res"), *TINY),
+            f"{tmp_path} is a folder, not a file")
+    refused(*cli("run", "--models", "vae", "--metrics", "fid", "--inception-weights", str(tmp_path), "--preset",
+                 "tiny", "--results", str(tmp_path / "res")), f"{tmp_path} (from --inception-weights) is a folder")
+    assert not (tmp_path / "res").exists()

@@ -107,3 +107,39 @@ def test_batch_not_divisible_by_the_processes_is_one_sentence():
     group = Distributed(rank=0, world_size=2, local_rank=0, device=torch.device("cpu"))
     with pytest.raises(GenbenchError, match="batch_size 15 is not divisible by the 2 processes; pass --set"):
         group.setup(model, stream, 0, None)
+
+
+def _signalled_worker(rank: int, world: int, port: int, args: list[str], codes) -> None:
+    """Rank 1 alone gets SIGUSR1, during its step 3; rank 0 never does."""
+    import os
+    import signal
+
+    from genbench.registry import get_model
+
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world), MASTER_ADDR="127.0.0.1",
+                      MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    cls = get_model("vae")
+    real = cls.train_step
+
+    def train_step(self, batches, step):
+        if rank == 1 and step == 3:
+            os.kill(os.getpid(), signal.SIGUSR1)
+        return real(self, batches, step)
+
+    cls.train_step = train_step
+    try:
+        main(args)
+    except SystemExit as exc:
+        (codes / f"rank{rank}").write_text(str(exc.code))
+
+
+def test_a_signal_on_one_rank_stops_every_rank_after_the_same_step(tmp_path):
+    codes = tmp_path / "codes"
+    codes.mkdir()
+    args = _args(tmp_path / "res", "--models", "vae", "--steps", "8", "--metrics", "swd")
+    mp.spawn(_signalled_worker, args=(2, _free_port(), args, codes), nprocs=2, join=True)
+    assert [(codes / f"rank{r}").read_text() for r in (0, 1)] == ["138", "138"]  # 128 + SIGUSR1 on both
+    ckpt = torch.load(tmp_path / "res" / "shapes" / "vae" / "tiny-seed0" / CHECKPOINT, weights_only=False)
+    assert ckpt["step"] == 3 and ckpt["world_size"] == 2 and len(ckpt["rng_ranks"]) == 2
+    assert not (tmp_path / "res" / "shapes" / "vae" / "tiny-seed0" / "results.json").exists()

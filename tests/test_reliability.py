@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -97,6 +98,97 @@ def test_sigkill_mid_training_then_rerun_resumes_to_the_same_parameters(tmp_path
     swd = [json.loads((d / "shapes" / "vae" / "tiny-seed0" / "results.json").read_text())["records"][0]["value"]
            for d in (killed, straight)]
     assert swd[0] == swd[1]
+
+
+def _log_steps(run_dir: Path) -> list[int]:
+    rows = (run_dir / "train_log.csv").read_text().splitlines()[1:]
+    return [int(r.split(",")[0]) for r in rows]
+
+
+def _signal_mid_run(args: list[str], run_dir: Path, signum: int, after: int) -> tuple[subprocess.Popen, int]:
+    """Start ``genbench run`` and send it ``signum`` once train_log.csv shows step ``after``; returns the ended
+    process and the last step the log showed when the signal was sent."""
+    proc = subprocess.Popen([sys.executable, "-m", "genbench", *args], env=_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    log = run_dir / "train_log.csv"
+    try:
+        _wait_for(lambda: proc.poll() is not None or (log.exists() and len(_log_steps(run_dir)) >= after),
+                  f"step {after} in {log}")
+        assert proc.poll() is None, "the run ended before it could be signalled"
+        seen = _log_steps(run_dir)[-1]
+        proc.send_signal(signum)
+        proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return proc, seen
+
+
+# log every step, a periodic checkpoint every 40: the signal lands between two of them
+SIGNAL_RUN = ["run", "--preset", "tiny", "--steps", "150", "--set", "ckpt_every=40", "--set", "log_every=1",
+              "--metrics", "swd", "--no-progress", "--device", "cpu", "--models", "vae"]
+
+
+def test_sigterm_mid_training_checkpoints_that_step_and_the_rerun_matches_an_uninterrupted_run(tmp_path):
+    stopped, straight = tmp_path / "stopped", tmp_path / "straight"
+    run = stopped / "shapes" / "vae" / "tiny-seed0"
+    proc, seen = _signal_mid_run([*SIGNAL_RUN, "--results", str(stopped)], run, signal.SIGTERM, after=45)
+    out, err = proc.communicate()
+    assert proc.returncode == 128 + signal.SIGTERM, out + err
+    assert "Traceback" not in out + err
+    said = [line for line in err.splitlines() if line.startswith("interrupted at step")]
+    assert len(said) == 1 and "(SIGTERM)" in said[0] and "the same command resumes" in said[0], err
+    step = int(said[0].split()[3])
+    assert step >= seen >= 45
+    assert torch.load(run / CHECKPOINT, weights_only=False)["step"] == step  # not the periodic one of step 40
+    assert _log_steps(run)[-1] == step and not (run / "results.json").exists()
+
+    again = _genbench(*SIGNAL_RUN, "--results", str(stopped))
+    assert again.returncode == 0, again.stderr
+    assert f"vae: resuming from step {step} " in again.stdout
+    assert _log_steps(run) == list(range(1, 151))  # one row per step: nothing repeated, nothing missing
+    assert _genbench(*SIGNAL_RUN, "--results", str(straight)).returncode == 0
+    a, b = _weights(run), _weights(straight / "shapes" / "vae" / "tiny-seed0")
+    for name in a:  # CPU, same seed: bit-identical
+        assert torch.equal(a[name], b[name]), name
+    print(f"signalled after log step {seen}; checkpoint and resume at step {step}")
+
+
+def test_sigusr1_stops_the_same_way_with_exit_code_138(tmp_path):
+    run = tmp_path / "shapes" / "vae" / "tiny-seed0"
+    proc, seen = _signal_mid_run([*SIGNAL_RUN, "--results", str(tmp_path)], run, signal.SIGUSR1, after=5)
+    _, err = proc.communicate()
+    assert proc.returncode == 138 and "(SIGUSR1)" in err and "Traceback" not in err, err
+    step = torch.load(run / CHECKPOINT, weights_only=False)["step"]
+    assert step >= seen and f"interrupted at step {step} " in err
+
+
+def test_a_signal_during_training_is_noted_and_a_second_one_aborts_at_once():
+    from genbench import signals
+
+    with signals.handled():
+        with signals.stop_point():
+            os.kill(os.getpid(), signal.SIGUSR1)
+            _wait_for(lambda: signals.pending(), "the signal")
+            assert signals.pending() == signal.SIGUSR1  # noted; the loop finishes its step
+            with pytest.raises(signals.Interrupted) as second:
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(5)
+            assert second.value.exit_code == 143 and "second signal" in str(second.value)
+        with pytest.raises(signals.Interrupted) as outside:  # evaluating, loading data: nothing to finish
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)
+        assert outside.value.exit_code == 130 and "resumes from the last checkpoint" in str(outside.value)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+
+
+def test_ctrl_c_in_another_command_says_interrupted_not_aborted(cli, monkeypatch, tmp_path):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("genbench.report.write_report", interrupted)
+    code, out, err = cli("report", "--results", str(tmp_path))
+    assert code == 130 and "interrupted (SIGINT)." in err and "aborted" not in err and "Traceback" not in err
 
 
 @dataclass

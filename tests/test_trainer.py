@@ -81,3 +81,20 @@ def test_run_folder_contents(data, tmp_path):
     names = {p.name for p in tmp_path.iterdir()}
     assert {CHECKPOINT, "config.json", "samples.png", "reconstructions.png", "train_log.csv"} <= names
     assert json.loads((tmp_path / "config.json").read_text())["note"] == "a"
+
+
+def test_resume_cuts_the_log_back_to_the_checkpoint_and_a_fresh_start_replaces_it(data, tmp_path):
+    _train(_vae(), data, tmp_path, 3)  # checkpoint at step 3
+    log = tmp_path / "train_log.csv"
+    header = log.read_text().splitlines()[0]
+    with log.open("a") as f:  # what a run killed at step 5 had appended after its step-3 checkpoint
+        f.write("4,1,1,1\r\n5,1,1,1\r\n6,1")
+    res = _train(_vae(), data, tmp_path, 6)
+    assert res.resumed_from == 3
+    steps = [line.split(",")[0] for line in log.read_text().splitlines()]
+    assert steps == ["step", "3", "6"]  # log_every 10: the checkpoint's row, then the last step; no duplicates
+
+    (tmp_path / CHECKPOINT).unlink()  # killed before its first checkpoint: the next start is from step 0
+    log.write_text(header + "\n9,1,1,1\n")
+    _train(_vae(), data, tmp_path, 3)
+    assert [line.split(",")[0] for line in log.read_text().splitlines()] == ["step", "3"]

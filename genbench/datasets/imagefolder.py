@@ -86,20 +86,67 @@ def worker_count(options: dict[str, Any]) -> int:
 
 
 def list_images(folder: Path, recursive: bool = True) -> list[str]:
-    """Image files under ``folder`` (by extension, hidden files excluded), as sorted relative POSIX paths."""
-    found = []
-    if recursive:
-        for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
-            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-            rel = os.path.relpath(dirpath, folder)
-            for f in filenames:
-                if not f.startswith(".") and os.path.splitext(f)[1].lower() in IMAGE_EXTENSIONS:
-                    found.append(f if rel == "." else f"{rel}/{f}".replace(os.sep, "/"))
-    else:
-        with os.scandir(folder) as it:
-            found = [e.name for e in it if not e.name.startswith(".") and e.is_file()
-                     and os.path.splitext(e.name)[1].lower() in IMAGE_EXTENSIONS]
-    return sorted(found)
+    """Image files under ``folder`` (by extension, hidden files excluded), as sorted relative POSIX paths.
+    Symbolic links are followed, but each real folder and each real file is listed once (a link back up the
+    tree, or two links to one file, would otherwise repeat images, and put copies of training images in the
+    held-out split); a DataWarning says how many paths were left out."""
+    files, linked, skipped = _walk(Path(folder), recursive)
+    if linked:  # a linked file may be one listed under its own name too: keep the first path to each file
+        seen, kept = set(), []
+        for rel, path in sorted(files):
+            key = _identity(path)
+            if key is not None and key in seen:
+                skipped += 1
+                continue
+            seen.add(key)
+            kept.append((rel, path))
+        files = kept
+    if skipped:
+        warnings.warn(f"{folder}: {skipped} path{'s' * (skipped > 1)} (symbolic links) lead to folders or images "
+                      f"already listed; each image is used once.", DataWarning, stacklevel=2)
+    return sorted(rel for rel, _ in files)
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _walk(root: Path, recursive: bool) -> tuple[list[tuple[str, str]], bool, int]:
+    """(relative POSIX path, path) of the image files under ``root``, each real folder entered once; whether
+    any file is a symbolic link; how many folders were not entered again."""
+    files: list[tuple[str, str]] = []
+    entered: set[tuple[int, int] | None] = set()
+    linked, skipped = False, 0
+    stack = [("", str(root))]
+    while stack:
+        rel, path = stack.pop()
+        key = _identity(path)
+        if key in entered:
+            skipped += 1
+            continue
+        entered.add(key)
+        try:
+            with os.scandir(path) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError:
+            continue  # an unreadable folder holds no images we can use
+        subdirs = []
+        for e in entries:
+            if e.name.startswith("."):
+                continue
+            name = f"{rel}{e.name}"
+            if e.is_dir():
+                subdirs.append((f"{name}/", e.path))
+            elif os.path.splitext(e.name)[1].lower() in IMAGE_EXTENSIONS and e.is_file():
+                files.append((name, e.path))
+                linked = linked or e.is_symlink()
+        if recursive:
+            stack.extend(reversed(subdirs))
+    return files, linked, skipped
 
 
 # -- sources: an ordered collection of encoded images --------------------------------------------
@@ -367,6 +414,9 @@ class DownloadedDataset(Dataset):
         if split not in ("train", "heldout"):
             raise GenbenchError(f"Unknown split '{split}' for dataset '{self.name}'; use 'train' or 'heldout'.")
         root = data_root(self.name, options)
+        if root.is_file():
+            raise GenbenchError(f"{root} is a file, not a folder; pass --data-root FOLDER with the {self.name} "
+                                f"images.")
         if not root.exists():
             raise self.missing(root)
         source = self.open_source(root)
@@ -401,12 +451,13 @@ class DownloadedDataset(Dataset):
         if sidecar.exists() and npy.exists():
             try:
                 info = read_json(sidecar)
-                arr = np.load(npy, mmap_mode="c")  # copy-on-write: writable for torch, never written back
-                if info.get("key") == key and arr.shape == (info["count"], 3, size, size):
-                    found = Decoded(info["names"], info["errors"], info["converted"], info.get("enlarged", {}))
+                # copy-on-write: writable for torch, never written back; never unpickled
+                arr = np.load(npy, mmap_mode="c", allow_pickle=False)
+                if info.get("key") == key and arr.dtype == np.uint8 and arr.shape == (info["count"], 3, size, size):
+                    found = Decoded(*(_typed(info.get(k, {}), t) for k, t in _SIDECAR.items()))
                     return torch.from_numpy(arr), found, {"cache": str(npy), "cache_hit": True}
-            except (OSError, ValueError, KeyError):
-                pass  # an unreadable cache is rebuilt below
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                pass  # an unreadable or foreign cache is rebuilt below
         workers = worker_count(options) if want >= PARALLEL_MIN else 1
         print(f"{self.name} {split}: preprocessing up to {want} images to {size}x{size} ({self.crop} crop, "
               f"{RESAMPLE} filter, {workers} worker{'s' * (workers > 1)}) from {source.location}; "
@@ -431,6 +482,18 @@ class DownloadedDataset(Dataset):
         print(f"{self.name} {split}: {count} images in {seconds:.1f}s ({rate:.0f} images/s)", file=sys.stderr,
               flush=True)
         return torch.from_numpy(np.load(npy, mmap_mode="c")), found, {"cache": str(npy), "cache_hit": False}
+
+
+# the sidecar's lists of names, as Decoded holds them
+_SIDECAR = {"names": list, "errors": dict, "converted": dict, "enlarged": dict}
+
+
+def _typed(value: Any, kind: type) -> Any:
+    """A sidecar field of the expected kind holding only strings; anything else is a ValueError."""
+    items = value if kind is list else [*value, *value.values()] if isinstance(value, dict) else None
+    if not isinstance(value, kind) or not all(isinstance(v, str) for v in items):
+        raise ValueError("the cache sidecar is not genbench's")
+    return value
 
 
 def find_image_dir(candidates: list[Path], recursive: bool = False) -> tuple[Path, list[str]] | None:

@@ -4,7 +4,8 @@ An interpretability score means little until one knows what it reads on a genera
 nothing (``ncc`` reads about 0.2-0.3 on noise). The untrained twin is built under a fixed seed
 (``TWIN_SEED``), so its score depends only on the model's class, config and data description and
 the metric's protocol; it is cached under the evaluation cache (``<results>/.cache/chance/``) by the
-hash of exactly those, so one configuration pays for it once.
+hash of exactly those, so one configuration pays for it once. A cache file that does not hold a number
+(it came with a results folder from elsewhere) is recomputed and replaced.
 """
 
 from __future__ import annotations
@@ -37,13 +38,22 @@ def _key(metric: str, protocol: dict[str, Any], model: GenerativeModel) -> str:
                       "config": model.config.to_dict(), "data": dataclasses.asdict(model.data)}, 16)
 
 
+def _read_cached(path: Path) -> float | None:
+    try:
+        value = read_json(path).get("value")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
 def chance_level(ctx: EvalContext, metric: str, protocol: dict[str, Any],
                  score: Callable[[EvalContext], float]) -> float:
     """``score`` evaluated on the untrained twin of ``ctx.model`` (cached when ctx has a cache dir)."""
     path = Path(ctx.cache_dir) / "chance" / f"{metric}-{_key(metric, protocol, ctx.model)}.json" \
         if ctx.cache_dir is not None else None
-    if path is not None and path.exists():
-        return float(read_json(path)["value"])
+    cached = _read_cached(path) if path is not None and path.exists() else None
+    if cached is not None:
+        return cached
     value = float(score(dataclasses.replace(ctx, model=untrained_twin(ctx.model))))
     if path is not None:
         write_json(path, {"metric": metric, "value": value, "protocol": protocol})

@@ -4,6 +4,8 @@ Real-image features are computed once per *reference protocol* and cached on dis
 ``<cache_dir>/features/<hash>.npz``; the hash covers the extractor's identity (network and weights
 hash, resize, preprocessing) and the data (dataset, split, image size, n and a fingerprint of the
 pixels), so a second run extracts no real-image features and any change to these misses the cache.
+The cache is read with ``allow_pickle=False`` (a crafted file cannot run code), and a file that does not
+hold an (n, d) float array is recomputed and replaced.
 Generated-image features are memoised in memory per model object and state fingerprint (parameters and buffers), so
 ``fid`` and ``kid`` in one evaluation sample and embed the generated images once.
 """
@@ -14,6 +16,7 @@ import hashlib
 import json
 import os
 import weakref
+import zipfile
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -55,10 +58,10 @@ def reference_features(extractor: Extractor, images: ImageSet, n: int, cache_dir
     path = Path(cache_dir) / "features" / f"{key}.npz" if cache_dir is not None else None
     if path is not None:
         info["path"] = str(path)
-        if path.is_file():
-            with np.load(path) as f:
-                info["cache"] = "hit"
-                return f["features"].astype(np.float64), info
+        cached = _read_cached(path, n) if path.is_file() else None
+        if cached is not None:
+            info["cache"] = "hit"
+            return cached, info
         info["cache"] = "miss"
     feats = np.concatenate([extractor(images.as_float(slice(i, min(i + batch_size, n))))
                             for i in range(0, n, batch_size)])
@@ -66,6 +69,19 @@ def reference_features(extractor: Extractor, images: ImageSet, n: int, cache_dir
         with atomic_path(path) as tmp, tmp.open("wb") as fh:
             np.savez(fh, features=feats.astype(np.float32), protocol=json.dumps(protocol, sort_keys=True))
     return feats.astype(np.float32).astype(np.float64), info
+
+
+def _read_cached(path: Path, n: int) -> np.ndarray | None:
+    """The cached features (float64), or None when the file is not an (n, d) float array: a results folder
+    travels, and its cache is data like the rest (never unpickled)."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            feats = f["features"]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None
+    if feats.dtype.kind != "f" or feats.ndim != 2 or len(feats) != n:
+        return None
+    return feats.astype(np.float64)
 
 
 _GENERATED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

@@ -27,6 +27,7 @@ from pytorch_fid.inception import (
 )
 from torch import nn
 
+from genbench.io import path_problem
 from genbench.metrics.core.weights import WeightsError, hub_checkpoints_dir, sha256_file, verify
 
 SHA256_PREFIX = "6726825d"
@@ -61,8 +62,8 @@ def locate(explicit: str | os.PathLike | None = None) -> tuple[Path, str]:
     if where == "torch hub cache":
         raise WeightsError(f"FID needs pytorch-fid's Inception weights: put pt_inception-2015-12-05-6726825d.pth "
                            f"in {cands[0][0].parent}/, or pass --inception-weights PATH or set ${ENV_VAR}")
-    raise WeightsError(f"FID needs pytorch-fid's Inception weights, but {cands[0][0]} (from {where}) does not "
-                       f"exist; pass the path of pt_inception-2015-12-05-6726825d.pth")
+    raise WeightsError(f"FID needs pytorch-fid's Inception weights, but {cands[0][0]} (from {where}) "
+                       f"{path_problem(cands[0][0], 'file')}; pass the path of pt_inception-2015-12-05-6726825d.pth")
 
 
 def find_weights(explicit: str | os.PathLike | None = None,
