@@ -45,7 +45,7 @@ class Cell:
 class RunOptions:
     """``genbench run``'s options, typed (the CLI maps each option onto one field)."""
 
-    models: list[str]
+    models: list[str] | None  # None: nothing to train (genbench eval, stats)
     dataset: str = "shapes"
     datasets: list[str] | None = None  # replaces dataset
     preset: str = "small"
@@ -134,7 +134,7 @@ def make_plan(options: RunOptions) -> RunPlan:
     """Resolve and check everything ``options`` ask for; the one place settings are resolved."""
     o = options
     _check_lists(o)
-    models = list(dict.fromkeys(o.models))
+    models = list(dict.fromkeys(o.models or []))  # None: a plan that trains nothing (eval, stats)
     for name in models:
         registry.get_model(name)
     datasets = list(dict.fromkeys(o.datasets or [o.dataset]))

@@ -74,7 +74,7 @@ def evaluate_external(options: EvalOptions, echo: Callable[..., None] = print) -
     if name in registry.names("models"):
         raise GenbenchError(f"--name {name} is a registered model; choose another name (e.g. {name}-external) so "
                             f"the row is not mixed with the trained model's runs.")
-    plan = make_plan(RunOptions([], dataset=o.dataset, preset=o.preset, seed=o.seed, results=o.results,
+    plan = make_plan(RunOptions(None, dataset=o.dataset, preset=o.preset, seed=o.seed, results=o.results,
                                 metrics=o.metrics, sets=o.sets, device=o.device, data_root=o.data_root,
                                 inception_weights=o.inception_weights,
                                 allow_unverified_weights=o.allow_unverified_weights, progress=False))
@@ -144,7 +144,7 @@ def _score(plan: RunPlan, cell: Cell, model: GenerativeModel, data: LoadedData, 
               "data_options": dict(plan.data_options)}
     with folder.lock(echo):
         same = folder.read_config() == jsonable(config)  # the same images: earlier scores may be reused
-        previous = previous_results(folder, fresh=not same)  # other images: nothing is reused
+        previous = previous_results(folder, fresh=True) if same else RunResults()  # other images: none reused
         folder.write_config(config)
         _save_samples(model, folder.file(SAMPLES))
         base = Record(cell.dataset, cell.model, plan.preset, cell.seed, metric="", status="", step=0,
@@ -201,7 +201,7 @@ def write_stats(path: Path, mu: np.ndarray, sigma: np.ndarray, protocol: dict[st
 
 
 def stats_plan(dataset: str, preset: str, results: Path, device: str, **eval_options: Any) -> RunPlan:
-    return make_plan(RunOptions([], dataset=dataset, preset=preset, results=results, device=device, metrics=[],
+    return make_plan(RunOptions(None, dataset=dataset, preset=preset, results=results, device=device,
                                 progress=False, **eval_options))
 
 
