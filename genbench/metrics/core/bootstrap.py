@@ -1,0 +1,289 @@
+"""Bootstrap confidence intervals for the sample-based metrics: how much a value would move if the samples it
+was computed from had been drawn again (Efron & Tibshirani, "An Introduction to the Bootstrap", 1993, ch. 13:
+percentile intervals; Agarwal et al., "Deep RL at the Edge of the Statistical Precipice", NeurIPS 2021, for
+reporting intervals rather than bare means).
+
+The method, one for every metric:
+- **What is resampled**: the units a value is an average or a functional of, with replacement, each side of
+  its own: generated samples and real images for the distribution distances (``swd``, ``fd_rand``/``fid``,
+  ``kid_rand``/``kid``), images for the reconstruction errors (``mse``, ``lpips``), generated samples and
+  training images for ``ncc``, the scored images for ``dissect``. Features and per-unit numbers already
+  computed for the value are reused; nothing is extracted again.
+- **B** = ``B`` (200) replicates; ``B_FRECHET`` (100) for the Fréchet distances, whose replicate needs two
+  covariances and an eigendecomposition (benchmarks/bootstrap_cost.py measures the cost). Efron & Tibshirani
+  (1993, section 19.3) advise about 1000 replicates for percentile intervals (25-200 for a standard error): at
+  200 the ends are the ~5th and ~195th replicate and carry Monte Carlo error of a few percent of the width,
+  the price of storing the replicates with every record and of a cost within the evaluation's budget.
+- **Interval**: the 95 % percentile interval (``scipy.stats.bootstrap``, ``method='percentile'``) of the
+  replicates *re-centred on the value* (each replicate shifted by value − mean of the replicates). The shift
+  removes the resampling bias of the replicates, which for biased estimators (a Fréchet distance from 90
+  images) would otherwise put the whole interval above the value; the interval is the sampling spread of the
+  value, not a correction of the estimator's own bias (a † value stays biased).
+- **Pairing**: the resampling indices come from one fixed seed (``SEED``) and the real side is drawn first,
+  so replicate b resamples the same real images for every model scored under the same protocol: the
+  difference of two models' replicates is a paired bootstrap of their difference (the real side's share of
+  the noise cancels). The generated side's indices are the same positions for every model too; models
+  sampled from the same latents are then paired by latent, and for independent samples resampling pairs of
+  positions is as valid as resampling each alone.
+- **Stored** in the score's ``extra``: ``ci`` [lo, hi], ``ci_level`` 0.95, ``boot`` the re-centred replicates
+  to 6 significant digits (what ``genbench compare`` and the tables' best/tie rule difference), ``ci_n`` the
+  resampled units and their counts, ``ci_seconds`` what the bootstrap cost.
+
+Replicate statistics, each written for multiplicity matrices (row b: how often each unit was drawn), so B
+replicates cost matrix products rather than B recomputations:
+- means over units (``mean_replicates``): exact.
+- Fréchet distance (``frechet_replicates``): exact; the covariance of a resample is the weighted covariance of
+  the distinct points; Tr((S1 S2)^1/2) as the nuclear norm of A Bᵀ (A, B the weighted centred points) when
+  there are fewer points than dimensions, else from a Cholesky factor of S1 (eigenvalues of Lᵀ S2 L), with
+  the symmetric eigendecomposition of ``frechet`` as fallback.
+- KID (``kernel_replicates``): the unbiased MMD² of the resample over pairs of *distinct* original points
+  (pairs of a point with its own copy would put k(x, x) into the off-diagonal mean and centre the replicates on
+  the biased V-statistic), from the full kernel matrices computed once in blocks; on the whole sets, not
+  KID's 100 subsets (which for n <= 1000 are the whole sets), and re-centred on the KID value.
+- sliced Wasserstein (``sliced_replicates``): images are resampled with all their patches; a resampled set's
+  sorted projection is the original sorted one with each value repeated by its image's multiplicity, so W1
+  along a direction is the integral of |F_real* - F_fake*| over the merged sorted values, with no sort per
+  replicate. To bound the cost the replicates use ``SWD_DIRECTIONS`` fixed directions (not the metric's 512)
+  and at most ``SWD_DESCRIPTORS`` patches per side and level (the first patches of each image), with the
+  per-channel normalisation of the full sets; the fewer directions and patches make each image's contribution
+  noisier, so the spread errs wide: on 500 `shapes` images, 32 directions x 16 patches gave a replicate spread
+  9 % above that of 256 directions x all 128 patches, at 1/170 of the cost (benchmarks/bootstrap_cost.py).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from scipy import stats
+
+B = 200  # replicates (the ends of a 95 % interval are about the 5th and 195th of them; see the module notes)
+B_FRECHET = 100  # fewer for the Fréchet distances: a replicate costs two covariances and an eigendecomposition
+LEVEL = 0.95
+SEED = 19  # one fixed stream for every model: replicate b of the real side is the same for all of them
+INTERVAL = "percentile, re-centred on the value"
+SIGNIFICANT = 6  # digits kept of each stored replicate
+SWD_DIRECTIONS = 32  # directions of the SWD replicates (the metric itself averages 4 x 128)
+SWD_DESCRIPTORS = 8192  # at most this many patch descriptors per side and pyramid level in the SWD replicates
+KERNEL_BLOCK = 2048  # rows of kernel matrix computed at once
+
+
+def describe(resampled: str, b: int = B, **more: Any) -> dict[str, Any]:
+    """The interval's part of a metric's protocol (hashed into its protocol id)."""
+    return {"B": b, "level": LEVEL, "interval": INTERVAL, "seed": SEED, "resampled": resampled, **more}
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A value's bootstrap interval: [lo, hi] at ``LEVEL``, the re-centred replicates, and what was resampled."""
+
+    value: float
+    lo: float
+    hi: float
+    replicates: np.ndarray
+    resampled: dict[str, int]
+    seconds: float
+
+    def extra(self) -> dict[str, Any]:
+        return {"ci": [_round(self.lo), _round(self.hi)], "ci_level": LEVEL,
+                "boot": [_round(x) for x in self.replicates], "ci_n": dict(self.resampled),
+                "ci_seconds": round(self.seconds, 3)}
+
+
+def _round(x: float) -> float:
+    return float(f"{float(x):.{SIGNIFICANT}g}")
+
+
+def counts(idx: np.ndarray, n: int) -> np.ndarray:
+    """(b, n) multiplicities from (b, n) resampling indices: how often each unit was drawn."""
+    idx = np.atleast_2d(np.asarray(idx))
+    b = idx.shape[0]
+    offset = (np.arange(b) * n)[:, None]
+    return np.bincount((idx + offset).ravel(), minlength=b * n).reshape(b, n).astype(np.float64)
+
+
+def bootstrap(value: float, statistic: Callable[..., np.ndarray], sizes: dict[str, int], b: int = B,
+              seed: int = SEED) -> Interval | None:
+    """The interval of ``value`` from ``b`` replicates of ``statistic``.
+
+    ``sizes`` names the resampled sides in the order they are drawn (real side first: that keeps its draws
+    the same for every model) with their unit counts; ``statistic(*multiplicities)`` gets one (b, n_side)
+    matrix per side and returns the b replicates. Resampling and percentiles are ``scipy.stats.bootstrap``'s
+    (the statistic is vectorised over the index arrays it draws). None when a side has fewer than 2 units or
+    the value is not finite."""
+    if not np.isfinite(value) or any(n < 2 for n in sizes.values()):
+        return None
+    t0 = time.perf_counter()
+    names = list(sizes)
+
+    def stat(*idx, axis=-1):
+        return np.asarray(statistic(*(counts(i, sizes[k]) for i, k in zip(idx, names, strict=True))), np.float64)
+
+    res = stats.bootstrap(tuple(np.arange(sizes[k]) for k in names), stat, n_resamples=b, vectorized=True,
+                          method="percentile", confidence_level=LEVEL, random_state=np.random.default_rng(seed))
+    reps = np.asarray(res.bootstrap_distribution, np.float64).reshape(-1)
+    if not np.isfinite(reps).all():  # a degenerate resample (e.g. only units without data): no interval
+        return None
+    shift = value - reps.mean()
+    lo, hi = float(res.confidence_interval.low) + shift, float(res.confidence_interval.high) + shift
+    return Interval(float(value), lo, hi, reps + shift, dict(sizes), time.perf_counter() - t0)
+
+
+def extra(interval: Interval | None) -> dict[str, Any]:
+    """``interval.extra()``, or nothing when there is no interval."""
+    return interval.extra() if interval is not None else {}
+
+
+# -- replicate statistics ------------------------------------------------------------------------------
+def mean_replicates(values: np.ndarray | torch.Tensor) -> Callable[[np.ndarray], np.ndarray]:
+    """The mean of per-unit ``values`` over resampled units."""
+    v = np.asarray(values, np.float64).reshape(-1)
+    return lambda w: w @ v / w.sum(1)
+
+
+def mean_interval(value: float, values, units: str = "images", b: int = B) -> Interval | None:
+    """The interval of a mean over per-unit ``values`` (e.g. per-image reconstruction errors)."""
+    v = np.asarray(values, np.float64).reshape(-1)
+    return bootstrap(value, mean_replicates(v), {units: len(v)}, b)
+
+
+def _weighted(x: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(mean, rows sqrt(w)(x - mean) / sqrt(n - 1) of the drawn points, trace of the covariance) of the resample
+    with multiplicities ``w`` (the unbiased covariance of the multiset is A^T A)."""
+    n = w.sum()
+    keep = w > 0
+    xs, ws = x[keep], w[keep]
+    mu = ws @ xs / n
+    a = (xs - mu) * (ws / (n - 1)).sqrt()[:, None]
+    return mu, a, a.square().sum()
+
+
+def _trace_sqrt(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Tr((S1 S2)^1/2) for S1 = AᵀA, S2 = BᵀB: the nuclear norm of A Bᵀ when the points are fewer than the
+    dimensions; else from L (S1 = L Lᵀ): Tr((Lᵀ S2 L)^1/2); a singular S1 falls back to eigh."""
+    d = a.shape[1]
+    if max(len(a), len(b)) < d:
+        return torch.linalg.svdvals(a @ b.T).sum()
+    s1, s2 = a.T @ a, b.T @ b
+    chol, info = torch.linalg.cholesky_ex(s1)
+    if int(info) == 0:
+        return torch.linalg.eigvalsh(chol.T @ s2 @ chol).clamp_min(0).sqrt().sum()
+    lam, u = torch.linalg.eigh(s1)
+    root = (u * lam.clamp_min(0).sqrt()) @ u.T
+    return torch.linalg.eigvalsh(root @ s2 @ root).clamp_min(0).sqrt().sum()
+
+
+def frechet_replicates(real, fake, device: torch.device | str = "cpu") -> Callable[..., np.ndarray]:
+    """Fréchet distances between the resampled real and generated feature sets (float64, on ``device``)."""
+    x = torch.as_tensor(np.asarray(real), dtype=torch.float64, device=device)
+    y = torch.as_tensor(np.asarray(fake), dtype=torch.float64, device=device)
+
+    def stat(wr: np.ndarray, wf: np.ndarray) -> np.ndarray:
+        out = np.empty(len(wr))
+        for i, (u, v) in enumerate(zip(torch.as_tensor(wr, device=device), torch.as_tensor(wf, device=device),
+                                       strict=True)):
+            mu1, a, tr1 = _weighted(x, u.double())
+            mu2, b, tr2 = _weighted(y, v.double())
+            out[i] = float((mu1 - mu2).square().sum() + tr1 + tr2 - 2 * _trace_sqrt(a, b))
+        return out
+
+    return stat
+
+
+def frechet_interval(value: float, real, fake, device: torch.device | str = "cpu",
+                     b: int = B_FRECHET) -> Interval | None:
+    return bootstrap(value, frechet_replicates(real, fake, device), {"real": len(real), "generated": len(fake)}, b)
+
+
+def _kernel(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return (x @ y.T / x.shape[1] + 1.0) ** 3  # genbench.metrics.core.frechet.polynomial_kernel
+
+
+def _quadratic(w: torch.Tensor, x: torch.Tensor, v: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """(b,) w_b K(x, y) v_b for every replicate, the kernel matrix made in row blocks."""
+    out = torch.zeros(len(w), dtype=torch.float64, device=x.device)
+    for s in range(0, len(x), KERNEL_BLOCK):
+        out += ((w[:, s:s + KERNEL_BLOCK] @ _kernel(x[s:s + KERNEL_BLOCK], y)) * v).sum(1)
+    return out
+
+
+def kernel_replicates(real, fake, device: torch.device | str = "cpu") -> Callable[..., np.ndarray]:
+    """Unbiased MMD² (cubic kernel) of each resample, over pairs of distinct original points."""
+    x = torch.as_tensor(np.asarray(real), dtype=torch.float64, device=device)
+    y = torch.as_tensor(np.asarray(fake), dtype=torch.float64, device=device)
+    kxx = (x.square().sum(1) / x.shape[1] + 1.0) ** 3  # k(x, x)
+    kyy = (y.square().sum(1) / y.shape[1] + 1.0) ** 3
+
+    def within(w: torch.Tensor, z: torch.Tensor, diag: torch.Tensor) -> torch.Tensor:
+        n = w.sum(1)
+        return (_quadratic(w, z, w, z) - w.square() @ diag) / (n * n - w.square().sum(1))
+
+    def stat(wr: np.ndarray, wf: np.ndarray) -> np.ndarray:
+        u, v = torch.as_tensor(wr, device=device), torch.as_tensor(wf, device=device)
+        cross = _quadratic(u, x, v, y) / (u.sum(1) * v.sum(1))
+        return (within(u, x, kxx) + within(v, y, kyy) - 2 * cross).cpu().numpy()
+
+    return stat
+
+
+def kernel_interval(value: float, real, fake, device: torch.device | str = "cpu", b: int = B) -> Interval | None:
+    return bootstrap(value, kernel_replicates(real, fake, device), {"real": len(real), "generated": len(fake)}, b)
+
+
+def swd_directions(dims: int) -> torch.Tensor:
+    """The ``SWD_DIRECTIONS`` fixed unit directions of the SWD replicates (the same for every model)."""
+    d = torch.randn(dims, SWD_DIRECTIONS, generator=torch.Generator().manual_seed(SEED), dtype=torch.float64)
+    return d / d.norm(dim=0, keepdim=True)
+
+
+def swd_patches(n_images: int, per_image: int) -> int:
+    """Patches per image kept for the SWD replicates: all, up to ``SWD_DESCRIPTORS`` per side and level."""
+    return int(min(per_image, max(1, SWD_DESCRIPTORS // max(n_images, 1))))
+
+
+@dataclass
+class SlicedLevel:
+    """One pyramid level prepared for the W1 replicates: per direction the merged sorted projections of both
+    sets, which set and image each value belongs to, and the gaps between consecutive values."""
+
+    owner: np.ndarray  # (dirs, 2M): column of the (b, 2n) multiplicities [real | fake] each sorted value takes
+    sign: np.ndarray  # (dirs, 2M): +1 real, -1 fake
+    gaps: np.ndarray  # (dirs, 2M - 1)
+    per_set: int  # M values per set
+
+
+def sliced_level(real_proj: torch.Tensor, fake_proj: torch.Tensor, n_images: int) -> SlicedLevel:
+    """From the (n_images * p, dirs) projections of each set (image-major rows: image i owns rows i*p..)."""
+    m = real_proj.shape[0]
+    p = m // n_images
+    both = torch.cat([real_proj, fake_proj]).double().T.contiguous()  # (dirs, 2M)
+    values, order = both.sort(dim=1)
+    image = torch.cat([torch.arange(m) // p, n_images + torch.arange(m) // p])
+    sign = torch.cat([torch.ones(m), -torch.ones(m)]).double()
+    return SlicedLevel(image[order].numpy(), sign[order].numpy(), values.diff(dim=1).numpy(), m)
+
+
+def sliced_replicates(levels: list[SlicedLevel], scale: float = 1e3) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """Mean over levels and directions of W1 (x ``scale``) between the resampled sets: for each direction,
+    sum over merged values of |F_real* - F_fake*| times the gap to the next value."""
+
+    def stat(wr: np.ndarray, wf: np.ndarray) -> np.ndarray:
+        both = np.concatenate([wr, wf], 1)
+        n = wr.sum(1)[:, None]
+        out = np.zeros(len(wr))
+        for lv in levels:
+            per_value = both * (1.0 / (lv.per_set / wr.shape[1]))  # each of an image's p values weighs count / (n p)
+            for owner, sign, gaps in zip(lv.owner, lv.sign, lv.gaps, strict=True):
+                cdf = np.cumsum(per_value[:, owner] * sign, axis=1)[:, :-1] / n
+                out += np.abs(cdf) @ gaps
+        return out * scale / (len(levels) * len(levels[0].owner))
+
+    return stat
+
+
+def sliced_interval(value: float, levels: list[SlicedLevel], n_images: int, b: int = B) -> Interval | None:
+    return bootstrap(value, sliced_replicates(levels), {"real": n_images, "generated": n_images}, b)
