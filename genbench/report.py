@@ -1,5 +1,6 @@
-"""``genbench report``: one page with everything a results folder holds — the overview tables, the
-paper-layout tables with their protocol ids, and per run its sample grid, originals beside
+"""``genbench report``: one page with everything a results folder holds — the overview tables and the
+paper-layout tables (each value with its 95 % interval, best and tie marks by genbench.verdicts' rule, the
+rule and the protocol ids under each), and per run its sample grid, originals beside
 reconstructions, training curves, and for renderer models the AND-OR tree and the layer
 dictionaries — as a self-contained HTML file (images embedded as data URIs, inline CSS, no script,
 no network) and the same content as markdown with the images beside it.
@@ -27,7 +28,7 @@ from genbench.io import atomic_path, write_text
 from genbench.overview import build_overviews, fit_width
 from genbench.records import now
 from genbench.runfolder import RECONSTRUCTIONS, SAMPLES, TRAIN_LOG, RunFolder, folders, load_records
-from genbench.tables import Table, build_table, metric_order, render, valueless
+from genbench.tables import Table, build_table, mark, metric_order, render, valueless
 
 IMAGES = "images"  # folder beside report.md
 MIN_IMAGE_PX = 40  # sample grids of smaller images are shown at an integer zoom, pixels kept sharp
@@ -36,7 +37,7 @@ MIN_IMAGE_PX = 40  # sample grids of smaller images are shown at an integer zoom
 PAGE_CHARS = 150
 PAPER_HEADING = "Paper layout: one table per metric"
 PAPER_NOTE = ("The same numbers as the overview, as papers print them: rows datasets, columns models, "
-              "Δ = best vs runner-up.")
+              "Δ = best vs runner-up (\"within noise\" when the two are not shown to differ).")
 
 
 @dataclass
@@ -159,10 +160,10 @@ def collect(results: Path | str, figure_seeds: list[int] | None = None) -> Repor
             configs.append((folder, cfg))
     if df.empty and not configs:
         raise GenbenchError(f"No runs under '{results}'; run `genbench run --models ours,vae` first.")
-    overviews = build_overviews(df) if not df.empty else []
+    overviews = build_overviews(df, ci=True) if not df.empty else []
     metrics = metric_order(df)
     empty = valueless(df, metrics)
-    paper = [build_table(df, m) for m in metrics if m not in empty]
+    paper = [build_table(df, m, ci=True) for m in metrics if m not in empty]
     order = {t.title: [*t.rows] for t in overviews}  # runs in the overview's row order
     runs: dict[str, list[RunSection]] = {k: [] for k in order}
 
@@ -204,7 +205,7 @@ table { border-collapse: collapse; font-size: 13.5px; margin: .4em 0 .3em; font-
 caption { text-align: left; font-weight: 600; padding-bottom: .3em; }
 th, td { padding: 4px 11px; text-align: right; border-bottom: 1px solid #e3e3e3; white-space: nowrap; }
 th:first-child, td:first-child { text-align: left; } thead th { border-bottom: 2px solid #555; background: #f6f6f6; }
-td.best { font-weight: 700; background: #e6f4ea; }
+td.best { font-weight: 700; background: #e6f4ea; } td.tied { background: #fdf6e0; }
 .tables { display: flex; flex-wrap: wrap; gap: .5em 2.5em; align-items: flex-start; }
 .run { border: 1px solid #ddd; border-radius: 6px; padding: .8em 1em; margin: .9em 0; }
 .figs { display: flex; flex-wrap: wrap; gap: 1em 1.6em; align-items: flex-start; margin-top: .6em; }
@@ -218,10 +219,12 @@ def _html_table(t: Table) -> str:
     e = html.escape
     caption = t.title or t.metric + {True: " ↑", False: " ↓", None: ""}[t.higher_is_better]
     head = "".join(f"<th>{e(c)}</th>" for c in [t.corner if t.title else "dataset", *t.columns])
-    body = "".join(
-        "<tr><td>" + e(r) + "</td>" + "".join(
-            f"<td class=\"best\">{e(t.cells[(r, c)])}</td>" if (r, c) in t.best else f"<td>{e(t.cells[(r, c)])}</td>"
-            for c in t.columns) + "</tr>" for r in t.rows)
+    def td(r: str, c: str) -> str:
+        marked = (r, c) in t.best or (r, c) in t.tied
+        return mark(t, r, c, '<td class="best">{}</td>', '<td class="tied">{} ≈</td>', e) if marked \
+            else f"<td>{e(t.cells[(r, c)])}</td>"
+
+    body = "".join("<tr><td>" + e(r) + "</td>" + "".join(td(r, c) for c in t.columns) + "</tr>" for r in t.rows)
     notes = "".join(f"<p>{e(n)}</p>" for n in t.notes if n)
     return (f"<div><table><caption>{e(caption)}</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody>"
             f"</table><div class=\"notes\">{notes}</div></div>")

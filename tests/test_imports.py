@@ -46,7 +46,7 @@ LAYERS = [
     ["genbench.cli", "genbench.__main__"],
     ["genbench.runner", "genbench.report"],
     ["genbench.plan", "genbench.tree", "genbench.overview"],
-    ["genbench.trainer", "genbench.evaluator", "genbench.tables"],
+    ["genbench.trainer", "genbench.evaluator", "genbench.tables", "genbench.verdicts"],
     ["genbench.runfolder", "genbench.validate", "genbench.config", "genbench.accel", "genbench.distributed"],
     ["genbench.records", "genbench.lock", "genbench.metrics", "genbench.datasets"],
     ["genbench", "genbench.api", "genbench.backbones", "genbench.sparsity", "genbench.langevin", "genbench.render",
