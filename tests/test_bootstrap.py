@@ -176,3 +176,28 @@ def test_dissect_intervals_reweight_per_image_overlaps():
     for col, (name, value) in enumerate((("dissect", res.normalised), ("dissect_iou", float(res.iou.mean())),
                                          ("dissect_detectors", float(res.detectors)))):
         np.testing.assert_allclose(got[name].replicates, raw[:, col] + value - raw[:, col].mean(), rtol=1e-10)
+
+
+def test_prdc_points_are_what_the_four_scores_average_and_their_intervals_resample_them():
+    from genbench.metrics.core.prdc import prdc, prdc_points
+
+    rng = np.random.default_rng(7)
+    real, fake = rng.standard_normal((60, 5)), rng.standard_normal((50, 5)) + 0.3
+    k = 4
+    points, scores = prdc_points(real, fake, k), prdc(real, fake, k)
+    d_rr = np.linalg.norm(real[:, None] - real[None], axis=2)
+    d_ff = np.linalg.norm(fake[:, None] - fake[None], axis=2)
+    d_rf = np.linalg.norm(real[:, None] - fake[None], axis=2)  # (N, M)
+    r_real = np.sort(d_rr, axis=1)[:, k]  # k-th nearest other point (column 0 is the point itself)
+    r_fake = np.sort(d_ff, axis=1)[:, k]
+    inside = d_rf < r_real[:, None]  # fake j in real i's ball
+    np.testing.assert_array_equal(points["precision"].numpy(), inside.any(0))
+    np.testing.assert_array_equal(points["density"].numpy(), inside.sum(0))
+    np.testing.assert_array_equal(points["coverage"].numpy(), inside.any(1))
+    np.testing.assert_array_equal(points["recall"].numpy(), (d_rf < r_fake[None, :]).any(1))
+    assert scores["density"] == inside.sum() / (k * 50) and scores["recall"] == (d_rf < r_fake).any(1).mean()
+    ivs = bs.prdc_intervals(scores, points, k)
+    (idx,) = _draws(50)
+    by_hand = (inside.sum(0) / k)[idx].mean(1)
+    np.testing.assert_allclose(ivs["density"].replicates, by_hand + scores["density"] - by_hand.mean(), rtol=1e-12)
+    assert ivs["recall"].resampled == {"real": 60} and ivs["precision"].resampled == {"generated": 50}

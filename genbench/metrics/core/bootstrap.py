@@ -40,6 +40,9 @@ replicates cost matrix products rather than B recomputations:
   (pairs of a point with its own copy would put k(x, x) into the off-diagonal mean and centre the replicates on
   the biased V-statistic), from the full kernel matrices computed once in blocks; on the whole sets, not
   KID's 100 subsets (which for n <= 1000 are the whole sets), and re-centred on the KID value.
+- precision, recall, density, coverage (``prdc_intervals``, for the plugins of Naeem et al.'s metrics): means
+  over points with the k-NN balls held fixed (precision and density over generated samples, recall and
+  coverage over real points).
 - sliced Wasserstein (``sliced_replicates``): images are resampled with all their patches; a resampled set's
   sorted projection is the original sorted one with each value repeated by its image's multiplicity, so W1
   along a direction is the integral of |F_real* - F_fake*| over the merged sorted values, with no sort per
@@ -232,6 +235,18 @@ def kernel_replicates(real, fake, device: torch.device | str = "cpu") -> Callabl
 
 def kernel_interval(value: float, real, fake, device: torch.device | str = "cpu", b: int = B) -> Interval | None:
     return bootstrap(value, kernel_replicates(real, fake, device), {"real": len(real), "generated": len(fake)}, b)
+
+
+def prdc_intervals(values: dict[str, float], points: dict[str, torch.Tensor], k: int,
+                   b: int = B) -> dict[str, Interval | None]:
+    """Intervals of precision, recall, density and coverage (genbench.metrics.core.prdc.prdc_points gives the
+    per-point numbers they average): precision and density over the generated samples, recall and coverage
+    over the real points, each a mean over resampled points with every k-NN ball held as computed (a resample's
+    duplicates would otherwise shrink the balls to 0), so the balls' own variability is not in the interval."""
+    per_point = {"precision": (points["precision"], "generated"), "density": (points["density"] / k, "generated"),
+                 "recall": (points["recall"], "real"), "coverage": (points["coverage"], "real")}
+    return {name: mean_interval(values[name], v.double().cpu().numpy(), units=side, b=b)
+            for name, (v, side) in per_point.items() if name in values}
 
 
 def swd_directions(dims: int) -> torch.Tensor:
