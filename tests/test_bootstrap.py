@@ -103,18 +103,33 @@ def test_kernel_replicates_are_the_unbiased_mmd_over_pairs_of_distinct_points():
     assert stat(ones, ones)[0] == pytest.approx(mmd2_unbiased(x, y), rel=1e-12)  # no resampling: KID's estimator
 
 
-def test_sliced_replicates_are_w1_of_the_sorted_resampled_projections():
-    rng = np.random.default_rng(4)
+def test_sliced_replicates_are_w1_of_the_resampled_sets_when_the_grid_holds_every_value():
+    """With a grid of every value (2 x 24 points for 24 values per set) the Riemann sum is the exact integral of
+    |F_real* - F_fake*|: each replicate is W1 of the resampled sets, whole images (p rows each) repeated by
+    their multiplicity, averaged over the directions."""
+    g = torch.Generator().manual_seed(4)
     n, p, dirs = 6, 4, 5
-    a, b = torch.randn(n * p, dirs, dtype=torch.float64), torch.randn(n * p, dirs, dtype=torch.float64) + 0.5
-    stat = bs.sliced_replicates([bs.sliced_level(a, b, n)], scale=1.0)
-    wr, wf = bs.counts(rng.integers(0, n, (3, n)), n), bs.counts(rng.integers(0, n, (3, n)), n)
+    a = torch.randn(n * p, dirs, dtype=torch.float64, generator=g)
+    b = torch.randn(n * p, dirs, dtype=torch.float64, generator=g) + 0.5
+    acc = bs.SlicedReplicates(n, p, b=7, grid=2 * n * p)
+    acc.add(*torch.sort(a, dim=0), *torch.sort(b, dim=0))
+    wr, wf = acc.drawn
     want = []
-    for u, v in zip(wr, wf, strict=True):  # whole images (p rows each) repeated by their multiplicity
+    for u, v in zip(wr, wf, strict=True):
         sa = _resampled(a.numpy().reshape(n, p, dirs), u).reshape(-1, dirs)
         sb = _resampled(b.numpy().reshape(n, p, dirs), v).reshape(-1, dirs)
         want.append(np.mean([np.abs(np.sort(sa[:, j]) - np.sort(sb[:, j])).mean() for j in range(dirs)]))
-    np.testing.assert_allclose(stat(wr, wf), want, rtol=1e-12)
+    np.testing.assert_allclose(acc.total.numpy() / acc.directions, want, rtol=1e-5)
+    np.testing.assert_array_equal(wr, bs.counts(_draws(n, n, b=7)[0], n))  # scipy's stream, real side first
+    iv = acc.interval(float(np.mean(want)), scale=1.0)  # scipy draws the same resamples again, or this raises
+    assert iv.resampled == {"real": n, "generated": n} and len(iv.replicates) == 7
+
+
+def test_replicates_computed_ahead_must_match_scipys_draws():
+    drawn = bs.draws({"images": 10}, b=5)
+    assert bs.from_replicates(1.0, np.arange(5.0), {"images": 10}, drawn) is not None
+    with pytest.raises(RuntimeError, match="other indices"):
+        bs.from_replicates(1.0, np.arange(5.0), {"images": 10}, bs.draws({"images": 10}, b=5, seed=1))
 
 
 def test_swd_value_is_unchanged_and_its_interval_holds_it():
@@ -123,11 +138,11 @@ def test_swd_value_is_unchanged_and_its_interval_holds_it():
     g = torch.Generator().manual_seed(0)
     real = torch.rand(40, 3, 32, 32, generator=g) * 2 - 1
     fake = (real.flip(0) * 0.8 + 0.1 * torch.randn(40, 3, 32, 32, generator=g)).clamp(-1, 1)
-    boot: list = []
+    boot = bs.SlicedReplicates(40, 128)
     value, levels = swd(real, fake, seed=0, boot=boot)
-    assert (value, levels) == swd(real, fake, seed=0)  # the bootstrap's projections do not touch the value
-    assert len(boot) == len(levels) and boot[0].per_set == 40 * bs.swd_patches(40, 128)
-    iv = bs.sliced_interval(value, boot, 40)
+    assert (value, levels) == swd(real, fake, seed=0)  # the bootstrap's bookkeeping does not touch the value
+    assert boot.directions == len(levels) * 512
+    iv = boot.interval(value)
     assert iv.lo < value < iv.hi and iv.resampled == {"real": 40, "generated": 40}
 
 

@@ -8,9 +8,9 @@ sets (sorted projections, mean absolute difference). Reported x 1e3 and averaged
 Both sets use the same random patch positions (version 2), so identical sets score exactly 0.
 Needs no pretrained weights. Not comparable to FID.
 
-Interval (version 3): bootstrap over images, real and generated, each image with its patches
-(genbench.metrics.core.bootstrap: B = 200, percentile 95 %, re-centred on the value; the replicates use 32
-fixed directions and at most 8192 patches per side and level, so their spread errs wide).
+Interval (version 3): bootstrap over images, real and generated, each image with all its patches, along all
+512 directions (genbench.metrics.core.bootstrap.SlicedReplicates: B = 200, percentile 95 %, re-centred on the
+value; W1 of each replicate from the images' CDFs at 128 quantile points per direction).
 """
 
 from __future__ import annotations
@@ -74,23 +74,27 @@ def patch_descriptors(level: torch.Tensor, per_image: int, gen: torch.Generator)
 
 
 def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, gen: torch.Generator,
-                       repeats: int = DIR_REPEATS, dirs: int = DIRS_PER_REPEAT) -> float:
-    """Mean over random unit directions of W1 between the 1-D projections of two equal-size sets."""
+                       repeats: int = DIR_REPEATS, dirs: int = DIRS_PER_REPEAT,
+                       boot: bootstrap.SlicedReplicates | None = None) -> float:
+    """Mean over random unit directions of W1 between the 1-D projections of two equal-size sets; ``boot``
+    takes each batch of sorted projections for the bootstrap replicates."""
     assert a.shape == b.shape, "SWD compares descriptor sets of equal size"
     vals = []
     for _ in range(repeats):
         d = torch.randn(a.shape[1], dirs, generator=gen, dtype=a.dtype)
         d = d / d.norm(dim=0, keepdim=True)
-        pa, _ = torch.sort(a @ d, dim=0)
-        pb, _ = torch.sort(b @ d, dim=0)
+        pa, ia = torch.sort(a @ d, dim=0)
+        pb, ib = torch.sort(b @ d, dim=0)
         vals.append((pa - pb).abs().mean())
+        if boot is not None:
+            boot.add(pa, ia, pb, ib)
     return torch.stack(vals).mean().item()
 
 
 def swd(real: torch.Tensor, fake: torch.Tensor, seed: int = 0,
-        boot: list[bootstrap.SlicedLevel] | None = None) -> tuple[float, list[float]]:
-    """SWD x 1e3 averaged over pyramid levels, and the per-level values. Images in [-1, 1]. With ``boot`` (a
-    list), each level's projections for the bootstrap replicates are appended to it."""
+        boot: bootstrap.SlicedReplicates | None = None) -> tuple[float, list[float]]:
+    """SWD x 1e3 averaged over pyramid levels, and the per-level values. Images in [-1, 1]. ``boot``
+    accumulates the bootstrap replicates along the way."""
     gen = torch.Generator().manual_seed(seed)
     per_level = []
     for level, (lr, lf) in enumerate(zip(laplacian_pyramid(real.double()), laplacian_pyramid(fake.double()),
@@ -99,21 +103,8 @@ def swd(real: torch.Tensor, fake: torch.Tensor, seed: int = 0,
         # of content, so nothing is biased, and identical sets give exactly 0 instead of a sampling floor
         da = patch_descriptors(lr, PATCHES_PER_IMAGE, torch.Generator().manual_seed(seed * 1000 + level))
         db = patch_descriptors(lf, PATCHES_PER_IMAGE, torch.Generator().manual_seed(seed * 1000 + level))
-        per_level.append(sliced_wasserstein(da, db, gen) * 1e3)
-        if boot is not None:
-            boot.append(_boot_level(da, db, len(real)))
+        per_level.append(sliced_wasserstein(da, db, gen, boot=boot) * 1e3)
     return sum(per_level) / len(per_level), per_level
-
-
-def _boot_level(da: torch.Tensor, db: torch.Tensor, n: int) -> bootstrap.SlicedLevel:
-    """The level's descriptors projected on the bootstrap directions, the first patches of each image only."""
-    keep = bootstrap.swd_patches(n, PATCHES_PER_IMAGE)
-    dirs = bootstrap.swd_directions(da.shape[1])
-
-    def proj(d: torch.Tensor) -> torch.Tensor:
-        return d.view(n, PATCHES_PER_IMAGE, -1)[:, :keep].reshape(n * keep, -1) @ dirs
-
-    return bootstrap.sliced_level(proj(da), proj(db), n)
 
 
 class SWD(Metric):
@@ -127,15 +118,15 @@ class SWD(Metric):
                 "patches_per_image": PATCHES_PER_IMAGE, "dirs": [DIR_REPEATS, DIRS_PER_REPEAT],
                 "min_level_res": MIN_LEVEL_RES, "image_size": ctx.train.image_size,
                 "interval": bootstrap.describe("images, real and generated, with their patches",
-                                               directions=bootstrap.SWD_DIRECTIONS,
-                                               descriptors=bootstrap.SWD_DESCRIPTORS)}
+                                               statistic=f"W1 from the images' CDFs at {bootstrap.SWD_GRID} "
+                                                         f"quantile points per direction")}
 
     def compute(self, ctx: EvalContext) -> list[Score]:
         n = min(ctx.n_eval, len(ctx.train))
         real_idx = torch.randperm(len(ctx.train), generator=torch.Generator().manual_seed(ctx.seed))[:n]
         real = ctx.train.as_float(real_idx)
         fake = ctx.model.sample(n, seed=ctx.seed + 1)
-        boot: list[bootstrap.SlicedLevel] = []
+        boot = bootstrap.SlicedReplicates(n, PATCHES_PER_IMAGE)
         value, levels = swd(real, fake, seed=ctx.seed, boot=boot)
-        interval = bootstrap.sliced_interval(value, boot, n)
+        interval = boot.interval(value)
         return [Score("swd", value, extra={"per_level": levels, "n": n, **bootstrap.extra(interval)})]
