@@ -7,9 +7,10 @@ The rule (``RULE``, printed under every table), at the 5 % level (``ALPHA``):
 - **one seed each**: the difference of the two values' stored bootstrap replicates
   (genbench.metrics.core.bootstrap): replicate b of one minus replicate b of the other, paired on the same
   real samples when both were scored under one protocol (same protocol id: the same real images and index
-  stream); its 95 % percentile interval must exclude 0. p = 2 min(P*(d <= 0), P*(d >= 0)), the smallest
-  level at which that interval would exclude 0 (resolution 1/B).
-- anything else (one seed against several, no replicates recorded): no test; the difference is not shown.
+  stream); its 95 % percentile interval must exclude 0. p = 2 min(P*(d <= 0), P*(d >= 0)) over the
+  replicate differences d, about the smallest level at which such an interval would exclude 0 (resolution 1/B).
+- anything else (one seed against several, values without replicates): no test, so the two are not shown to
+  differ (a tie; the paper layout's Δ says "(untested)").
 
 A column's best is marked only where it beats *every* other model by the rule (so it also beats the
 runner-up); otherwise the best and each model not shown to differ from it are marked as tied leaders (≈).
@@ -37,8 +38,8 @@ OK = ("ok", "warn")
 TIED = "≈"
 TEST_RULE = ("at the 5% level (2+ seeds each: Welch's t-test on the per-seed values; 1 seed each: the 95% bootstrap "
              "interval of the difference, paired on shared real samples, excludes 0)")
-RULE = f"best marked only where it beats every other model {TEST_RULE}; {TIED} = tied leaders, not shown to differ " \
-       "from the best"
+RULE = (f"best marked only where it beats every other model {TEST_RULE}; {TIED} = tied leaders, not shown to "
+        "differ from the best")
 
 
 @dataclass(frozen=True)
@@ -110,9 +111,8 @@ def difference(a: str, ga: pd.DataFrame, b: str, gb: pd.DataFrame) -> Difference
     if len(xa) == 1 and len(xb) == 1:
         ra, rb = _boot(ga), _boot(gb)
         if ra is None or rb is None:
-            return Difference(**base, ci=None, p=None, method="",
-                        why="no bootstrap replicates recorded for " + " and ".join(
-                            m for m, r in ((a, ra), (b, rb)) if r is None))
+            missing = " and ".join(m for m, r in ((a, ra), (b, rb)) if r is None)
+            return Difference(**base, ci=None, p=None, method="", why=f"no bootstrap replicates recorded for {missing}")
         n = min(len(ra), len(rb))
         d = ra[:n] - rb[:n]
         lo, hi = np.quantile(d, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
@@ -121,8 +121,8 @@ def difference(a: str, ga: pd.DataFrame, b: str, gb: pd.DataFrame) -> Difference
         return Difference(**base, ci=(float(lo), float(hi)), p=p, method="paired bootstrap" if paired else "bootstrap",
                           replicates=n)
     return Difference(**base, ci=None, p=None, method="",
-                why=f"{len(xa)} seed{'s' * (len(xa) != 1)} against {len(xb)}: Welch's t needs 2+ per model, the "
-                    f"bootstrap 1 each")
+                      why=f"{len(xa)} seed{'s' * (len(xa) != 1)} against {len(xb)}: Welch's t needs 2+ per model, "
+                          f"the bootstrap 1 each")
 
 
 @dataclass
