@@ -217,7 +217,8 @@ def stats(dataset, preset, out, network, results, device, data_root, inception_w
 @click.option("--layout", type=click.Choice(["overview", "paper"]),
               help="overview: per dataset and preset, rows models x columns metrics (default without --metric); "
                    "paper: one table per metric, rows datasets x columns models with Δ (default with --metric).")
-def table(metric, results, fmt, dataset, preset, layout):
+@click.option("--ci", is_flag=True, help="Show each value's 95% interval beside it.")
+def table(metric, results, fmt, dataset, preset, layout, ci):
     """Comparison tables (mean ± std over seeds) from the recorded results."""
     from genbench.io import path_problem
     from genbench.runfolder import load_records
@@ -234,21 +235,21 @@ def table(metric, results, fmt, dataset, preset, layout):
     if df.empty:
         raise GenbenchError(f"No results for dataset={dataset or 'any'} preset={preset or 'any'} under '{results}'.")
     if (layout or ("paper" if metric else "overview")) == "paper":
-        _print_tables(df, [metric] if metric else None, fmt)
+        _print_tables(df, [metric] if metric else None, fmt, ci)
         return
     if metric and metric not in set(df["metric"]):
         from genbench.tables import build_table
 
         build_table(df, metric)  # raises the one-sentence error naming the recorded metrics
-    _print_overviews(df, [metric] if metric else None, fmt)
+    _print_overviews(df, [metric] if metric else None, fmt, ci=ci)
 
 
-def _print_overviews(df, metrics, fmt, models=None):
+def _print_overviews(df, metrics, fmt, models=None, ci=False):
     """One overview (rows models x columns metrics) per dataset and preset."""
     from genbench.overview import build_overviews, fit_width
     from genbench.tables import render, rich_table
 
-    for i, t in enumerate(build_overviews(df, metrics, models)):
+    for i, t in enumerate(build_overviews(df, metrics, models, ci)):
         if fmt == "rich":
             for part in fit_width(t, console.width):
                 console.print(rich_table(part, plain=console.color_system is None))
@@ -256,7 +257,7 @@ def _print_overviews(df, metrics, fmt, models=None):
             click.echo(("\n" if i else "") + render(t, fmt))
 
 
-def _print_tables(df, metrics, fmt):
+def _print_tables(df, metrics, fmt, ci=False):
     """One table per metric. Without an explicit metric list, metrics that have no value in any cell
     (e.g. FID without weights) get one line instead of a table of 'unavailable'."""
     from genbench.tables import build_table, metric_order, render, rich_table, valueless
@@ -269,11 +270,48 @@ def _print_tables(df, metrics, fmt):
             err.print("no values for: " + ", ".join(f"{m} ({s})" for m, s in empty.items()), style="dim",
                       markup=False)
     for i, m in enumerate(metrics):
-        t = build_table(df, m)
+        t = build_table(df, m, ci)
         if fmt == "rich":
             console.print(rich_table(t, plain=console.color_system is None))
         else:
             click.echo(("\n" if i else "") + render(t, fmt))
+
+
+@cli.command()
+@click.argument("model_a")
+@click.argument("model_b")
+@click.option("--metric", help="Only this metric (default: every metric both have).")
+@click.option("--dataset", help="Only this dataset (default: every dataset both have).")
+@click.option("--results", "-r", default=str(DEFAULT_RESULTS), show_default=True, type=click.Path())
+def compare(model_a, model_b, metric, dataset, results):
+    """MODEL_A against MODEL_B: the difference, its 95% interval and the test's p-value per metric and dataset."""
+    from rich.markup import escape
+
+    from genbench.runfolder import load_records
+    from genbench.verdicts import TEST_RULE, fmt
+    from genbench.verdicts import compare as compare_models
+
+    if not Path(results).is_dir():
+        raise GenbenchError(f"Results folder '{results}' does not exist; run `genbench run` first or pass --results.")
+    rows = compare_models(load_records(results), model_a, model_b, metric, dataset)
+    group = None
+    for c in rows:
+        if (c.dataset, c.preset) != group:
+            group = (c.dataset, c.preset)
+            console.print(escape(f"{c.dataset} · {c.preset}: {model_a} vs {model_b}"), style="bold", soft_wrap=True)
+        d = c.difference
+        arrow = {True: " ↑", False: " ↓", None: ""}[c.higher_is_better]
+        where = f"; each value from {c.samples}" if c.samples else ""
+        if d.tested:
+            p = d.p_text if d.p_text.startswith("<") else f"= {d.p_text}"
+            test = (f"95% interval [{fmt(d.ci[0])}, {fmt(d.ci[1])}], p {p} ({d.method} on "
+                    f"{d.seeds[0]} / {d.seeds[1]} seeds{where})")
+        else:
+            test = f"not tested: {d.why}{where}"
+        console.print(escape(f"  {c.metric}{arrow}: {model_a} {fmt(d.mean_a)}, {model_b} {fmt(d.mean_b)}; "
+                             f"{model_a} − {model_b} = {fmt(d.diff)}, {test}: {c.verdict}"), soft_wrap=True)
+    console.print(escape(f"verdict: a difference shown {TEST_RULE}; a bootstrap's p = 2 min(P*(d <= 0), "
+                         f"P*(d >= 0)) over its replicates d"), style="dim", soft_wrap=True)
 
 
 @cli.command()

@@ -1,8 +1,10 @@
-"""``genbench report``: one page with everything a results folder holds — the overview tables, the
-paper-layout tables with their protocol ids, and per run its sample grid, originals beside
-reconstructions, training curves, and for renderer models the AND-OR tree and the layer
-dictionaries — as a self-contained HTML file (images embedded as data URIs, inline CSS, no script,
-no network) and the same content as markdown with the images beside it.
+"""``genbench report``: one page with everything a results folder holds — the overview tables and the
+paper-layout tables (each value with its 95 % interval, best and tie marks by genbench.verdicts' rule, the
+rule and the protocol ids under each), and per run its sample grid, originals beside
+reconstructions, training curves, its first 8 samples beside their 3 nearest training images (in the
+``copying`` metric's random-CNN feature space, so a reader can look for copies), and for renderer models the
+AND-OR tree and the layer dictionaries — as a self-contained HTML file (images embedded as data URIs,
+inline CSS, no script, no network) and the same content as markdown with the images beside it.
 
 (``genbench.tables`` is the table module; this one lays tables and figures out on a page.)
 """
@@ -12,13 +14,16 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
 import math
 import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import torch
 from PIL import Image
 
 import genbench
@@ -29,6 +34,7 @@ from genbench.io import atomic_path, path_problem, safe_name, write_text
 from genbench.overview import build_overviews, fit_width
 from genbench.records import now
 from genbench.runfolder import (
+    CHECKPOINT,
     CONFIG,
     RECONSTRUCTIONS,
     SAMPLES,
@@ -38,7 +44,7 @@ from genbench.runfolder import (
     folders,
     load_records,
 )
-from genbench.tables import Table, build_table, md_text, metric_order, render, valueless
+from genbench.tables import Table, build_table, mark, md_text, metric_order, render, valueless
 from genbench.validate import check_writable
 
 IMAGES = "images"  # folder beside report.md
@@ -46,9 +52,10 @@ MIN_IMAGE_PX = 40  # sample grids of smaller images are shown at an integer zoom
 # characters of table that fit the page's 1240 px at 13.5 px type: a wider overview is split into column
 # groups (as in the terminal) rather than scrolling sideways
 PAGE_CHARS = 150
+NEAREST_SAMPLES, NEAREST_K = 8, 3  # the nearest-training strip: the first 8 samples of samples.png, 3 neighbours each
 PAPER_HEADING = "Paper layout: one table per metric"
 PAPER_NOTE = ("The same numbers as the overview, as papers print them: rows datasets, columns models, "
-              "Δ = best vs runner-up.")
+              "Δ = best vs runner-up (\"within noise\" when the two are not shown to differ).")
 
 
 @dataclass
@@ -114,7 +121,49 @@ def plot_curves(log: Path, title: str) -> bytes | None:
     return buf.getvalue()
 
 
-def _run_section(folder: RunFolder, config: dict) -> RunSection:
+def _strip_png(samples: torch.Tensor, train: torch.Tensor, idx: np.ndarray) -> bytes:
+    """Rows: a sample (in [-1, 1]) | gap | its nearest training images (uint8), nearest first; white padding."""
+    size, pad, gap = samples.shape[-1], 1, max(4, samples.shape[-1] // 4)
+    cols = idx.shape[1]
+    canvas = np.full((len(samples) * (size + pad) + pad, pad + size + gap + cols * (size + pad), 3), 255, np.uint8)
+    gen = samples.add(1).mul(127.5).round().clamp(0, 255).to(torch.uint8)
+    for r, (s, nbrs) in enumerate(zip(gen, idx, strict=True)):
+        y = pad + r * (size + pad)
+        tiles = [(pad, s)] + [(pad + size + gap + j * (size + pad), train[int(i)]) for j, i in enumerate(nbrs)]
+        for x, tile in tiles:
+            canvas[y:y + size, x:x + size] = tile.expand(3, -1, -1).permute(1, 2, 0).numpy()
+    return _png(Image.fromarray(canvas))
+
+
+def nearest_strip(folder: RunFolder, cache: Path | None, data: dict) -> tuple[bytes, str]:
+    """The first ``NEAREST_SAMPLES`` samples of the run's samples.png, each beside its ``NEAREST_K`` nearest
+    training images in the random-CNN feature space of the ``copying`` metric (training features cached under
+    ``cache`` as the metric caches them), as a PNG, and its caption. ``data`` memoises each dataset's images."""
+    from genbench.metrics.core.copying import nearest_training
+    from genbench.metrics.core.features import reference_features
+    from genbench.metrics.core.randcnn import RandCNNExtractor
+    from genbench.trainer import grid_latents
+
+    model, config = folder.load_model("cpu")
+    key = json.dumps([config["dataset"], config["run"], config.get("data_options", {})], sort_keys=True, default=str)
+    if key not in data:
+        data[key] = folder.load_data()
+    _, train, heldout = data[key]
+    extractor = RandCNNExtractor("cpu")
+    train_f, _ = reference_features(extractor, train, len(train), cache)
+    with torch.no_grad():
+        samples = model.generate(grid_latents(model, config["seed"])[:NEAREST_SAMPLES]).clamp(-1, 1).float().cpu()
+    idx, dist = nearest_training(extractor(samples), train_f, k=min(NEAREST_K, len(train)))
+    caption = (f"the first {len(samples)} samples (left) and their {idx.shape[1]} nearest training images, nearest "
+               f"first, in the random-CNN feature space of `copying`; median distance to the nearest: samples "
+               f"{np.median(dist[:, 0]):.3g}")
+    if heldout is not None and len(heldout):
+        held_f, _ = reference_features(extractor, heldout, len(heldout), cache)
+        caption += f", held-out images {np.median(nearest_training(held_f, train_f, k=1)[1][:, 0]):.3g}"
+    return _strip_png(samples, train.images, idx), caption
+
+
+def _run_section(folder: RunFolder, config: dict, cache: Path | None = None, data: dict | None = None) -> RunSection:
     name, seed = config["model_name"], config["seed"]
     slug = f"{config['dataset']}-{config['preset']}-{name}-seed{seed}"
     try:
@@ -139,6 +188,13 @@ def _run_section(folder: RunFolder, config: dict) -> RunSection:
     curves = plot_curves(log, f"{name}: training log") if log.is_file() else None
     if curves is not None:
         sec.figures.append(Figure("training curves (train_log.csv)", f"{slug}-curves.png", curves))
+    if folder.file(CHECKPOINT).is_file():
+        try:
+            png, caption = nearest_strip(folder, cache, {} if data is None else data)
+        except (GenbenchError, OSError, ValueError, RuntimeError) as exc:
+            sec.notes.append(f"no nearest-training strip: {exc}")
+        else:
+            sec.figures.append(Figure(caption, f"{slug}-nearest.png", png, zoom))
     source = config.get("source")
     if isinstance(source, dict):  # scored by `genbench eval`: images or a generator made elsewhere
         sec.notes.append(f"scored by genbench eval: {source.get('count')} images from {source.get('kind')} "
@@ -178,10 +234,10 @@ def collect(results: Path | str, figure_seeds: list[int] | None = None) -> Repor
                           f"that run with --fresh", RuntimeWarning, stacklevel=2)
     if df.empty and not configs:
         raise GenbenchError(f"No runs under '{results}'; run `genbench run --models ours,vae` first.")
-    overviews = build_overviews(df) if not df.empty else []
+    overviews = build_overviews(df, ci=True) if not df.empty else []
     metrics = metric_order(df)
     empty = valueless(df, metrics)
-    paper = [build_table(df, m) for m in metrics if m not in empty]
+    paper = [build_table(df, m, ci=True) for m in metrics if m not in empty]
     order = {t.title: [*t.rows] for t in overviews}  # runs in the overview's row order
     runs: dict[str, list[RunSection]] = {k: [] for k in order}
 
@@ -199,8 +255,10 @@ def collect(results: Path | str, figure_seeds: list[int] | None = None) -> Repor
         if not configs:
             raise GenbenchError(f"No runs with seed {', '.join(map(str, figure_seeds))} under '{results}'; "
                                 f"its runs have seeds {', '.join(map(str, seen))}.")
+    data: dict = {}  # each dataset's images, loaded once for every run's nearest-training strip
     for folder, cfg in sorted(configs, key=key):
-        runs.setdefault(f"{cfg['dataset']} · {cfg['preset']}", []).append(_run_section(folder, cfg))
+        runs.setdefault(f"{cfg['dataset']} · {cfg['preset']}", []).append(
+            _run_section(folder, cfg, results / ".cache", data))
     return Report(results, overviews, paper, runs, figure_seeds)
 
 
@@ -250,7 +308,7 @@ table { border-collapse: collapse; font-size: 13.5px; margin: .4em 0 .3em; font-
 caption { text-align: left; font-weight: 600; padding-bottom: .3em; }
 th, td { padding: 4px 11px; text-align: right; border-bottom: 1px solid #e3e3e3; white-space: nowrap; }
 th:first-child, td:first-child { text-align: left; } thead th { border-bottom: 2px solid #555; background: #f6f6f6; }
-td.best { font-weight: 700; background: #e6f4ea; }
+td.best { font-weight: 700; background: #e6f4ea; } td.tied { background: #fdf6e0; }
 .tables { display: flex; flex-wrap: wrap; gap: .5em 2.5em; align-items: flex-start; }
 .run { border: 1px solid #ddd; border-radius: 6px; padding: .8em 1em; margin: .9em 0; }
 .figs { display: flex; flex-wrap: wrap; gap: 1em 1.6em; align-items: flex-start; margin-top: .6em; }
@@ -264,10 +322,12 @@ def _html_table(t: Table) -> str:
     e = html.escape
     caption = t.title or t.metric + {True: " ↑", False: " ↓", None: ""}[t.higher_is_better]
     head = "".join(f"<th>{e(c)}</th>" for c in [t.corner if t.title else "dataset", *t.columns])
-    body = "".join(
-        "<tr><td>" + e(r) + "</td>" + "".join(
-            f"<td class=\"best\">{e(t.cells[(r, c)])}</td>" if (r, c) in t.best else f"<td>{e(t.cells[(r, c)])}</td>"
-            for c in t.columns) + "</tr>" for r in t.rows)
+    def td(r: str, c: str) -> str:
+        marked = (r, c) in t.best or (r, c) in t.tied
+        return mark(t, r, c, '<td class="best">{}</td>', '<td class="tied">{} ≈</td>', e) if marked \
+            else f"<td>{e(t.cells[(r, c)])}</td>"
+
+    body = "".join("<tr><td>" + e(r) + "</td>" + "".join(td(r, c) for c in t.columns) + "</tr>" for r in t.rows)
     notes = "".join(f"<p>{e(n)}</p>" for n in t.notes if n)
     return (f"<div><table><caption>{e(caption)}</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody>"
             f"</table><div class=\"notes\">{notes}</div></div>")

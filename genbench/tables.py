@@ -1,6 +1,8 @@
 """``genbench table``: a pure aggregation of the tidy records into the paper's table layout —
-rows datasets, columns models, mean +- std over seeds, the best value marked, and a Delta column
-(best vs runner-up, in the metric's better direction) — as rich, markdown, csv or LaTeX."""
+rows datasets, columns models, mean +- std over seeds (with ``ci``, each value's 95 % interval), the best
+value marked only where it is better beyond noise and the leaders marked tied otherwise (genbench.verdicts),
+and a Delta column (best vs runner-up, in the metric's better direction, saying when it is within noise) — as
+rich, markdown, csv or LaTeX."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from genbench import registry
+from genbench import registry, verdicts
 from genbench.errors import GenbenchError, did_you_mean
 
 FORMATS = ("rich", "md", "csv", "latex")
@@ -30,6 +32,7 @@ class Table:
     notes: list[str] = field(default_factory=list)
     title: str = ""  # shown above the table (rich title, markdown heading); default: the metric
     corner: str = "dataset"  # header of the row-label column in rich output
+    tied: set[tuple[str, str]] = field(default_factory=set)  # leaders not shown to differ from the best (≈)
 
 
 def _decimals(v: float) -> int:
@@ -55,9 +58,30 @@ def _is_count(g: pd.DataFrame) -> bool:
     return "extra" in g and g["extra"].map(lambda e: isinstance(e, dict) and "of" in e).all()
 
 
-def cell(g: pd.DataFrame) -> tuple[str, float | None]:
+CI_NOTE = ("[lo, hi]: 95% interval; one seed: bootstrap over the samples the value came from (percentile, "
+           "re-centred; B = 200, 100 for Fréchet distances); several seeds: t-interval of the mean over seeds")
+
+
+def interval(good: pd.DataFrame) -> tuple[float, float] | None:
+    """The 95 % interval of a cell's value: one seed, the record's bootstrap interval (``extra['ci']``);
+    several, the t-interval of the mean over seeds (scipy.stats.ttest_1samp(...).confidence_interval)."""
+    x = good["value"].astype(float).to_numpy()
+    if len(x) > 1:
+        if x.std() == 0:
+            return float(x[0]), float(x[0])
+        from scipy import stats
+
+        ci = stats.ttest_1samp(x, 0.0).confidence_interval(verdicts.LEVEL)
+        return float(ci.low), float(ci.high)
+    extra = good["extra"].iloc[0] if "extra" in good else None
+    ci = extra.get("ci") if isinstance(extra, dict) else None
+    return (float(ci[0]), float(ci[1])) if isinstance(ci, list) and len(ci) == 2 else None
+
+
+def cell(g: pd.DataFrame, ci: bool = False) -> tuple[str, float | None]:
     """One cell from the records of one (row, model): 'mean ± std' over seeds (std to the mean's
-    precision), † when any value is marked 'warn'; else the status ('n/a', 'unavailable', ...)."""
+    precision), † when any value is marked 'warn'; else the status ('n/a', 'unavailable', ...). With ``ci``,
+    the value's 95 % interval follows, '[lo, hi]' (see ``interval``)."""
     good = g[g["status"].isin(OK)]
     if good.empty:
         return str(g["status"].iloc[-1]), None
@@ -65,7 +89,18 @@ def cell(g: pd.DataFrame) -> tuple[str, float | None]:
     mean = x.mean()
     dec = 0 if _is_count(good) and mean == round(mean) else _decimals(mean)  # a mean that is not whole keeps them
     text = _fmt(mean, dec) + (f" ± {_fmt(x.std(ddof=1), dec)}" if len(x) > 1 else "")
-    return text + ("†" if (good["status"] == "warn").any() else ""), float(mean)
+    text += "†" if (good["status"] == "warn").any() else ""
+    bounds = interval(good) if ci else None
+    if bounds is not None:
+        dec = max(dec, 1) if _is_count(good) else dec
+        text += f" [{_fmt(bounds[0], dec)}, {_fmt(bounds[1], dec)}]"
+    return text, float(mean)
+
+
+def mark(t: Table, r: str, c: str, best: str, tied: str, escape=lambda s: s) -> str:
+    """The cell's text (through ``escape``) in ``best`` (e.g. '**{}**') or ``tied`` form ('{} ≈') when marked."""
+    text = escape(t.cells[(r, c)])
+    return best.format(text) if (r, c) in t.best else tied.format(text) if (r, c) in t.tied else text
 
 
 def chance_notes(d: pd.DataFrame, by: str | None = None) -> list[str]:
@@ -123,7 +158,9 @@ def protocol_note(ok: pd.DataFrame, metrics: list[str]) -> str | None:
     return f"{head}: " + ", ".join(f"{'/'.join(ms)} {pid}" for pid, ms in by_pid.items())
 
 
-def build_table(df: pd.DataFrame, metric: str) -> Table:
+def build_table(df: pd.DataFrame, metric: str, ci: bool = False) -> Table:
+    """The paper layout of ``metric``: rows datasets (and presets), columns models, Δ; with ``ci`` each value's
+    95 % interval in its cell."""
     if df.empty or metric not in set(df["metric"]):
         known = sorted(set(df["metric"])) if not df.empty else []
         raise GenbenchError(f"No records for metric '{metric}'{did_you_mean(metric, known)}; recorded metrics: "
@@ -140,26 +177,33 @@ def build_table(df: pd.DataFrame, metric: str) -> Table:
     na = df[(df["metric_plugin"] == plugin) & (df["status"] == "n/a")] if "metric_plugin" in df else df[:0]
     t = Table(metric, hib, rows, models + ([] if hib is None else ["Δ"]), {})
     for r in rows:
-        vals: dict[str, float] = {}
+        scored: dict[str, pd.DataFrame] = {}
         for m in models:
             g = d[(d["row"] == r) & (d["model"] == m)]
             if g.empty:
                 t.cells[(r, m)] = "n/a" if ((na["row"] == r) & (na["model"] == m)).any() else ""
                 continue
-            t.cells[(r, m)], mean = cell(g)
+            t.cells[(r, m)], mean = cell(g, ci)
             if mean is None:
                 continue
-            vals[m] = mean
+            scored[m] = g
             t.means[(r, m)] = mean
         if hib is None:
             continue
-        ranked = sorted(vals, key=lambda m: -vals[m] if hib else vals[m])
-        t.best |= {(r, m) for m in ranked if vals[m] == vals[ranked[0]]}  # ties are all marked
-        t.cells[(r, "Δ")] = _fmt(abs(vals[ranked[0]] - vals[ranked[1]])) if len(ranked) > 1 else ""
+        verdict = verdicts.decide(verdicts.contenders(scored), hib)
+        t.best |= {(r, m) for m in verdict.best}
+        t.tied |= {(r, m) for m in verdict.tied}
+        runner_up = verdict.runner_up
+        t.cells[(r, "Δ")] = "" if runner_up is None else _fmt(abs(runner_up.diff)) + (
+            "" if runner_up.significant else " (within noise)" if runner_up.tested else " (untested)")
     seeds = d.groupby(["row", "model"])["seed"].nunique()
     direction = ("descriptive (no better direction)" if hib is None else
-                 f"{'higher' if hib else 'lower'} is better; best marked; Δ = best vs runner-up")
+                 f"{'higher' if hib else 'lower'} is better; Δ = best vs runner-up")
     t.notes.append(f"{direction}; seeds per cell: {seeds.min()}–{seeds.max()}" if len(seeds) else direction)
+    if hib is not None:
+        t.notes.append(verdicts.RULE)
+    if ci:
+        t.notes.append(CI_NOTE)
     warn_notes = sorted(set(d.loc[d["status"] == "warn", "note"].dropna()))
     t.notes += [f"† {n}" for n in warn_notes]
     t.notes += chance_notes(d[d["status"].isin(OK)], by="row" if len(rows) > 1 else None)
@@ -188,7 +232,7 @@ def render(t: Table, fmt: str) -> str:
         sep = "|" + "---|" * (len(t.columns) + 1)
         lines = [head, sep]
         for r in t.rows:
-            cells = [f"**{e(t.cells[(r, c)])}**" if (r, c) in t.best else e(t.cells[(r, c)]) for c in t.columns]
+            cells = [mark(t, r, c, "**{}**", "{} " + verdicts.TIED, e) for c in t.columns]
             lines.append(f"| {e(r)} | " + " | ".join(cells) + " |")
         return "\n".join(lines + [""] + [f"{e(n)}  " for n in t.notes if n])
     if fmt == "csv":
@@ -198,13 +242,13 @@ def render(t: Table, fmt: str) -> str:
         return frame.to_csv()
     if fmt == "latex":
         esc = lambda s: (s.translate(str.maketrans(_TEX_SPECIAL)).replace("±", r"$\pm$")  # noqa: E731
-                         .replace("†", r"$^\dagger$").replace("↑", r"$\uparrow$").replace("↓", r"$\downarrow$"))
+                         .replace("†", r"$^\dagger$").replace("↑", r"$\uparrow$").replace("↓", r"$\downarrow$")
+                         .replace("≈", r"$\approx$").replace("Δ", r"$\Delta$"))
         lines = ([f"% {t.title}"] if t.title else []) + [r"\begin{tabular}{l" + "c" * len(t.columns) + "}", r"\toprule",
-                 esc(t.metric) + " & " + " & ".join(esc(c).replace("Δ", r"$\Delta$") for c in t.columns)
+                 esc(t.metric) + " & " + " & ".join(esc(c) for c in t.columns)
                  + r" \\", r"\midrule"]
         for r in t.rows:
-            cells = [(r"\textbf{" + esc(t.cells[(r, c)]) + "}") if (r, c) in t.best else esc(t.cells[(r, c)])
-                     for c in t.columns]
+            cells = [esc(mark(t, r, c, r"\textbf{{{}}}", "{} " + verdicts.TIED)) for c in t.columns]
             lines.append(esc(r) + " & " + " & ".join(cells) + r" \\")
         lines += [r"\bottomrule", r"\end{tabular}"]
         return "\n".join(lines + ["% " + " ".join(n.splitlines()) for n in t.notes if n])
@@ -212,7 +256,8 @@ def render(t: Table, fmt: str) -> str:
 
 
 def rich_table(t: Table, plain: bool = False):
-    """A rich table; ``plain`` (a console without colour) marks the best with a '*' instead of bold."""
+    """A rich table; ``plain`` (a console without colour) marks the best with a '*' instead of bold; tied
+    leaders end in '≈'."""
     from rich.console import Group
     from rich.markup import escape
     from rich.table import Table as RichTable
@@ -224,10 +269,9 @@ def rich_table(t: Table, plain: bool = False):
     rt.add_column(e(t.corner), no_wrap=True)
     for c in t.columns:
         rt.add_column(e(c), justify="right", no_wrap=True)
+    best, tied = ("*{}", "{} ≈") if plain else ("[bold green]{}[/]", "[yellow]{} ≈[/]")
     for r in t.rows:
-        mark = "*{}" if plain else "[bold green]{}[/]"
-        rt.add_row(e(r), *[mark.format(e(t.cells[(r, c)])) if (r, c) in t.best else e(t.cells[(r, c)])
-                           for c in t.columns])
+        rt.add_row(e(r), *[mark(t, r, c, best, tied, e) for c in t.columns])
     return Group(rt, Text("\n".join(n for n in t.notes if n), style="dim"), Text(""))
 
 

@@ -47,7 +47,7 @@ LAYERS = [
     ["genbench.scoring"],
     ["genbench.runner", "genbench.report"],
     ["genbench.plan", "genbench.tree", "genbench.overview"],
-    ["genbench.trainer", "genbench.evaluator", "genbench.tables"],
+    ["genbench.trainer", "genbench.evaluator", "genbench.tables", "genbench.verdicts"],
     ["genbench.runfolder", "genbench.validate", "genbench.config", "genbench.accel", "genbench.distributed",
      "genbench.signals"],
     ["genbench.records", "genbench.lock", "genbench.metrics", "genbench.datasets", "genbench.external"],

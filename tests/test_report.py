@@ -20,6 +20,10 @@ def results(tmp_path_factory):
     outcomes = run(RunOptions(["abp", "wgan"], preset="tiny", results=res, metrics=["swd", "mse"], steps=3,
                               sets={"log_every": "1"}, progress=False), echo=lambda *a, **k: None)
     assert [o.status for o in outcomes] == ["finished", "finished"]
+    for o in outcomes:  # sample-based values carry their bootstrap interval
+        for r in o.records:
+            if r.value is not None:
+                assert r.extra["ci"][0] <= r.value <= r.extra["ci"][1] and len(r.extra["boot"]) == 200, r.metric
     return res
 
 
@@ -45,6 +49,13 @@ def test_report_html_is_self_contained_and_shows_tables_and_figures(results, cli
     assert alts.count("top: training images, bottom: reconstructions") == 1  # wgan does not infer
     assert alts.count("AND-OR tree of sample 0 (paper Fig. 1)") == 1  # only the renderer
     assert alts.count("layer dictionaries: most used basis functions") == 1
+    strips = [(png, a) for png, a in imgs if "nearest training images" in a]
+    assert len(strips) == 2 and all("random-CNN feature space" in a and "held-out images" in a for _, a in strips)
+    for png, _ in strips:  # 8 rows of [sample | gap | 3 neighbours] of 16 px tiles
+        w, h = Image.open(io.BytesIO(base64.b64decode(png))).size
+        assert h == 8 * 17 + 1 and w == 1 + 16 + 4 + 3 * 17
+    # every value with its 95% interval, the rule and its level under the tables
+    assert re.search(r"<td[^>]*>[0-9.]+ \[[0-9.]+, [0-9.]+\]", page) and "5% level" in page and "95% interval" in page
 
 
 def test_report_markdown_references_images_that_exist(results, tmp_path):
@@ -54,7 +65,7 @@ def test_report_markdown_references_images_that_exist(results, tmp_path):
     text = md.read_text()
     assert "| model | swd ↓ | mse ↓ |" in text and "| mse | abp | wgan | Δ |" in text
     refs = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
-    assert len(refs) == 2 + 2 + 1 + 2  # samples x2, curves x2, reconstructions, tree + dictionary
+    assert len(refs) == 2 + 2 + 1 + 2 + 2  # samples x2, curves x2, reconstructions, tree + dictionary, strips x2
     for ref in refs:
         with Image.open(md.parent / ref) as img:
             assert img.format == "PNG" and img.width > 50

@@ -1,4 +1,4 @@
-"""``genbench table`` is a pure aggregation: exact means, stds, best marks and Δ from records."""
+"""``genbench table`` is a pure aggregation: exact means, stds, best/tie marks and Δ from records."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from record_files import load_records, write_run
 from genbench.tables import build_table, render
 
 
-def _write(root, model, seed, metric, value, hib=False, status="ok", dataset="shapes", note=""):
+def _write(root, model, seed, metric, value, hib=False, status="ok", dataset="shapes", note="", extra=None):
     recs = [{"dataset": dataset, "model": model, "preset": "small", "seed": seed, "metric": metric,
              "metric_plugin": metric, "value": value, "status": status, "note": note, "higher_is_better": hib,
              "protocol_id": "p1", "protocol": {"n": 1}, "config": {"model": {"lr": 0.1}},
-             "time": f"2026-01-01T00:00:0{seed}"}]
+             "time": f"2026-01-01T00:00:0{seed}", "extra": extra or {}}]
     write_run(root / dataset / model / f"small-seed{seed}", {}, recs)
 
 
@@ -24,8 +24,9 @@ def records(tmp_path):
         _write(tmp_path, "alpha", seed, "fid", a)
         _write(tmp_path, "beta", seed, "fid", b)
         _write(tmp_path, "gamma", seed, "fid", c, status="warn", note="only 100 samples")
-    _write(tmp_path, "alpha", 0, "ncc", 0.8, hib=True, dataset="other")
-    _write(tmp_path, "beta", 0, "ncc", 0.3, hib=True, dataset="other")
+    boot = [-0.02, -0.01, 0.0, 0.01, 0.02]  # bootstrap spread of a single-seed value, re-centred: far below 0.5
+    _write(tmp_path, "alpha", 0, "ncc", 0.8, hib=True, dataset="other", extra={"boot": [0.8 + b for b in boot]})
+    _write(tmp_path, "beta", 0, "ncc", 0.3, hib=True, dataset="other", extra={"boot": [0.3 + b for b in boot]})
     _write(tmp_path, "gamma", 0, "ncc", None, hib=True, status="n/a", dataset="other")
     return load_records(tmp_path)
 
@@ -35,26 +36,31 @@ def test_mean_std_best_and_delta(records):
     assert t.columns == ["alpha", "beta", "gamma", "Δ"]
     assert t.means[("shapes", "alpha")] == 2.0 and t.means[("shapes", "beta")] == 2.25
     assert t.cells[("shapes", "alpha")] == f"2.00 ± {math.sqrt(2):.2f}"  # sample std over seeds
-    assert t.best == {("shapes", "alpha")}  # lower is better
-    assert t.cells[("shapes", "Δ")] == "0.250"
+    # lower is better, but 2.00 ± 1.41 vs 2.25 ± 0.35 over two seeds is noise (Welch p = 0.84): tied leaders,
+    # with gamma (5.00 ± 0.00, p = 0.20 against alpha)
+    assert t.best == set() and t.tied == {("shapes", "alpha"), ("shapes", "beta"), ("shapes", "gamma")}
+    assert t.cells[("shapes", "Δ")] == "0.250 (within noise)"
+    assert any("Welch" in n and "5%" in n for n in t.notes)  # the rule and its level under the table
     assert t.cells[("shapes", "gamma")].endswith("†") and any("only 100 samples" in n for n in t.notes)
     assert "config.model.lr" in records.columns  # config flattened into the tidy records
 
 
 def test_higher_is_better_and_na(records):
-    t = build_table(records, "ncc")
-    assert t.best == {("other", "alpha")} and t.cells[("other", "Δ")] == "0.500"
+    t = build_table(records, "ncc")  # one seed each, bootstrap replicates far apart: a clear best
+    assert t.best == {("other", "alpha")} and t.tied == set() and t.cells[("other", "Δ")] == "0.500"
     assert t.cells[("other", "gamma")] == "n/a"
 
 
 def test_formats(records):
     t = build_table(records, "fid")
     md = render(t, "md")
-    assert "| shapes | **2.00 ± 1.41** | 2.25 ± 0.35 |" in md
+    assert "| shapes | 2.00 ± 1.41 ≈ | 2.25 ± 0.35 ≈ |" in md and "Welch" in md  # tied leaders, the rule below
     csv = render(t, "csv").splitlines()
     assert csv[0] == "fid,alpha,beta,gamma,Δ"
     tex = render(t, "latex")
-    assert r"\textbf{2.00 $\pm$ 1.41}" in tex and r"$\Delta$" in tex
+    assert r"2.00 $\pm$ 1.41 $\approx$" in tex and r"$\Delta$" in tex and "% best marked only where" in tex
+    tex = render(build_table(records, "ncc"), "latex")
+    assert r"\textbf{0.800}" in tex
 
 
 def test_descriptive_metric_has_no_best_and_no_delta(tmp_path):

@@ -20,22 +20,29 @@ Protocol (constants below; sources and pitfalls: docs/method.md section 5, "Diss
   every position and measure which share of the image change falls inside the concept's mask, beside
   the mask's share of all pixels (``extra['mask_share']``) that a unit unrelated to the part would give.
 - Chance: ``extra['chance']``, the same score for the untrained model of the same config.
+- Interval (version 2): bootstrap over the score images (genbench.metrics.core.bootstrap: B = 200, percentile
+  95 %, re-centred on the value): each replicate reweights the per-image intersection and union counts of the
+  chosen detectors, the ceiling and the control (the same images for every model, so comparisons are paired);
+  the choice of detectors on the fit images is held fixed, so its own variability is not in the interval.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 from genbench.api import LAYER3, EvalContext, Metric, PartMasks, Score
 from genbench.metrics.chance import chance_level
+from genbench.metrics.core import bootstrap
 from genbench.metrics.core.dissection import (
     IOU_DETECTOR,
     QUANTILE_FRACTIONS,
     causal_share,
-    dissect_split,
+    choose_detectors,
     group_masks,
+    overlap_counts,
     pooled_masks,
 )
 from genbench.metrics.core.inference import inferred_batches
@@ -53,6 +60,8 @@ class Dissection:
     units: torch.Tensor  # (K,) chosen unit per concept
     quantile_fraction: torch.Tensor  # (K,)
     concepts: list[str]
+    # (intersection, union) pixel counts (n_score, K) per score image: of the units, the ceiling, the control
+    overlaps: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
 
     @property
     def normalised(self) -> float:
@@ -86,20 +95,48 @@ def latents_and_activations(ctx: EvalContext, n: int) -> tuple[torch.Tensor, tor
     return torch.cat(zs), torch.cat(acts)
 
 
-def reference_points(parts: PartMasks, grid: tuple[int, int], fit, score) -> tuple[torch.Tensor, torch.Tensor]:
-    """(ceiling, control) IoU per concept: ideal units at the layer's grid, and slot-only units."""
-    ceiling, _ = dissect_split(pooled_masks(parts.masks, grid), parts.masks, fit, score)
-    control, _ = dissect_split(pooled_masks(group_masks(parts.masks, parts.groups), grid), parts.masks, fit, score)
-    return ceiling, control
+def _split(act: torch.Tensor, masks: torch.Tensor, fit, score):
+    """Detectors chosen on ``fit``; their IoU (K,) on ``score`` (as dissection.dissect_split), the choice, and
+    the per-image (intersection, union) counts on ``score``."""
+    choice = choose_detectors(act[fit], masks[fit])
+    inter, union = overlap_counts(act[score], masks[score], choice)
+    return inter.sum(0).double() / union.sum(0).double().clamp_min(1.0), choice, (inter, union)
+
+
+def reference_points(parts: PartMasks, grid: tuple[int, int], fit, score):
+    """(ceiling, control) IoU per concept: ideal units at the layer's grid, and slot-only units; and their
+    per-image overlap counts on the score images."""
+    ceiling, _, c_counts = _split(pooled_masks(parts.masks, grid), parts.masks, fit, score)
+    control, _, k_counts = _split(pooled_masks(group_masks(parts.masks, parts.groups), grid), parts.masks, fit, score)
+    return ceiling, control, c_counts, k_counts
 
 
 def dissect_activations(act: torch.Tensor, parts: PartMasks) -> Dissection:
     """The protocol on given activations (N, C, h, w) for images whose parts are ``parts``."""
     n = len(act)
     fit, score = torch.arange(0, n, 2), torch.arange(1, n, 2)
-    iou, choice = dissect_split(act, parts.masks, fit, score)
-    ceiling, control = reference_points(parts, tuple(act.shape[-2:]), fit, score)
-    return Dissection(iou, ceiling, control, choice.unit, choice.quantile_fraction, parts.concepts)
+    iou, choice, counts = _split(act, parts.masks, fit, score)
+    ceiling, control, c_counts, k_counts = reference_points(parts, tuple(act.shape[-2:]), fit, score)
+    return Dissection(iou, ceiling, control, choice.unit, choice.quantile_fraction, parts.concepts,
+                      {"units": counts, "ceiling": c_counts, "control": k_counts})
+
+
+def dissect_intervals(result: Dissection) -> dict[str, bootstrap.Interval | None]:
+    """Intervals of dissect, dissect_iou and dissect_detectors from one bootstrap over the score images."""
+    arrays = {k: tuple(t.double().numpy() for t in v) for k, v in result.overlaps.items()}
+
+    def iou(w: np.ndarray, name: str) -> np.ndarray:  # (b, K)
+        inter, union = arrays[name]
+        return (w @ inter) / np.maximum(w @ union, 1.0)
+
+    def all_three(w: np.ndarray) -> np.ndarray:  # (3, b)
+        units, top, control = iou(w, "units").mean(1), iou(w, "ceiling").mean(1), iou(w, "control").mean(1)
+        return np.stack([(units - control) / (top - control), units, (iou(w, "units") >= IOU_DETECTOR).sum(1)])
+
+    n = len(arrays["units"][0])
+    values = (result.normalised, float(result.iou.mean()), float(result.detectors))
+    return {name: bootstrap.bootstrap(v, lambda w, i=i: all_three(w)[i], {"images": n})
+            for i, (name, v) in enumerate(zip(("dissect", "dissect_iou", "dissect_detectors"), values, strict=True))}
 
 
 def dissect_model(ctx: EvalContext, causal: bool = True) -> tuple[Dissection, dict]:
@@ -131,8 +168,14 @@ class Dissect(Metric):
     columns = ("dissect", "dissect_iou", "dissect_detectors")
     rank = 90
     higher_is_better = True
+    version = 2
 
     def protocol(self, ctx: EvalContext) -> dict:
+        return {**self._scored(ctx), "interval": bootstrap.describe("score images")}
+
+    @staticmethod
+    def _scored(ctx: EvalContext) -> dict:
+        """What determines the numbers (the chance level's cache key: the interval does not change it)."""
         return {"layer": LAYER, "n_images": n_images(ctx), "split": "first n training images, even fit / odd score",
                 "thresholds": f"quantiles 1-f, f=logspace(-3,0,{len(QUANTILE_FRACTIONS)})",
                 "iou": "dataset-level", "detector_iou": IOU_DETECTOR, "upsample": "bilinear",
@@ -140,10 +183,12 @@ class Dissect(Metric):
 
     def compute(self, ctx: EvalContext) -> list[Score]:
         result, extra = dissect_model(ctx)
-        chance = chance_level(ctx, "dissect", self.protocol(ctx),
+        chance = chance_level(ctx, "dissect", self._scored(ctx),
                               lambda twin: dissect_model(twin, causal=False)[0].normalised)
-        return [Score("dissect", result.normalised, higher_is_better=True, extra={**extra, "chance": chance}),
+        ci = {k: bootstrap.extra(v) for k, v in dissect_intervals(result).items()}
+        return [Score("dissect", result.normalised, higher_is_better=True,
+                      extra={**extra, "chance": chance, **ci["dissect"]}),
                 Score("dissect_iou", float(result.iou.mean()), higher_is_better=True,
-                      extra={"ceiling": extra["ceiling"], "control": extra["control"]}),
+                      extra={"ceiling": extra["ceiling"], "control": extra["control"], **ci["dissect_iou"]}),
                 Score("dissect_detectors", float(result.detectors), higher_is_better=True,
-                      extra={"of": len(result.concepts), "iou_threshold": IOU_DETECTOR})]
+                      extra={"of": len(result.concepts), "iou_threshold": IOU_DETECTOR, **ci["dissect_detectors"]})]

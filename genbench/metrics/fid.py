@@ -9,6 +9,9 @@ Weights: ``--inception-weights``, ``$GENBENCH_INCEPTION_WEIGHTS`` or the torch h
 start with 6726825d and is recorded. Missing or mismatched weights give status 'unavailable' (never
 another network). ``--allow-unverified-weights`` computes a mismatched file only as ``fid_unverified``.
 Below 2048 samples the value is marked 'warn' (†): FID is biased upwards on small samples.
+
+Interval (version 2): bootstrap over the real and generated feature vectors already extracted
+(genbench.metrics.core.bootstrap: B = 100, percentile 95 %, re-centred on the value).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import warnings
 from typing import Any
 
 from genbench.api import EvalContext, Metric, Score
-from genbench.metrics.core import inception
+from genbench.metrics.core import bootstrap, inception
 from genbench.metrics.core.features import (
     MIN_RELIABLE_N,
     feature_protocol,
@@ -28,6 +31,9 @@ from genbench.metrics.core.features import (
 from genbench.metrics.core.frechet import feature_stats, frechet_distance
 
 _NETS: dict[str, inception.FIDInception] = {}
+FRECHET_INTERVAL = bootstrap.describe("feature vectors, real and generated", b=bootstrap.B_FRECHET)
+KERNEL_INTERVAL = bootstrap.describe("feature vectors, real and generated",
+                                     statistic="unbiased MMD² of the whole resampled sets, distinct pairs")
 
 
 def inception_source(ctx: EvalContext) -> tuple[str | None, str | None, bool, str]:
@@ -67,9 +73,10 @@ class FID(Metric):
     requires = frozenset({"generator"})
     needs = frozenset({"inception_weights"})
     rank = 10
+    version = 2
 
     def protocol(self, ctx: EvalContext) -> dict:
-        return inception_protocol(ctx)
+        return {**inception_protocol(ctx), "interval": FRECHET_INTERVAL}
 
     def compute(self, ctx: EvalContext) -> list[Score]:
         extractor, verified, reason = inception_extractor(ctx)
@@ -79,7 +86,8 @@ class FID(Metric):
         mu_r, s_r = feature_stats(real)
         mu_g, s_g = feature_stats(fake)
         value = frechet_distance(mu_r, s_r, mu_g, s_g)
-        extra = {**info, "weights_sha256": extractor.identity["weights_sha256"]}
+        extra = {**info, "weights_sha256": extractor.identity["weights_sha256"],
+                 **bootstrap.extra(bootstrap.frechet_interval(value, real, fake, ctx.device))}
         note = small_sample_note(min(info["n_real"], info["n_fake"], sample_count(ctx)), "FID") \
             or fewer_fakes_note(info, ctx)
         if not verified:

@@ -5,14 +5,19 @@ Computed on the same pytorch-fid InceptionV3 pool3 features as ``fid`` (same ver
 cached real statistics, same generated samples), averaged over 100 random subsets of up to 1000
 samples per set; the standard deviation over subsets is kept in ``extra``. Unbiased, so it can be
 slightly negative and, unlike FID, needs no small-sample warning. Unavailable when FID's weights are.
+
+Interval (version 2): bootstrap over the real and generated feature vectors already extracted
+(genbench.metrics.core.bootstrap: B = 200, percentile 95 %, re-centred on the value); a replicate is the
+unbiased MMD² of the whole resampled sets over pairs of distinct points, not 100 subsets again.
 """
 
 from __future__ import annotations
 
 from genbench.api import EvalContext, Metric, Score
+from genbench.metrics.core import bootstrap
 from genbench.metrics.core.features import feature_sets, fewer_fakes_note
 from genbench.metrics.core.frechet import KID_SUBSET_SIZE, KID_SUBSETS, kernel_distance
-from genbench.metrics.fid import inception_extractor, inception_protocol
+from genbench.metrics.fid import KERNEL_INTERVAL, inception_extractor, inception_protocol
 
 
 class KID(Metric):
@@ -20,9 +25,11 @@ class KID(Metric):
     requires = frozenset({"generator"})
     needs = frozenset({"inception_weights"})
     rank = 20
+    version = 2
 
     def protocol(self, ctx: EvalContext) -> dict:
-        return {**inception_protocol(ctx), "kid_subsets": KID_SUBSETS, "kid_subset_size": KID_SUBSET_SIZE}
+        return {**inception_protocol(ctx), "kid_subsets": KID_SUBSETS, "kid_subset_size": KID_SUBSET_SIZE,
+                "interval": KERNEL_INTERVAL}
 
     def compute(self, ctx: EvalContext) -> list[Score]:
         extractor, verified, reason = inception_extractor(ctx)
@@ -30,7 +37,8 @@ class KID(Metric):
             return [Score("kid", None, "unavailable", reason)]
         real, fake, info = feature_sets(ctx, extractor)
         mean, std = kernel_distance(real, fake, seed=ctx.seed)
-        extra = {**info, "std": std, "weights_sha256": extractor.identity["weights_sha256"]}
+        extra = {**info, "std": std, "weights_sha256": extractor.identity["weights_sha256"],
+                 **bootstrap.extra(bootstrap.kernel_interval(mean, real, fake, ctx.device))}
         if not verified:
             return [Score("kid_unverified", mean, "warn",
                           f"Inception weights failed verification ({reason}); not KID", extra=extra)]

@@ -8,6 +8,9 @@ The linear heads ship in the lpips wheel; the AlexNet trunk must be torchvision'
 7be5be79 (torch.hub does not check cached files). Otherwise 'unavailable': nothing is downloaded and a
 random trunk (lpips' ``pnet_rand``) is never used, since that is not LPIPS. Images under 32 px are
 bilinearly upsampled to 32 px (AlexNet's pooling needs it).
+
+Interval (version 2): bootstrap over the images' own distances (genbench.metrics.core.bootstrap: B = 200,
+percentile 95 %, re-centred on the value).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from genbench.api import EvalContext, Metric, Score
+from genbench.metrics.core import bootstrap
 from genbench.metrics.core.reconstruction import reconstruction_batches
 from genbench.metrics.core.weights import WeightsError, hub_checkpoints_dir, verify
 
@@ -51,7 +55,9 @@ def build_lpips(alexnet_path: str) -> torch.nn.Module:
 
 
 @torch.no_grad()
-def reconstruction_lpips(net, model, images, n: int, with_index: bool) -> float:
+def reconstruction_lpips(net, model, images, n: int, with_index: bool,
+                         per_image: list[torch.Tensor] | None = None) -> float:
+    """The mean LPIPS over the first n images; with ``per_image`` (a list), each image's own is appended."""
     total, count = 0.0, 0
     for x, rec in reconstruction_batches(model, images, n, with_index):
         if x.shape[1] == 1:
@@ -59,9 +65,19 @@ def reconstruction_lpips(net, model, images, n: int, with_index: bool) -> float:
         if x.shape[-1] < MIN_SIZE:
             x = F.interpolate(x, size=(MIN_SIZE, MIN_SIZE), mode="bilinear", align_corners=False)
             rec = F.interpolate(rec, size=(MIN_SIZE, MIN_SIZE), mode="bilinear", align_corners=False)
-        total += net.to(x.device)(x, rec).sum().item()
+        d = net.to(x.device)(x, rec)
+        total += d.sum().item()
         count += len(x)
+        if per_image is not None:
+            per_image.append(d.reshape(len(x)).double().cpu())
     return total / max(count, 1)
+
+
+def _scored(name: str, net, model, images, n: int, with_index: bool, sha: str) -> Score:
+    dists: list[torch.Tensor] = []
+    v = reconstruction_lpips(net, model, images, n, with_index, dists)
+    interval = bootstrap.mean_interval(v, torch.cat(dists).numpy()) if dists else None
+    return Score(name, v, extra={"n": min(n, len(images)), "alexnet_sha256": sha, **bootstrap.extra(interval)})
 
 
 class LPIPS(Metric):
@@ -69,6 +85,7 @@ class LPIPS(Metric):
     requires = frozenset({"generator", "inferrer"})
     columns = ("lpips", "lpips_heldout")
     rank = 70
+    version = 2
 
     def protocol(self, ctx: EvalContext) -> dict:
         try:
@@ -76,7 +93,8 @@ class LPIPS(Metric):
         except WeightsError as exc:
             sha = f"unavailable: {exc}"
         return {"net": "alex", "version": "0.1", "alexnet_sha256": sha, "n_train": min(ctx.n_eval, len(ctx.train)),
-                "n_heldout": len(ctx.heldout) if ctx.heldout else 0, "min_size": MIN_SIZE}
+                "n_heldout": len(ctx.heldout) if ctx.heldout else 0, "min_size": MIN_SIZE,
+                "interval": bootstrap.describe("images")}
 
     def compute(self, ctx: EvalContext) -> list[Score]:
         try:
@@ -88,9 +106,7 @@ class LPIPS(Metric):
             _NETS[sha] = build_lpips(path)
         net = _NETS[sha]
         n = min(ctx.n_eval, len(ctx.train))
-        scores = [Score("lpips", reconstruction_lpips(net, ctx.model, ctx.train, n, True),
-                        extra={"n": n, "alexnet_sha256": sha})]
+        scores = [_scored("lpips", net, ctx.model, ctx.train, n, True, sha)]
         if ctx.heldout is not None and len(ctx.heldout):
-            v = reconstruction_lpips(net, ctx.model, ctx.heldout, len(ctx.heldout), False)
-            scores.append(Score("lpips_heldout", v, extra={"n": len(ctx.heldout), "alexnet_sha256": sha}))
+            scores.append(_scored("lpips_heldout", net, ctx.model, ctx.heldout, len(ctx.heldout), False, sha))
         return scores

@@ -16,13 +16,18 @@ Samples: the same n per side as FID (the first n training images against n gener
 (computed once per evaluation). Naeem et al. use ``RELIABLE_N`` = 10,000 per side; below that the values
 are marked † (status 'warn'). Expectations (Naeem et al., section 3): for identical distributions
 precision and recall are high, density about 1 and coverage about 1 - 2^-k = 0.97.
+
+Intervals (genbench.metrics.core.bootstrap.prdc_intervals): each score is a mean over points (precision and
+density over the generated samples, recall and coverage over the real ones), bootstrapped over those points
+with the k-NN balls held as computed, B = 200, 95 % percentile intervals.
 """
 
 from __future__ import annotations
 
 from genbench.api import EvalContext, Metric, Score
+from genbench.metrics.core import bootstrap
 from genbench.metrics.core.features import feature_protocol, feature_sets, fewer_fakes_note
-from genbench.metrics.core.prdc import NEAREST_K, prdc
+from genbench.metrics.core.prdc import NEAREST_K, prdc_points
 from genbench.metrics.core.randcnn import PROTOCOL, RandCNNExtractor
 from genbench.metrics.fid import inception_extractor, inception_protocol
 
@@ -31,12 +36,17 @@ NAMES = ("precision", "recall", "density", "coverage")
 
 
 def _scores(real, fake, info: dict, ctx: EvalContext, suffix: str, extra: dict) -> list[Score]:
-    values = prdc(real, fake, k=NEAREST_K)
+    points = prdc_points(real, fake, k=NEAREST_K)  # the four scores point by point: their means, and intervals
+    values = {"precision": points["precision"].double().mean().item(),
+              "recall": points["recall"].double().mean().item(),
+              "density": points["density"].double().mean().item() / NEAREST_K,
+              "coverage": points["coverage"].double().mean().item()}
+    intervals = bootstrap.prdc_intervals(values, points, NEAREST_K)
     n = min(info["n_real"], info["n_fake"])
     note = fewer_fakes_note(info, ctx) or (
         f"from {n} < {RELIABLE_N} samples per side (Naeem et al. use {RELIABLE_N})" if n < RELIABLE_N else "")
     return [Score(name + suffix, values[name], "warn" if note else "ok", note, higher_is_better=True,
-                  extra={**info, **extra, "k": NEAREST_K}) for name in NAMES]
+                  extra={**info, **extra, "k": NEAREST_K, **bootstrap.extra(intervals[name])}) for name in NAMES]
 
 
 class PRDC(Metric):
@@ -48,7 +58,8 @@ class PRDC(Metric):
     higher_is_better = True
 
     def protocol(self, ctx: EvalContext) -> dict:
-        return {**inception_protocol(ctx), "k": NEAREST_K, "radii": "k-th NN, Euclidean, strict <"}
+        return {**inception_protocol(ctx), "k": NEAREST_K, "radii": "k-th NN, Euclidean, strict <",
+                "interval": bootstrap.describe("points (generated: precision, density; real: recall, coverage)")}
 
     def compute(self, ctx: EvalContext) -> list[Score]:
         extractor, verified, reason = inception_extractor(ctx)
@@ -68,7 +79,8 @@ class PRDCRand(Metric):
 
     def protocol(self, ctx: EvalContext) -> dict:
         return {**feature_protocol(ctx, RandCNNExtractor.identity_for()), "k": NEAREST_K,
-                "radii": "k-th NN, Euclidean, strict <"}
+                "radii": "k-th NN, Euclidean, strict <",
+                "interval": bootstrap.describe("points (generated: precision, density; real: recall, coverage)")}
 
     def compute(self, ctx: EvalContext) -> list[Score]:
         real, fake, info = feature_sets(ctx, RandCNNExtractor(ctx.device))

@@ -7,6 +7,10 @@ mean, over 4 x 128 random unit directions, of the 1-D Wasserstein-1 distance bet
 sets (sorted projections, mean absolute difference). Reported x 1e3 and averaged over levels.
 Both sets use the same random patch positions (version 2), so identical sets score exactly 0.
 Needs no pretrained weights. Not comparable to FID.
+
+Interval (version 3): bootstrap over images, real and generated, each image with all its patches, along all
+512 directions (genbench.metrics.core.bootstrap.SlicedReplicates: B = 200, percentile 95 %, re-centred on the
+value; W1 of each replicate from the images' CDFs at 128 quantile points per direction).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from genbench.api import EvalContext, Metric, Score
+from genbench.metrics.core import bootstrap
 
 PATCH = 7
 PATCHES_PER_IMAGE = 128
@@ -69,21 +74,27 @@ def patch_descriptors(level: torch.Tensor, per_image: int, gen: torch.Generator)
 
 
 def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, gen: torch.Generator,
-                       repeats: int = DIR_REPEATS, dirs: int = DIRS_PER_REPEAT) -> float:
-    """Mean over random unit directions of W1 between the 1-D projections of two equal-size sets."""
+                       repeats: int = DIR_REPEATS, dirs: int = DIRS_PER_REPEAT,
+                       boot: bootstrap.SlicedReplicates | None = None) -> float:
+    """Mean over random unit directions of W1 between the 1-D projections of two equal-size sets; ``boot``
+    takes each batch of sorted projections for the bootstrap replicates."""
     assert a.shape == b.shape, "SWD compares descriptor sets of equal size"
     vals = []
     for _ in range(repeats):
         d = torch.randn(a.shape[1], dirs, generator=gen, dtype=a.dtype)
         d = d / d.norm(dim=0, keepdim=True)
-        pa, _ = torch.sort(a @ d, dim=0)
-        pb, _ = torch.sort(b @ d, dim=0)
+        pa, ia = torch.sort(a @ d, dim=0)
+        pb, ib = torch.sort(b @ d, dim=0)
         vals.append((pa - pb).abs().mean())
+        if boot is not None:
+            boot.add(pa, ia, pb, ib)
     return torch.stack(vals).mean().item()
 
 
-def swd(real: torch.Tensor, fake: torch.Tensor, seed: int = 0) -> tuple[float, list[float]]:
-    """SWD x 1e3 averaged over pyramid levels, and the per-level values. Images in [-1, 1]."""
+def swd(real: torch.Tensor, fake: torch.Tensor, seed: int = 0,
+        boot: bootstrap.SlicedReplicates | None = None) -> tuple[float, list[float]]:
+    """SWD x 1e3 averaged over pyramid levels, and the per-level values. Images in [-1, 1]. ``boot``
+    accumulates the bootstrap replicates along the way."""
     gen = torch.Generator().manual_seed(seed)
     per_level = []
     for level, (lr, lf) in enumerate(zip(laplacian_pyramid(real.double()), laplacian_pyramid(fake.double()),
@@ -92,7 +103,7 @@ def swd(real: torch.Tensor, fake: torch.Tensor, seed: int = 0) -> tuple[float, l
         # of content, so nothing is biased, and identical sets give exactly 0 instead of a sampling floor
         da = patch_descriptors(lr, PATCHES_PER_IMAGE, torch.Generator().manual_seed(seed * 1000 + level))
         db = patch_descriptors(lf, PATCHES_PER_IMAGE, torch.Generator().manual_seed(seed * 1000 + level))
-        per_level.append(sliced_wasserstein(da, db, gen) * 1e3)
+        per_level.append(sliced_wasserstein(da, db, gen, boot=boot) * 1e3)
     return sum(per_level) / len(per_level), per_level
 
 
@@ -100,12 +111,15 @@ class SWD(Metric):
     description = "sliced Wasserstein distance on Laplacian-pyramid patches (Karras et al. 2018); no weights"
     requires = frozenset({"generator"})
     rank = 30
-    version = 2
+    version = 3
 
     def protocol(self, ctx: EvalContext) -> dict:
         return {"n": min(ctx.n_eval, len(ctx.train)), "seed": ctx.seed, "patch": PATCH, "positions": "shared",
                 "patches_per_image": PATCHES_PER_IMAGE, "dirs": [DIR_REPEATS, DIRS_PER_REPEAT],
-                "min_level_res": MIN_LEVEL_RES, "image_size": ctx.train.image_size}
+                "min_level_res": MIN_LEVEL_RES, "image_size": ctx.train.image_size,
+                "interval": bootstrap.describe("images, real and generated, with their patches",
+                                               statistic=f"W1 from the images' CDFs at {bootstrap.SWD_GRID} "
+                                                         f"quantile points per direction")}
 
     def compute(self, ctx: EvalContext) -> list[Score]:
         n = min(ctx.n_eval, len(ctx.train))
@@ -113,5 +127,8 @@ class SWD(Metric):
         real = ctx.train.as_float(real_idx)
         fake = ctx.model.sample(n, seed=ctx.seed + 1)
         note = f"from {len(fake)} generated images, fewer than the protocol's {n}" if len(fake) < n else ""
-        value, levels = swd(real[:len(fake)], fake, seed=ctx.seed)
-        return [Score("swd", value, "warn" if note else "ok", note, extra={"per_level": levels, "n": len(fake)})]
+        boot = bootstrap.SlicedReplicates(len(fake), PATCHES_PER_IMAGE)
+        value, levels = swd(real[:len(fake)], fake, seed=ctx.seed, boot=boot)
+        interval = boot.interval(value)
+        return [Score("swd", value, "warn" if note else "ok", note,
+                      extra={"per_level": levels, "n": len(fake), **bootstrap.extra(interval)})]

@@ -99,15 +99,20 @@ def choose_detectors(act: Tensor, masks: Tensor) -> Choice:
     return best
 
 
-def score_detectors(act: Tensor, masks: Tensor, choice: Choice) -> Tensor:
-    """(K,) dataset-level IoU of each concept's chosen (unit, threshold) on these images."""
+def overlap_counts(act: Tensor, masks: Tensor, choice: Choice) -> tuple[Tensor, Tensor]:
+    """(N, K) intersection and union pixel counts of each concept's chosen (unit, threshold) with its mask,
+    per image: the dataset-level IoU is their sums' ratio (and a bootstrap over images reweights them)."""
     k = masks.shape[1]
     size = tuple(masks.shape[-2:])
     up = upsample(act[:, choice.unit], size)  # (N, K, H, W): concept c's unit in channel c
     on = up > choice.threshold.view(1, k, 1, 1).to(up.dtype)
-    inter = (on & masks).sum((0, 2, 3)).double()
-    union = (on | masks).sum((0, 2, 3)).double()
-    return inter / union.clamp_min(1.0)
+    return (on & masks).sum((2, 3)), (on | masks).sum((2, 3))
+
+
+def score_detectors(act: Tensor, masks: Tensor, choice: Choice) -> Tensor:
+    """(K,) dataset-level IoU of each concept's chosen (unit, threshold) on these images."""
+    inter, union = overlap_counts(act, masks, choice)
+    return inter.sum(0).double() / union.sum(0).double().clamp_min(1.0)
 
 
 def pooled_masks(masks: Tensor, grid: tuple[int, int]) -> Tensor:

@@ -244,6 +244,18 @@ def _inside(d: torch.Tensor, thr_hi: torch.Tensor, x: _Filtered, rows: slice, y:
 def prdc(real: np.ndarray, fake: np.ndarray, k: int = NEAREST_K, chunk: int = CHUNK) -> dict[str, float]:
     """Precision, recall, density and coverage (Naeem et al. 2020) of ``fake`` (M x d) against ``real``
     (N x d), with k-nearest-neighbour balls; ``chunk`` bounds the distance tiles (memory ~ chunk^2)."""
+    points = prdc_points(real, fake, k, chunk)
+    return {"precision": points["precision"].double().mean().item(),
+            "recall": points["recall"].double().mean().item(),
+            "density": int(points["density"].sum()) / (k * len(points["density"])),
+            "coverage": points["coverage"].double().mean().item()}
+
+
+def prdc_points(real: np.ndarray, fake: np.ndarray, k: int = NEAREST_K, chunk: int = CHUNK) -> dict[str, torch.Tensor]:
+    """The four scores point by point, whose means they are (a bootstrap over points reweights these):
+    ``precision`` (M,) bool, fake j inside some real ball; ``density`` (M,) int, the number of real balls
+    holding fake j (density = its sum / (k M)); ``recall`` (N,) bool, real i inside some fake ball;
+    ``coverage`` (N,) bool, some fake inside real i's ball."""
     x64, y64 = _as_features(real, "real"), _as_features(fake, "fake")
     if x64.shape[1] != y64.shape[1]:
         raise ValueError(f"real and fake features differ in dimension: {x64.shape[1]} vs {y64.shape[1]}")
@@ -275,7 +287,7 @@ def prdc(real: np.ndarray, fake: np.ndarray, k: int = NEAREST_K, chunk: int = CH
     in_real_ball = torch.zeros(len(y), dtype=torch.bool)  # precision: Y_j in some B(X_i, NND_k(X_i))
     real_covered = torch.zeros(len(x), dtype=torch.bool)  # coverage: some Y_j in B(X_i, NND_k(X_i))
     in_fake_ball = torch.zeros(len(x), dtype=torch.bool)  # recall: X_i in some B(Y_j, NND_k(Y_j))
-    pairs = 0  # density: number of (i, j) with Y_j in B(X_i, NND_k(X_i))
+    balls = torch.zeros(len(y), dtype=torch.long)  # density: number of i with Y_j in B(X_i, NND_k(X_i))
     thr_real, thr_fake = x.scaled_upper(r2 + eps_r)[:, None], x.scaled_upper(s2 + eps_s)[None, :]
     for a in range(0, len(x), chunk):
         rows = slice(a, min(a + chunk, len(x)))
@@ -285,13 +297,10 @@ def prdc(real: np.ndarray, fake: np.ndarray, k: int = NEAREST_K, chunk: int = CH
             i, j = _inside(d, thr_real[rows], x, rows, y, cols, r2[rows], eps_r[rows], per_row=True)
             in_real_ball[j] = True
             real_covered[i] = True
-            pairs += len(i)
+            balls += torch.bincount(j, minlength=len(y))
             i, _ = _inside(d, thr_fake[:, cols], x, rows, y, cols, s2[cols], eps_s[cols], per_row=False)
             in_fake_ball[i] = True
-    return {"precision": in_real_ball.double().mean().item(),
-            "recall": in_fake_ball.double().mean().item(),
-            "density": pairs / (k * len(y)),
-            "coverage": real_covered.double().mean().item()}
+    return {"precision": in_real_ball, "density": balls, "recall": in_fake_ball, "coverage": real_covered}
 
 
-__all__ = ["prdc", "NEAREST_K", "CHUNK"]
+__all__ = ["prdc", "prdc_points", "NEAREST_K", "CHUNK"]

@@ -1,0 +1,160 @@
+"""What the bootstrap intervals cost (issue 19, part 1; goal: at most 15 % of one evaluation), and how close the
+SWD replicates' grid comes to the exact W1 of each resample.
+
+1. evaluation: the whole evaluation of one trained model (every metric that applies, ``copying`` included),
+   in this process, first with a fresh cache (chance levels and reference features computed, as on a first
+   ``make demo``), then again with them cached (as for every further model of a grid); per metric the seconds
+   it took and the seconds its bootstrap took (``extra['ci_seconds']``, summed over its scores), and the share.
+   The generator-only row is what a GAN's evaluation runs.
+2. SWD replicates: on the run's real and generated images, B = 100 resamples and 32 directions per pyramid
+   level, each replicate's W1 computed exactly (every merged value) and as the metric computes it (each image's
+   CDF at a grid of quantile points): their spread (std), the largest difference of the centred replicates,
+   and seconds.
+
+Without ``--run`` a model is first trained at the preset into a temporary folder (``--steps``: evaluation
+cost does not depend on how long the model trained).
+
+    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bootstrap_cost.py --model ours --preset small --steps 50
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bootstrap_cost.py --model wgan --preset tiny --steps 5  # smoke
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+GENERATOR_METRICS = ("swd", "fd_rand", "kid_rand", "fid", "kid", "sparsity", "copying")
+
+
+def train(model: str, preset: str, steps: int, results: Path) -> Path:
+    from genbench.plan import RunOptions
+    from genbench.runner import run
+
+    outcomes = run(RunOptions([model], preset=preset, steps=steps, results=results, metrics=["sparsity"],
+                              progress=False), echo=lambda *a, **k: None)
+    assert outcomes[0].status == "finished", outcomes[0].message
+    return outcomes[0].run_dir
+
+
+def evaluation_table(run: Path, cache: Path, which: str = "fresh cache") -> list[str]:
+    from genbench import registry
+    from genbench.api import EvalContext
+    from genbench.evaluator import evaluate
+    from genbench.metrics.copying import Copying
+    from genbench.records import Record
+    from genbench.runfolder import RunFolder
+
+    if "copying" not in registry.discover("metrics"):  # an install from before the entry point was added
+        registry.register_metric("copying")(Copying)
+    folder = RunFolder(run)
+    model, config = folder.load_model("cpu")
+    ds, train_set, heldout = folder.load_data()
+    metrics = sorted(registry.discover("metrics"))
+    ctx = EvalContext(model, ds, train_set, heldout, torch.device("cpu"), n_eval=config["run"]["n_eval"],
+                      seed=config["seed"], cache_dir=cache, options={"n_feature_samples": config["run"]["n_fid"]})
+    base = Record(config["dataset"], config["model_name"], config["preset"], config["seed"], metric="", status="")
+    t0 = time.perf_counter()
+    records = evaluate(ctx, metrics, [], base, "now")
+    total = time.perf_counter() - t0
+    per: dict[str, list[float]] = {}
+    for r in records:
+        seconds, boot = per.setdefault(r.metric_plugin, [r.eval_seconds, 0.0])
+        per[r.metric_plugin][1] = boot + float((r.extra or {}).get("ci_seconds", 0.0))
+    lines = [f"### whole evaluation of {run} ({config['model_name']}, {config['preset']}), seconds per metric "
+             f"({which})", "", "| metric | evaluation s | bootstrap s | bootstrap share |", "|---|---|---|---|"]
+    for name, (seconds, boot) in sorted(per.items()):
+        share = f"{100 * boot / seconds:.1f} %" if seconds > 0 and boot > 0 else ""
+        lines.append(f"| {name} | {seconds:.2f} | {boot:.2f} | {share} |")
+    boot_all = sum(b for _, b in per.values())
+    gen = [v for k, v in per.items() if k in GENERATOR_METRICS]
+    g_eval, g_boot = sum(s for s, _ in gen), sum(b for _, b in gen)
+    lines += [f"| **all** | {total:.2f} | {boot_all:.2f} | **{100 * boot_all / total:.1f} %** |",
+              f"| generator metrics only | {g_eval:.2f} | {g_boot:.2f} | {100 * g_boot / max(g_eval, 1e-9):.1f} % |"]
+    return lines
+
+
+def _exact_w1(pa, ia, pb, ib, n: int, per_image: int, w: list[np.ndarray]) -> np.ndarray:
+    """Exact W1 of every resampled pair of sets, summed over the directions (columns): the merged sorted values
+    with signed weights multiplicity / (n p), |cumulative sum| times the gaps (no grid)."""
+    out = np.zeros(len(w[0]))
+    both = np.concatenate(w, 1) / (n * per_image)
+    for j in range(pa.shape[1]):
+        values = torch.cat([pa[:, j], pb[:, j]])
+        order = torch.argsort(values)
+        owner = torch.cat([ia[:, j] // per_image, n + ib[:, j] // per_image])[order].numpy()
+        sign = np.where(order.numpy() < len(pa), 1.0, -1.0)
+        gaps = values[order].diff().numpy()
+        for s in range(0, len(out), 16):  # replicates in blocks that stay in cache
+            cdf = np.cumsum(both[s:s + 16][:, owner] * sign, axis=1)[:, :-1]
+            out[s:s + 16] += np.abs(cdf) @ gaps
+    return out
+
+
+def swd_table(run: Path, b: int = 100, directions: int = 128) -> list[str]:
+    from genbench.metrics import swd as S
+    from genbench.metrics.core import bootstrap as bs
+    from genbench.runfolder import RunFolder
+
+    folder = RunFolder(run)
+    model, config = folder.load_model("cpu")
+    _, train_set, _ = folder.load_data()
+    seed = config["seed"]
+    n = min(config["run"]["n_eval"], len(train_set))
+    real = train_set.as_float(torch.randperm(len(train_set), generator=torch.Generator().manual_seed(seed))[:n])
+    fake = model.sample(n, seed=seed + 1)
+    gen = torch.Generator().manual_seed(5)
+    sorted_pairs = []
+    for level, (lr, lf) in enumerate(zip(S.laplacian_pyramid(real.double()), S.laplacian_pyramid(fake.double()),
+                                         strict=True)):
+        da = S.patch_descriptors(lr, S.PATCHES_PER_IMAGE, torch.Generator().manual_seed(seed * 1000 + level))
+        db = S.patch_descriptors(lf, S.PATCHES_PER_IMAGE, torch.Generator().manual_seed(seed * 1000 + level))
+        d = torch.randn(da.shape[1], directions, generator=gen, dtype=torch.float64)
+        d = d / d.norm(dim=0, keepdim=True)
+        sorted_pairs.append((*torch.sort(da @ d, dim=0), *torch.sort(db @ d, dim=0)))
+    drawn = bs.draws({"real": n, "generated": n}, b)
+    t0 = time.perf_counter()
+    exact = sum(_exact_w1(*p, n, S.PATCHES_PER_IMAGE, drawn) for p in sorted_pairs)
+    rows = [("exact (every value)", exact / (directions * len(sorted_pairs)) * 1e3, time.perf_counter() - t0)]
+    for grid in sorted({16, 64, 128, 256, bs.SWD_GRID}):
+        acc = bs.SlicedReplicates(n, S.PATCHES_PER_IMAGE, b=b, grid=grid)
+        for p in sorted_pairs:
+            acc.add(*p)
+        rows.append((f"grid of {grid}" + (" (the metric's)" if grid == bs.SWD_GRID else ""),
+                     (acc.total / acc.directions * 1e3).numpy(), acc.seconds))
+    ref = rows[0][1]
+    lines = [f"### 2. SWD replicates: grid vs exact W1, {n} real and {n} generated images, all "
+             f"{S.PATCHES_PER_IMAGE} patches, {directions} directions per level, B = {b}", "",
+             "| replicates | std | vs exact | max abs deviation from exact, centred | seconds |",
+             "|---|---|---|---|---|"]
+    for name, reps, seconds in rows:
+        dev = np.abs((reps - reps.mean()) - (ref - ref.mean())).max()
+        lines.append(f"| {name} | {reps.std():.4f} | {100 * (reps.std() / ref.std() - 1):+.1f} % | {dev:.4f} | "
+                     f"{seconds:.1f} |")
+    return lines
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--run", type=Path, help="a trained run folder (default: train one)")
+    p.add_argument("--model", default="ours")
+    p.add_argument("--preset", default="small")
+    p.add_argument("--steps", type=int, default=50)
+    args = p.parse_args()
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    with tempfile.TemporaryDirectory() as tmp:
+        run = args.run or train(args.model, args.preset, args.steps, Path(tmp) / "results")
+        print("\n".join(evaluation_table(run, Path(tmp) / "cache")), flush=True)
+        print()
+        print("\n".join(evaluation_table(run, Path(tmp) / "cache", "second evaluation: chance levels and "
+                                                                  "reference features cached")), flush=True)
+        print()
+        print("\n".join(swd_table(run)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,332 @@
+"""Bootstrap confidence intervals for the sample-based metrics: how much a value would move if the samples it
+was computed from had been drawn again (Efron & Tibshirani, "An Introduction to the Bootstrap", 1993, ch. 13:
+percentile intervals; Agarwal et al., "Deep RL at the Edge of the Statistical Precipice", NeurIPS 2021, for
+reporting intervals rather than bare means).
+
+The method, one for every metric:
+- **What is resampled**: the units a value is an average or a functional of, with replacement, each side of
+  its own: generated samples and real images for the distribution distances (``swd``, ``fd_rand``/``fid``,
+  ``kid_rand``/``kid``), images for the reconstruction errors (``mse``, ``lpips``), generated samples and
+  training images for ``ncc``, the scored images for ``dissect``. Features and per-unit numbers already
+  computed for the value are reused; nothing is extracted again.
+- **B** = ``B`` (200) replicates; ``B_FRECHET`` (100) for the Fréchet distances, whose replicate needs two
+  covariances and an eigendecomposition (benchmarks/bootstrap_cost.py measures the cost). Efron & Tibshirani
+  (1993, section 19.3) advise about 1000 replicates for percentile intervals (25-200 for a standard error): at
+  200 the ends are the ~5th and ~195th replicate and carry Monte Carlo error of a few percent of the width,
+  the price of storing the replicates with every record and of a cost within the evaluation's budget.
+- **Interval**: the 95 % percentile interval (``scipy.stats.bootstrap``, ``method='percentile'``) of the
+  replicates *re-centred on the value* (each replicate shifted by value − mean of the replicates). The shift
+  removes the resampling bias of the replicates, which for biased estimators (a Fréchet distance from 90
+  images) would otherwise put the whole interval above the value; the interval is the sampling spread of the
+  value, not a correction of the estimator's own bias (a † value stays biased).
+- **Pairing**: the resampling indices come from one fixed seed (``SEED``) and the real side is drawn first,
+  so replicate b resamples the same real images for every model scored under the same protocol: the
+  difference of two models' replicates is a paired bootstrap of their difference (the real side's share of
+  the noise cancels). The generated side's indices are the same positions for every model too; models
+  sampled from the same latents are then paired by latent, and for independent samples resampling pairs of
+  positions is as valid as resampling each alone.
+- **Stored** in the score's ``extra``: ``ci`` [lo, hi], ``ci_level`` 0.95, ``boot`` the re-centred replicates
+  to 6 significant digits (what ``genbench compare`` and the tables' best/tie rule difference), ``ci_n`` the
+  resampled units and their counts, ``ci_seconds`` what the bootstrap cost.
+
+Replicate statistics, each written for multiplicity matrices (row b: how often each unit was drawn), so B
+replicates cost matrix products rather than B recomputations:
+- means over units (``mean_replicates``): exact.
+- Fréchet distance (``frechet_replicates``): exact; the covariance of a resample is the weighted covariance of
+  the distinct points; Tr((S1 S2)^1/2) as the nuclear norm of A Bᵀ (A, B the weighted centred points) when
+  there are fewer points than dimensions, else from a Cholesky factor of S1 (eigenvalues of Lᵀ S2 L), with
+  the symmetric eigendecomposition of ``frechet`` as fallback.
+- KID (``kernel_replicates``): the unbiased MMD² of the resample over pairs of *distinct* original points
+  (pairs of a point with its own copy would put k(x, x) into the off-diagonal mean and centre the replicates on
+  the biased V-statistic), from the full kernel matrices computed once in blocks; on the whole sets, not
+  KID's 100 subsets (which for n <= 1000 are the whole sets), and re-centred on the KID value.
+- precision, recall, density, coverage (``prdc_intervals``, for the plugins of Naeem et al.'s metrics): means
+  over points with the k-NN balls held fixed (precision and density over generated samples, recall and
+  coverage over real points).
+- sliced Wasserstein (``SlicedReplicates``): images are resampled with all their patches, along every one of
+  the metric's 512 directions, from the projections the metric has just sorted: a resampled set's CDF is the
+  multiplicity-weighted mean of its images' CDFs, evaluated at ``SWD_GRID`` (128) quantile points per
+  direction, so all replicates of a batch of directions come from one matrix product; W1 is the integral of
+  |F_real* - F_fake*| as a left Riemann sum over those points (exact when the grid holds every value; the
+  tests check that). The per-channel normalisation of the descriptors is that of the full sets. Against the
+  exact W1 of each resample (benchmarks/bootstrap_cost.py: 500 images of a `small` run, 128 directions per
+  level, all patches) the replicates' spread came out 0.3 % wide with 128 points (3 % with 64, 96 % with 16)
+  and no centred replicate moved more than 0.13 of their std; a first version that used 32 directions and 16
+  patches per image instead was 9-68 % too wide, depending on the model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from scipy import stats
+
+B = 200  # replicates (the ends of a 95 % interval are about the 5th and 195th of them; see the module notes)
+B_FRECHET = 100  # fewer for the Fréchet distances: a replicate costs two covariances and an eigendecomposition
+LEVEL = 0.95
+SEED = 19  # one fixed stream for every model: replicate b of the real side is the same for all of them
+INTERVAL = "percentile, re-centred on the value"
+SIGNIFICANT = 6  # digits kept of each stored replicate
+SWD_GRID = 128  # points per direction at which the SWD replicates evaluate each image's CDF
+SWD_CHUNK = 1 << 22  # images x grid points x directions per block of the SWD replicates (16 MiB in float32)
+KERNEL_BLOCK = 2048  # rows of kernel matrix computed at once
+
+
+def describe(resampled: str, b: int = B, **more: Any) -> dict[str, Any]:
+    """The interval's part of a metric's protocol (hashed into its protocol id)."""
+    return {"B": b, "level": LEVEL, "interval": INTERVAL, "seed": SEED, "resampled": resampled, **more}
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A value's bootstrap interval: [lo, hi] at ``LEVEL``, the re-centred replicates, and what was resampled."""
+
+    value: float
+    lo: float
+    hi: float
+    replicates: np.ndarray
+    resampled: dict[str, int]
+    seconds: float
+
+    def extra(self) -> dict[str, Any]:
+        return {"ci": [_round(self.lo), _round(self.hi)], "ci_level": LEVEL,
+                "boot": [_round(x) for x in self.replicates], "ci_n": dict(self.resampled),
+                "ci_seconds": round(self.seconds, 3)}
+
+
+def _round(x: float) -> float:
+    return float(f"{float(x):.{SIGNIFICANT}g}")
+
+
+def counts(idx: np.ndarray, n: int) -> np.ndarray:
+    """(b, n) multiplicities from (b, n) resampling indices: how often each unit was drawn."""
+    idx = np.atleast_2d(np.asarray(idx))
+    b = idx.shape[0]
+    offset = (np.arange(b) * n)[:, None]
+    return np.bincount((idx + offset).ravel(), minlength=b * n).reshape(b, n).astype(np.float64)
+
+
+def bootstrap(value: float, statistic: Callable[..., np.ndarray], sizes: dict[str, int], b: int = B,
+              seed: int = SEED) -> Interval | None:
+    """The interval of ``value`` from ``b`` replicates of ``statistic``.
+
+    ``sizes`` names the resampled sides in the order they are drawn (real side first: that keeps its draws
+    the same for every model) with their unit counts; ``statistic(*multiplicities)`` gets one (b, n_side)
+    matrix per side and returns the b replicates. Resampling and percentiles are ``scipy.stats.bootstrap``'s
+    (the statistic is vectorised over the index arrays it draws). None when a side has fewer than 2 units or
+    the value is not finite."""
+    if not np.isfinite(value) or any(n < 2 for n in sizes.values()):
+        return None
+    t0 = time.perf_counter()
+    names = list(sizes)
+
+    def stat(*idx, axis=-1):
+        return np.asarray(statistic(*(counts(i, sizes[k]) for i, k in zip(idx, names, strict=True))), np.float64)
+
+    res = stats.bootstrap(tuple(np.arange(sizes[k]) for k in names), stat, n_resamples=b, vectorized=True,
+                          method="percentile", confidence_level=LEVEL, random_state=np.random.default_rng(seed))
+    reps = np.asarray(res.bootstrap_distribution, np.float64).reshape(-1)
+    if not np.isfinite(reps).all():  # a degenerate resample (e.g. only units without data): no interval
+        return None
+    shift = value - reps.mean()
+    lo, hi = float(res.confidence_interval.low) + shift, float(res.confidence_interval.high) + shift
+    return Interval(float(value), lo, hi, reps + shift, dict(sizes), time.perf_counter() - t0)
+
+
+def draws(sizes: dict[str, int], b: int = B, seed: int = SEED) -> list[np.ndarray]:
+    """The (b, n_side) multiplicities ``bootstrap`` will draw for these sides, drawn ahead: the same generator
+    and order as scipy.stats.bootstrap's (one stream, one (b, n) block of indices per side in order), for a
+    statistic accumulated while the metric runs (``from_replicates`` checks that scipy drew the same)."""
+    rng = np.random.default_rng(seed)
+    return [counts(rng.integers(0, n, (b, n)), n) for n in sizes.values()]
+
+
+def from_replicates(value: float, replicates: np.ndarray, sizes: dict[str, int], drawn: list[np.ndarray],
+                    seconds: float = 0.0) -> Interval | None:
+    """The interval from replicates computed ahead for the multiplicities ``drawn`` (``draws``): scipy.stats.bootstrap
+    draws again and must draw the same (else RuntimeError), then takes the percentiles."""
+    def stat(*w):
+        if not all(np.array_equal(x, y) for x, y in zip(w, drawn, strict=True)):
+            raise RuntimeError("scipy.stats.bootstrap drew other indices than bootstrap.draws; the precomputed "
+                               "replicates do not belong to its resamples")
+        return replicates
+
+    interval = bootstrap(value, stat, sizes, len(replicates))
+    return None if interval is None else dataclasses.replace(interval, seconds=interval.seconds + seconds)
+
+
+def extra(interval: Interval | None) -> dict[str, Any]:
+    """``interval.extra()``, or nothing when there is no interval."""
+    return interval.extra() if interval is not None else {}
+
+
+# -- replicate statistics ------------------------------------------------------------------------------
+def mean_replicates(values: np.ndarray | torch.Tensor) -> Callable[[np.ndarray], np.ndarray]:
+    """The mean of per-unit ``values`` over resampled units."""
+    v = np.asarray(values, np.float64).reshape(-1)
+    return lambda w: w @ v / w.sum(1)
+
+
+def mean_interval(value: float, values, units: str = "images", b: int = B) -> Interval | None:
+    """The interval of a mean over per-unit ``values`` (e.g. per-image reconstruction errors)."""
+    v = np.asarray(values, np.float64).reshape(-1)
+    return bootstrap(value, mean_replicates(v), {units: len(v)}, b)
+
+
+def _weighted(x: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(mean, rows sqrt(w)(x - mean) / sqrt(n - 1) of the drawn points, trace of the covariance) of the resample
+    with multiplicities ``w`` (the unbiased covariance of the multiset is A^T A)."""
+    n = w.sum()
+    keep = w > 0
+    xs, ws = x[keep], w[keep]
+    mu = ws @ xs / n
+    a = (xs - mu) * (ws / (n - 1)).sqrt()[:, None]
+    return mu, a, a.square().sum()
+
+
+def _trace_sqrt(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Tr((S1 S2)^1/2) for S1 = AᵀA, S2 = BᵀB: the nuclear norm of A Bᵀ when the points are fewer than the
+    dimensions; else from L (S1 = L Lᵀ): Tr((Lᵀ S2 L)^1/2); a singular S1 falls back to eigh. The two Gram
+    products, most of the cost, are taken in float32 from float64-centred rows (a replicate moves by ~1e-6 of
+    the replicates' spread); the rest is float64."""
+    d = a.shape[1]
+    if max(len(a), len(b)) < d:
+        return torch.linalg.svdvals(a @ b.T).sum()
+    a32, b32 = a.float(), b.float()
+    s1, s2 = (a32.T @ a32).double(), (b32.T @ b32).double()
+    chol, info = torch.linalg.cholesky_ex(s1)
+    if int(info) == 0:
+        return torch.linalg.eigvalsh(chol.T @ s2 @ chol).clamp_min(0).sqrt().sum()
+    lam, u = torch.linalg.eigh(s1)
+    root = (u * lam.clamp_min(0).sqrt()) @ u.T
+    return torch.linalg.eigvalsh(root @ s2 @ root).clamp_min(0).sqrt().sum()
+
+
+def frechet_replicates(real, fake, device: torch.device | str = "cpu") -> Callable[..., np.ndarray]:
+    """Fréchet distances between the resampled real and generated feature sets (float64, on ``device``)."""
+    x = torch.as_tensor(np.asarray(real), dtype=torch.float64, device=device)
+    y = torch.as_tensor(np.asarray(fake), dtype=torch.float64, device=device)
+
+    def stat(wr: np.ndarray, wf: np.ndarray) -> np.ndarray:
+        out = np.empty(len(wr))
+        for i, (u, v) in enumerate(zip(torch.as_tensor(wr, device=device), torch.as_tensor(wf, device=device),
+                                       strict=True)):
+            mu1, a, tr1 = _weighted(x, u.double())
+            mu2, b, tr2 = _weighted(y, v.double())
+            out[i] = float((mu1 - mu2).square().sum() + tr1 + tr2 - 2 * _trace_sqrt(a, b))
+        return out
+
+    return stat
+
+
+def frechet_interval(value: float, real, fake, device: torch.device | str = "cpu",
+                     b: int = B_FRECHET) -> Interval | None:
+    return bootstrap(value, frechet_replicates(real, fake, device), {"real": len(real), "generated": len(fake)}, b)
+
+
+def _kernel(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return (x @ y.T / x.shape[1] + 1.0) ** 3  # genbench.metrics.core.frechet.polynomial_kernel
+
+
+def _quadratic(w: torch.Tensor, x: torch.Tensor, v: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """(b,) w_b K(x, y) v_b for every replicate, the kernel matrix made in row blocks."""
+    out = torch.zeros(len(w), dtype=torch.float64, device=x.device)
+    for s in range(0, len(x), KERNEL_BLOCK):
+        out += ((w[:, s:s + KERNEL_BLOCK] @ _kernel(x[s:s + KERNEL_BLOCK], y)) * v).sum(1)
+    return out
+
+
+def kernel_replicates(real, fake, device: torch.device | str = "cpu") -> Callable[..., np.ndarray]:
+    """Unbiased MMD² (cubic kernel) of each resample, over pairs of distinct original points."""
+    x = torch.as_tensor(np.asarray(real), dtype=torch.float64, device=device)
+    y = torch.as_tensor(np.asarray(fake), dtype=torch.float64, device=device)
+    kxx = (x.square().sum(1) / x.shape[1] + 1.0) ** 3  # k(x, x)
+    kyy = (y.square().sum(1) / y.shape[1] + 1.0) ** 3
+
+    def within(w: torch.Tensor, z: torch.Tensor, diag: torch.Tensor) -> torch.Tensor:
+        n = w.sum(1)
+        return (_quadratic(w, z, w, z) - w.square() @ diag) / (n * n - w.square().sum(1))
+
+    def stat(wr: np.ndarray, wf: np.ndarray) -> np.ndarray:
+        u, v = torch.as_tensor(wr, device=device), torch.as_tensor(wf, device=device)
+        cross = _quadratic(u, x, v, y) / (u.sum(1) * v.sum(1))
+        return (within(u, x, kxx) + within(v, y, kyy) - 2 * cross).cpu().numpy()
+
+    return stat
+
+
+def kernel_interval(value: float, real, fake, device: torch.device | str = "cpu", b: int = B) -> Interval | None:
+    return bootstrap(value, kernel_replicates(real, fake, device), {"real": len(real), "generated": len(fake)}, b)
+
+
+def prdc_intervals(values: dict[str, float], points: dict[str, torch.Tensor], k: int,
+                   b: int = B) -> dict[str, Interval | None]:
+    """Intervals of precision, recall, density and coverage (genbench.metrics.core.prdc.prdc_points gives the
+    per-point numbers they average): precision and density over the generated samples, recall and coverage
+    over the real points, each a mean over resampled points with every k-NN ball held as computed (a resample's
+    duplicates would otherwise shrink the balls to 0), so the balls' own variability is not in the interval."""
+    per_point = {"precision": (points["precision"], "generated"), "density": (points["density"] / k, "generated"),
+                 "recall": (points["recall"], "real"), "coverage": (points["coverage"], "real")}
+    return {name: mean_interval(values[name], v.double().cpu().numpy(), units=side, b=b)
+            for name, (v, side) in per_point.items() if name in values}
+
+
+class SlicedReplicates:
+    """Replicates of a sliced W1 mean (``swd``), accumulated as the metric sorts its projections.
+
+    The resampling multiplicities are drawn first (``draws``: the stream scipy.stats.bootstrap then draws again
+    and checks); ``add`` takes each batch of directions the metric has just sorted. Along a direction, a
+    resampled set's CDF is the multiplicity-weighted mean of its images' own CDFs (each image brings all its
+    patches), so with each image's CDF evaluated at ``grid`` points (quantiles of both sets, their extremes
+    included) one matrix product gives every replicate's F_real* - F_fake* there, and W1 = the integral of its
+    absolute value, a left Riemann sum over the points. Every direction and every patch of the metric is used;
+    the grid is the approximation (exact when it holds every value)."""
+
+    def __init__(self, n_images: int, per_image: int, b: int = B, grid: int = SWD_GRID):
+        self.n, self.per_image, self.grid = n_images, per_image, grid
+        self.sizes = {"real": n_images, "generated": n_images}
+        self.drawn = draws(self.sizes, b)
+        self.w = [torch.from_numpy(x).float() for x in self.drawn]
+        self.total = torch.zeros(b, dtype=torch.float64)
+        self.directions = 0
+        self.seconds = 0.0
+
+    def _cdfs(self, values: torch.Tensor, rows: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+        """(n, k * G): each image's share of its values <= each grid point, per direction (k of them)."""
+        k, g, n = grid.shape[0], grid.shape[1], self.n
+        bins = torch.searchsorted(grid, values.T.contiguous(), out_int32=True)  # (k, M): value <= grid[j] iff j >= bin
+        key = rows.T.to(torch.int32).div_(self.per_image, rounding_mode="floor")  # the image of each value
+        key.add_(torch.arange(0, k * n, n, dtype=torch.int32)[:, None]).mul_(g + 1).add_(bins)
+        counts = torch.bincount(key.T.reshape(-1), minlength=k * n * (g + 1)).view(k, n, g + 1)  # order is moot
+        return counts.cumsum(2)[:, :, :g].permute(1, 0, 2).reshape(n, k * g).float().div_(self.per_image)
+
+    def add(self, sorted_real: torch.Tensor, rows_real: torch.Tensor, sorted_fake: torch.Tensor,
+            rows_fake: torch.Tensor) -> None:
+        """Directions in columns: each set's projections sorted per column (M, k) and the rows they came from
+        (image-major: row r belongs to image r // per_image), as ``torch.sort(x @ d, dim=0)`` returns them."""
+        t0 = time.perf_counter()
+        m, g = sorted_real.shape[0], self.grid
+        ranks = torch.linspace(0, m - 1, max(2, g // 2)).round().long()
+        step = max(1, SWD_CHUNK // (self.n * g))
+        for c in range(0, sorted_real.shape[1], step):
+            sa, sb = sorted_real[:, c:c + step].float(), sorted_fake[:, c:c + step].float()
+            grid = torch.cat([sa[ranks], sb[ranks]]).sort(dim=0).values.T.contiguous()  # (k, G)
+            cdf_a = self._cdfs(sa, rows_real[:, c:c + step], grid)
+            cdf_b = self._cdfs(sb, rows_fake[:, c:c + step], grid)
+            diff = (self.w[0] @ cdf_a - self.w[1] @ cdf_b).div_(self.n).view(len(self.w[0]), -1, grid.shape[1])
+            self.total += (diff[:, :, :-1].abs() * grid.diff(dim=1)).sum((1, 2)).double()
+            self.directions += sa.shape[1]
+        self.seconds += time.perf_counter() - t0
+
+    def interval(self, value: float, scale: float = 1e3) -> Interval | None:
+        """The interval of ``value`` = the mean over every added direction of W1, times ``scale``."""
+        if not self.directions:
+            return None
+        return from_replicates(value, (self.total / self.directions * scale).numpy(), self.sizes, self.drawn,
+                               seconds=self.seconds)
