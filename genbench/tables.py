@@ -248,7 +248,7 @@ def render(t: Table, fmt: str) -> str:
                  esc(t.metric) + " & " + " & ".join(esc(c) for c in t.columns)
                  + r" \\", r"\midrule"]
         for r in t.rows:
-            cells = [esc(mark(t, r, c, r"\textbf{{{}}}", "{} " + verdicts.TIED)) for c in t.columns]
+            cells = [mark(t, r, c, r"\textbf{{{}}}", r"{} $\approx$", esc) for c in t.columns]
             lines.append(esc(r) + " & " + " & ".join(cells) + r" \\")
         lines += [r"\bottomrule", r"\end{tabular}"]
         return "\n".join(lines + ["% " + " ".join(n.splitlines()) for n in t.notes if n])
