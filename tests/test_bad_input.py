@@ -197,16 +197,21 @@ def test_results_folder_without_write_permission(cli, tmp_path):
         ro.chmod(0o755)
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def _tiny_run(tmp_path_factory, model: str):
+    """A results folder with one tiny run of ``model`` (2 steps)."""
     from genbench.cli import main
 
-    res = tmp_path_factory.mktemp("trained")
+    res = tmp_path_factory.mktemp(model)
     try:
-        main(["run", "--models", "vae", "--steps", "2", "--results", str(res), *TINY])
+        main(["run", "--models", model, "--steps", "2", "--results", str(res), *TINY])
     except SystemExit as exc:  # pragma: no cover - shows in the assertions
         assert exc.code in (0, None)
     return res
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    return _tiny_run(tmp_path_factory, "vae")
 
 
 def test_corrupt_results_record_is_skipped_with_one_warning(cli, trained, tmp_path):
@@ -310,14 +315,7 @@ def test_a_results_json_of_the_wrong_shape_is_refused_by_run(cli, trained, tmp_p
 
 @pytest.fixture(scope="module")
 def trained_renderer(tmp_path_factory):
-    from genbench.cli import main
-
-    res = tmp_path_factory.mktemp("renderer")
-    try:
-        main(["run", "--models", "ours", "--steps", "2", "--results", str(res), *TINY])
-    except SystemExit as exc:  # pragma: no cover - shows in the assertions
-        assert exc.code in (0, None)
-    return res
+    return _tiny_run(tmp_path_factory, "ours")
 
 
 def test_a_checkpoint_that_does_not_fit_the_model_in_tree_and_report(cli, trained, trained_renderer, tmp_path):

@@ -55,6 +55,7 @@ its results are float32 means; the tests measured <= 2.5e-8 on continuous data).
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -222,12 +223,22 @@ def _kth_nn_sq(s: _Filtered, k: int, chunk: int, tol: tuple[float, float]) -> to
     return kth
 
 
-def _inside(d: torch.Tensor, thr_hi: torch.Tensor, x: _Filtered, rows: slice, y: _Filtered, cols: slice,
-            radius2: torch.Tensor, eps: torch.Tensor, per_row: bool) -> tuple[torch.Tensor, torch.Tensor]:
+class _Balls(NamedTuple):
+    """The k-NN balls a tile is tested against: the tile's rounded-up thresholds, and per ball its squared
+    radius and the rounding bound of the tile's distances."""
+
+    thr_hi: torch.Tensor
+    radius2: torch.Tensor
+    eps: torch.Tensor
+
+
+def _inside(d: torch.Tensor, balls: _Balls, x: _Filtered, rows: slice, y: _Filtered, cols: slice,
+            per_row: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """(i, j) of the tile's pairs with exact ||x_i - y_j||^2 < radius2 (per row i, or per column j).
     Candidates are the entries under the rounded-up threshold radius2 + eps; those below radius2 - eps are
     inside for certain, the rest are decided by the exact distance."""
-    cand_i, cand_j = _below(d, thr_hi)
+    radius2, eps = balls.radius2, balls.eps
+    cand_i, cand_j = _below(d, balls.thr_hi)
     if len(cand_i) == 0:
         return cand_i, cand_j
     approx = x.unscaled(d[cand_i, cand_j])
@@ -294,11 +305,11 @@ def prdc_points(real: np.ndarray, fake: np.ndarray, k: int = NEAREST_K, chunk: i
         for b in range(0, len(y), chunk):
             cols = slice(b, min(b + chunk, len(y)))
             d = x.tile(rows, y, cols)
-            i, j = _inside(d, thr_real[rows], x, rows, y, cols, r2[rows], eps_r[rows], per_row=True)
+            i, j = _inside(d, _Balls(thr_real[rows], r2[rows], eps_r[rows]), x, rows, y, cols, per_row=True)
             in_real_ball[j] = True
             real_covered[i] = True
             balls += torch.bincount(j, minlength=len(y))
-            i, _ = _inside(d, thr_fake[:, cols], x, rows, y, cols, s2[cols], eps_s[cols], per_row=False)
+            i, _ = _inside(d, _Balls(thr_fake[:, cols], s2[cols], eps_s[cols]), x, rows, y, cols, per_row=False)
             in_fake_ball[i] = True
     return {"precision": in_real_ball, "density": balls, "recall": in_fake_ball, "coverage": real_covered}
 
