@@ -27,7 +27,7 @@ from genbench.plan import Cell, RunOptions, RunPlan, make_plan
 from genbench.records import Record, RunResults, device_name, flatten, git_commit, now, versions
 from genbench.rng import seed_everything
 from genbench.runfolder import ERROR_LOG, RESULTS, RunFolder
-from genbench.trainer import TrainResult, train
+from genbench.trainer import train
 from genbench.validate import check_data, check_models
 
 
@@ -169,10 +169,9 @@ def run_cell(plan: RunPlan, cell: Cell, data: LoadedData, echo: Callable[..., No
     if not main:
         return RunOutcome(cell.model, folder.path, res.status, res.message, seconds=res.seconds)
     previous = previous_results(folder, plan.fresh)
-    base = Record(cell.dataset, cell.model, plan.preset, cell.seed, metric="", status="", step=res.step,
-                  config=flatten(config), versions=versions(), git_commit=git_commit(),
-                  device=device_name(plan.device))
-    meta = _run_meta(base, res)
+    base = base_record(plan, cell, config, res.step)
+    meta = run_meta(base, res.status, train_seconds=round(res.seconds, 2), images_per_s=round(res.images_per_s, 1),
+                    resumed_from=res.resumed_from)
     if res.status != "finished":
         failed = failed_records(base, plan.metrics, previous.records, res.message, now())
         folder.write_results(RunResults({**previous.run, **meta}, failed))
@@ -208,11 +207,17 @@ def evaluate_model(plan: RunPlan, cell: Cell, model, data: LoadedData, base: Rec
     return records
 
 
-def _run_meta(base: Record, res: TrainResult) -> dict:
+def base_record(plan: RunPlan, cell: Cell, config: dict, step: int) -> Record:
+    """What every record of a cell shares: its identity, step, config and provenance."""
+    return Record(cell.dataset, cell.model, plan.preset, cell.seed, metric="", status="", step=step,
+                  config=flatten(config), versions=versions(), git_commit=git_commit(), device=device_name(plan.device))
+
+
+def run_meta(base: Record, status: str, **more) -> dict:
+    """A results.json's run metadata: the cell, its step and status, provenance, and ``more``."""
     return {"dataset": base.dataset, "model": base.model, "preset": base.preset, "seed": base.seed,
-            "step": res.step, "versions": base.versions, "git_commit": base.git_commit, "device": base.device,
-            "status": res.status, "train_seconds": round(res.seconds, 2), "images_per_s": round(res.images_per_s, 1),
-            "resumed_from": res.resumed_from, "genbench": genbench.__version__}
+            "step": base.step, "versions": base.versions, "git_commit": base.git_commit, "device": base.device,
+            "status": status, "genbench": genbench.__version__, **more}
 
 
 def failed_records(base: Record, metric_names: list[str], previous: list[Record], message: str,

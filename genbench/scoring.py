@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 import torch
 
-import genbench
 from genbench import registry
 from genbench.api import GenerativeModel, ImageSet, interface_problem
 from genbench.errors import GenbenchError
@@ -34,13 +33,12 @@ from genbench.external import (
 )
 from genbench.io import atomic_path, jsonable
 from genbench.plan import DEFAULT_RESULTS, Cell, RunOptions, RunPlan, make_plan
-from genbench.records import Record, RunResults, device_name, flatten, git_commit, versions
+from genbench.records import Record, RunResults
 from genbench.runfolder import SAMPLES
-from genbench.runner import LoadedData, evaluate_model, load_data, previous_results
+from genbench.runner import LoadedData, base_record, evaluate_model, load_data, previous_results, run_meta
 from genbench.viz import save_grid
 
 REAL_SPLITS = ("heldout",)
-
 
 
 @dataclass
@@ -147,14 +145,9 @@ def _score(plan: RunPlan, cell: Cell, model: GenerativeModel, data: LoadedData, 
         previous = previous_results(folder, fresh=True) if same else RunResults()  # other images: none reused
         folder.write_config(config)
         _save_samples(model, folder.file(SAMPLES))
-        base = Record(cell.dataset, cell.model, plan.preset, cell.seed, metric="", status="", step=0,
-                      config=flatten(config), versions=versions(), git_commit=git_commit(),
-                      device=device_name(plan.device))
+        base = base_record(plan, cell, config, step=0)
         records = evaluate_model(plan, cell, model, data, base, previous, echo)
-        meta = {"dataset": cell.dataset, "model": cell.model, "preset": plan.preset, "seed": cell.seed, "step": 0,
-                "status": "finished", "source": source.to_dict(), "versions": base.versions,
-                "git_commit": base.git_commit, "device": base.device, "genbench": genbench.__version__}
-        folder.write_results(RunResults(meta, records))
+        folder.write_results(RunResults(run_meta(base, "finished", source=source.to_dict()), records))
     return records
 
 
