@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.metadata as md
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from genbench.api import Dataset, GenerativeModel, Metric, check_capabilities, check_metric
@@ -84,12 +85,44 @@ def discover(kind: str, refresh: bool = False) -> dict[str, Entry]:
             if not found[ep.name].ok:
                 problems.append(f"{kind[:-1]} plugin '{ep.name}' ({ep.value}) failed to load: "
                                 f"{found[ep.name].error}")
+        ours = [ep for ep in eps if ep.dist is not None and ep.dist.name == "genbench"]
+        where = getattr(ours[0].dist, "_path", None) if ours else None  # the metadata actually read
+        stale = stale_install(kind, {ep.name for ep in ours}, where=where)
+        if stale:
+            problems.append(stale)
         _cache[kind], _problems[kind] = found, problems
         for p in problems:
             warnings.warn(p, RuntimeWarning, stacklevel=2)
     merged = dict(_cache[kind])
     merged.update(_manual[kind])
     return merged
+
+
+SOURCE_PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
+
+
+def stale_install(kind: str, installed: set[str], pyproject: Path = SOURCE_PYPROJECT,
+                  where: Path | None = None) -> str | None:
+    """In a source checkout, the built-in plugins its pyproject declares that the installed entry points lack.
+
+    Built-ins are entry points, so after a ``git pull`` that adds one an editable install keeps the old
+    list until it is reinstalled, and the new plugin silently does not exist; this says so. The pyproject
+    is read as data (TOML), never run; outside a checkout (a wheel install) there is none and nothing is said.
+    """
+    try:
+        import tomllib
+        declared = tomllib.loads(pyproject.read_text())["project"]["entry-points"][KINDS[kind]]
+    except (ImportError, OSError, ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(declared, dict) or not installed:
+        return None
+    missing = sorted(set(declared) - installed)
+    if not missing:
+        return None
+    source = f" ({Path(where).resolve()})" if where else ""
+    return (f"genbench's installed entry points{source} are older than its source: {kind} "
+            f"{', '.join(missing)} declared in {pyproject} but not registered; reinstall with "
+            f"`pip install -e .` (or `make install`), or delete that stale metadata")
 
 
 def problems(kind: str) -> list[str]:

@@ -24,6 +24,24 @@ def test_builtin_plugins_come_through_entry_points():
     assert {"mse", "swd"} <= set(registry.names("metrics"))
 
 
+def test_every_builtin_the_pyproject_declares_is_installed():
+    # fails in an editable install made before a plugin was added: reinstall (`make install`)
+    for kind in registry.KINDS:
+        installed = {n for n, e in registry.discover(kind).items() if e.source == "genbench"}
+        assert registry.stale_install(kind, installed) is None, kind
+
+
+def test_a_stale_install_is_named_with_its_fix(tmp_path):
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[project.entry-points."genbench.metrics"]\nswd = "a:B"\ncopying = "a:C"\n')
+    message = registry.stale_install("metrics", {"swd", "fid"}, pyproject)
+    assert "metrics copying declared" in message and "pip install -e ." in message
+    where = registry.stale_install("metrics", {"swd"}, pyproject, where=tmp_path / "genbench.egg-info")
+    assert str(tmp_path / "genbench.egg-info") in where
+    assert registry.stale_install("metrics", {"swd", "copying"}, pyproject) is None
+    assert registry.stale_install("metrics", {"swd"}, tmp_path / "absent.toml") is None  # a wheel install
+
+
 def test_unknown_name_lists_valid_ones():
     with pytest.raises(GenbenchError) as e:
         registry.get_model("nope")
