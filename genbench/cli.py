@@ -218,7 +218,9 @@ def stats(dataset, preset, out, network, results, device, data_root, inception_w
               help="overview: per dataset and preset, rows models x columns metrics (default without --metric); "
                    "paper: one table per metric, rows datasets x columns models with Δ (default with --metric).")
 @click.option("--ci", is_flag=True, help="Show each value's 95% interval beside it.")
-def table(metric, results, fmt, dataset, preset, layout, ci):
+@click.option("--models", help="Only these models, in this order (comma-separated); best and tie marks are "
+                               "decided among them. Calibration rows (genbench eval --real) stay.")
+def table(metric, results, fmt, dataset, preset, layout, ci, models):
     """Comparison tables (mean ± std over seeds) from the recorded results."""
     from genbench.io import path_problem
     from genbench.runfolder import load_records
@@ -234,14 +236,19 @@ def table(metric, results, fmt, dataset, preset, layout, ci):
         df = df[df["preset"] == preset]
     if df.empty:
         raise GenbenchError(f"No results for dataset={dataset or 'any'} preset={preset or 'any'} under '{results}'.")
+    names = None
+    if models is not None:
+        from genbench.tables import only_models
+
+        df, names = only_models(df, models)
     if (layout or ("paper" if metric else "overview")) == "paper":
-        _print_tables(df, [metric] if metric else None, fmt, ci)
+        _print_tables(df, [metric] if metric else None, fmt, ci, names)
         return
     if metric and metric not in set(df["metric"]):
         from genbench.tables import build_table
 
         build_table(df, metric)  # raises the one-sentence error naming the recorded metrics
-    _print_overviews(df, [metric] if metric else None, fmt, ci=ci)
+    _print_overviews(df, [metric] if metric else None, fmt, names, ci=ci)
 
 
 def _print_overviews(df, metrics, fmt, models=None, ci=False):
@@ -257,7 +264,7 @@ def _print_overviews(df, metrics, fmt, models=None, ci=False):
             click.echo(("\n" if i else "") + render(t, fmt))
 
 
-def _print_tables(df, metrics, fmt, ci=False):
+def _print_tables(df, metrics, fmt, ci=False, models=None):
     """One table per metric. Without an explicit metric list, metrics that have no value in any cell
     (e.g. FID without weights) get one line instead of a table of 'unavailable'."""
     from genbench.tables import build_table, metric_order, render, rich_table, valueless
@@ -270,7 +277,7 @@ def _print_tables(df, metrics, fmt, ci=False):
             err.print("no values for: " + ", ".join(f"{m} ({s})" for m, s in empty.items()), style="dim",
                       markup=False)
     for i, m in enumerate(metrics):
-        t = build_table(df, m, ci)
+        t = build_table(df, m, ci, models)
         if fmt == "rich":
             console.print(rich_table(t, plain=console.color_system is None))
         else:

@@ -158,9 +158,25 @@ def protocol_note(ok: pd.DataFrame, metrics: list[str]) -> str | None:
     return f"{head}: " + ", ".join(f"{'/'.join(ms)} {pid}" for pid, ms in by_pid.items())
 
 
-def build_table(df: pd.DataFrame, metric: str, ci: bool = False) -> Table:
-    """The paper layout of ``metric``: rows datasets (and presets), columns models, Δ; with ``ci`` each value's
-    95 % interval in its cell."""
+def only_models(df: pd.DataFrame, text: str) -> tuple[pd.DataFrame, list[str]]:
+    """The records of the models named in ``text`` (comma-separated) and of the calibration rows, and the
+    row order: the named models, then the calibration rows. A name with no records is refused in one sentence."""
+    names = list(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    recorded = list(dict.fromkeys(df["model"]))
+    missing = [n for n in names if n not in recorded]
+    if not names or missing:
+        what = f"no records for model '{missing[0]}'{did_you_mean(missing[0], recorded)}" if missing else \
+            "--models names no model"
+        raise GenbenchError(f"{what}; recorded models: {', '.join(recorded)}.")
+    calibration = [m for m, g in df.groupby("model", sort=False) if verdicts.is_calibration(g)]
+    order = names + [m for m in calibration if m not in names]
+    return df[df["model"].isin(order)], order
+
+
+def build_table(df: pd.DataFrame, metric: str, ci: bool = False, models: list[str] | None = None) -> Table:
+    """The paper layout of ``metric``: rows datasets (and presets), columns models (``models``: these, in this
+    order; default every model evaluated, in the order first evaluated), Δ; with ``ci`` each value's 95 %
+    interval in its cell."""
     if df.empty or metric not in set(df["metric"]):
         known = sorted(set(df["metric"])) if not df.empty else []
         raise GenbenchError(f"No records for metric '{metric}'{did_you_mean(metric, known)}; recorded metrics: "
@@ -173,7 +189,8 @@ def build_table(df: pd.DataFrame, metric: str, ci: bool = False) -> Table:
     d = d.sort_values("time", kind="stable")
     rows = list(dict.fromkeys(d["row"]))
     # every model evaluated on these rows gets a column, so 'n/a' is visible, not a missing column
-    models = list(dict.fromkeys(df[df["row"].isin(rows)].sort_values("time", kind="stable")["model"]))
+    evaluated = list(dict.fromkeys(df[df["row"].isin(rows)].sort_values("time", kind="stable")["model"]))
+    models = evaluated if models is None else [m for m in models if m in evaluated]
     na = df[(df["metric_plugin"] == plugin) & (df["status"] == "n/a")] if "metric_plugin" in df else df[:0]
     t = Table(metric, hib, rows, models + ([] if hib is None else ["Δ"]), {})
     for r in rows:
@@ -202,6 +219,8 @@ def build_table(df: pd.DataFrame, metric: str, ci: bool = False) -> Table:
     t.notes.append(f"{direction}; seeds per cell: {seeds.min()}–{seeds.max()}" if len(seeds) else direction)
     if hib is not None:
         t.notes.append(verdicts.RULE)
+    if any(verdicts.is_calibration(d[d["model"] == m]) for m in models):
+        t.notes.append(verdicts.CALIBRATION_NOTE)
     if ci:
         t.notes.append(CI_NOTE)
     warn_notes = sorted(set(d.loc[d["status"] == "warn", "note"].dropna()))

@@ -185,3 +185,23 @@ def test_compare_with_nothing_to_compare_is_one_sentence_naming_what_exists(resu
     assert code == 2 and "Model 'gamma' has no records on dataset 'shapes'; it has records on: cars." in err
     code, _, err = cli("compare", "alpha", "gamma", "--results", str(tmp_path / "r"))
     assert code == 2 and "share no metric" in err and "'gamma' has swd on cars" in err
+
+
+def test_table_models_decides_best_among_the_named_in_their_order(results, cli):
+    for seed, v in enumerate((9.0, 9.2, 8.8)):  # gamma: clearly better than alpha on shapes
+        _write(results, "gamma", seed, _rec("gamma", seed, v))
+    calibration = {**_rec("real-heldout", 0, 5.0), "config": {"source.kind": "real"}}
+    _write(results, "real-heldout", 0, calibration)
+    args = ("table", "--results", str(results), "--dataset", "shapes", "--metric", "swd", "--format", "md")
+    code, out, err = cli(*args)
+    assert code == 0, err
+    assert "**9.00 ± 0.20**" in out and "**10.00" not in out
+    code, out, err = cli(*args, "--models", "beta,alpha")
+    assert code == 0, err
+    header = next(line for line in out.splitlines() if line.startswith("| swd |"))
+    assert header.index("beta") < header.index("alpha") < header.index("real-heldout") and "gamma" not in out
+    assert "**10.00 ± 0.20** | 5.00 |" in out and "calibration rows" in out  # calibration kept, not ranked
+    code, out, err = cli(*args[:-4], "--models", "alpha,gama")
+    assert code == 0 or code == 2
+    assert code == 2 and "no records for model 'gama'" in err and "did you mean 'gamma'" in err
+    assert "recorded models: " in err and "Traceback" not in err
