@@ -1,0 +1,167 @@
+"""Which of the paper's claims hold on a results folder, by genbench's significance rule (genbench.verdicts).
+
+    PYTHONPATH=. .venv/bin/python benchmarks/paper_claims.py --results results/reference/small/runs
+
+Prints, per dataset, one markdown table per claim; the README's and results/reference/README.md's findings
+are read from it. The claims, as the paper makes them (docs/method.md, section 5):
+
+1. **Samples**: ours has the best samples of the paper's eight models (Table 2). For every sample metric
+   recorded (swd, fd_rand, kid_rand, the *_rand precision/recall/density/coverage; fid, kid, isc and the
+   Inception family where weights were there), the column's verdict among the eight alone
+   (``verdicts.decide``: best only when it beats every other one at the 5 % level, else tied leaders).
+2. **Reconstruction**: ours reconstructs best of the paper's models that reconstruct (Table 3): the same
+   verdict among ours, vae, ali and alice on mse, mse_heldout (and lpips); then ours against each ablation.
+3. **Interpretability**: sparsity makes parts (Table 4 and Fig. 1): sparse against dense with everything
+   else equal, ours vs ours-dense and abp-sparse vs abp, on ``dissect`` (shapes, the only dataset with true
+   part masks) and ``ncc`` (``verdicts.difference``: Welch's t over seeds, or the paired bootstrap for one).
+4. **Copying** (not a paper claim; the first question on a 90-image dataset): each model's C_T per seed.
+   C_T averages per-cell Mann-Whitney z-scores, about N(0, 1) under "as close as fresh data" when there is
+   one cell (``lfw``: 10 held-out images, one cell) and tighter with more, so a model is said to copy when
+   C_T < ``COPYING_Z`` in every seed (one-sided 5 % for one cell: conservative with more cells).
+
+The calibration row (``genbench eval --real heldout``) is shown beside each claim, never ranked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from genbench import verdicts  # noqa: E402
+from genbench.runfolder import load_records  # noqa: E402
+
+PAPER = ("ours", "vae", "dcgan", "wgan", "coopnet", "cegan", "ali", "alice")
+RECONSTRUCT = ("ours", "vae", "ali", "alice")
+ABLATIONS = ("ours-dense", "abp", "abp-sparse")
+SPARSE_VS_DENSE = (("ours", "ours-dense"), ("abp-sparse", "abp"))
+SAMPLE_METRICS = ("swd", "fd_rand", "kid_rand", "precision_rand", "recall_rand", "density_rand", "coverage_rand",
+                  "fid", "kid", "isc", "precision", "recall", "density", "coverage")
+RECON_METRICS = ("mse", "mse_heldout", "lpips")
+PARTS_METRICS = ("dissect", "ncc")
+COPYING_Z = -1.645  # one-sided 5 % of N(0, 1)
+
+
+def _good(df: pd.DataFrame) -> pd.DataFrame:
+    return df[df["status"].isin(verdicts.OK) & df["value"].notna()]
+
+
+def _mean_std(g: pd.DataFrame) -> str:
+    x = g["value"].astype(float)
+    return f"{x.mean():.4g}" + (f" ± {x.std(ddof=1):.2g}" if len(x) > 1 else "") + f" ({len(x)})"
+
+
+def _calibration(d: pd.DataFrame, metric: str) -> str:
+    g = d[(d["metric"] == metric)]
+    g = g[[verdicts.is_calibration(g[g["model"] == m]) for m in g["model"]]] if len(g) else g
+    return _mean_std(g) if len(g) else "—"
+
+
+def column_verdict(d: pd.DataFrame, metric: str, models: tuple[str, ...], claimant: str = "ours") -> list[str] | None:
+    """One row of a claim table: metric, the claimant's value, the leaders, the verdict, best vs runner-up."""
+    g = d[(d["metric"] == metric) & d["model"].isin(models)]
+    if g.empty or claimant not in set(g["model"]):
+        return None
+    hib = bool(g["higher_is_better"].dropna().iloc[0])
+    cells = {m: gm for m, gm in g.groupby("model", sort=False)}
+    v = verdicts.decide(verdicts.contenders(cells), hib)
+    means = {m: float(gm["value"].astype(float).mean()) for m, gm in cells.items()}
+    ranked = sorted(means, key=lambda m: -means[m] if hib else means[m])
+    if v.best:
+        lead = next(iter(v.best))
+        verdict = "**holds**" if lead == claimant else f"does not hold: {lead} significantly best"
+    else:
+        tied = sorted(v.tied, key=ranked.index)
+        verdict = (f"tie ({claimant} among {len(tied)} tied leaders)" if claimant in tied
+                   else f"does not hold: leaders {', '.join(tied)} tied, {claimant} behind")
+    r = v.runner_up
+    test = "" if r is None else (f"{r.a} − {r.b} = {verdicts.fmt(r.diff)}, p {r.p_text} ({r.method or r.why})")
+    rank = f"{ranked.index(claimant) + 1}/{len(ranked)}"
+    top = ", ".join(f"{m} {means[m]:.4g}" for m in ranked[:3])
+    return [f"{metric} {'↑' if hib else '↓'}", _mean_std(cells[claimant]), rank, top, verdict, test,
+            _calibration(d, metric)]
+
+
+def pair_rows(d: pd.DataFrame, metric: str, pairs) -> list[list[str]]:
+    rows = []
+    for a, b in pairs:
+        ga, gb = d[(d["metric"] == metric) & (d["model"] == a)], d[(d["metric"] == metric) & (d["model"] == b)]
+        if ga.empty or gb.empty:
+            continue
+        t = verdicts.difference(a, ga, b, gb)
+        hib = bool(ga["higher_is_better"].dropna().iloc[0])
+        if not t.tested:
+            verdict = f"untested ({t.why})"
+        elif not t.significant:
+            verdict = "within noise"
+        else:
+            verdict = f"**{a if (t.diff > 0) == hib else b} better**"
+        ci = "" if t.ci is None else f"[{verdicts.fmt(t.ci[0])}, {verdicts.fmt(t.ci[1])}]"
+        rows.append([f"{metric} {'↑' if hib else '↓'}", f"{a} vs {b}", _mean_std(ga), _mean_std(gb),
+                     f"{verdicts.fmt(t.diff)} {ci}", t.p_text, verdict])
+    return rows
+
+
+def copying_rows(d: pd.DataFrame) -> list[list[str]]:
+    rows = []
+    for metric in ("copying", "copying_inception"):
+        for model, g in d[d["metric"] == metric].groupby("model", sort=False):
+            x = g.sort_values("seed")["value"].astype(float)
+            calib = verdicts.is_calibration(g)
+            verdict = ("calibration" if calib else "**copies**" if (x < COPYING_Z).all()
+                       else "underfits (farther than fresh data)" if (x > -COPYING_Z).all()
+                       else "no evidence of copying")
+            rows.append([metric, model, ", ".join(f"{v:.2f}" for v in x), verdict,
+                         "†" if (g["status"] == "warn").any() else ""])
+    return rows
+
+
+def md(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+
+
+def report(df: pd.DataFrame) -> str:
+    out = []
+    good = _good(df)
+    for (dataset, preset), d in good.groupby(["dataset", "preset"], sort=False):
+        out.append(f"## {dataset} · {preset}\n")
+        head = ["metric", "ours (mean ± std (seeds))", "ours' rank", "top three", "verdict", "best vs runner-up",
+                "calibration"]
+        rows = [r for m in SAMPLE_METRICS if (r := column_verdict(d, m, PAPER))]
+        out += ["**1. Samples: ours best of the paper's eight?**\n", md(head, rows) if rows else "no records", ""]
+        rows = [r for m in RECON_METRICS if (r := column_verdict(d, m, RECONSTRUCT))]
+        out += ["**2. Reconstruction: ours best of ours, vae, ali, alice?**\n",
+                md(head, rows) if rows else "no records", ""]
+        pair_head = ["metric", "pair", "first", "second", "difference [95 %]", "p", "verdict"]
+        rows = [r for m in RECON_METRICS for r in pair_rows(d, m, [("ours", a) for a in ABLATIONS])]
+        if rows:
+            out += ["*ours against the ablations (reconstruction):*\n", md(pair_head, rows), ""]
+        rows = [r for m in PARTS_METRICS for r in pair_rows(d, m, SPARSE_VS_DENSE)]
+        out += ["**3. Interpretability: sparse better than dense?**\n", md(pair_head, rows) if rows else "no records",
+                ""]
+        rows = copying_rows(d)
+        out += [f"**4. Copying (C_T per seed; copies when below {COPYING_Z} in every seed)**\n",
+                md(["metric", "model", "C_T per seed", "reading", "few held-out"], rows) if rows else "no records", ""]
+    out.append(f"Rule: {verdicts.RULE}. {verdicts.CALIBRATION_NOTE}.")
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--results", default="results", type=Path)
+    args = ap.parse_args(argv)
+    df = load_records(args.results)
+    if df.empty:
+        print(f"no records under {args.results}", file=sys.stderr)
+        return 2
+    print(report(df))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
