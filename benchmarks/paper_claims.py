@@ -125,11 +125,21 @@ def md(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
 
 
+def balanced(d: pd.DataFrame) -> tuple[pd.DataFrame, list[int]]:
+    """The records of the seeds every (non-calibration) model has on this dataset: while a grid is under way
+    one model's extra seed would leave it untested against the others (one seed against several)."""
+    models = [g for _, g in d.groupby("model") if not verdicts.is_calibration(g)]
+    seeds = sorted(set.intersection(*(set(g["seed"]) for g in models))) if models else []
+    calibration = d["model"].map(lambda m: verdicts.is_calibration(d[d["model"] == m]))
+    return d[d["seed"].isin(seeds) | calibration], seeds
+
+
 def report(df: pd.DataFrame) -> str:
     out = []
     good = _good(df)
     for (dataset, preset), d in good.groupby(["dataset", "preset"], sort=False):
-        out.append(f"## {dataset} · {preset}\n")
+        d, seeds = balanced(d)
+        out.append(f"## {dataset} · {preset} (seeds {', '.join(map(str, seeds))}: those every model has)\n")
         head = ["metric", "ours (mean ± std (seeds))", "ours' rank", "top three", "verdict", "best vs runner-up",
                 "calibration"]
         rows = [r for m in SAMPLE_METRICS if (r := column_verdict(d, m, PAPER))]

@@ -55,4 +55,12 @@ def test_each_claim_reads_what_the_records_say(tmp_path):
     assert copying == {"ours": "no evidence of copying", "dcgan": "underfits (farther than fresh data)",
                        "vae": "**copies**"}
     text = claims.report(_results(tmp_path))
-    assert "## shapes · small" in text and "5% level" in text
+    assert "## shapes · small (seeds 0, 1, 2" in text and "5% level" in text
+
+
+def test_a_model_ahead_in_a_grid_is_read_at_the_seeds_every_model_has(tmp_path):
+    df = _results(tmp_path)
+    write_run(tmp_path / "shapes" / "ours" / "small-seed3", {}, [_rec("ours", 3, "swd", 10.0, False)])
+    d, seeds = claims.balanced(claims._good(load_records(tmp_path)))
+    assert seeds == [0, 1, 2] and 3 not in set(d["seed"]) and "real-heldout" in set(d["model"])
+    assert len(d) == len(claims._good(df))
