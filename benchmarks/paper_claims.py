@@ -128,10 +128,10 @@ def md(header: list[str], rows: list[list[str]]) -> str:
 def balanced(d: pd.DataFrame) -> tuple[pd.DataFrame, list[int]]:
     """The records of the seeds every (non-calibration) model has on this dataset: while a grid is under way
     one model's extra seed would leave it untested against the others (one seed against several)."""
-    models = [g for _, g in d.groupby("model") if not verdicts.is_calibration(g)]
-    seeds = sorted(set.intersection(*(set(g["seed"]) for g in models))) if models else []
-    calibration = d["model"].map(lambda m: verdicts.is_calibration(d[d["model"] == m]))
-    return d[d["seed"].isin(seeds) | calibration], seeds
+    calibration = {m for m, g in d.groupby("model") if verdicts.is_calibration(g)}
+    models = [set(g["seed"]) for m, g in d.groupby("model") if m not in calibration]
+    seeds = sorted(set.intersection(*models)) if models else []
+    return d[d["seed"].isin(seeds) | d["model"].isin(calibration)], seeds
 
 
 def report(df: pd.DataFrame) -> str:
