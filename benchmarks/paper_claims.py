@@ -17,7 +17,10 @@ are read from it. The claims, as the paper makes them (docs/method.md, section 5
 4. **Copying** (not a paper claim; the first question on a 90-image dataset): each model's C_T per seed.
    C_T averages per-cell Mann-Whitney z-scores, about N(0, 1) under "as close as fresh data" when there is
    one cell (``lfw``: 10 held-out images, one cell) and tighter with more, so a model is said to copy when
-   C_T < ``COPYING_Z`` in every seed (one-sided 5 % for one cell: conservative with more cells).
+   C_T < ``COPYING_Z`` in every seed (one-sided 5 % for one cell: conservative with more cells). The cells
+   that entered C_T are shown per seed: where every sample falls into one cell, C_T is that cell's z-score
+   alone, and models whose samples all lie farther from the training images than every held-out image there
+   read the same value, the test's ceiling (the record's ``-floor``).
 
 The calibration row (``genbench eval --real heldout``) is shown beside each claim, never ranked.
 """
@@ -106,6 +109,14 @@ def pair_rows(d: pd.DataFrame, metric: str, pairs) -> list[list[str]]:
     return rows
 
 
+def _cells_used(g: pd.DataFrame) -> str:
+    """Cells of the k-means partition that entered C_T, per seed ("1/6": every sample fell into one cell, where a
+    value of -floor is the test's ceiling: every sample farther from the training images than every held-out
+    image there, whatever the model)."""
+    extras = [e if isinstance(e, dict) else {} for e in g.sort_values("seed")["extra"]]
+    return ", ".join(f"{e['cells_used']}/{e['cells']}" if "cells_used" in e else "?" for e in extras)
+
+
 def copying_rows(d: pd.DataFrame) -> list[list[str]]:
     rows = []
     for metric in ("copying", "copying_inception"):
@@ -115,7 +126,7 @@ def copying_rows(d: pd.DataFrame) -> list[list[str]]:
             verdict = ("calibration" if calib else "**copies**" if (x < COPYING_Z).all()
                        else "underfits (farther than fresh data)" if (x > -COPYING_Z).all()
                        else "no evidence of copying")
-            rows.append([metric, model, ", ".join(f"{v:.2f}" for v in x), verdict,
+            rows.append([metric, model, ", ".join(f"{v:.2f}" for v in x), verdict, _cells_used(g),
                          "†" if (g["status"] == "warn").any() else ""])
     return rows
 
@@ -156,7 +167,8 @@ def report(df: pd.DataFrame) -> str:
                 ""]
         rows = copying_rows(d)
         out += [f"**4. Copying (C_T per seed; copies when below {COPYING_Z} in every seed)**\n",
-                md(["metric", "model", "C_T per seed", "reading", "few held-out"], rows) if rows else "no records", ""]
+                md(["metric", "model", "C_T per seed", "reading", "cells used", "few held-out"], rows)
+                if rows else "no records", ""]
     out.append(f"Rule: {verdicts.RULE}. {verdicts.CALIBRATION_NOTE}.")
     return "\n".join(out)
 

@@ -15,9 +15,10 @@ spec.loader.exec_module(claims)
 
 
 def _rec(model, seed, metric, value, hib, config=None):
+    extra = {"cells": 6, "cells_used": 1 if model == "dcgan" else 6} if metric == "copying" else {}
     return {"dataset": "shapes", "model": model, "preset": "small", "seed": seed, "metric": metric,
             "metric_plugin": metric, "value": value, "status": "ok", "higher_is_better": hib, "protocol_id": metric,
-            "protocol": {"n": 1}, "extra": {}, "config": config or {}, "time": f"2026-01-01T00:00:0{seed}"}
+            "protocol": {"n": 1}, "extra": extra, "config": config or {}, "time": f"2026-01-01T00:00:0{seed}"}
 
 
 def _results(tmp_path):
@@ -54,6 +55,8 @@ def test_each_claim_reads_what_the_records_say(tmp_path):
     copying = {r[1]: r[3] for r in claims.copying_rows(d)}
     assert copying == {"ours": "no evidence of copying", "dcgan": "underfits (farther than fresh data)",
                        "vae": "**copies**"}
+    cells = {r[1]: r[4] for r in claims.copying_rows(d)}
+    assert cells == {"ours": "6/6, 6/6, 6/6", "dcgan": "1/6, 1/6, 1/6", "vae": "6/6, 6/6, 6/6"}
     text = claims.report(_results(tmp_path))
     assert "## shapes · small (seeds 0, 1, 2" in text and "5% level" in text
 
