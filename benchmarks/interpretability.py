@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--set", dest="sets", action="append", default=[], help="KEY=VALUE for every model")
     ap.add_argument("--results", default="/tmp/genbench-interpretability")
     ap.add_argument("--tag", default="", help="suffix for the output files (variations)")
-    ap.add_argument("--out", default="results/reference")
+    ap.add_argument("--out", default="reference")
     args = ap.parse_args(argv)
     models = [m for m in args.models.split(",") if m]
     stages = sorted(int(s) for s in args.stages.split(","))

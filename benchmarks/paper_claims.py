@@ -1,8 +1,8 @@
 """Which of the paper's claims hold on a results folder, by genbench's significance rule (genbench.verdicts).
 
-    PYTHONPATH=. .venv/bin/python benchmarks/paper_claims.py --results results/reference/small/runs
+    PYTHONPATH=. .venv/bin/python benchmarks/paper_claims.py --results reference/small/runs
 
-Prints, per dataset, one markdown table per claim; the README's and results/reference/README.md's findings
+Prints, per dataset, one markdown table per claim; the README's and reference/README.md's findings
 are read from it. The claims, as the paper makes them (docs/method.md, section 5):
 
 1. **Samples**: ours has the best samples of the paper's eight models (Table 2). For every sample metric

@@ -189,10 +189,25 @@ def _guess_data_info(config: dict[str, Any], cls: type[GenerativeModel], ckpt: d
     return DataInfo(config["dataset"], run["image_size"], rows[0] if rows else run.get("n_train") or 1)
 
 
+RUN_DEPTH = 3  # RESULTS/<dataset>/<model>/<preset>-seed<S>/: run folders sit exactly this deep
+
+
 def folders(results: Path | str) -> Iterator[RunFolder]:
-    """Every run folder under ``results`` (a folder with a results.json or a config.json), sorted."""
-    seen = sorted({f.parent for name in (RESULTS, CONFIG) for f in Path(results).rglob(name)})
-    return (RunFolder(p) for p in seen)
+    """Every run folder of ``results``, sorted: a folder exactly ``RUN_DEPTH`` levels down holding a
+    results.json or a config.json. Nothing deeper is read, so a results folder kept inside another (a copy,
+    a reference grid) is never mixed into its tables; a linked folder is not entered."""
+    level = [Path(results)]
+    for _ in range(RUN_DEPTH):
+        level = [p for d in level for p in _subfolders(d)]
+    return (RunFolder(p) for p in level if any(p.joinpath(n).is_file() for n in (RESULTS, CONFIG)))
+
+
+def _subfolders(path: Path) -> list[Path]:
+    """The folders directly in ``path`` (not links to folders), sorted; none when it cannot be listed."""
+    try:
+        return sorted(p for p in path.iterdir() if p.is_dir() and not p.is_symlink())
+    except OSError:
+        return []
 
 
 def load_records(results: Path | str):

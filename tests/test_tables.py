@@ -82,3 +82,17 @@ def test_metrics_without_any_value_get_one_line_not_a_table(cli, tmp_path):
     assert code == 0 and "no values for: fid (unavailable)" in err and "swd" in out and "fid" not in out
     code, out, err = cli("table", "--results", str(tmp_path), "--format", "md")  # overview: no fid column
     assert code == 0 and "| model | swd ↓ |" in out and "no values for: fid (unavailable)" in out
+
+
+def test_a_results_folder_nested_inside_another_is_never_read(tmp_path):
+    """`make demo` writes to results/; a reference grid or a copy kept inside it must not enter its tables."""
+    _write(tmp_path, "alpha", 0, "fid", 1.0)
+    nested = tmp_path / "reference" / "small" / "runs"
+    for seed in (0, 1, 2):
+        _write(nested, "beta", seed, "fid", 9.0)
+        _write(nested, "alpha", seed, "fid", 5.0)
+    df = load_records(tmp_path)
+    assert sorted(df["model"]) == ["alpha"] and list(df["value"]) == [1.0]
+    assert len(load_records(nested)) == 6  # read as a results folder of its own, it is all there
+    (tmp_path / "shapes" / "linked").symlink_to(nested / "shapes" / "beta", target_is_directory=True)
+    assert sorted(load_records(tmp_path)["model"]) == ["alpha"]  # a linked folder is not entered
