@@ -43,9 +43,10 @@ def train(model: str, preset: str, steps: int, results: Path) -> Path:
 
 def evaluation_table(run: Path, cache: Path, which: str = "fresh cache") -> list[str]:
     from genbench import registry
-    from genbench.api import EvalContext
-    from genbench.evaluator import evaluate
+    from genbench.api import EvalContext, EvalSettings
+    from genbench.evaluator import score_metrics
     from genbench.metrics.copying import Copying
+    from genbench.metrics.core.inception import resolve_weights
     from genbench.records import Record
     from genbench.runfolder import RunFolder
 
@@ -54,12 +55,12 @@ def evaluation_table(run: Path, cache: Path, which: str = "fresh cache") -> list
     folder = RunFolder(run)
     model, config = folder.load_model("cpu")
     ds, train_set, heldout = folder.load_data()
-    metrics = sorted(registry.discover("metrics"))
-    ctx = EvalContext(model, ds, train_set, heldout, torch.device("cpu"), n_eval=config["run"]["n_eval"],
-                      seed=config["seed"], cache_dir=cache, options={"n_feature_samples": config["run"]["n_fid"]})
+    metrics = [registry.get_metric(name) for name in sorted(registry.discover("metrics"))]
+    settings = EvalSettings(config["run"]["n_eval"], config["run"]["n_fid"], cache, None, (resolve_weights(),))
+    ctx = EvalContext(model, ds, train_set, heldout, torch.device("cpu"), config["seed"], settings)
     base = Record(config["dataset"], config["model_name"], config["preset"], config["seed"], metric="", status="")
     t0 = time.perf_counter()
-    records = evaluate(ctx, metrics, [], base, "now")
+    records = score_metrics(ctx, metrics, [], base, "now")
     total = time.perf_counter() - t0
     per: dict[str, list[float]] = {}
     for r in records:

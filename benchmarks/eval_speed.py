@@ -72,20 +72,11 @@ def _load_run_before_runfolder(run: Path):
 
 def evaluate_once(run: Path, metrics: list[str], cache: Path) -> dict[str, dict]:
     """Worker: the whole evaluation with whatever genbench is first on sys.path."""
-    from genbench.api import EvalContext
-    from genbench.evaluator import evaluate
-
     model, ds, train, heldout, config = load_run(run)
-    ctx = EvalContext(model, ds, train, heldout, torch.device("cpu"), n_eval=config["run"]["n_eval"],
-                      seed=config["seed"], cache_dir=cache, options={"n_feature_samples": config["run"]["n_fid"]})
-    try:  # this checkout: the evaluator returns records
-        from genbench.records import Record
-
-        scores = [(r.metric_plugin, r.metric, r.value, r.eval_seconds, r.extra)
-                  for r in evaluate(ctx, metrics, [], Record("", "", "", 0, "", "", step=0), "")]
-    except ImportError:  # a revision before the Record
-        scores = [(s.metric, s.score.name, s.score.value, s.seconds, s.score.extra)
-                  for s in evaluate(ctx, metrics, [], step=0, log=lambda *a: None)]
+    try:  # this checkout: settings resolved once, the metric classes themselves
+        scores = _scores_now(model, (ds, train, heldout), config, metrics, cache)
+    except ImportError:  # a revision before the resolved settings
+        scores = _scores_before(model, (ds, train, heldout), config, metrics, cache)
     out: dict[str, dict] = {}
     for plugin, name, value, seconds, extra in scores:
         entry = out.setdefault(plugin, {"seconds": seconds, "values": {}})
@@ -116,15 +107,46 @@ def module_from(path: Path, name: str) -> ModuleType:
     return mod
 
 
-def table_ncc(run: Path, baseline: Path, repeats: int) -> None:
+def _scores_now(model, data, config, metrics, cache) -> list[tuple]:
+    from genbench import registry
+    from genbench.api import EvalContext, EvalSettings
+    from genbench.evaluator import score_metrics
+    from genbench.metrics.core.inception import resolve_weights
+    from genbench.records import Record
+
+    settings = EvalSettings(config["run"]["n_eval"], config["run"]["n_fid"], cache, None, (resolve_weights(),))
+    ctx = EvalContext(model, *data, torch.device("cpu"), config["seed"], settings)
+    classes = [registry.get_metric(m) for m in metrics]
+    return [(r.metric_plugin, r.metric, r.value, r.eval_seconds, r.extra)
+            for r in score_metrics(ctx, classes, [], Record("", "", "", 0, "", "", step=0), "")]
+
+
+def _scores_before(model, data, config, metrics, cache) -> list[tuple]:
+    """The evaluation as a revision before the resolved settings ran it (an options dict, metric names)."""
     from genbench.api import EvalContext
+    from genbench.evaluator import evaluate
+
+    ctx = EvalContext(model, *data, torch.device("cpu"), n_eval=config["run"]["n_eval"], seed=config["seed"],
+                      cache_dir=cache, options={"n_feature_samples": config["run"]["n_fid"]})
+    try:  # the evaluator returns records
+        from genbench.records import Record
+
+        return [(r.metric_plugin, r.metric, r.value, r.eval_seconds, r.extra)
+                for r in evaluate(ctx, metrics, [], Record("", "", "", 0, "", "", step=0), "")]
+    except ImportError:  # a revision before the Record
+        return [(s.metric, s.score.name, s.score.value, s.seconds, s.score.extra)
+                for s in evaluate(ctx, metrics, [], step=0, log=lambda *a: None)]
+
+
+def table_ncc(run: Path, baseline: Path, repeats: int) -> None:
+    from genbench.api import EvalContext, EvalSettings
     from genbench.metrics.core import ncc as new
     from genbench.metrics.ncc import N_IMAGES, render_chunks
 
     old = module_from(baseline / "genbench" / "ncc.py", "baseline_ncc")
     model, ds, train, heldout, config = load_run(run)
-    ctx = EvalContext(model, ds, train, heldout, torch.device("cpu"), n_eval=config["run"]["n_eval"],
-                      seed=config["seed"], cache_dir=None)
+    ctx = EvalContext(model, ds, train, heldout, torch.device("cpu"), config["seed"],
+                      EvalSettings(config["run"]["n_eval"]))
     n_img = min(N_IMAGES, ctx.n_eval, len(train))
     images = train.as_float(torch.randperm(len(train), generator=torch.Generator().manual_seed(0))[:n_img]).double()
     templates = [t for r in next(render_chunks(ctx, min(10, ctx.n_eval))) if (t := new.crop_to_support(r)) is not None]

@@ -25,8 +25,8 @@ import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from genbench.api import EvalContext
-from genbench.metrics.chance import untrained_twin
+from genbench.api import EvalContext, EvalSettings
+from genbench.metrics.core.chance import untrained_twin
 from genbench.metrics.dissect import latents_and_activations
 from genbench.registry import get_dataset
 from genbench.runfolder import RunFolder
@@ -43,8 +43,7 @@ def probe(features: np.ndarray, labels: np.ndarray) -> float:
 
 
 def features(model, train, n: int) -> dict[str, np.ndarray]:
-    ctx = EvalContext(model, get_dataset("shapes")(), train, None, torch.device("cpu"), n_eval=n // 2, seed=0,
-                      cache_dir=None)
+    ctx = EvalContext(model, get_dataset("shapes")(), train, None, torch.device("cpu"), 0, EvalSettings(n // 2))
     z, act = latents_and_activations(ctx, n)
     with torch.no_grad():
         recon = torch.cat([model.generate(z[i:i + 200]).clamp(-1, 1) for i in range(0, n, 200)])

@@ -1,11 +1,24 @@
 """genbench: train and compare generative image models; the paper's tables from tidy records.
 
-Public API (what plugins may import): the names below and the modules ``genbench.api``,
-``genbench.backbones``, ``genbench.sparsity``, ``genbench.langevin``, ``genbench.registry``,
-``genbench.errors``, ``genbench.viz``, ``genbench.domains``.
+Public API (what a third-party model, dataset or metric plugin may import): the names below and the modules
+in ``PUBLIC_MODULES``, the one list of them (the README, docs/design.md and tests/test_imports.py read it).
 """
 
 __version__ = "0.1.0"
+
+PUBLIC_MODULES = (
+    "genbench",  # the names below
+    "genbench.api",  # the plugin interfaces: GenerativeModel, Dataset, Metric, Score, EvalContext, EvalSettings
+    "genbench.toolkit",  # for metric authors: feature spaces, feature sets, distances, intervals, chance levels
+    "genbench.backbones",  # the paper's Table-1 networks
+    "genbench.sparsity",  # the sparsity-inducing function S(.; k), the paper's Eqn. 6
+    "genbench.langevin",  # Langevin inference of latents
+    "genbench.render",  # rendering units to image space (renderers)
+    "genbench.registry",  # plugin discovery and in-process registration
+    "genbench.errors",  # GenbenchError: one sentence, exit code 2
+    "genbench.viz",  # image grids
+    "genbench.domains",  # the value domains of config fields
+)
 
 from genbench.api import (  # noqa: E402
     Batch,

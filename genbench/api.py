@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
 import torch
@@ -352,19 +353,71 @@ class Score:
     extra: dict[str, Any] = field(default_factory=dict)  # a count says out of how many: {"of": 12} (shown whole)
 
 
+INCEPTION = "inception"  # pytorch-fid's InceptionV3: the network FID, KID, IS and prdc are defined in
+UNVERIFIED_SUFFIX = "_unverified"
+
+
+@dataclass(frozen=True)
+class Weights:
+    """A pretrained network's weights as resolved once per command: which file, its SHA-256, whether it is
+    the published file, and why not (or why there is none). Metrics receive it; none looks weights up."""
+
+    network: str
+    path: Path | None = None
+    sha256: str | None = None
+    verified: bool = False
+    reason: str = ""  # why unavailable (path None) or why unverified; empty for the published file
+
+    @property
+    def available(self) -> bool:
+        return self.path is not None
+
+    def score_name(self, name: str) -> str:
+        """The name a score computed with these weights is recorded under: ``name`` for the published file,
+        ``name_unverified`` otherwise (such a value is never the metric it imitates)."""
+        return name if self.verified else name + UNVERIFIED_SUFFIX
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    """Everything an evaluation is set to, resolved once per command: the samples per metric (``n_eval``;
+    ``n_feature_samples`` caps the feature-space metrics' n, None = the training-set size), the cache folder
+    (features, chance levels; None = no cache), where a crashing metric's traceback goes, and the
+    pretrained networks' weights by network name."""
+
+    n_eval: int
+    n_feature_samples: int | None = None
+    cache_dir: Path | None = None
+    error_log: Path | None = None
+    networks: tuple[Weights, ...] = ()
+
+    def weights(self, network: str) -> Weights:
+        """The resolved weights of ``network`` (unavailable, with the reason, when none were resolved)."""
+        for w in self.networks:
+            if w.network == network:
+                return w
+        return Weights(network, reason=f"no weights were resolved for the {network} network")
+
+
 @dataclass
 class EvalContext:
-    """What a metric gets: the trained model, the data, and the evaluation settings."""
+    """What a metric gets: the trained model, the data, the protocol's seed and the resolved settings."""
 
     model: GenerativeModel
     dataset: Dataset
     train: ImageSet
     heldout: ImageSet | None
     device: torch.device
-    n_eval: int
     seed: int
-    cache_dir: Any
-    options: dict[str, Any] = field(default_factory=dict)
+    settings: EvalSettings
+
+    @property
+    def n_eval(self) -> int:
+        return self.settings.n_eval
+
+    @property
+    def cache_dir(self) -> Path | None:
+        return self.settings.cache_dir
 
 
 METRIC_NEEDS = {

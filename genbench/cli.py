@@ -18,6 +18,7 @@ from genbench import registry
 from genbench.config import PRESET_NAMES, parse_sets
 from genbench.errors import GenbenchError
 from genbench.plan import DEFAULT_RESULTS
+from genbench.scoring import NETWORKS
 
 # Text is text: names, paths and messages (from results folders, data, options) are printed as they are,
 # never read as rich markup or :emoji: codes. Markup appears only in the fixed text around them, escaped.
@@ -190,7 +191,7 @@ def eval_cmd(**options):
 @click.option("--preset", "-p", default="small", show_default=True, type=click.Choice(PRESET_NAMES))
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The .npz to write (pytorch-fid's format: mu, sigma).")
-@click.option("--network", default="inception", show_default=True, type=click.Choice(["inception", "rand"]),
+@click.option("--network", default="inception", show_default=True, type=click.Choice(NETWORKS),
               help="inception: pool3 (as FID; needs the verified weights); rand: genbench's random CNN (as fd_rand).")
 @click.option("--results", "-r", default=str(DEFAULT_RESULTS), show_default=True, type=click.Path(file_okay=False,
               path_type=Path), help="Results folder whose feature cache is used.")

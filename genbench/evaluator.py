@@ -6,22 +6,21 @@ from __future__ import annotations
 import time
 import traceback
 import warnings
+from collections.abc import Sequence
 from dataclasses import replace
-from pathlib import Path
 
 from genbench.api import EvalContext, Metric, Score, capabilities
 from genbench.records import Record, protocol_id
-from genbench.registry import get_metric
 
 
-def evaluate(ctx: EvalContext, metric_names: list[str], previous: list[Record], base: Record,
-             stamp: str) -> list[Record]:
-    """Records for every metric in ``metric_names``, made from ``base`` (the run's identity and provenance)
-    and stamped ``stamp``. A record in ``previous`` with the same metric, protocol id and step is reused
-    instead of recomputed (it keeps its value, seconds and time)."""
+def score_metrics(ctx: EvalContext, metrics: Sequence[type[Metric]], previous: list[Record], base: Record,
+                  stamp: str) -> list[Record]:
+    """Records for every metric plugin in ``metrics`` (the classes, as the plan resolved them), made from
+    ``base`` (the run's identity and provenance) and stamped ``stamp``. A record in ``previous`` with the same
+    metric, protocol id and step is reused instead of recomputed (it keeps its value, seconds and time)."""
     out: list[Record] = []
-    for name in metric_names:
-        metric: Metric = get_metric(name)()
+    for cls in metrics:
+        metric, name = cls(), cls.name
         if not metric.applies(ctx.model):
             missing = ", ".join(sorted(metric.requires - capabilities(ctx.model)))
             out.append(replace(base, metric=name, metric_plugin=name, status="n/a", note=f"model is not a {missing}",
@@ -58,7 +57,7 @@ def _compute(metric: Metric, name: str, ctx: EvalContext) -> list[Score]:
     except Exception as exc:  # one broken metric must not lose the others' results
         detail = traceback.format_exc(limit=3)
         warnings.warn(f"metric '{name}' failed: {type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=3)
-        if ctx.options.get("error_log"):
-            with Path(ctx.options["error_log"]).open("a") as f:
+        if ctx.settings.error_log is not None:
+            with ctx.settings.error_log.open("a") as f:
                 f.write(f"metric {name}:\n{detail}\n")
         return [Score(name, None, "error", f"{type(exc).__name__}: {exc}", metric.higher_is_better)]

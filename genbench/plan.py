@@ -21,10 +21,11 @@ import torch
 
 from genbench import distributed, registry
 from genbench.accel import Acceleration
-from genbench.api import GenerativeModel, ModelConfig
+from genbench.api import EvalSettings, GenerativeModel, Metric, ModelConfig, Weights
 from genbench.config import RunSettings, load_toml, resolve
 from genbench.errors import GenbenchError
-from genbench.runfolder import RunFolder
+from genbench.metrics.core.inception import resolve_weights
+from genbench.runfolder import ERROR_LOG, RunFolder
 from genbench.trainer import Schedule
 from genbench.validate import check_results_folder, check_weights
 
@@ -100,12 +101,12 @@ class RunPlan:
     settings: RunSettings
     classes: dict[str, type[GenerativeModel]]
     configs: dict[str, ModelConfig]
-    metrics: list[str]
+    metrics: tuple[type[Metric], ...]  # the metric plugins themselves, resolved once (their ``name`` is set)
     metrics_named: bool  # metrics were named: one that is unavailable is then an error
     device: torch.device
     accel: Acceleration = field(default_factory=Acceleration)
     data_options: dict[str, str] = field(default_factory=dict)
-    eval_options: dict[str, Any] = field(default_factory=dict)
+    networks: tuple[Weights, ...] = ()  # the pretrained networks' weights, resolved once
     fresh: bool = False
     progress: bool = True
 
@@ -113,8 +114,18 @@ class RunPlan:
     def preset(self) -> str:
         return self.grid.preset
 
+    @property
+    def metric_names(self) -> list[str]:
+        return [m.name for m in self.metrics]
+
     def folder(self, cell: Cell) -> RunFolder:
         return RunFolder.of(self.results, cell.dataset, cell.model, self.preset, cell.seed)
+
+    def eval_settings(self, cell: Cell | None = None) -> EvalSettings:
+        """The evaluation's settings: samples per metric, the results folder's cache, the cell's error log."""
+        s = self.settings
+        return EvalSettings(s.n_eval, s.n_fid, self.results / ".cache",
+                            self.folder(cell).file(ERROR_LOG) if cell is not None else None, self.networks)
 
     def run_config(self, cell: Cell) -> dict[str, Any]:
         """The resolved configuration of one cell, as saved in its config.json (what resume compares)."""
@@ -140,9 +151,8 @@ def make_plan(options: RunOptions) -> RunPlan:
     datasets = list(dict.fromkeys(o.datasets or [o.dataset]))
     for name in datasets:
         registry.get_dataset(name)
-    metrics = list(o.metrics) if o.metrics is not None else registry.names("metrics")
-    for name in metrics:
-        registry.get_metric(name)
+    metrics = tuple(registry.get_metric(name) for name in (o.metrics if o.metrics is not None
+                                                          else registry.names("metrics")))
     classes = {m: registry.get_model(m) for m in models}
     overrides: dict[str, Any] = dict(o.sets)
     if o.steps is not None:
@@ -151,12 +161,8 @@ def make_plan(options: RunOptions) -> RunPlan:
         overrides["n_train"] = o.limit
     settings, configs = resolve(o.preset, models, classes, load_toml(o.config_file) if o.config_file else None,
                                 overrides)
-    eval_options: dict[str, Any] = {}
-    if o.inception_weights:
-        eval_options["inception_weights"] = str(o.inception_weights)
-    if o.allow_unverified_weights:
-        eval_options["allow_unverified_weights"] = True
-    check_weights(metrics, eval_options, o.metrics is not None)
+    weights = resolve_weights(o.inception_weights, o.allow_unverified_weights)
+    check_weights(metrics, weights, o.metrics is not None)
     check_results_folder(Path(o.results))
     device, progress = pick_device(o.device), o.progress
     group = distributed.init(device)  # None unless started by torchrun with several processes
@@ -165,7 +171,7 @@ def make_plan(options: RunOptions) -> RunPlan:
     grid = Grid(models, datasets, list(dict.fromkeys(o.seeds or [o.seed])), o.preset, o.shard)
     return RunPlan(grid, Path(o.results), settings, classes, configs, metrics, o.metrics is not None, device,
                    Acceleration(o.amp, o.compile), {"data_root": str(o.data_root)} if o.data_root else {},
-                   eval_options, o.fresh, progress)
+                   (weights,), o.fresh, progress)
 
 
 def _check_lists(o: RunOptions) -> None:

@@ -11,6 +11,7 @@ import dataclasses
 import shutil
 import tempfile
 import traceback
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ import genbench
 from genbench import distributed, registry
 from genbench.api import DataInfo, Dataset, EvalContext, ImageSet
 from genbench.errors import GenbenchError
-from genbench.evaluator import evaluate
+from genbench.evaluator import score_metrics
 from genbench.io import jsonable
 from genbench.plan import Cell, RunOptions, RunPlan, make_plan
 from genbench.records import Record, RunResults, device_name, flatten, git_commit, now, versions
@@ -73,6 +74,8 @@ def run_plan(plan: RunPlan, echo: Callable[..., None] = print) -> list[RunOutcom
         todo = [c for c in todo if c not in done]
         for c in todo:  # before anything trains: a results.json the run would have to merge with
             previous_results(plan.folder(c), fresh=False)
+    if todo:
+        warn_weights(plan)
     outcomes: list[RunOutcome] = []
     for dataset in dict.fromkeys(c.dataset for c in todo):
         cells = [c for c in todo if c.dataset == dataset]
@@ -80,6 +83,18 @@ def run_plan(plan: RunPlan, echo: Callable[..., None] = print) -> list[RunOutcom
         for cell in cells:
             outcomes.append(_guarded(plan, cell, data, say))
     return outcomes
+
+
+def warn_weights(plan: RunPlan) -> None:
+    """One warning per command when the plan's metrics will run without the published Inception weights."""
+    if not any("inception_weights" in m.needs for m in plan.metrics):
+        return
+    for weights in plan.networks:
+        if not weights.available:
+            warnings.warn(f"Inception weights unavailable: {weights.reason}", RuntimeWarning, stacklevel=2)
+        elif not weights.verified:
+            warnings.warn(f"using UNVERIFIED Inception weights {weights.path} (--allow-unverified-weights): "
+                          f"{weights.reason}", RuntimeWarning, stacklevel=2)
 
 
 def load_data(plan: RunPlan, dataset: str, models: list[str], echo: Callable[..., None]) -> LoadedData:
@@ -131,7 +146,7 @@ def is_complete(plan: RunPlan, cell: Cell) -> bool:
         return False
     bad = {"error", "unavailable"} if plan.metrics_named else {"error"}
     done = {r.metric_plugin for r in results.records if r.step == steps and r.status not in bad}
-    return set(plan.metrics) <= done
+    return set(plan.metric_names) <= done
 
 
 def previous_results(folder: RunFolder, fresh: bool) -> RunResults:
@@ -173,7 +188,7 @@ def run_cell(plan: RunPlan, cell: Cell, data: LoadedData, echo: Callable[..., No
     meta = run_meta(base, res.status, train_seconds=round(res.seconds, 2), images_per_s=round(res.images_per_s, 1),
                     resumed_from=res.resumed_from)
     if res.status != "finished":
-        failed = failed_records(base, plan.metrics, previous.records, res.message, now())
+        failed = failed_records(base, plan.metric_names, previous.records, res.message, now())
         folder.write_results(RunResults({**previous.run, **meta}, failed))
         echo(res.message)
         return RunOutcome(cell.model, folder.path, res.status, res.message, seconds=res.seconds)
@@ -183,7 +198,7 @@ def run_cell(plan: RunPlan, cell: Cell, data: LoadedData, echo: Callable[..., No
     else:
         echo(f"{cell.model}: already trained to step {res.step} in {folder}; evaluating")
     records = evaluate_model(plan, cell, model, data, base, previous, echo)
-    kept = [r for r in previous.records if r.metric_plugin not in plan.metrics and r.step == res.step]
+    kept = [r for r in previous.records if r.metric_plugin not in plan.metric_names and r.step == res.step]
     folder.write_results(RunResults(meta, kept + records))
     missing = [r for r in records if r.status == "unavailable"]
     if plan.metrics_named and missing:  # after writing: the other metrics' scores are kept
@@ -197,11 +212,8 @@ def run_cell(plan: RunPlan, cell: Cell, data: LoadedData, echo: Callable[..., No
 def evaluate_model(plan: RunPlan, cell: Cell, model, data: LoadedData, base: Record, previous: RunResults,
               echo: Callable[..., None]) -> list[Record]:
     """Score the trained model with the plan's metrics and say the scores in one line."""
-    ctx = EvalContext(model, data.dataset, data.train, data.heldout, plan.device, n_eval=plan.settings.n_eval,
-                      seed=cell.seed, cache_dir=plan.results / ".cache",
-                      options={**plan.eval_options, "error_log": plan.folder(cell).file(ERROR_LOG),
-                               "n_feature_samples": plan.settings.n_fid})
-    records = evaluate(ctx, plan.metrics, previous.records, base, now())
+    ctx = EvalContext(model, data.dataset, data.train, data.heldout, plan.device, cell.seed, plan.eval_settings(cell))
+    records = score_metrics(ctx, plan.metrics, previous.records, base, now())
     echo(f"{cell.model}: " + ", ".join(f"{r.metric} {r.value:.4g}" if r.value is not None else f"{r.metric} {r.status}"
                                        for r in records))
     return records

@@ -165,22 +165,18 @@ def reference_stats(plan: RunPlan, dataset: str, network: str, echo: Callable[..
                     ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """(mu, sigma, protocol) of the first n training images' features (n as FID's protocol), from the
     feature cache when it holds them."""
-    from genbench.api import EvalContext
+    from genbench.api import INCEPTION, EvalContext
+    from genbench.metrics.core import inception
     from genbench.metrics.core.features import reference_features, reference_protocol, sample_count
     from genbench.metrics.core.frechet import feature_stats
     from genbench.metrics.core.randcnn import RandCNNExtractor
-    from genbench.metrics.fid import inception_extractor
 
     data = load_data(plan, dataset, [], echo)
-    ctx = EvalContext(None, data.dataset, data.train, data.heldout, plan.device, n_eval=plan.settings.n_eval,
-                      seed=0, cache_dir=plan.results / ".cache",
-                      options={**plan.eval_options, "n_feature_samples": plan.settings.n_fid})
-    if network == "rand":
-        extractor = RandCNNExtractor(plan.device)
-    else:
-        extractor, verified, reason = inception_extractor(ctx)
-        if extractor is None or not verified:
-            raise GenbenchError(f"Inception statistics need the verified weights: {reason}.")
+    ctx = EvalContext(None, data.dataset, data.train, data.heldout, plan.device, 0, plan.eval_settings())
+    weights = ctx.settings.weights(INCEPTION)
+    extractor = RandCNNExtractor(plan.device) if network == "rand" else inception.extractor(weights, plan.device)
+    if network != "rand" and (extractor is None or not weights.verified):
+        raise GenbenchError(f"Inception statistics need the verified weights: {weights.reason}.")
     n = sample_count(ctx)
     feats, _ = reference_features(extractor, data.train, n, ctx.cache_dir)
     mu, sigma = feature_stats(feats)

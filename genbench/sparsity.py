@@ -31,11 +31,3 @@ def spatial_topk_mask(x: Tensor, k: int) -> Tensor:
     """Conv layers (Eqn. 6): per sample and channel, top-k over the H*W positions. x: (B, C, H, W)."""
     b, c, h, w = x.shape
     return topk_mask(x.reshape(b, c, h * w), k, dim=2).reshape(b, c, h, w)
-
-
-def channel_topk(x: Tensor, k: int) -> Tensor:
-    return x * channel_topk_mask(x, k)
-
-
-def spatial_topk(x: Tensor, k: int) -> Tensor:
-    return x * spatial_topk_mask(x, k)

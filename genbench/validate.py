@@ -17,12 +17,13 @@ import os
 import tempfile
 import warnings
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from genbench.api import DataInfo, GenerativeModel, ImageSet, interface_problem
+from genbench.api import DataInfo, GenerativeModel, ImageSet, Metric, Weights, interface_problem
 from genbench.errors import GenbenchError
 from genbench.rng import rng_restored
 
@@ -60,20 +61,16 @@ def check_writable(folder: Path, option: str, what: str = "Folder") -> None:
                             f"folder you can write to.") from None
 
 
-def check_weights(metric_names: list[str], options: dict[str, Any], explicit: bool) -> None:
-    """An explicitly requested FID/KID must have weights it can use, else stop before training."""
-    from genbench.registry import get_metric
-
-    wanted = [m for m in metric_names if "inception_weights" in get_metric(m).needs]
+def check_weights(metrics: Sequence[type[Metric]], weights: Weights, explicit: bool) -> None:
+    """An explicitly requested metric that needs Inception weights must have usable ones (``weights``, as
+    the plan resolved them), else stop before training."""
+    wanted = [m.name for m in metrics if "inception_weights" in m.needs]
     if not explicit or not wanted:
         return
-    from genbench.metrics.core.inception import find_weights
-
-    path, _, verified, reason = find_weights(options.get("inception_weights"), options.get("allow_unverified_weights"))
-    if path is None:
-        raise GenbenchError(f"Metric '{wanted[0]}' was asked for but is unavailable: {reason}.")
-    if not verified and not zipfile.is_zipfile(path):  # torch.save writes zip archives; a truncated one has no index
-        raise GenbenchError(f"Inception weights file {path} is not a readable PyTorch file (truncated, or "
+    if not weights.available:
+        raise GenbenchError(f"Metric '{wanted[0]}' was asked for but is unavailable: {weights.reason}.")
+    if not weights.verified and not zipfile.is_zipfile(weights.path):  # torch.save writes zip archives
+        raise GenbenchError(f"Inception weights file {weights.path} is not a readable PyTorch file (truncated, or "
                             f"not a .pth); put the complete pt_inception-2015-12-05-6726825d.pth there.")
 
 

@@ -220,8 +220,8 @@ def test_corrupt_results_record_is_skipped_with_one_warning(cli, trained, tmp_pa
     bad = res / "shapes" / "wgan" / "tiny-seed0" / "results.json"
     bad.parent.mkdir(parents=True)
     bad.write_text('{"run": {}, "records": [{"metric": ')  # cut off mid-write by something else
-    alien = res / "other" / "results.json"
-    alien.parent.mkdir()
+    alien = res / "other" / "thing" / "v1" / "results.json"  # a foreign file where a run folder's would be
+    alien.parent.mkdir(parents=True)
     alien.write_text('["not", "ours"]')
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -10,10 +10,10 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from metric_fakes import single_blas_thread  # noqa: F401
+from metric_fakes import context, single_blas_thread  # noqa: F401
 from torch import nn
 
-from genbench.api import DataInfo, EvalContext, GenerativeModel, ImageSet, ModelConfig
+from genbench.api import DataInfo, GenerativeModel, ImageSet, ModelConfig
 from genbench.metrics.copying import Copying
 
 S, MODES = 16, 5
@@ -54,8 +54,7 @@ class Bank(GenerativeModel):
 
 
 def _score(model, train, heldout, cache):
-    ctx = EvalContext(model, None, train, heldout, torch.device("cpu"), n_eval=64, seed=0, cache_dir=cache,
-                      options={"n_feature_samples": 200})
+    ctx = context(model, train, cache, n_feature_samples=200, heldout=heldout)
     return Copying().compute(ctx)
 
 
@@ -96,19 +95,20 @@ def test_ten_held_out_images_warn_and_say_what_the_test_cannot_tell(world):
 
 def test_no_held_out_split_reads_na_through_the_evaluator(world, clean_manual_registry):
     from genbench import registry
-    from genbench.evaluator import evaluate
+    from genbench.evaluator import score_metrics
     from genbench.records import Record
+    from genbench.registry import get_metric
 
     registry.register_metric("copying")(Copying)
     train, heldout, cache = world
     base = Record("modes", "bank", "tiny", 0, metric="", status="", step=1)
-    ctx = EvalContext(Bank(train.as_float()), None, train, None, torch.device("cpu"), 64, 0, cache)
-    recs = evaluate(ctx, ["copying"], [], base, "now")
+    ctx = context(Bank(train.as_float()), train, cache)
+    recs = score_metrics(ctx, [get_metric("copying")], [], base, "now")
     assert [(r.metric, r.status) for r in recs] == [("copying", "n/a"), ("copying_inception", "n/a")]
     assert "held-out" in recs[0].note
-    ctx = EvalContext(Bank(train.as_float()), None, train, ImageSet(heldout.images[:10], "modes", "heldout"),
-                      torch.device("cpu"), 64, 0, cache, {"n_feature_samples": 200})
-    recs = evaluate(ctx, ["copying"], [], base, "now")
+    ctx = context(Bank(train.as_float()), train, cache, n_feature_samples=200,
+                  heldout=ImageSet(heldout.images[:10], "modes", "heldout"))
+    recs = score_metrics(ctx, [get_metric("copying")], [], base, "now")
     assert recs[0].status == "warn" and recs[0].higher_is_better is None and recs[0].protocol["n_heldout"] == 10
     from genbench.overview import build_overviews
     from genbench.records import records_frame

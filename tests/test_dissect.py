@@ -8,10 +8,10 @@ import pytest
 import torch
 from metric_fakes import FakeGenerator, single_blas_thread  # noqa: F401
 
-from genbench.api import DataInfo, EvalContext, GenerativeModel, ModelConfig, PartMasks
+from genbench.api import DataInfo, EvalContext, EvalSettings, GenerativeModel, ModelConfig, PartMasks
 from genbench.config import resolve
 from genbench.datasets.shapes import Shapes
-from genbench.evaluator import evaluate
+from genbench.evaluator import score_metrics
 from genbench.metrics.core.dissection import (
     QUANTILE_FRACTIONS,
     causal_share,
@@ -21,7 +21,7 @@ from genbench.metrics.core.dissection import (
 )
 from genbench.metrics.dissect import Dissect, dissect_activations
 from genbench.records import Record
-from genbench.registry import get_model
+from genbench.registry import get_metric, get_model
 from genbench.render import trace_layer
 
 
@@ -96,7 +96,7 @@ def test_untrained_generator_reads_below_zero(shapes):
     _, cfgs = resolve("tiny", ["ours"], {"ours": cls}, None, {"image_size": "32"})
     torch.manual_seed(0)
     model = cls(cfgs["ours"], DataInfo("shapes", 32, len(train), 3))
-    ctx = EvalContext(model, ds, train, None, torch.device("cpu"), n_eval=200, seed=0, cache_dir=None)
+    ctx = EvalContext(model, ds, train, None, torch.device("cpu"), 0, EvalSettings(200))
     scores = {s.name: s for s in Dissect().compute(ctx)}
     d = scores["dissect"]
     assert d.value < 0.0  # measured -0.74: an untrained generator does not even know where parts are
@@ -116,11 +116,11 @@ def test_dissect_applies_to_tracers_that_infer_and_needs_part_masks(shapes):
     cls = get_model("vae")
     _, cfgs = resolve("tiny", ["vae"], {"vae": cls}, None, None)
     model = cls(cfgs["vae"], DataInfo("patches", 16, 8, 3))
-    no_parts = EvalContext(model, object(), train, None, torch.device("cpu"), n_eval=8, seed=0, cache_dir=None)
+    no_parts = EvalContext(model, object(), train, None, torch.device("cpu"), 0, EvalSettings(8))
     assert Dissect().unmet_need(no_parts) is not None and Dissect().unmet_need(EvalContext(
-        model, ds, train, None, torch.device("cpu"), n_eval=8, seed=0, cache_dir=None)) is None
+        model, ds, train, None, torch.device("cpu"), 0, EvalSettings(8))) is None
     base = Record("patches", "vae", "tiny", 0, "", "", step=1)
-    records = evaluate(no_parts, ["dissect"], [], base, "now")  # the evaluator reads the metric's needs
+    records = score_metrics(no_parts, [get_metric("dissect")], [], base, "now")  # the evaluator reads its needs
     assert [(r.metric, r.status) for r in records] == [(m, "n/a") for m in Dissect.columns]
     assert "part masks" in records[0].note
 

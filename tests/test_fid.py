@@ -44,13 +44,11 @@ class StubNet(nn.Module):
 
 def test_missing_weights_are_unavailable_with_where_to_put_them():
     model, train = FakeGenerator(), _train()
-    with pytest.warns(RuntimeWarning, match="Inception weights unavailable"):
-        s = FID().compute(context(model, train))[0]
+    s = FID().compute(context(model, train))[0]
     assert s.status == "unavailable" and s.value is None and s.name == "fid"
     assert "pt_inception-2015-12-05-6726825d.pth" in s.note and str(hub_checkpoints_dir()) in s.note
     assert "--inception-weights" in s.note and len(s.note.splitlines()) == 1
-    with pytest.warns(RuntimeWarning):
-        assert KID().compute(context(model, train))[0].status == "unavailable"
+    assert KID().compute(context(model, train))[0].status == "unavailable"
     assert "unavailable" in FID().protocol(context(model, train))["weights_sha256"]
 
 
@@ -67,8 +65,7 @@ def test_weights_with_wrong_hash_are_refused(tmp_path, monkeypatch, where):
         inception.locate(opts.get("inception_weights"))
     with pytest.raises(WeightsError):
         inception.load(path)  # the loader itself refuses, not only the lookup
-    with pytest.warns(RuntimeWarning):
-        s = FID().compute(context(FakeGenerator(), _train(), **opts))[0]
+    s = FID().compute(context(FakeGenerator(), _train(), **opts))[0]
     assert s.status == "unavailable" and s.value is None and "6726825d" in s.note and str(path) in s.note
 
 
@@ -97,11 +94,9 @@ def test_unverified_weights_only_as_fid_unverified_and_reference_cache(tmp_path,
     monkeypatch.setattr(inception, "FIDInception", StubNet)
     model, train, cache = FakeGenerator(), _train(), tmp_path / "cache"
     opts = {"inception_weights": str(bad), "n_feature_samples": 12}
-    with pytest.warns(RuntimeWarning):
-        assert FID().compute(context(model, train, cache, **opts))[0].status == "unavailable"  # no flag: refused
+    assert FID().compute(context(model, train, cache, **opts))[0].status == "unavailable"  # no flag: refused
     StubNet.calls = 0
-    with pytest.warns(RuntimeWarning, match="UNVERIFIED"):
-        s = FID().compute(context(model, train, cache, allow_unverified_weights=True, **opts))[0]
+    s = FID().compute(context(model, train, cache, allow_unverified_weights=True, **opts))[0]
     assert s.name == "fid_unverified" and s.status == "warn" and s.value is not None and s.value > 0
     assert "not FID" in s.note and s.extra["weights_sha256"] == sha256_file(bad)
     assert s.extra["reference_cache"] == "miss" and StubNet.calls == 12 + 12
@@ -109,8 +104,7 @@ def test_unverified_weights_only_as_fid_unverified_and_reference_cache(tmp_path,
     assert proto["weights_verified"] is False and proto["weights_sha256"] == sha256_file(bad)
     # second run, same protocol: no real-image features are extracted (generated ones are memoised too)
     StubNet.calls = 0
-    with pytest.warns(RuntimeWarning):
-        k = KID().compute(context(model, train, cache, allow_unverified_weights=True, **opts))[0]
+    k = KID().compute(context(model, train, cache, allow_unverified_weights=True, **opts))[0]
     assert k.name == "kid_unverified" and k.extra["reference_cache"] == "hit" and StubNet.calls == 0
 
 
@@ -203,3 +197,34 @@ def test_explicit_fid_request_exits_2_in_one_sentence(cli, tmp_path):
     assert code == 2, out + err
     assert "fid" in err and "pt_inception-2015-12-05-6726825d.pth" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_weights_are_looked_up_once_per_command_and_the_run_warns_once(tmp_path, monkeypatch):
+    """The plan resolves the Inception weights once; every metric of every cell receives them (none looks them up),
+    and the run says once, before it evaluates, what they are."""
+    from genbench.plan import RunOptions, make_plan
+    from genbench.runner import run_plan
+
+    bad = tmp_path / "random.pth"
+    torch.save({"not": torch.zeros(3)}, bad)  # a PyTorch file, not the published one
+    monkeypatch.setattr(inception, "load", lambda path, sha=None, allow_unverified=False: StubNet())
+    lookups = []
+    real_locate = inception.locate
+    monkeypatch.setattr(inception, "locate", lambda *a: lookups.append(a) or real_locate(*a))
+    options = RunOptions(["vae", "wgan"], preset="tiny", results=tmp_path / "r", device="cpu",
+                         metrics=["fd_rand", "kid"], inception_weights=bad, allow_unverified_weights=True,
+                         progress=False)
+    plan = make_plan(options)
+    with pytest.warns(RuntimeWarning, match="UNVERIFIED Inception weights") as caught:
+        outcomes = run_plan(plan, echo=lambda *a: None)
+    assert [o.status for o in outcomes] == ["finished", "finished"] and len(lookups) == 1
+    assert len([w for w in caught if "Inception weights" in str(w.message)]) == 1
+    kid = [r for o in outcomes for r in o.records if r.metric_plugin == "kid"]
+    assert [r.metric for r in kid] == ["kid_unverified"] * 2 and all(r.value is not None for r in kid)
+    assert kid[0].extra["weights_sha256"] == sha256_file(bad)
+    for metrics, results in ((["fd_rand"], "q"), (None, "n")):
+        quiet = make_plan(RunOptions(None, results=tmp_path / results, device="cpu", metrics=metrics,
+                                     progress=False))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no Inception metric planned, or nothing to evaluate: nothing to say
+            run_plan(quiet, echo=lambda *a: None)

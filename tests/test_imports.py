@@ -5,9 +5,10 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import genbench
+
 ROOT = Path(__file__).resolve().parents[1]
-PUBLIC = {"genbench", "genbench.api", "genbench.backbones", "genbench.sparsity", "genbench.langevin",
-          "genbench.render", "genbench.registry", "genbench.errors", "genbench.viz", "genbench.domains"}
+PUBLIC = set(genbench.PUBLIC_MODULES)  # the one list of what plugins may import
 
 
 def _imports(path: Path) -> list[str]:
@@ -50,7 +51,8 @@ LAYERS = [
     ["genbench.trainer", "genbench.evaluator", "genbench.tables", "genbench.verdicts"],
     ["genbench.runfolder", "genbench.validate", "genbench.config", "genbench.accel", "genbench.distributed",
      "genbench.signals"],
-    ["genbench.records", "genbench.lock", "genbench.metrics", "genbench.datasets", "genbench.external"],
+    ["genbench.records", "genbench.lock", "genbench.metrics", "genbench.datasets", "genbench.external",
+     "genbench.toolkit"],
     ["genbench", "genbench.api", "genbench.backbones", "genbench.sparsity", "genbench.langevin", "genbench.render",
      "genbench.registry", "genbench.errors", "genbench.viz", "genbench.domains", "genbench.io", "genbench.rng"],
 ]

@@ -2,6 +2,8 @@
 and what it is for), the network's 1008-way logits, and FID / KID from feature arrays against pytorch-fid and
 torch-fidelity."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -11,6 +13,7 @@ from torch import nn
 from torch_fidelity.metric_isc import isc_features_to_metric
 from torch_fidelity.metric_kid import kid_features_to_metric
 
+from genbench.api import INCEPTION, Weights
 from genbench.metrics.core.frechet import feature_stats, frechet_distance, kernel_distance, mmd2_unbiased
 from genbench.metrics.core.inception import (
     DIMS,
@@ -171,6 +174,7 @@ def test_the_isc_plugin_scores_the_generated_pool3_features_through_the_unbiased
     from metric_fakes import FakeGenerator, context, imageset
 
     from genbench.metrics import isc as plugin
+    from genbench.metrics.core import inception
     from genbench.metrics.core.features import generated_features
 
     class Net(torch.nn.Module):
@@ -188,10 +192,11 @@ def test_the_isc_plugin_scores_the_generated_pool3_features_through_the_unbiased
         def __call__(self, images):
             return images.flatten(1)[:, :12].double().numpy() * 5
 
+    monkeypatch.setattr(inception, "extractor", lambda weights, device: Extractor())
     for verified, name in ((True, "isc"), (False, "isc_unverified")):
-        monkeypatch.setattr(plugin, "inception_extractor", lambda ctx, v=verified: (Extractor(), v, "reason"))
         model, train = FakeGenerator(), imageset(torch.rand(40, 3, 16, 16))
-        ctx = context(model, train, n_feature_samples=40)
+        weights = Weights(INCEPTION, Path("stand-in.pth"), "0" * 64, verified, "" if verified else "reason")
+        ctx = context(model, train, n_feature_samples=40, weights=weights)
         [score] = plugin.ISC().compute(ctx)
         pool3 = generated_features(Extractor(), model, 40, ctx.seed)
         want, std = inception_score(pool3 @ Extractor.net.fc.weight.detach().double().numpy().T)

@@ -11,13 +11,13 @@ import torch
 from PIL import Image
 
 from genbench import registry
-from genbench.api import DataInfo, EvalContext
+from genbench.api import DataInfo, EvalContext, EvalSettings
 from genbench.cli import main
 from genbench.config import resolve
 from genbench.errors import GenbenchError
 from genbench.io import write_json
 from genbench.runfolder import CHECKPOINT, CONFIG, RunFolder
-from genbench.sparsity import channel_topk, channel_topk_mask, spatial_topk, spatial_topk_mask
+from genbench.sparsity import channel_topk_mask, spatial_topk_mask
 from genbench.trainer import Schedule, train
 from genbench.tree import tree_figure
 
@@ -48,11 +48,11 @@ def test_spatial_topk_keeps_k_largest_positions_per_channel():
     assert torch.all(kept_min >= dropped_max)
 
 
-@pytest.mark.parametrize("fn,mask_fn", [(channel_topk, channel_topk_mask), (spatial_topk, spatial_topk_mask)])
-def test_gradient_reaches_only_kept_units(fn, mask_fn):
+@pytest.mark.parametrize("mask_fn", [channel_topk_mask, spatial_topk_mask])
+def test_gradient_reaches_only_kept_units(mask_fn):
     x = _relu_input(2).requires_grad_(True)
     weights = torch.randn(x.shape)
-    (fn(x, 4) * weights).sum().backward()
+    (x * mask_fn(x, 4) * weights).sum().backward()  # S(x; k) = x * mask, as the backbones apply it
     mask = mask_fn(x.detach(), 4)
     assert torch.equal(x.grad, weights * mask)
     assert torch.all(x.grad[mask == 0] == 0) and torch.all(x.grad[mask == 1] != 0)
@@ -166,7 +166,7 @@ def test_checkpoint_keeps_the_latent_bank_and_resume_continues(trained, shapes):
 
 def test_sparsity_metric_reports_each_layer_within_the_topk_budget(trained):
     model = trained["model"]
-    ctx = EvalContext(model, None, None, None, torch.device("cpu"), n_eval=32, seed=0, cache_dir=None)
+    ctx = EvalContext(model, None, None, None, torch.device("cpu"), 0, EvalSettings(32))
     scores = {s.name: s.value for s in registry.get_metric("sparsity")().compute(ctx)}
     assert set(scores) == {"sparsity_fc", "sparsity_b8", "sparsity_b16"}
     assert 0 < scores["sparsity_fc"] <= model.generator.fc_k / model.generator.c0 + 1e-6

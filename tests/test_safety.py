@@ -102,12 +102,12 @@ def test_the_feature_cache_is_read_without_pickle_and_a_foreign_one_is_recompute
 
 
 def test_a_chance_cache_that_holds_no_number_is_recomputed(tmp_path):
-    from genbench.api import DataInfo, EvalContext
-    from genbench.metrics.chance import _key, chance_level
+    from genbench.api import DataInfo, EvalContext, EvalSettings
+    from genbench.metrics.core.chance import _key, chance_level
 
     cls = registry.get_model("vae")
     model = cls(cls.Config(latent_dim=8, width=1 / 16, batch_size=8), DataInfo("shapes", 16, 64))
-    ctx = EvalContext(model, None, None, None, torch.device("cpu"), n_eval=8, seed=0, cache_dir=tmp_path)
+    ctx = EvalContext(model, None, None, None, torch.device("cpu"), 0, EvalSettings(8, None, tmp_path))
     path = tmp_path / "chance" / f"ncc-{_key('ncc', {'n': 1}, model)}.json"
     path.parent.mkdir()
     for text in ('{"value": "../0.9"}', '{"value": [1]}', '["value"]', "{"):

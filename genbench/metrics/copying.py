@@ -42,12 +42,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from genbench.api import EvalContext, Metric, Score
+from genbench.api import INCEPTION, EvalContext, Metric, Score
 from genbench.metrics.core import inception
 from genbench.metrics.core.copying import MIN_HELDOUT_PER_CELL, copying_statistic, default_cells
 from genbench.metrics.core.features import generated_features, reference_features, sample_count
 from genbench.metrics.core.randcnn import RandCNNExtractor
-from genbench.metrics.fid import inception_extractor, inception_source
 
 FEATURE_SPACES = {"copying": "random CNN", "copying_inception": "Inception pool3"}
 
@@ -100,11 +99,11 @@ class Copying(Metric):
         return None
 
     def protocol(self, ctx: EvalContext) -> dict:
-        _, sha, verified, reason = inception_source(ctx)
+        weights = ctx.settings.weights(INCEPTION)
         n_heldout = len(ctx.heldout) if ctx.heldout is not None else 0
         return {"test": "C_T, Meehan et al. 2020", "random_cnn": RandCNNExtractor.identity_for(),
-                "inception": {**inception.PROTOCOL, "weights_sha256": sha} if sha and verified
-                else f"not used: {reason or 'weights failed verification'}",
+                "inception": inception.identity(weights) if weights.verified
+                else f"not used: {weights.reason or 'weights failed verification'}",
                 "train": "every training image", "n_train": len(ctx.train), "n_heldout": n_heldout,
                 "n_generated": sample_count(ctx), "cells": default_cells(n_heldout, sample_count(ctx)),
                 "kmeans_seed": ctx.seed, "seed": ctx.seed, "dataset": ctx.train.name,
@@ -112,11 +111,11 @@ class Copying(Metric):
 
     def compute(self, ctx: EvalContext) -> list[Score]:
         scores = [copying_score("copying", ctx, RandCNNExtractor(ctx.device))]
-        path, _, verified, reason = inception_source(ctx)
-        if path is None or not verified:
-            why = reason if path is None else f"Inception weights failed verification ({reason})"
+        weights = ctx.settings.weights(INCEPTION)
+        if not weights.verified:  # unverified weights are not used here: no copying_unverified column
+            why = weights.reason if not weights.available else \
+                f"Inception weights failed verification ({weights.reason})"
             scores.append(Score("copying_inception", None, "n/a", f"{why}; the random-CNN value is 'copying'", None))
         else:
-            extractor, _, _ = inception_extractor(ctx)
-            scores.append(copying_score("copying_inception", ctx, extractor))
+            scores.append(copying_score("copying_inception", ctx, inception.extractor(weights, ctx.device)))
         return scores

@@ -34,8 +34,8 @@ import numpy as np
 import torch
 
 from genbench.api import LAYER3, EvalContext, Metric, PartMasks, Score
-from genbench.metrics.chance import chance_level
 from genbench.metrics.core import bootstrap
+from genbench.metrics.core.chance import chance_level
 from genbench.metrics.core.dissection import (
     IOU_DETECTOR,
     QUANTILE_FRACTIONS,

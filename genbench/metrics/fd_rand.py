@@ -13,10 +13,15 @@ from __future__ import annotations
 
 from genbench.api import EvalContext, Metric, Score
 from genbench.metrics.core import bootstrap
-from genbench.metrics.core.features import feature_protocol, feature_sets, fewer_fakes_note, sample_count
+from genbench.metrics.core.features import (
+    feature_protocol,
+    feature_sets,
+    fewer_fakes_note,
+    sample_count,
+    small_sample_note,
+)
 from genbench.metrics.core.frechet import feature_stats, frechet_distance
 from genbench.metrics.core.randcnn import PROTOCOL, RandCNNExtractor
-from genbench.metrics.fid import FRECHET_INTERVAL, small_sample_note
 
 
 class FDRand(Metric):
@@ -26,7 +31,7 @@ class FDRand(Metric):
     version = 2
 
     def protocol(self, ctx: EvalContext) -> dict:
-        return {**feature_protocol(ctx, RandCNNExtractor.identity_for()), "interval": FRECHET_INTERVAL}
+        return {**feature_protocol(ctx, RandCNNExtractor.identity_for()), "interval": bootstrap.FRECHET_INTERVAL}
 
     def compute(self, ctx: EvalContext) -> list[Score]:
         real, fake, info = feature_sets(ctx, RandCNNExtractor(ctx.device))

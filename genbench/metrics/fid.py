@@ -16,56 +16,16 @@ Interval (version 2): bootstrap over the real and generated feature vectors alre
 
 from __future__ import annotations
 
-import warnings
-from typing import Any
-
-from genbench.api import EvalContext, Metric, Score
+from genbench.api import INCEPTION, EvalContext, Metric, Score
 from genbench.metrics.core import bootstrap, inception
 from genbench.metrics.core.features import (
-    MIN_RELIABLE_N,
     feature_protocol,
     feature_sets,
     fewer_fakes_note,
     sample_count,
+    small_sample_note,
 )
 from genbench.metrics.core.frechet import feature_stats, frechet_distance
-
-_NETS: dict[str, inception.FIDInception] = {}
-FRECHET_INTERVAL = bootstrap.describe("feature vectors, real and generated", b=bootstrap.B_FRECHET)
-KERNEL_INTERVAL = bootstrap.describe("feature vectors, real and generated",
-                                     statistic="unbiased MMD² of the whole resampled sets, distinct pairs")
-
-
-def inception_source(ctx: EvalContext) -> tuple[str | None, str | None, bool, str]:
-    """(path, sha256, verified, reason): the weights to use, or path None and the reason they are unavailable."""
-    return inception.find_weights(ctx.options.get("inception_weights"), ctx.options.get("allow_unverified_weights"))
-
-
-def inception_extractor(ctx: EvalContext) -> tuple[inception.InceptionExtractor | None, bool, str]:
-    """(extractor or None, verified, reason); warns once per call when unavailable or unverified."""
-    path, sha, verified, reason = inception_source(ctx)
-    if path is None:
-        warnings.warn(f"Inception weights unavailable: {reason}", RuntimeWarning, stacklevel=2)
-        return None, False, reason
-    if not verified:
-        warnings.warn(f"using UNVERIFIED Inception weights {path} (--allow-unverified-weights): {reason}",
-                      RuntimeWarning, stacklevel=2)
-    if sha not in _NETS:
-        _NETS[sha] = inception.load(path, sha, allow_unverified=not verified)
-    return inception.InceptionExtractor(_NETS[sha], sha, ctx.device), verified, reason
-
-
-def inception_protocol(ctx: EvalContext) -> dict[str, Any]:
-    _, sha, verified, reason = inception_source(ctx)
-    identity = {**inception.PROTOCOL, "weights_sha256": sha or f"unavailable: {reason}"}
-    if sha and not verified:
-        identity["weights_verified"] = False
-    return feature_protocol(ctx, identity)
-
-
-def small_sample_note(n: int, what: str) -> str:
-    return (f"{what} from {n} < {MIN_RELIABLE_N} samples is biased upwards; not comparable with published values"
-            if n < MIN_RELIABLE_N else "")
 
 
 class FID(Metric):
@@ -76,21 +36,23 @@ class FID(Metric):
     version = 2
 
     def protocol(self, ctx: EvalContext) -> dict:
-        return {**inception_protocol(ctx), "interval": FRECHET_INTERVAL}
+        weights = ctx.settings.weights(INCEPTION)
+        return {**feature_protocol(ctx, inception.identity(weights)), "interval": bootstrap.FRECHET_INTERVAL}
 
     def compute(self, ctx: EvalContext) -> list[Score]:
-        extractor, verified, reason = inception_extractor(ctx)
+        weights = ctx.settings.weights(INCEPTION)
+        extractor = inception.extractor(weights, ctx.device)
         if extractor is None:
-            return [Score("fid", None, "unavailable", reason)]
+            return [Score("fid", None, "unavailable", weights.reason)]
         real, fake, info = feature_sets(ctx, extractor)
         mu_r, s_r = feature_stats(real)
         mu_g, s_g = feature_stats(fake)
         value = frechet_distance(mu_r, s_r, mu_g, s_g)
-        extra = {**info, "weights_sha256": extractor.identity["weights_sha256"],
+        extra = {**info, "weights_sha256": weights.sha256,
                  **bootstrap.extra(bootstrap.frechet_interval(value, real, fake, ctx.device))}
+        if not weights.verified:
+            return [Score(weights.score_name("fid"), value, "warn",
+                          f"Inception weights failed verification ({weights.reason}); not FID", extra=extra)]
         note = small_sample_note(min(info["n_real"], info["n_fake"], sample_count(ctx)), "FID") \
             or fewer_fakes_note(info, ctx)
-        if not verified:
-            return [Score("fid_unverified", value, "warn",
-                          f"Inception weights failed verification ({reason}); not FID", extra=extra)]
         return [Score("fid", value, "warn" if note else "ok", note, extra=extra)]

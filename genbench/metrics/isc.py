@@ -14,10 +14,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from genbench.api import EvalContext, Metric, Score
-from genbench.metrics.core.features import generated_features, sample_count
+from genbench.api import INCEPTION, EvalContext, Metric, Score
+from genbench.metrics.core import inception
+from genbench.metrics.core.features import feature_protocol, generated_features, sample_count
 from genbench.metrics.core.isc import SEED, SPLITS, inception_score
-from genbench.metrics.fid import inception_extractor, inception_protocol
 
 RELIABLE_N = 50_000  # Salimans et al. 2016: 50k samples in 10 splits
 
@@ -30,14 +30,15 @@ class ISC(Metric):
     higher_is_better = True
 
     def protocol(self, ctx: EvalContext) -> dict:
-        proto = inception_protocol(ctx)
+        proto = feature_protocol(ctx, inception.identity(ctx.settings.weights(INCEPTION)))
         proto.pop("n_real", None)  # no real images
         return {**proto, "splits": SPLITS, "shuffle_seed": SEED, "logits": "pool3 @ fc.weight^T (no bias)"}
 
     def compute(self, ctx: EvalContext) -> list[Score]:
-        extractor, verified, reason = inception_extractor(ctx)
+        weights = ctx.settings.weights(INCEPTION)
+        extractor = inception.extractor(weights, ctx.device)
         if extractor is None:
-            return [Score("isc", None, "unavailable", reason, higher_is_better=True)]
+            return [Score("isc", None, "unavailable", weights.reason, higher_is_better=True)]
         pool3 = generated_features(extractor, ctx.model, sample_count(ctx), ctx.seed)
         with torch.no_grad():
             logits = extractor.net.logits(torch.from_numpy(pool3).to(extractor.net.fc.weight), bias=False)
@@ -45,7 +46,6 @@ class ISC(Metric):
         n, want = len(pool3), sample_count(ctx)
         note = (f"from {n} generated images, fewer than the protocol's {want}" if n < want else
                 f"from {n} < {RELIABLE_N} samples (Salimans et al. use {RELIABLE_N})" if n < RELIABLE_N else "")
-        name = "isc" if verified else "isc_unverified"
-        status = "warn" if note or not verified else "ok"
-        return [Score(name, mean, status, note, higher_is_better=True,
+        status = "warn" if note or not weights.verified else "ok"
+        return [Score(weights.score_name("isc"), mean, status, note, higher_is_better=True,
                       extra={"std": std, "n_fake": n, "splits": SPLITS, "finite": bool(np.isfinite(mean))})]

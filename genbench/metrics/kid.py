@@ -13,11 +13,10 @@ unbiased MMD² of the whole resampled sets over pairs of distinct points, not 10
 
 from __future__ import annotations
 
-from genbench.api import EvalContext, Metric, Score
-from genbench.metrics.core import bootstrap
-from genbench.metrics.core.features import feature_sets, fewer_fakes_note
+from genbench.api import INCEPTION, EvalContext, Metric, Score
+from genbench.metrics.core import bootstrap, inception
+from genbench.metrics.core.features import feature_protocol, feature_sets, fewer_fakes_note
 from genbench.metrics.core.frechet import KID_SUBSET_SIZE, KID_SUBSETS, kernel_distance
-from genbench.metrics.fid import KERNEL_INTERVAL, inception_extractor, inception_protocol
 
 
 class KID(Metric):
@@ -28,19 +27,21 @@ class KID(Metric):
     version = 2
 
     def protocol(self, ctx: EvalContext) -> dict:
-        return {**inception_protocol(ctx), "kid_subsets": KID_SUBSETS, "kid_subset_size": KID_SUBSET_SIZE,
-                "interval": KERNEL_INTERVAL}
+        weights = ctx.settings.weights(INCEPTION)
+        return {**feature_protocol(ctx, inception.identity(weights)), "kid_subsets": KID_SUBSETS,
+                "kid_subset_size": KID_SUBSET_SIZE, "interval": bootstrap.KERNEL_INTERVAL}
 
     def compute(self, ctx: EvalContext) -> list[Score]:
-        extractor, verified, reason = inception_extractor(ctx)
+        weights = ctx.settings.weights(INCEPTION)
+        extractor = inception.extractor(weights, ctx.device)
         if extractor is None:
-            return [Score("kid", None, "unavailable", reason)]
+            return [Score("kid", None, "unavailable", weights.reason)]
         real, fake, info = feature_sets(ctx, extractor)
         mean, std = kernel_distance(real, fake, seed=ctx.seed)
-        extra = {**info, "std": std, "weights_sha256": extractor.identity["weights_sha256"],
+        extra = {**info, "std": std, "weights_sha256": weights.sha256,
                  **bootstrap.extra(bootstrap.kernel_interval(mean, real, fake, ctx.device))}
-        if not verified:
-            return [Score("kid_unverified", mean, "warn",
-                          f"Inception weights failed verification ({reason}); not KID", extra=extra)]
+        if not weights.verified:
+            return [Score(weights.score_name("kid"), mean, "warn",
+                          f"Inception weights failed verification ({weights.reason}); not KID", extra=extra)]
         note = fewer_fakes_note(info, ctx)
         return [Score("kid", mean, "warn" if note else "ok", note, extra=extra)]

@@ -11,7 +11,6 @@ from genbench.metrics.core import bootstrap
 from genbench.metrics.core.features import feature_protocol, feature_sets, fewer_fakes_note
 from genbench.metrics.core.frechet import KID_SUBSET_SIZE, KID_SUBSETS, kernel_distance
 from genbench.metrics.core.randcnn import PROTOCOL, RandCNNExtractor
-from genbench.metrics.fid import KERNEL_INTERVAL
 
 
 class KIDRand(Metric):
@@ -22,7 +21,7 @@ class KIDRand(Metric):
 
     def protocol(self, ctx: EvalContext) -> dict:
         return {**feature_protocol(ctx, RandCNNExtractor.identity_for()), "kid_subsets": KID_SUBSETS,
-                "kid_subset_size": KID_SUBSET_SIZE, "interval": KERNEL_INTERVAL}
+                "kid_subset_size": KID_SUBSET_SIZE, "interval": bootstrap.KERNEL_INTERVAL}
 
     def compute(self, ctx: EvalContext) -> list[Score]:
         real, fake, info = feature_sets(ctx, RandCNNExtractor(ctx.device))

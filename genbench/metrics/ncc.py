@@ -9,7 +9,7 @@ training images, take the maximum zero-mean RGB NCC over valid positions (genben
 torch); the score is the mean over templates x images (higher = more part-like basis functions).
 
 Chance level: ``extra['chance']`` is the same score for the untrained generator of the same config
-(``genbench.metrics.chance``); on ``shapes`` it is about 0.2-0.3, so only the distance above it means
+(``genbench.metrics.core.chance``); on ``shapes`` it is about 0.2-0.3, so only the distance above it means
 anything.
 
 Interval (version 2): bootstrap over the training images and over the prior samples, each sample with all its
@@ -25,8 +25,8 @@ import numpy as np
 import torch
 
 from genbench.api import LAYER3, EvalContext, Metric, Score
-from genbench.metrics.chance import chance_level
 from genbench.metrics.core import bootstrap
+from genbench.metrics.core.chance import chance_level
 from genbench.metrics.core.ncc import crop_to_support, default_dtype, max_ncc
 
 LAYER = LAYER3

@@ -24,18 +24,18 @@ with the k-NN balls held as computed, B = 200, 95 % percentile intervals.
 
 from __future__ import annotations
 
-from genbench.api import EvalContext, Metric, Score
-from genbench.metrics.core import bootstrap
+from genbench.api import INCEPTION, EvalContext, Metric, Score
+from genbench.metrics.core import bootstrap, inception
 from genbench.metrics.core.features import feature_protocol, feature_sets, fewer_fakes_note
 from genbench.metrics.core.prdc import NEAREST_K, prdc_points
 from genbench.metrics.core.randcnn import PROTOCOL, RandCNNExtractor
-from genbench.metrics.fid import inception_extractor, inception_protocol
 
 RELIABLE_N = 10_000  # per side, as Naeem et al. (2020) evaluate
 NAMES = ("precision", "recall", "density", "coverage")
 
 
-def _scores(real, fake, info: dict, ctx: EvalContext, suffix: str, extra: dict) -> list[Score]:
+def _scores(real, fake, info: dict, ctx: EvalContext, named, extra: dict) -> list[Score]:
+    """The four scores, each recorded under ``named(name)`` (e.g. ``precision_rand``, ``precision_unverified``)."""
     points = prdc_points(real, fake, k=NEAREST_K)  # the four scores point by point: their means, and intervals
     values = {"precision": points["precision"].double().mean().item(),
               "recall": points["recall"].double().mean().item(),
@@ -45,7 +45,7 @@ def _scores(real, fake, info: dict, ctx: EvalContext, suffix: str, extra: dict) 
     n = min(info["n_real"], info["n_fake"])
     note = fewer_fakes_note(info, ctx) or (
         f"from {n} < {RELIABLE_N} samples per side (Naeem et al. use {RELIABLE_N})" if n < RELIABLE_N else "")
-    return [Score(name + suffix, values[name], "warn" if note else "ok", note, higher_is_better=True,
+    return [Score(named(name), values[name], "warn" if note else "ok", note, higher_is_better=True,
                   extra={**info, **extra, "k": NEAREST_K, **bootstrap.extra(intervals[name])}) for name in NAMES]
 
 
@@ -58,16 +58,17 @@ class PRDC(Metric):
     higher_is_better = True
 
     def protocol(self, ctx: EvalContext) -> dict:
-        return {**inception_protocol(ctx), "k": NEAREST_K, "radii": "k-th NN, Euclidean, strict <",
+        identity = inception.identity(ctx.settings.weights(INCEPTION))
+        return {**feature_protocol(ctx, identity), "k": NEAREST_K, "radii": "k-th NN, Euclidean, strict <",
                 "interval": bootstrap.describe("points (generated: precision, density; real: recall, coverage)")}
 
     def compute(self, ctx: EvalContext) -> list[Score]:
-        extractor, verified, reason = inception_extractor(ctx)
+        weights = ctx.settings.weights(INCEPTION)
+        extractor = inception.extractor(weights, ctx.device)
         if extractor is None:
-            return [Score(name, None, "unavailable", reason, higher_is_better=True) for name in NAMES]
+            return [Score(name, None, "unavailable", weights.reason, higher_is_better=True) for name in NAMES]
         real, fake, info = feature_sets(ctx, extractor)
-        suffix = "" if verified else "_unverified"
-        return _scores(real, fake, info, ctx, suffix, {"weights_sha256": extractor.identity["weights_sha256"]})
+        return _scores(real, fake, info, ctx, weights.score_name, {"weights_sha256": weights.sha256})
 
 
 class PRDCRand(Metric):
@@ -84,4 +85,4 @@ class PRDCRand(Metric):
 
     def compute(self, ctx: EvalContext) -> list[Score]:
         real, fake, info = feature_sets(ctx, RandCNNExtractor(ctx.device))
-        return _scores(real, fake, info, ctx, "_rand", {"network": PROTOCOL["network"]})
+        return _scores(real, fake, info, ctx, lambda name: f"{name}_rand", {"network": PROTOCOL["network"]})

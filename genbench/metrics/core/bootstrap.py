@@ -83,6 +83,12 @@ def describe(resampled: str, b: int = B, **more: Any) -> dict[str, Any]:
     return {"B": b, "level": LEVEL, "interval": INTERVAL, "seed": SEED, "resampled": resampled, **more}
 
 
+# The interval parts of the feature-space distances' protocols (fid, fd_rand and kid, kid_rand, in every space)
+FRECHET_INTERVAL = describe("feature vectors, real and generated", b=B_FRECHET)
+KERNEL_INTERVAL = describe("feature vectors, real and generated",
+                           statistic="unbiased MMD² of the whole resampled sets, distinct pairs")
+
+
 @dataclass(frozen=True)
 class Interval:
     """A value's bootstrap interval: [lo, hi] at ``LEVEL``, the re-centred replicates, and what was resampled."""

@@ -105,9 +105,15 @@ MIN_RELIABLE_N = 2048  # below this FID is strongly biased (Heusel et al. 2017 u
 def sample_count(ctx) -> int:
     """Images per side for feature-space metrics: the training-set size, as in the paper (docs/method.md
     section 5: generated samples = training images, real statistics from the training set), unless the
-    run setting ``n_fid`` (``options['n_feature_samples']``) caps it, e.g. for a CPU demo."""
-    cap = ctx.options.get("n_feature_samples")
+    run setting ``n_fid`` (``settings.n_feature_samples``) caps it, e.g. for a CPU demo."""
+    cap = ctx.settings.n_feature_samples
     return min(int(cap), len(ctx.train)) if cap else len(ctx.train)
+
+
+def small_sample_note(n: int, what: str) -> str:
+    """A note for a Fréchet distance from fewer than ``MIN_RELIABLE_N`` samples (its value is then marked †)."""
+    return (f"{what} from {n} < {MIN_RELIABLE_N} samples is biased upwards; not comparable with published values"
+            if n < MIN_RELIABLE_N else "")
 
 
 def feature_protocol(ctx, identity: dict[str, Any]) -> dict[str, Any]:

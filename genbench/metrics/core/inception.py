@@ -3,7 +3,7 @@
 The same network also gives its 1008-way classifier logits (``FIDInception.logits``), for the
 Inception Score (genbench.isc).
 
-Weights are looked up, in order, at ``--inception-weights PATH`` (``options['inception_weights']``),
+Weights are looked up once per command (``resolve_weights``, by the plan), in order, at ``--inception-weights PATH``,
 ``$GENBENCH_INCEPTION_WEIGHTS``, then the torch hub cache file pytorch-fid uses
 (``$TORCH_HOME/hub/checkpoints/pt_inception-2015-12-05-6726825d.pth``) or torch-fidelity's name for the
 same file (``weights-inception-2015-12-05-6726825d.pth``). Nothing is downloaded and no other
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -27,6 +28,7 @@ from pytorch_fid.inception import (
 )
 from torch import nn
 
+from genbench.api import INCEPTION, Weights
 from genbench.io import path_problem
 from genbench.metrics.core.weights import WeightsError, hub_checkpoints_dir, sha256_file, verify
 
@@ -66,20 +68,19 @@ def locate(explicit: str | os.PathLike | None = None) -> tuple[Path, str]:
                        f"{path_problem(cands[0][0], 'file')}; pass the path of pt_inception-2015-12-05-6726825d.pth")
 
 
-def find_weights(explicit: str | os.PathLike | None = None,
-                 allow_unverified: bool = False) -> tuple[str | None, str | None, bool, str]:
-    """The one lookup of Inception weights: (path, sha256, verified, reason). A verified file if there is one;
-    else, with ``allow_unverified``, the first candidate file that exists (verified False, reason why); else
-    path None and the reason."""
+def resolve_weights(explicit: str | os.PathLike | None = None, allow_unverified: bool = False) -> Weights:
+    """The one lookup of Inception weights, made once per command: a verified file if there is one; else, with
+    ``allow_unverified``, the first candidate file that exists (verified False, the reason why); else
+    unavailable (path None) with the reason."""
     try:
         path, sha = locate(explicit)
-        return str(path), sha, True, ""
+        return Weights(INCEPTION, path, sha, True)
     except WeightsError as exc:
         if allow_unverified:
             for path, _ in candidate_paths(explicit):
                 if path.is_file():
-                    return str(path), sha256_file(path), False, str(exc)
-        return None, None, False, str(exc)
+                    return Weights(INCEPTION, path, sha256_file(path), False, str(exc))
+        return Weights(INCEPTION, reason=str(exc))
 
 
 def fid_inception_architecture() -> nn.Module:
@@ -164,4 +165,28 @@ class InceptionExtractor:
         return np.concatenate(out) if out else np.empty((0, self.dims))
 
 
-__all__ = ["WeightsError", "locate", "load", "FIDInception", "InceptionExtractor", "fid_inception_architecture"]
+# -- the service the Inception metrics share: one network per weights file, one identity per protocol -------
+_NETS: dict[str, FIDInception] = {}
+
+
+def identity(weights: Weights) -> dict[str, Any]:
+    """What the Inception features depend on, for protocols: the network, resize, preprocessing and the weights'
+    SHA-256 (or why there are none); unverified weights say so."""
+    out: dict[str, Any] = {**PROTOCOL, "weights_sha256": weights.sha256 or f"unavailable: {weights.reason}"}
+    if weights.sha256 and not weights.verified:
+        out["weights_verified"] = False
+    return out
+
+
+def extractor(weights: Weights, device: torch.device | str) -> InceptionExtractor | None:
+    """The feature extractor for resolved ``weights`` (the network is built once per file), or None when
+    they are unavailable."""
+    if not weights.available:
+        return None
+    if weights.sha256 not in _NETS:
+        _NETS[weights.sha256] = load(weights.path, weights.sha256, allow_unverified=not weights.verified)
+    return InceptionExtractor(_NETS[weights.sha256], weights.sha256, device)
+
+
+__all__ = ["WeightsError", "locate", "load", "FIDInception", "InceptionExtractor", "fid_inception_architecture",
+           "resolve_weights", "identity", "extractor"]
