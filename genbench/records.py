@@ -15,7 +15,7 @@ import platform
 import subprocess
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from enum import StrEnum
+from enum import Enum
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,9 +36,9 @@ FIELD_TYPES: dict[str, tuple[type, ...]] = {
 _OPTIONAL = {"value", "step", "higher_is_better"}
 
 
-class Status(StrEnum):
-    """A record's status. A member is its string ('n/a' == Status.NA): records written with either read the
-    same, in results.json and in a records frame's ``status`` column."""
+class Status(str, Enum):  # enum.StrEnum from Python 3.11 on
+    """A record's status. A member is its string ('n/a' == Status.NA, str and format give 'n/a'): records
+    written with either read the same, in results.json and in a records frame's ``status`` column."""
 
     OK = "ok"
     WARN = "warn"  # a value computed under a weaker protocol than the paper's (e.g. too few samples): shown with †
@@ -46,6 +46,9 @@ class Status(StrEnum):
     UNAVAILABLE = "unavailable"  # the metric could not run here (e.g. missing weights)
     ERROR = "error"
     FAILED = "failed"  # the run did not finish (NaN/inf)
+
+    __str__ = str.__str__
+    __format__ = str.__format__
 
     @property
     def has_value(self) -> bool:

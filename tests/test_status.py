@@ -27,6 +27,7 @@ def test_only_ok_and_warn_carry_a_value():
 
 def test_a_status_is_its_string():
     assert Status.NA == "n/a" and str(Status.NA) == "n/a" and f"{Status.UNAVAILABLE}" == "unavailable"
+    assert f"{Status.NA:>5}|{Status.OK!s}" == "  n/a|ok" and "{}|{:<5}|".format(Status.WARN, Status.OK) == "warn|ok   |"  # noqa: UP032
     assert {"ok": 1}[Status.OK] == 1 and "/".join(sorted({Status.NA, "error"})) == "error/n/a"
     with pytest.raises(ValueError):
         Status("finished")
