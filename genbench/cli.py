@@ -267,15 +267,14 @@ def _print_overviews(df, metrics, fmt, models=None, ci=False):
 def _print_tables(df, metrics, fmt, ci=False, models=None):
     """One table per metric. Without an explicit metric list, metrics that have no value in any cell
     (e.g. FID without weights) get one line instead of a table of 'unavailable'."""
-    from genbench.tables import build_table, metric_order, render, rich_table, valueless
+    from genbench.tables import build_table, metric_order, no_values, render, rich_table, valueless
 
     if metrics is None:
         metrics = metric_order(df)
         empty = valueless(df, metrics)
         metrics = [m for m in metrics if m not in empty]
         if empty:
-            err.print("no values for: " + ", ".join(f"{m} ({s})" for m, s in empty.items()), style="dim",
-                      markup=False)
+            err.print(no_values(empty), style="dim", markup=False)
     for i, m in enumerate(metrics):
         t = build_table(df, m, ci, models)
         if fmt == "rich":

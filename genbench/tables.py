@@ -2,7 +2,8 @@
 rows datasets, columns models, mean +- std over seeds (with ``ci``, each value's 95 % interval), the best
 value marked only where it is better beyond noise and the leaders marked tied otherwise (genbench.verdicts),
 and a Delta column (best vs runner-up, in the metric's better direction, saying when it is within noise) — as
-rich, markdown, csv or LaTeX."""
+rich, markdown, csv or LaTeX. Both layouts, this one and the overview (genbench.overview), are made of the same
+pieces: :func:`build_column` (one metric on one dataset: a cell per model and the marks) and :func:`notes`."""
 
 from __future__ import annotations
 
@@ -156,9 +157,14 @@ def notes(good: pd.DataFrame, metrics: list[str], ci: bool, calibration: bool, b
     out += [f"† {n}" for n in sorted(set(good.loc[good["status"] == Status.WARN, "note"].dropna()))]
     out += chance_notes(good, by)
     if empty:
-        out.append("no values for: " + ", ".join(f"{m} ({s})" for m, s in empty.items()))
+        out.append(no_values(empty))
     protocols = protocol_note(good, metrics)
     return out + ([protocols] if protocols else [])
+
+
+def no_values(empty: dict[str, str]) -> str:
+    """'no values for: fid (unavailable), ...': the metrics with no value in any cell and their statuses."""
+    return "no values for: " + ", ".join(f"{m} ({s})" for m, s in empty.items())
 
 
 def mark(t: Table, r: str, c: str, best: str, tied: str, escape=lambda s: s) -> str:
