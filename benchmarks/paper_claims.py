@@ -36,6 +36,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from genbench import verdicts  # noqa: E402
+from genbench.records import VALUED, Status, arrow, direction  # noqa: E402
 from genbench.runfolder import load_records  # noqa: E402
 
 PAPER = ("ours", "vae", "dcgan", "wgan", "coopnet", "cegan", "ali", "alice")
@@ -50,7 +51,7 @@ COPYING_Z = -1.645  # one-sided 5 % of N(0, 1)
 
 
 def _good(df: pd.DataFrame) -> pd.DataFrame:
-    return df[df["status"].isin(verdicts.OK) & df["value"].notna()]
+    return df[df["status"].isin(VALUED) & df["value"].notna()]
 
 
 def _mean_std(g: pd.DataFrame) -> str:
@@ -65,11 +66,11 @@ def _calibration(d: pd.DataFrame, metric: str) -> str:
 
 
 def column_verdict(d: pd.DataFrame, metric: str, models: tuple[str, ...], claimant: str = "ours") -> list[str] | None:
-    """One row of a claim table: metric, the claimant's value, the leaders, the verdict, best vs runner-up."""
+    """One row of a claim table: metric, the claimant's value, the leaders, the verdict, best vs runner-up; None
+    where the claimant has no value or the metric is descriptive (no better direction: nothing to claim)."""
     g = d[(d["metric"] == metric) & d["model"].isin(models)]
-    if g.empty or claimant not in set(g["model"]):
+    if g.empty or claimant not in set(g["model"]) or (hib := direction(g)) is None:
         return None
-    hib = bool(g["higher_is_better"].dropna().iloc[0])
     cells = {m: gm for m, gm in g.groupby("model", sort=False)}
     v = verdicts.decide(verdicts.contenders(cells), hib)
     means = {m: float(gm["value"].astype(float).mean()) for m, gm in cells.items()}
@@ -85,18 +86,18 @@ def column_verdict(d: pd.DataFrame, metric: str, models: tuple[str, ...], claima
     test = "" if r is None else (f"{r.a} − {r.b} = {verdicts.fmt(r.diff)}, p {r.p_text} ({r.method or r.why})")
     rank = f"{ranked.index(claimant) + 1}/{len(ranked)}"
     top = ", ".join(f"{m} {means[m]:.4g}" for m in ranked[:3])
-    return [f"{metric} {'↑' if hib else '↓'}", _mean_std(cells[claimant]), rank, top, verdict, test,
+    return [metric + arrow(hib, " "), _mean_std(cells[claimant]), rank, top, verdict, test,
             _calibration(d, metric)]
 
 
 def pair_rows(d: pd.DataFrame, metric: str, pairs) -> list[list[str]]:
+    """One row per pair (a, b) that both have values of ``metric`` (with a better direction): a against b."""
     rows = []
     for a, b in pairs:
         ga, gb = d[(d["metric"] == metric) & (d["model"] == a)], d[(d["metric"] == metric) & (d["model"] == b)]
-        if ga.empty or gb.empty:
+        if ga.empty or gb.empty or (hib := direction(ga)) is None:
             continue
         t = verdicts.difference(a, ga, b, gb)
-        hib = bool(ga["higher_is_better"].dropna().iloc[0])
         if not t.tested:
             verdict = f"untested ({t.why})"
         elif not t.significant:
@@ -104,7 +105,7 @@ def pair_rows(d: pd.DataFrame, metric: str, pairs) -> list[list[str]]:
         else:
             verdict = f"**{a if (t.diff > 0) == hib else b} better**"
         ci = "" if t.ci is None else f"[{verdicts.fmt(t.ci[0])}, {verdicts.fmt(t.ci[1])}]"
-        rows.append([f"{metric} {'↑' if hib else '↓'}", f"{a} vs {b}", _mean_std(ga), _mean_std(gb),
+        rows.append([metric + arrow(hib, " "), f"{a} vs {b}", _mean_std(ga), _mean_std(gb),
                      f"{verdicts.fmt(t.diff)} {ci}", t.p_text, verdict])
     return rows
 
@@ -127,7 +128,7 @@ def copying_rows(d: pd.DataFrame) -> list[list[str]]:
                        else "underfits (farther than fresh data)" if (x > -COPYING_Z).all()
                        else "no evidence of copying")
             rows.append([metric, model, ", ".join(f"{v:.2f}" for v in x), verdict, _cells_used(g),
-                         "†" if (g["status"] == "warn").any() else ""])
+                         "†" if (g["status"] == Status.WARN).any() else ""])
     return rows
 
 

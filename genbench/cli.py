@@ -268,15 +268,14 @@ def _print_overviews(df, metrics, fmt, models=None, ci=False):
 def _print_tables(df, metrics, fmt, ci=False, models=None):
     """One table per metric. Without an explicit metric list, metrics that have no value in any cell
     (e.g. FID without weights) get one line instead of a table of 'unavailable'."""
-    from genbench.tables import build_table, metric_order, render, rich_table, valueless
+    from genbench.tables import build_table, metric_order, no_values, render, rich_table, valueless
 
     if metrics is None:
         metrics = metric_order(df)
         empty = valueless(df, metrics)
         metrics = [m for m in metrics if m not in empty]
         if empty:
-            err.print("no values for: " + ", ".join(f"{m} ({s})" for m, s in empty.items()), style="dim",
-                      markup=False)
+            err.print(no_values(empty), style="dim", markup=False)
     for i, m in enumerate(metrics):
         t = build_table(df, m, ci, models)
         if fmt == "rich":
@@ -295,6 +294,7 @@ def compare(model_a, model_b, metric, dataset, results):
     """MODEL_A against MODEL_B: the difference, its 95% interval and the test's p-value per metric and dataset."""
     from rich.markup import escape
 
+    from genbench.records import arrow
     from genbench.runfolder import load_records
     from genbench.verdicts import TEST_RULE, fmt
     from genbench.verdicts import compare as compare_models
@@ -307,8 +307,7 @@ def compare(model_a, model_b, metric, dataset, results):
         if (c.dataset, c.preset) != group:
             group = (c.dataset, c.preset)
             console.print(escape(f"{c.dataset} · {c.preset}: {model_a} vs {model_b}"), style="bold", soft_wrap=True)
-        d = c.difference
-        arrow = {True: " ↑", False: " ↓", None: ""}[c.higher_is_better]
+        d, name = c.difference, c.metric + arrow(c.higher_is_better, " ")
         where = f"; each value from {c.samples}" if c.samples else ""
         if d.tested:
             p = d.p_text if d.p_text.startswith("<") else f"= {d.p_text}"
@@ -316,7 +315,7 @@ def compare(model_a, model_b, metric, dataset, results):
                     f"{d.seeds[0]} / {d.seeds[1]} seeds{where})")
         else:
             test = f"not tested: {d.why}{where}"
-        console.print(escape(f"  {c.metric}{arrow}: {model_a} {fmt(d.mean_a)}, {model_b} {fmt(d.mean_b)}; "
+        console.print(escape(f"  {name}: {model_a} {fmt(d.mean_a)}, {model_b} {fmt(d.mean_b)}; "
                              f"{model_a} − {model_b} = {fmt(d.diff)}, {test}: {c.verdict}"), soft_wrap=True)
     console.print(escape(f"verdict: a difference shown {TEST_RULE}; a bootstrap's p = 2 min(P*(d <= 0), "
                          f"P*(d >= 0)) over its replicates d"), style="dim", soft_wrap=True)

@@ -10,14 +10,8 @@ from __future__ import annotations
 import pandas as pd
 
 from genbench import verdicts
-from genbench.tables import CI_NOTE, OK, Table, cell, chance_notes, metric_order, protocol_note, valueless
-
-ARROWS = {True: " ↑", False: " ↓", None: ""}
-
-
-def _direction(d: pd.DataFrame) -> bool | None:
-    hib = d["higher_is_better"].dropna()
-    return bool(hib.iloc[0]) if len(hib) else None
+from genbench.records import arrow, direction, valued
+from genbench.tables import Table, build_column, inapplicable, metric_order, notes, valueless
 
 
 def build_overview(df: pd.DataFrame, metrics: list[str] | None = None,
@@ -38,44 +32,20 @@ def build_overview(df: pd.DataFrame, metrics: list[str] | None = None,
     empty = valueless(df, order)
     shown = [m for m in order if m not in empty]
     t = Table("model", None, rows, [], {}, title=f"{dataset} · {preset}", corner="model")
-    seeds = []
+    seeds: list[int] = []
     for metric in shown:
         d = df[df["metric"] == metric]
-        hib = _direction(d)
-        col = metric + ARROWS[hib]
-        t.columns.append(col)
-        plugins = set(d["metric_plugin"].dropna()) if "metric_plugin" in d else set()
-        na = df[df["metric_plugin"].isin(plugins) & (df["status"] == "n/a")] if plugins else df[:0]
-        scored: dict[str, pd.DataFrame] = {}
-        for m in rows:
-            g = d[d["model"] == m]
-            if g.empty:
-                t.cells[(m, col)] = "n/a" if (na["model"] == m).any() else ""
-                continue
-            t.cells[(m, col)], mean = cell(g, ci)
-            if mean is not None:
-                t.means[(m, col)] = mean
-                scored[m] = g
-                seeds.append(g.loc[g["status"].isin(OK), "seed"].nunique())
-        if hib is not None and len(verdicts.contenders(scored)) > 1:  # one value is not "the best"
-            verdict = verdicts.decide(verdicts.contenders(scored), hib)
-            t.best |= {(m, col) for m in verdict.best}
-            t.tied |= {(m, col) for m in verdict.tied}
+        hib = direction(d)
+        name = metric + arrow(hib, " ")
+        t.columns.append(name)
+        col = build_column(d, rows, set(inapplicable(df, d)["model"]), hib, ci)  # one value alone is not "the best"
+        t.place(col, column=name)
+        seeds += col.seeds.values()
     seed_range = "0" if not seeds else str(min(seeds)) if min(seeds) == max(seeds) else f"{min(seeds)}–{max(seeds)}"
-    t.notes.append(f"↑ higher / ↓ lower is better; mean ± std over seeds ({seed_range} per cell)")
+    t.notes.append(f"{arrow(True)} higher / {arrow(False)} lower is better; mean ± std over seeds ({seed_range} per "
+                   "cell)")
     t.notes.append(verdicts.RULE)
-    if "config.source.kind" in df and (df["config.source.kind"] == "real").any():
-        t.notes.append(verdicts.CALIBRATION_NOTE)
-    if ci:
-        t.notes.append(CI_NOTE)
-    ok = df[df["metric"].isin(shown) & df["status"].isin(OK)]
-    t.notes += [f"† {n}" for n in sorted(set(ok.loc[ok["status"] == "warn", "note"].dropna()))]
-    t.notes += chance_notes(ok)
-    if empty:
-        t.notes.append("no values for: " + ", ".join(f"{m} ({s})" for m, s in empty.items()))
-    note = protocol_note(ok, shown)
-    if note:
-        t.notes.append(note)
+    t.notes += notes(valued(df[df["metric"].isin(shown)]), shown, ci, verdicts.is_calibration(df), empty=empty)
     return t
 
 

@@ -15,11 +15,15 @@ import platform
 import subprocess
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from enum import Enum
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from genbench.io import json_hash
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 REQUIRED_KEYS = ("dataset", "model", "preset", "seed", "metric", "status")
 _NUMBER, _TEXT = (int, float), (str,)
@@ -32,9 +36,57 @@ FIELD_TYPES: dict[str, tuple[type, ...]] = {
 _OPTIONAL = {"value", "step", "higher_is_better"}
 
 
+class Status(str, Enum):  # enum.StrEnum from Python 3.11 on
+    """A record's status. A member is its string ('n/a' == Status.NA, str and format give 'n/a'): records
+    written with either read the same, in results.json and in a records frame's ``status`` column."""
+
+    OK = "ok"
+    WARN = "warn"  # a value computed under a weaker protocol than the paper's (e.g. too few samples): shown with †
+    NA = "n/a"  # the metric does not apply to the model (a capability it lacks)
+    UNAVAILABLE = "unavailable"  # the metric could not run here (e.g. missing weights)
+    ERROR = "error"
+    FAILED = "failed"  # the run did not finish (NaN/inf)
+
+    __str__ = str.__str__
+    __format__ = str.__format__
+
+    @property
+    def has_value(self) -> bool:
+        """Whether a record of this status carries a value (only these count in tables and tests)."""
+        return self in (Status.OK, Status.WARN)
+
+
+VALUED: tuple[Status, ...] = tuple(s for s in Status if s.has_value)  # the statuses that carry a value
+
+
+def has_value(status: str) -> bool:
+    """Whether a record of ``status`` (a Status or its string; any other string: no) carries a value."""
+    return status in VALUED
+
+
+def valued(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``frame`` (a records DataFrame) whose status carries a value, in their order."""
+    return frame[frame["status"].isin(VALUED)]
+
+
+def direction(frame: pd.DataFrame) -> bool | None:
+    """A metric's better direction, as its records (a records DataFrame) say: the first recorded
+    ``higher_is_better``; None where none says one (a descriptive metric: no best mark, no Δ, no arrow)."""
+    said = frame["higher_is_better"].dropna()
+    return bool(said.iloc[0]) if len(said) else None
+
+
+def arrow(higher_is_better: bool | None, before: str = "") -> str:
+    """A direction's arrow, '↑' (higher is better) or '↓', after ``before`` (e.g. ' ': 'swd' + arrow(False, ' ')
+    reads 'swd ↓'); '' for a descriptive metric."""
+    if higher_is_better is None:
+        return ""
+    return before + ("↑" if higher_is_better else "↓")
+
+
 @dataclass
 class Record:
-    """One tidy record. ``value`` is None unless ``status`` is 'ok' or 'warn' (a 'warn' value is shown
+    """One tidy record. ``value`` is None unless ``status`` has a value, 'ok' or 'warn' (a 'warn' value is shown
     with † in tables: computed under a weaker protocol than the paper's, e.g. too few samples)."""
 
     dataset: str
@@ -42,7 +94,7 @@ class Record:
     preset: str
     seed: int
     metric: str
-    status: str  # ok | warn | n/a | unavailable | error | failed
+    status: str  # a Status (ok | warn | n/a | unavailable | error | failed) or its string
     value: float | None = None
     metric_plugin: str = ""
     step: int | None = None
@@ -76,7 +128,7 @@ class Record:
 
     @property
     def good(self) -> bool:
-        return self.status in ("ok", "warn")
+        return has_value(self.status)
 
 
 def _fits(key: str, value: Any) -> bool:

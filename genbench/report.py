@@ -32,7 +32,7 @@ from genbench.api import capabilities
 from genbench.errors import GenbenchError
 from genbench.io import atomic_path, path_problem, safe_name, write_text
 from genbench.overview import build_overviews, fit_width
-from genbench.records import now
+from genbench.records import arrow, now
 from genbench.runfolder import (
     CHECKPOINT,
     CONFIG,
@@ -320,7 +320,7 @@ img.px { image-rendering: pixelated; }
 
 def _html_table(t: Table) -> str:
     e = html.escape
-    caption = t.title or t.metric + {True: " ↑", False: " ↓", None: ""}[t.higher_is_better]
+    caption = t.title or t.metric + arrow(t.higher_is_better, " ")
     head = "".join(f"<th>{e(c)}</th>" for c in [t.corner if t.title else "dataset", *t.columns])
     def td(r: str, c: str) -> str:
         marked = (r, c) in t.best or (r, c) in t.tied

@@ -2,7 +2,8 @@
 rows datasets, columns models, mean +- std over seeds (with ``ci``, each value's 95 % interval), the best
 value marked only where it is better beyond noise and the leaders marked tied otherwise (genbench.verdicts),
 and a Delta column (best vs runner-up, in the metric's better direction, saying when it is within noise) — as
-rich, markdown, csv or LaTeX."""
+rich, markdown, csv or LaTeX. Both layouts, this one and the overview (genbench.overview), are made of the same
+pieces: :func:`build_column` (one metric on one dataset: a cell per model and the marks) and :func:`notes`."""
 
 from __future__ import annotations
 
@@ -15,9 +16,20 @@ import pandas as pd
 
 from genbench import registry, verdicts
 from genbench.errors import GenbenchError, did_you_mean
+from genbench.records import Status, arrow, direction, valued
 
 FORMATS = ("rich", "md", "csv", "latex")
-OK = ("ok", "warn")
+
+
+@dataclass
+class Column:
+    """One metric on one dataset and preset, a cell per model: what both layouts show of it, the overview as a
+    column (rows models), the paper layout as a row (columns models). Keyed by model."""
+
+    cells: dict[str, str] = field(default_factory=dict)
+    means: dict[str, float] = field(default_factory=dict)  # the cells with a value
+    seeds: dict[str, int] = field(default_factory=dict)  # the cells with a value: how many seeds have one
+    verdict: verdicts.Verdict | None = None  # the best/tie marks; None: not judged (see build_column)
 
 
 @dataclass
@@ -33,6 +45,18 @@ class Table:
     title: str = ""  # shown above the table (rich title, markdown heading); default: the metric
     corner: str = "dataset"  # header of the row-label column in rich output
     tied: set[tuple[str, str]] = field(default_factory=set)  # leaders not shown to differ from the best (≈)
+
+    def place(self, col: Column, row: str | None = None, column: str | None = None) -> None:
+        """``col``'s cells, means and marks as table row ``row`` (model m at (row, m): the paper layout) or else
+        as column ``column`` (at (m, column): the overview)."""
+        def at(m: str) -> tuple[str, str]:
+            return (row, m) if row is not None else (m, column)
+
+        self.cells |= {at(m): text for m, text in col.cells.items()}
+        self.means |= {at(m): mean for m, mean in col.means.items()}
+        if col.verdict is not None:
+            self.best |= {at(m) for m in col.verdict.best}
+            self.tied |= {at(m) for m in col.verdict.tied}
 
 
 def _decimals(v: float) -> int:
@@ -82,19 +106,65 @@ def cell(g: pd.DataFrame, ci: bool = False) -> tuple[str, float | None]:
     """One cell from the records of one (row, model): 'mean ± std' over seeds (std to the mean's
     precision), † when any value is marked 'warn'; else the status ('n/a', 'unavailable', ...). With ``ci``,
     the value's 95 % interval follows, '[lo, hi]' (see ``interval``)."""
-    good = g[g["status"].isin(OK)]
+    good = valued(g)
     if good.empty:
         return str(g["status"].iloc[-1]), None
     x = good["value"].astype(float)
     mean = x.mean()
     dec = 0 if _is_count(good) and mean == round(mean) else _decimals(mean)  # a mean that is not whole keeps them
     text = _fmt(mean, dec) + (f" ± {_fmt(x.std(ddof=1), dec)}" if len(x) > 1 else "")
-    text += "†" if (good["status"] == "warn").any() else ""
+    text += "†" if (good["status"] == Status.WARN).any() else ""
     bounds = interval(good) if ci else None
     if bounds is not None:
         dec = max(dec, 1) if _is_count(good) else dec
         text += f" [{_fmt(bounds[0], dec)}, {_fmt(bounds[1], dec)}]"
     return text, float(mean)
+
+
+def build_column(d: pd.DataFrame, models: list[str], na: set[str], higher_is_better: bool | None, ci: bool = False,
+                 lone: bool = False) -> Column:
+    """The cells of ``models`` from ``d``, one metric's records on one dataset and preset: each model's
+    :func:`cell`; a model without records reads 'n/a' when it is in ``na`` (the metric does not apply to it),
+    else ''. With a direction, the marks by genbench.verdicts' rule among the cells with a value (calibration
+    rows never compete), once two compete (``lone``: also one alone, which the paper layout marks best)."""
+    col, scored = Column(), {}
+    for m in models:
+        g = d[d["model"] == m]
+        if g.empty:
+            col.cells[m] = Status.NA.value if m in na else ""
+            continue
+        col.cells[m], mean = cell(g, ci)
+        if mean is not None:
+            col.means[m], col.seeds[m], scored[m] = mean, valued(g)["seed"].nunique(), g
+    contenders = verdicts.contenders(scored)
+    if higher_is_better is not None and (lone or len(contenders) > 1):
+        col.verdict = verdicts.decide(contenders, higher_is_better)
+    return col
+
+
+def inapplicable(df: pd.DataFrame, d: pd.DataFrame) -> pd.DataFrame:
+    """The records in ``df`` saying that the metric plugin(s) that recorded ``d`` do not apply ('n/a')."""
+    plugins = set(d["metric_plugin"].dropna()) if "metric_plugin" in d else set()
+    return df[df["metric_plugin"].isin(plugins) & (df["status"] == Status.NA)] if plugins else df[:0]
+
+
+def notes(good: pd.DataFrame, metrics: list[str], ci: bool, calibration: bool, by: str | None = None,
+          empty: dict[str, str] | None = None) -> list[str]:
+    """The notes under either layout, from ``good``, the shown records with a value: calibration rows
+    (``calibration``: some are shown), the intervals (``ci``), each reason for a †, the chance levels (one line
+    per value of column ``by``), the metrics with no value (``empty``: metric -> statuses) and the protocols."""
+    out = ([verdicts.CALIBRATION_NOTE] if calibration else []) + ([CI_NOTE] if ci else [])
+    out += [f"† {n}" for n in sorted(set(good.loc[good["status"] == Status.WARN, "note"].dropna()))]
+    out += chance_notes(good, by)
+    if empty:
+        out.append(no_values(empty))
+    protocols = protocol_note(good, metrics)
+    return out + ([protocols] if protocols else [])
+
+
+def no_values(empty: dict[str, str]) -> str:
+    """'no values for: fid (unavailable), ...': the metrics with no value in any cell and their statuses."""
+    return "no values for: " + ", ".join(f"{m} ({s})" for m, s in empty.items())
 
 
 def mark(t: Table, r: str, c: str, best: str, tied: str, escape=lambda s: s) -> str:
@@ -183,53 +253,37 @@ def build_table(df: pd.DataFrame, metric: str, ci: bool = False, models: list[st
                             f"{', '.join(known) or 'none (run genbench run first)'}.")
     multi_preset = df["preset"].nunique() > 1
     df = df.assign(row=df["dataset"] + (" (" + df["preset"] + ")" if multi_preset else ""))
-    d = df[df["metric"] == metric].copy()
-    plugin = d["metric_plugin"].iloc[0] if "metric_plugin" in d else metric
-    hib = bool(d["higher_is_better"].dropna().iloc[0]) if d["higher_is_better"].notna().any() else None
+    d = df[df["metric"] == metric]
+    hib = direction(d)
     d = d.sort_values("time", kind="stable")
     rows = list(dict.fromkeys(d["row"]))
     # every model evaluated on these rows gets a column, so 'n/a' is visible, not a missing column
     evaluated = list(dict.fromkeys(df[df["row"].isin(rows)].sort_values("time", kind="stable")["model"]))
     models = evaluated if models is None else [m for m in models if m in evaluated]
-    na = df[(df["metric_plugin"] == plugin) & (df["status"] == "n/a")] if "metric_plugin" in df else df[:0]
+    na = inapplicable(df, d)
     t = Table(metric, hib, rows, models + ([] if hib is None else ["Δ"]), {})
     for r in rows:
-        scored: dict[str, pd.DataFrame] = {}
-        for m in models:
-            g = d[(d["row"] == r) & (d["model"] == m)]
-            if g.empty:
-                t.cells[(r, m)] = "n/a" if ((na["row"] == r) & (na["model"] == m)).any() else ""
-                continue
-            t.cells[(r, m)], mean = cell(g, ci)
-            if mean is None:
-                continue
-            scored[m] = g
-            t.means[(r, m)] = mean
-        if hib is None:
-            continue
-        verdict = verdicts.decide(verdicts.contenders(scored), hib)
-        t.best |= {(r, m) for m in verdict.best}
-        t.tied |= {(r, m) for m in verdict.tied}
-        runner_up = verdict.runner_up
-        t.cells[(r, "Δ")] = "" if runner_up is None else _fmt(abs(runner_up.diff)) + (
-            "" if runner_up.significant else " (within noise)" if runner_up.tested else " (untested)")
+        col = build_column(d[d["row"] == r], models, set(na.loc[na["row"] == r, "model"]), hib, ci, lone=True)
+        t.place(col, row=r)
+        if col.verdict is not None:
+            t.cells[(r, "Δ")] = _delta(col.verdict.runner_up)
     seeds = d.groupby(["row", "model"])["seed"].nunique()
-    direction = ("descriptive (no better direction)" if hib is None else
-                 f"{'higher' if hib else 'lower'} is better; Δ = best vs runner-up")
-    t.notes.append(f"{direction}; seeds per cell: {seeds.min()}–{seeds.max()}" if len(seeds) else direction)
+    better = ("descriptive (no better direction)" if hib is None else
+              f"{'higher' if hib else 'lower'} is better; Δ = best vs runner-up")
+    t.notes.append(f"{better}; seeds per cell: {seeds.min()}–{seeds.max()}" if len(seeds) else better)
     if hib is not None:
         t.notes.append(verdicts.RULE)
-    if any(verdicts.is_calibration(d[d["model"] == m]) for m in models):
-        t.notes.append(verdicts.CALIBRATION_NOTE)
-    if ci:
-        t.notes.append(CI_NOTE)
-    warn_notes = sorted(set(d.loc[d["status"] == "warn", "note"].dropna()))
-    t.notes += [f"† {n}" for n in warn_notes]
-    t.notes += chance_notes(d[d["status"].isin(OK)], by="row" if len(rows) > 1 else None)
-    note = protocol_note(d[d["status"].isin(OK)], [metric])
-    if note:
-        t.notes.append(note)
+    calibration = any(verdicts.is_calibration(d[d["model"] == m]) for m in models)
+    t.notes += notes(valued(d), [metric], ci, calibration, by="row" if len(rows) > 1 else None)
     return t
+
+
+def _delta(runner_up: verdicts.Difference | None) -> str:
+    """The Δ cell: best vs runner-up, in the metric's better direction, saying when it is within noise."""
+    if runner_up is None:
+        return ""
+    return _fmt(abs(runner_up.diff)) + (
+        "" if runner_up.significant else " (within noise)" if runner_up.tested else " (untested)")
 
 
 # what markdown would read as markup (links, images, emphasis, code, HTML, table cells, headings); an
@@ -282,9 +336,9 @@ def rich_table(t: Table, plain: bool = False):
     from rich.table import Table as RichTable
     from rich.text import Text
 
-    arrow = "" if t.higher_is_better is None else (" (↑)" if t.higher_is_better else " (↓)")
+    better = arrow(t.higher_is_better)
     e = escape  # names and cells are text, not markup
-    rt = RichTable(title=e(t.title or t.metric + arrow), title_justify="left")
+    rt = RichTable(title=e(t.title or t.metric + (f" ({better})" if better else "")), title_justify="left")
     rt.add_column(e(t.corner), no_wrap=True)
     for c in t.columns:
         rt.add_column(e(c), justify="right", no_wrap=True)
@@ -319,6 +373,6 @@ def valueless(df: pd.DataFrame, metrics: list[str]) -> dict[str, str]:
     out = {}
     for m in metrics:
         d = df[df["metric"] == m]
-        if not d["status"].isin(OK).any():
+        if valued(d).empty:
             out[m] = "/".join(sorted(set(d["status"])))
     return out

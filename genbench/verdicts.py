@@ -31,10 +31,10 @@ import pandas as pd
 from scipy import stats
 
 from genbench.errors import GenbenchError, did_you_mean
+from genbench.records import VALUED, direction, valued
 
 ALPHA = 0.05
 LEVEL = 1 - ALPHA
-OK = ("ok", "warn")
 TIED = "≈"
 TEST_RULE = ("at the 5% level (2+ seeds each: Welch's t-test on the per-seed values; 1 seed each: the 95% bootstrap "
              "interval of the difference, paired on shared real samples, excludes 0)")
@@ -85,7 +85,7 @@ class Difference:
 
 
 def _good(g: pd.DataFrame) -> pd.DataFrame:
-    return g[g["status"].isin(OK)].sort_values("seed", kind="stable")
+    return valued(g).sort_values("seed", kind="stable")
 
 
 def _boot(g: pd.DataFrame) -> np.ndarray | None:
@@ -219,7 +219,7 @@ def compare(df: pd.DataFrame, a: str, b: str, metric: str | None = None,
                 raise GenbenchError(f"Model '{m}' has no records on dataset '{dataset}'; it has records on: "
                                     f"{_names(df[df['model'] == m], 'dataset')}.")
         df = here
-    good = df[df["status"].isin(OK) & df["value"].notna()]
+    good = df[df["status"].isin(VALUED) & df["value"].notna()]
     if metric is not None:
         if metric not in set(df["metric"]):
             raise GenbenchError(f"No records for metric '{metric}'{did_you_mean(metric, set(df['metric']))}; "
@@ -237,9 +237,7 @@ def compare(df: pd.DataFrame, a: str, b: str, metric: str | None = None,
         ga, gb = g[g["model"] == a], g[g["model"] == b]
         if ga.empty or gb.empty:
             continue
-        hib = g["higher_is_better"].dropna()
-        out.append(Comparison(ds, preset, met, bool(hib.iloc[0]) if len(hib) else None, difference(a, ga, b, gb),
-                              _samples(ga) or _samples(gb)))
+        out.append(Comparison(ds, preset, met, direction(g), difference(a, ga, b, gb), _samples(ga) or _samples(gb)))
     if not out:
         have = {m: good[good["model"] == m] for m in (a, b)}
         raise GenbenchError(f"'{a}' and '{b}' share no metric with values on the same dataset and preset; "

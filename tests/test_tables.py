@@ -96,3 +96,36 @@ def test_a_results_folder_nested_inside_another_is_never_read(tmp_path):
     assert len(load_records(nested)) == 6  # read as a results folder of its own, it is all there
     (tmp_path / "shapes" / "linked").symlink_to(nested / "shapes" / "beta", target_is_directory=True)
     assert sorted(load_records(tmp_path)["model"]) == ["alpha"]  # a linked folder is not entered
+
+
+def test_one_column_builder_serves_both_layouts(records):
+    """build_column makes each layout's cells and marks: the paper layout's row is the overview's column."""
+    from genbench.overview import build_overview
+    from genbench.records import Status
+    from genbench.tables import build_column, inapplicable
+
+    d = records[records["metric"] == "ncc"]
+    col = build_column(d, ["alpha", "beta", "gamma", "delta"], set(inapplicable(records, d)["model"]), True)
+    assert col.cells == {"alpha": "0.800", "beta": "0.300", "gamma": "n/a", "delta": ""}
+    assert col.means == {"alpha": 0.8, "beta": 0.3} and col.seeds == {"alpha": 1, "beta": 1}
+    assert col.verdict.best == {"alpha"} and col.verdict.runner_up.b == "beta"
+    assert build_column(d, ["alpha", "beta"], set(), None).verdict is None  # descriptive: not judged
+    alone = build_column(d, ["alpha"], set(), True)
+    assert alone.verdict is None and build_column(d, ["alpha"], set(), True, lone=True).verdict.best == {"alpha"}
+    paper, overview = build_table(records, "ncc"), build_overview(records[records["dataset"] == "other"])
+    assert {m: paper.cells[("other", m)] for m in ["alpha", "beta", "gamma"]} == {
+        m: overview.cells[(m, "ncc ↑")] for m in ["alpha", "beta", "gamma"]} == {
+        "alpha": "0.800", "beta": "0.300", "gamma": Status.NA}
+    assert paper.best == {("other", "alpha")} and overview.best == {("alpha", "ncc ↑")}
+
+
+def test_the_notes_under_either_layout_in_their_order(records):
+    from genbench import verdicts
+    from genbench.records import valued
+    from genbench.tables import CI_NOTE, notes
+
+    good = valued(records[records["metric"] == "fid"])
+    assert notes(good, ["fid"], True, True, empty={"kid": "unavailable"}) == [
+        verdicts.CALIBRATION_NOTE, CI_NOTE, "† only 100 samples", "no values for: kid (unavailable)",
+        "protocol: fid p1"]
+    assert notes(good, ["fid"], False, False) == ["† only 100 samples", "protocol: fid p1"]
