@@ -25,21 +25,24 @@ from genbench.api import (  # noqa: E402
     DataInfo,
     Dataset,
     EvalContext,
+    EvalSettings,
     GenerativeModel,
     ImageSet,
     Metric,
     ModelConfig,
     Score,
+    Status,
     UnitRender,
+    Weights,
     capabilities,
 )
 from genbench.errors import GenbenchError  # noqa: E402
 from genbench.registry import register_dataset, register_metric, register_model  # noqa: E402
 
 __all__ = [
-    "Batch", "DataInfo", "Dataset", "EvalContext", "GenerativeModel", "GenbenchError", "ImageSet", "Metric",
-    "ModelConfig", "Score", "UnitRender", "capabilities", "register_dataset", "register_metric",
-    "register_model",
+    "Batch", "DataInfo", "Dataset", "EvalContext", "EvalSettings", "GenerativeModel", "GenbenchError", "ImageSet",
+    "Metric", "ModelConfig", "Score", "Status", "UnitRender", "Weights", "capabilities", "register_dataset",
+    "register_metric", "register_model",
 ]
 
 

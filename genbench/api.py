@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
@@ -341,13 +342,41 @@ class Dataset:
 
 
 # -- metrics ----------------------------------------------------------------------------------
+class Status(str, Enum):  # enum.StrEnum from Python 3.11 on
+    """A record's status. A member is its string ('n/a' == Status.NA, str and format give 'n/a'): records
+    written with either read the same, in results.json and in a records frame's ``status`` column."""
+
+    OK = "ok"
+    WARN = "warn"  # a value computed under a weaker protocol than the paper's (e.g. too few samples): shown with †
+    NA = "n/a"  # the metric does not apply to the model (a capability it lacks)
+    UNAVAILABLE = "unavailable"  # the metric could not run here (e.g. missing weights)
+    ERROR = "error"
+    FAILED = "failed"  # the run did not finish (NaN/inf)
+
+    __str__ = str.__str__
+    __format__ = str.__format__
+
+    @property
+    def has_value(self) -> bool:
+        """Whether a record of this status carries a value (only these count in tables and tests)."""
+        return self in (Status.OK, Status.WARN)
+
+
+VALUED: tuple[Status, ...] = tuple(s for s in Status if s.has_value)  # the statuses that carry a value
+
+
+def has_value(status: str) -> bool:
+    """Whether a record of ``status`` (a Status or its string; any other string: no) carries a value."""
+    return status in VALUED
+
+
 @dataclass
 class Score:
     """One number a metric produced. ``value`` is None unless ``status`` == 'ok' or 'warn'."""
 
     name: str
     value: float | None
-    status: str = "ok"  # ok | warn | n/a | unavailable | error
+    status: Status | str = Status.OK  # a Status (or its string): ok | warn | n/a | unavailable | error
     note: str = ""
     higher_is_better: bool | None = False  # None: descriptive, no better direction (no best mark, no Δ)
     extra: dict[str, Any] = field(default_factory=dict)  # a count says out of how many: {"of": 12} (shown whole)

@@ -9,7 +9,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import replace
 
-from genbench.api import EvalContext, Metric, Score, capabilities
+from genbench.api import EvalContext, Metric, Score, Status, capabilities, has_value
 from genbench.records import Record, protocol_id
 
 
@@ -23,12 +23,12 @@ def score_metrics(ctx: EvalContext, metrics: Sequence[type[Metric]], previous: l
         metric, name = cls(), cls.name
         if not metric.applies(ctx.model):
             missing = ", ".join(sorted(metric.requires - capabilities(ctx.model)))
-            out.append(replace(base, metric=name, metric_plugin=name, status="n/a", note=f"model is not a {missing}",
-                               higher_is_better=metric.higher_is_better, time=stamp))
+            out.append(replace(base, metric=name, metric_plugin=name, status=Status.NA,
+                               note=f"model is not a {missing}", higher_is_better=metric.higher_is_better, time=stamp))
             continue
         unmet = metric.unmet_need(ctx)
         if unmet:
-            out += [replace(base, metric=col, metric_plugin=name, status="n/a", note=unmet,
+            out += [replace(base, metric=col, metric_plugin=name, status=Status.NA, note=unmet,
                             higher_is_better=metric.higher_is_better, time=stamp) for col in metric.columns or (name,)]
             continue
         protocol = metric.protocol(ctx)
@@ -44,7 +44,7 @@ def score_metrics(ctx: EvalContext, metrics: Sequence[type[Metric]], previous: l
         t0 = time.perf_counter()
         scores = _compute(metric, name, ctx)
         seconds = round(time.perf_counter() - t0, 2)
-        out += [replace(scored, metric=s.name, value=s.value if s.status in ("ok", "warn") else None,
+        out += [replace(scored, metric=s.name, value=s.value if has_value(s.status) else None,
                         status=s.status, note=s.note, higher_is_better=s.higher_is_better, extra=s.extra,
                         eval_seconds=seconds) for s in scores]
     return out
@@ -60,4 +60,4 @@ def _compute(metric: Metric, name: str, ctx: EvalContext) -> list[Score]:
         if ctx.settings.error_log is not None:
             with ctx.settings.error_log.open("a") as f:
                 f.write(f"metric {name}:\n{detail}\n")
-        return [Score(name, None, "error", f"{type(exc).__name__}: {exc}", metric.higher_is_better)]
+        return [Score(name, None, Status.ERROR, f"{type(exc).__name__}: {exc}", metric.higher_is_better)]

@@ -15,11 +15,11 @@ import platform
 import subprocess
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from enum import Enum
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from genbench.api import VALUED, Status, has_value  # noqa: F401 - the record's status type, re-exported
 from genbench.io import json_hash
 
 if TYPE_CHECKING:
@@ -34,34 +34,6 @@ FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "extra": (dict,), "protocol_id": _TEXT, "protocol": (dict,), "eval_seconds": _NUMBER, "time": _TEXT,
     "config": (dict,), "versions": (dict,), "git_commit": _TEXT, "device": _TEXT}
 _OPTIONAL = {"value", "step", "higher_is_better"}
-
-
-class Status(str, Enum):  # enum.StrEnum from Python 3.11 on
-    """A record's status. A member is its string ('n/a' == Status.NA, str and format give 'n/a'): records
-    written with either read the same, in results.json and in a records frame's ``status`` column."""
-
-    OK = "ok"
-    WARN = "warn"  # a value computed under a weaker protocol than the paper's (e.g. too few samples): shown with †
-    NA = "n/a"  # the metric does not apply to the model (a capability it lacks)
-    UNAVAILABLE = "unavailable"  # the metric could not run here (e.g. missing weights)
-    ERROR = "error"
-    FAILED = "failed"  # the run did not finish (NaN/inf)
-
-    __str__ = str.__str__
-    __format__ = str.__format__
-
-    @property
-    def has_value(self) -> bool:
-        """Whether a record of this status carries a value (only these count in tables and tests)."""
-        return self in (Status.OK, Status.WARN)
-
-
-VALUED: tuple[Status, ...] = tuple(s for s in Status if s.has_value)  # the statuses that carry a value
-
-
-def has_value(status: str) -> bool:
-    """Whether a record of ``status`` (a Status or its string; any other string: no) carries a value."""
-    return status in VALUED
 
 
 def valued(frame: pd.DataFrame) -> pd.DataFrame:

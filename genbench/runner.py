@@ -20,7 +20,7 @@ import torch
 
 import genbench
 from genbench import distributed, registry
-from genbench.api import DataInfo, Dataset, EvalContext, ImageSet
+from genbench.api import DataInfo, Dataset, EvalContext, ImageSet, Status
 from genbench.errors import GenbenchError
 from genbench.evaluator import score_metrics
 from genbench.io import jsonable
@@ -144,7 +144,7 @@ def is_complete(plan: RunPlan, cell: Cell) -> bool:
     steps = plan.configs[cell.model].steps
     if results.run.get("status") != "finished" or results.run.get("step") != steps:
         return False
-    bad = {"error", "unavailable"} if plan.metrics_named else {"error"}
+    bad = {Status.ERROR, Status.UNAVAILABLE} if plan.metrics_named else {Status.ERROR}
     done = {r.metric_plugin for r in results.records if r.step == steps and r.status not in bad}
     return set(plan.metric_names) <= done
 
@@ -200,7 +200,7 @@ def run_cell(plan: RunPlan, cell: Cell, data: LoadedData, echo: Callable[..., No
     records = evaluate_model(plan, cell, model, data, base, previous, echo)
     kept = [r for r in previous.records if r.metric_plugin not in plan.metric_names and r.step == res.step]
     folder.write_results(RunResults(meta, kept + records))
-    missing = [r for r in records if r.status == "unavailable"]
+    missing = [r for r in records if r.status == Status.UNAVAILABLE]
     if plan.metrics_named and missing:  # after writing: the other metrics' scores are kept
         raise GenbenchError(f"Metric '{missing[0].metric}' was asked for but is unavailable: {missing[0].note}")
     del model
@@ -243,6 +243,6 @@ def failed_records(base: Record, metric_names: list[str], previous: list[Record]
     for metric, plugin in names.items():
         entry = metrics.get(plugin)
         hib = entry.obj.higher_is_better if entry is not None and entry.ok else None
-        out.append(dataclasses.replace(base, metric=metric, metric_plugin=plugin, status="failed", note=message,
+        out.append(dataclasses.replace(base, metric=metric, metric_plugin=plugin, status=Status.FAILED, note=message,
                                        higher_is_better=hib, time=stamp))
     return out
