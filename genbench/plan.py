@@ -13,7 +13,7 @@ grid once, the slices differing in size by at most one cell.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from genbench.accel import Acceleration
 from genbench.api import GenerativeModel, ModelConfig
 from genbench.config import RunSettings, load_toml, resolve
 from genbench.errors import GenbenchError
+from genbench.runconfig import RunConfig
 from genbench.runfolder import RunFolder
 from genbench.trainer import Schedule
 from genbench.validate import check_results_folder, check_weights
@@ -116,14 +117,10 @@ class RunPlan:
     def folder(self, cell: Cell) -> RunFolder:
         return RunFolder.of(self.results, cell.dataset, cell.model, self.preset, cell.seed)
 
-    def run_config(self, cell: Cell) -> dict[str, Any]:
+    def run_config(self, cell: Cell) -> RunConfig:
         """The resolved configuration of one cell, as saved in its config.json (what resume compares)."""
-        config = {"dataset": cell.dataset, "preset": self.preset, "seed": cell.seed, "model_name": cell.model,
-                  "run": asdict(self.settings), "model": self.configs[cell.model].to_dict(),
-                  "data_options": dict(self.data_options)}
-        if self.accel.config():
-            config["train"] = self.accel.config()
-        return config
+        return RunConfig(cell.dataset, self.preset, cell.seed, cell.model, self.settings,
+                         self.configs[cell.model].to_dict(), self.data_options, self.accel.config() or None)
 
     def schedule(self, cell: Cell) -> Schedule:
         s = self.settings

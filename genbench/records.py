@@ -17,9 +17,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from genbench.io import json_hash
+
+if TYPE_CHECKING:
+    from genbench.runconfig import RunMeta
 
 REQUIRED_KEYS = ("dataset", "model", "preset", "seed", "metric", "status")
 _NUMBER, _TEXT = (int, float), (str,)
@@ -91,7 +94,7 @@ def _fits(key: str, value: Any) -> bool:
 class RunResults:
     """What a run folder's results.json holds: the run's metadata and its records."""
 
-    run: dict[str, Any] = field(default_factory=dict)
+    run: RunMeta | None = None  # None: no metadata (written as {})
     records: list[Record] = field(default_factory=list)
 
 

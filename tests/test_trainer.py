@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -10,6 +11,7 @@ import torch
 from genbench.api import DataInfo
 from genbench.errors import GenbenchError
 from genbench.registry import get_dataset, get_model
+from genbench.runconfig import RunConfig, RunSettings
 from genbench.runfolder import CHECKPOINT, RunFolder
 from genbench.trainer import Schedule, train
 
@@ -25,8 +27,12 @@ def _vae(seed=0):
     return cls(cls.Config(latent_dim=8, width=1 / 16, batch_size=8, steps=6), DataInfo("shapes", 16, 64))
 
 
+def _run_config(model):
+    return RunConfig("shapes", "a", 3, "vae", RunSettings(image_size=16, n_train=64), model.config.to_dict())
+
+
 def _train(model, data, run_dir, steps, config=None, fresh=False):
-    cfg = config or {"model": model.config.to_dict(), "note": "a"}
+    cfg = config or _run_config(model)
     folder = RunFolder(run_dir)
     if fresh:
         folder.reset()
@@ -56,7 +62,7 @@ def test_changed_config_refuses_to_resume(data, tmp_path):
         other.config.lr = 1.0
         _train(other, data, tmp_path, 6)
     # --fresh starts over instead
-    res = _train(_vae(), data, tmp_path, 3, config={"model": {"lr": 1.0}}, fresh=True)
+    res = _train(_vae(), data, tmp_path, 3, config=dataclasses.replace(_run_config(m), model={"lr": 1.0}), fresh=True)
     assert res.resumed_from == 0
 
 
@@ -77,10 +83,11 @@ def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(data, tmp_path):
 
 
 def test_run_folder_contents(data, tmp_path):
-    _train(_vae(), data, tmp_path, 3)
+    m = _vae()
+    _train(m, data, tmp_path, 3)
     names = {p.name for p in tmp_path.iterdir()}
     assert {CHECKPOINT, "config.json", "samples.png", "reconstructions.png", "train_log.csv"} <= names
-    assert json.loads((tmp_path / "config.json").read_text())["note"] == "a"
+    assert json.loads((tmp_path / "config.json").read_text()) == _run_config(m).to_json()
 
 
 def test_resume_cuts_the_log_back_to_the_checkpoint_and_a_fresh_start_replaces_it(data, tmp_path):
