@@ -123,8 +123,9 @@ class RunPlan:
                          self.configs[cell.model].to_dict(), self.data_options, self.accel.config() or None)
 
     def schedule(self, cell: Cell) -> Schedule:
+        """When the cell's training checkpoints, samples and logs (it trains to its model config's steps)."""
         s = self.settings
-        return Schedule(self.configs[cell.model].steps, cell.seed, s.ckpt_every, s.sample_every, s.log_every)
+        return Schedule(cell.seed, s.ckpt_every, s.sample_every, s.log_every)
 
 
 def make_plan(options: RunOptions) -> RunPlan:

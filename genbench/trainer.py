@@ -2,7 +2,8 @@
 
 A checkpoint holds the full state (every network and optimizer, buffers such as a persistent latent
 bank, all RNG states, the data order, the step and the config), so a killed run resumes where it
-stopped, and a run whose config changed refuses to resume instead of mixing two experiments.
+stopped, and a run whose config changed refuses to resume instead of mixing two experiments. A run
+trains to its model's ``config.steps`` (``ModelConfig.steps``: the one home of a run's length).
 SIGTERM, SIGINT and SIGUSR1 stop the loop after the step in progress with a checkpoint of that step
 (genbench.signals). train_log.csv always matches the state: a resumed run cuts it back to the
 checkpoint's step, a run started from step 0 replaces it.
@@ -36,10 +37,9 @@ from genbench.viz import save_grid
 
 @dataclass(frozen=True)
 class Schedule:
-    """When the trainer does what: train to ``steps`` from seed ``seed``, checkpoint, sample and log
-    every so many steps."""
+    """When the trainer does what: train from seed ``seed`` (to the model's ``config.steps``), checkpoint,
+    sample and log every so many steps."""
 
-    steps: int
     seed: int
     ckpt_every: int
     sample_every: int
@@ -137,7 +137,7 @@ class _Log:
 
 def train(model: GenerativeModel, data: ImageSet, folder: RunFolder, schedule: Schedule, config: RunConfig, *,
           accel: Acceleration | None = None, progress: bool = True, echo=None) -> TrainResult:
-    """Train ``model`` to ``schedule.steps`` in ``folder``, resuming from its checkpoint if present."""
+    """Train ``model`` to ``model.config.steps`` in ``folder``, resuming from its checkpoint if present."""
     folder.path.mkdir(parents=True, exist_ok=True)
     label = config.model_name or model.name
     ckpt = _checked_checkpoint(folder, config, model.device)
@@ -165,7 +165,7 @@ def train(model: GenerativeModel, data: ImageSet, folder: RunFolder, schedule: S
             save_checkpoint(folder, model, stream, step, config)
         seconds = time.perf_counter() - t0
         rate = (stream.images_seen - seen0) / max(seconds, 1e-9)
-        if status != "diverged" and step == schedule.steps > start and "inferrer" in capabilities(model):
+        if status != "diverged" and step == model.config.steps > start and "inferrer" in capabilities(model):
             _save_reconstructions(model, data, folder)
         if status == "interrupted":
             raise signals.Interrupted(message, loop.signum)
@@ -234,7 +234,7 @@ class _Loop:
     def run(self, start: int, bar) -> tuple[str, str, int]:
         """Train from ``start``; returns (status, message, last good step)."""
         model, stream, sch, device = self.model, self.stream, self.schedule, self.model.device
-        steps = sch.steps
+        steps = model.config.steps
         group = distributed.current()
         grid_z = grid_latents(model, sch.seed)
         log = _Log(self.folder.file(TRAIN_LOG))

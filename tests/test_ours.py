@@ -137,7 +137,7 @@ def trained(tmp_path_factory, shapes):
     x, idx = shapes.as_float(slice(0, 16)), torch.arange(16)
     mse_before = (model.reconstruct(x, idx) - x).pow(2).mean().item()
     bank_before = model.bank.clone()
-    res = train(model, shapes, RunFolder(run_dir), Schedule(30, 0, ckpt_every=100, sample_every=100, log_every=10),
+    res = train(model, shapes, RunFolder(run_dir), Schedule(0, ckpt_every=100, sample_every=100, log_every=10),
                 config, progress=False)
     mse_after = (model.reconstruct(x, idx) - x).pow(2).mean().item()
     return {"model": model, "run_dir": run_dir, "config": config, "res": res, "mse": (mse_before, mse_after),
@@ -156,11 +156,11 @@ def test_checkpoint_keeps_the_latent_bank_and_resume_continues(trained, shapes):
     state = RunFolder(run_dir).load_checkpoint()["model"]
     rebuilt, _ = RunFolder(run_dir).load_model()  # as `genbench tree` does: the DataInfo saved in the checkpoint
     assert torch.equal(rebuilt.bank, model.bank)
-    fresh, _ = _model("ours", n_train=N_TRAIN, steps=30)
+    fresh, _ = _model("ours", n_train=N_TRAIN, steps=32)
     fresh.load_training_state(state)
     assert torch.equal(fresh.bank, model.bank)
-    res = train(fresh, shapes, RunFolder(run_dir), Schedule(32, 0, ckpt_every=100, sample_every=100, log_every=10),
-                dataclasses.replace(trained["config"], model={**trained["config"].model, "steps": 32}), progress=False)
+    res = train(fresh, shapes, RunFolder(run_dir), Schedule(0, ckpt_every=100, sample_every=100, log_every=10),
+                dataclasses.replace(trained["config"], model=fresh.config.to_dict()), progress=False)
     assert res.resumed_from == 30 and res.step == 32
 
 

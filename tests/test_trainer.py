@@ -8,9 +8,9 @@ import json
 import pytest
 import torch
 
-from genbench.api import DataInfo
+from genbench.api import DataInfo, ModelConfig
 from genbench.errors import GenbenchError
-from genbench.registry import get_dataset, get_model
+from genbench.registry import get_dataset, get_model, names
 from genbench.runconfig import RunConfig, RunSettings
 from genbench.runfolder import CHECKPOINT, RunFolder
 from genbench.trainer import Schedule, train
@@ -32,12 +32,21 @@ def _run_config(model):
 
 
 def _train(model, data, run_dir, steps, config=None, fresh=False):
+    model.config.steps = steps  # the trainer trains to the model config's steps
     cfg = config or _run_config(model)
     folder = RunFolder(run_dir)
     if fresh:
         folder.reset()
-    return train(model, data, folder, Schedule(steps, seed=3, ckpt_every=3, sample_every=100, log_every=10), cfg,
+    return train(model, data, folder, Schedule(seed=3, ckpt_every=3, sample_every=100, log_every=10), cfg,
                  progress=False)
+
+
+def test_steps_have_one_home_the_model_config():
+    assert "steps" not in {f.name for f in dataclasses.fields(Schedule)}
+    for name in names("models"):
+        config = get_model(name).Config
+        homes = [c.__name__ for c in config.__mro__ if "steps" in c.__dict__.get("__annotations__", {})]
+        assert homes == ["ModelConfig"] or config.steps != ModelConfig.steps, (name, homes)  # no copy of the default
 
 
 def test_resume_reproduces_an_uninterrupted_run(data, tmp_path):
