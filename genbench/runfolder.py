@@ -112,9 +112,9 @@ class RunFolder:
         run = results.run.to_json() if results.run is not None else {}
         write_json(self.file(RESULTS), {"run": run, "records": [r.to_dict() for r in results.records]})
 
-    def log_error(self, text: str, append: bool = False) -> None:
+    def log_error(self, text: str) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
-        with self.file(ERROR_LOG).open("a" if append else "w") as f:
+        with self.file(ERROR_LOG).open("w") as f:
             f.write(text)
 
     # -- checkpoint -----------------------------------------------------------------------
