@@ -56,9 +56,9 @@ def evaluation_table(run: Path, cache: Path, which: str = "fresh cache") -> list
     model, config = folder.load_model("cpu")
     ds, train_set, heldout = folder.load_data()
     metrics = [registry.get_metric(name) for name in sorted(registry.discover("metrics"))]
-    settings = EvalSettings(config["run"]["n_eval"], config["run"]["n_fid"], cache, None, (resolve_weights(),))
-    ctx = EvalContext(model, ds, train_set, heldout, torch.device("cpu"), config["seed"], settings)
-    base = Record(config["dataset"], config["model_name"], config["preset"], config["seed"], metric="", status="")
+    settings = EvalSettings(config.run.n_eval, config.run.n_fid, cache, None, (resolve_weights(),))
+    ctx = EvalContext(model, ds, train_set, heldout, torch.device("cpu"), config.seed, settings)
+    base = Record(config.dataset, config.model_name, config.preset, config.seed, metric="", status="")
     t0 = time.perf_counter()
     records = score_metrics(ctx, metrics, [], base, "now")
     total = time.perf_counter() - t0
@@ -66,7 +66,7 @@ def evaluation_table(run: Path, cache: Path, which: str = "fresh cache") -> list
     for r in records:
         seconds, boot = per.setdefault(r.metric_plugin, [r.eval_seconds, 0.0])
         per[r.metric_plugin][1] = boot + float((r.extra or {}).get("ci_seconds", 0.0))
-    lines = [f"### whole evaluation of {run} ({config['model_name']}, {config['preset']}), seconds per metric "
+    lines = [f"### whole evaluation of {run} ({config.model_name}, {config.preset}), seconds per metric "
              f"({which})", "", "| metric | evaluation s | bootstrap s | bootstrap share |", "|---|---|---|---|"]
     for name, (seconds, boot) in sorted(per.items()):
         share = f"{100 * boot / seconds:.1f} %" if seconds > 0 and boot > 0 else ""
@@ -104,8 +104,8 @@ def swd_table(run: Path, b: int = 100, directions: int = 128) -> list[str]:
     folder = RunFolder(run)
     model, config = folder.load_model("cpu")
     _, train_set, _ = folder.load_data()
-    seed = config["seed"]
-    n = min(config["run"]["n_eval"], len(train_set))
+    seed = config.seed
+    n = min(config.run.n_eval, len(train_set))
     real = train_set.as_float(torch.randperm(len(train_set), generator=torch.Generator().manual_seed(seed))[:n])
     fake = model.sample(n, seed=seed + 1)
     gen = torch.Generator().manual_seed(5)

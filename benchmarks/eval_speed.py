@@ -70,6 +70,13 @@ def _load_run_before_runfolder(run: Path):
     return model.eval(), ds, train, heldout, config
 
 
+def eval_settings(config) -> tuple[int, int | None, int]:
+    """(n_eval, n_fid, seed) of a run: from this checkout's RunConfig, or the config dict of a revision before it."""
+    if isinstance(config, dict):
+        return config["run"]["n_eval"], config["run"]["n_fid"], config["seed"]
+    return config.run.n_eval, config.run.n_fid, config.seed
+
+
 def evaluate_once(run: Path, metrics: list[str], cache: Path) -> dict[str, dict]:
     """Worker: the whole evaluation with whatever genbench is first on sys.path."""
     model, ds, train, heldout, config = load_run(run)
@@ -114,8 +121,9 @@ def _scores_now(model, data, config, metrics, cache) -> list[tuple]:
     from genbench.metrics.core.inception import resolve_weights
     from genbench.records import Record
 
-    settings = EvalSettings(config["run"]["n_eval"], config["run"]["n_fid"], cache, None, (resolve_weights(),))
-    ctx = EvalContext(model, *data, torch.device("cpu"), config["seed"], settings)
+    n_eval, n_fid, seed = eval_settings(config)
+    settings = EvalSettings(n_eval, n_fid, cache, None, (resolve_weights(),))
+    ctx = EvalContext(model, *data, torch.device("cpu"), seed, settings)
     classes = [registry.get_metric(m) for m in metrics]
     return [(r.metric_plugin, r.metric, r.value, r.eval_seconds, r.extra)
             for r in score_metrics(ctx, classes, [], Record("", "", "", 0, "", "", step=0), "")]
@@ -126,8 +134,9 @@ def _scores_before(model, data, config, metrics, cache) -> list[tuple]:
     from genbench.api import EvalContext
     from genbench.evaluator import evaluate
 
-    ctx = EvalContext(model, *data, torch.device("cpu"), n_eval=config["run"]["n_eval"], seed=config["seed"],
-                      cache_dir=cache, options={"n_feature_samples": config["run"]["n_fid"]})
+    n_eval, n_fid, seed = eval_settings(config)
+    ctx = EvalContext(model, *data, torch.device("cpu"), n_eval=n_eval, seed=seed, cache_dir=cache,
+                      options={"n_feature_samples": n_fid})
     try:  # the evaluator returns records
         from genbench.records import Record
 
@@ -145,8 +154,8 @@ def table_ncc(run: Path, baseline: Path, repeats: int) -> None:
 
     old = module_from(baseline / "genbench" / "ncc.py", "baseline_ncc")
     model, ds, train, heldout, config = load_run(run)
-    ctx = EvalContext(model, ds, train, heldout, torch.device("cpu"), config["seed"],
-                      EvalSettings(config["run"]["n_eval"]))
+    n_eval, _, seed = eval_settings(config)
+    ctx = EvalContext(model, ds, train, heldout, torch.device("cpu"), seed, EvalSettings(n_eval))
     n_img = min(N_IMAGES, ctx.n_eval, len(train))
     images = train.as_float(torch.randperm(len(train), generator=torch.Generator().manual_seed(0))[:n_img]).double()
     templates = [t for r in next(render_chunks(ctx, min(10, ctx.n_eval))) if (t := new.crop_to_support(r)) is not None]

@@ -60,7 +60,7 @@ def main() -> int:
     print("| model | generator | slot | layer-3 probe | recon probe | image probe |\n|---|---|---|---:|---:|---:|")
     for run in args.runs:
         model, config = RunFolder(Path(run)).load_model()
-        train = shapes.load("train", model.data.image_size, config["run"]["n_train"], 0)
+        train = shapes.load("train", model.data.image_size, config.run.n_train, 0)
         types = train.meta["parse"]["part_type"][: args.n]
         slots = train.meta["slots"]
         for which, m in (("trained", model), ("untrained", untrained_twin(model))):
@@ -68,7 +68,7 @@ def main() -> int:
             accs = {k: [probe(v, types[:, j]) for j in range(len(slots))] for k, v in feats.items()}
             for j, slot in enumerate(slots + ["mean"]):
                 row = [np.mean(a) if slot == "mean" else a[j] for a in accs.values()]
-                print(f"| {config['model_name']} | {which} | {slot} | " + " | ".join(f"{v:.2f}" for v in row) + " |",
+                print(f"| {config.model_name} | {which} | {slot} | " + " | ".join(f"{v:.2f}" for v in row) + " |",
                       flush=True)
     return 0
 

@@ -53,7 +53,10 @@ class ModelConfig:
     """Fields every model config has. Subclass it as a dataclass; defaults are the ``paper`` values.
 
     ``PRESETS`` maps preset name -> field overrides for that preset (``tiny``, ``small``, ``paper``),
-    applied on top of the harness-wide preset (genbench.presets) and below ``--set`` overrides.
+    applied on top of the harness-wide preset (genbench.config.PRESETS) and below ``--set`` overrides.
+    ``steps`` is the one home of a run's length (the trainer trains to it; ``genbench run`` skips a run
+    already trained to it): a subclass re-declares it only for another paper default, and sets a
+    preset's value in ``PRESETS``.
     ``DOMAINS`` maps field name -> the values it may take (``genbench.domains``); a subclass's
     mapping adds to this one, and every field is checked before anything runs.
     """

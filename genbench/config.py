@@ -1,13 +1,13 @@
 """Presets and configuration: harness preset -> model preset -> TOML file -> ``--set`` overrides.
 
-The resolved configuration is saved with every run (config.json) and is what resume compares.
+``resolve`` gives the ``RunSettings`` and each model's ``ModelConfig``; a run saves them in its config.json
+(genbench.runconfig.RunConfig), which is what resume compares.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import typing
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,29 +15,11 @@ import tomllib
 
 from genbench import domains
 from genbench.api import ModelConfig
-from genbench.domains import count, integer, non_negative_count, one_of, optional
 from genbench.errors import GenbenchError, did_you_mean
 from genbench.io import path_problem
+from genbench.runconfig import RunSettings
 
 PRESET_NAMES = ("tiny", "small", "paper")
-
-
-@dataclass
-class RunSettings:
-    """Harness-level settings of one run (not the model's)."""
-
-    image_size: int = 64
-    n_train: int | None = None  # None: the dataset's default size
-    n_heldout: int = 1000
-    n_eval: int = 10000  # samples / reconstructions per metric (SWD, MSE, NCC images)
-    n_fid: int | None = None  # images per side for fid/kid/fd_rand/kid_rand; None = training-set size (paper)
-    ckpt_every: int = 1000
-    sample_every: int = 1000
-    log_every: int = 10
-    DOMAINS: typing.ClassVar[dict[str, domains.Domain]] = {
-        "image_size": one_of(8, 16, 32, 64, why="the Table-1 ladder"), "n_train": optional(count),
-        "n_heldout": non_negative_count, "n_eval": count, "n_fid": optional(integer(2)),
-        "ckpt_every": count, "sample_every": count, "log_every": count}
 
 
 # Harness presets: values for RunSettings fields and for the ModelConfig fields every model has.

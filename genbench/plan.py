@@ -13,7 +13,7 @@ grid once, the slices differing in size by at most one cell.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from genbench.api import EvalSettings, GenerativeModel, Metric, ModelConfig, Wei
 from genbench.config import RunSettings, load_toml, resolve
 from genbench.errors import GenbenchError
 from genbench.metrics.core.inception import resolve_weights
+from genbench.runconfig import RunConfig
 from genbench.runfolder import ERROR_LOG, RunFolder
 from genbench.trainer import Schedule
 from genbench.validate import check_results_folder, check_weights
@@ -127,18 +128,15 @@ class RunPlan:
         return EvalSettings(s.n_eval, s.n_fid, self.results / ".cache",
                             self.folder(cell).file(ERROR_LOG) if cell is not None else None, self.networks)
 
-    def run_config(self, cell: Cell) -> dict[str, Any]:
+    def run_config(self, cell: Cell) -> RunConfig:
         """The resolved configuration of one cell, as saved in its config.json (what resume compares)."""
-        config = {"dataset": cell.dataset, "preset": self.preset, "seed": cell.seed, "model_name": cell.model,
-                  "run": asdict(self.settings), "model": self.configs[cell.model].to_dict(),
-                  "data_options": dict(self.data_options)}
-        if self.accel.config():
-            config["train"] = self.accel.config()
-        return config
+        return RunConfig(cell.dataset, self.preset, cell.seed, cell.model, self.settings,
+                         self.configs[cell.model].to_dict(), self.data_options, self.accel.config() or None)
 
     def schedule(self, cell: Cell) -> Schedule:
+        """When the cell's training checkpoints, samples and logs (it trains to its model config's steps)."""
         s = self.settings
-        return Schedule(self.configs[cell.model].steps, cell.seed, s.ckpt_every, s.sample_every, s.log_every)
+        return Schedule(cell.seed, s.ckpt_every, s.sample_every, s.log_every)
 
 
 def make_plan(options: RunOptions) -> RunPlan:

@@ -25,6 +25,8 @@ from genbench.io import json_hash
 if TYPE_CHECKING:
     import pandas as pd
 
+    from genbench.runconfig import RunMeta
+
 REQUIRED_KEYS = ("dataset", "model", "preset", "seed", "metric", "status")
 _NUMBER, _TEXT = (int, float), (str,)
 # what each field read from a file may hold (None is allowed where the field's default is None)
@@ -115,7 +117,7 @@ def _fits(key: str, value: Any) -> bool:
 class RunResults:
     """What a run folder's results.json holds: the run's metadata and its records."""
 
-    run: dict[str, Any] = field(default_factory=dict)
+    run: RunMeta | None = None  # None: no metadata (written as {})
     records: list[Record] = field(default_factory=list)
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
 import math
 import re
 import warnings
@@ -33,6 +32,7 @@ from genbench.errors import GenbenchError
 from genbench.io import atomic_path, path_problem, safe_name, write_text
 from genbench.overview import build_overviews, fit_width
 from genbench.records import arrow, now
+from genbench.runconfig import RunConfig
 from genbench.runfolder import (
     CHECKPOINT,
     CONFIG,
@@ -40,7 +40,6 @@ from genbench.runfolder import (
     SAMPLES,
     TRAIN_LOG,
     RunFolder,
-    config_fits,
     folders,
     load_records,
 )
@@ -145,14 +144,14 @@ def nearest_strip(folder: RunFolder, cache: Path | None, data: dict) -> tuple[by
     from genbench.trainer import grid_latents
 
     model, config = folder.load_model("cpu")
-    key = json.dumps([config["dataset"], config["run"], config.get("data_options", {})], sort_keys=True, default=str)
+    key = (config.dataset, config.run, tuple(sorted(config.data_options.items())))
     if key not in data:
         data[key] = folder.load_data()
     _, train, heldout = data[key]
     extractor = RandCNNExtractor("cpu")
     train_f, _ = reference_features(extractor, train, len(train), cache)
     with torch.no_grad():
-        samples = model.generate(grid_latents(model, config["seed"])[:NEAREST_SAMPLES]).clamp(-1, 1).float().cpu()
+        samples = model.generate(grid_latents(model, config.seed)[:NEAREST_SAMPLES]).clamp(-1, 1).float().cpu()
     idx, dist = nearest_training(extractor(samples), train_f, k=min(NEAREST_K, len(train)))
     caption = (f"the first {len(samples)} samples (left) and their {idx.shape[1]} nearest training images, nearest "
                f"first, in the random-CNN feature space of `copying`; median distance to the nearest: samples "
@@ -163,23 +162,24 @@ def nearest_strip(folder: RunFolder, cache: Path | None, data: dict) -> tuple[by
     return _strip_png(samples, train.images, idx), caption
 
 
-def _run_section(folder: RunFolder, config: dict, cache: Path | None = None, data: dict | None = None) -> RunSection:
-    name, seed = config["model_name"], config["seed"]
-    slug = f"{config['dataset']}-{config['preset']}-{name}-seed{seed}"
+def _run_section(folder: RunFolder, config: RunConfig, cache: Path | None = None,
+                 data: dict | None = None) -> RunSection:
+    name, seed = config.model_name, config.seed
+    slug = f"{config.dataset}-{config.preset}-{name}-seed{seed}"
     try:
         meta = folder.read_results().run
     except (OSError, ValueError):
-        meta = {}
-    bits = [f"status {meta['status']}" if meta.get("status") else "not evaluated yet"]
-    if meta.get("step") is not None:
-        bits.append(f"step {meta['step']}")
-    if isinstance(meta.get("train_seconds"), (int, float)):
-        bits.append(f"last training session {meta['train_seconds']:.0f} s")
-    if meta.get("git_commit"):
-        bits.append(f"genbench {meta.get('genbench', '?')} @ {meta['git_commit']}")
+        meta = None
+    bits = [f"status {meta.status}" if meta is not None and meta.status else "not evaluated yet"]
+    if meta is not None:
+        bits.append(f"step {meta.step}")
+        if meta.train_seconds is not None:
+            bits.append(f"last training session {meta.train_seconds:.0f} s")
+        if meta.git_commit:
+            bits.append(f"genbench {meta.genbench} @ {meta.git_commit}")
     sec = RunSection(f"{name} · seed {seed}", folder.path, "; ".join(bits))
-    size = config["run"].get("image_size")
-    zoom = max(1, round(MIN_IMAGE_PX / size)) if isinstance(size, int) and 0 < size <= MIN_IMAGE_PX else 1
+    size = config.run.image_size
+    zoom = max(1, round(MIN_IMAGE_PX / size)) if 0 < size <= MIN_IMAGE_PX else 1
     for file, caption in ((SAMPLES, "samples (fixed latents per seed)"),
                           (RECONSTRUCTIONS, "top: training images, bottom: reconstructions")):
         if folder.file(file).is_file():
@@ -195,10 +195,10 @@ def _run_section(folder: RunFolder, config: dict, cache: Path | None = None, dat
             sec.notes.append(f"no nearest-training strip: {exc}")
         else:
             sec.figures.append(Figure(caption, f"{slug}-nearest.png", png, zoom))
-    source = config.get("source")
-    if isinstance(source, dict):  # scored by `genbench eval`: images or a generator made elsewhere
-        sec.notes.append(f"scored by genbench eval: {source.get('count')} images from {source.get('kind')} "
-                         f"{source.get('path')} (SHA-256 {str(source.get('sha256'))[:12] or '-'})")
+    source = config.source
+    if source is not None:  # scored by `genbench eval`: images or a generator made elsewhere
+        sec.notes.append(f"scored by genbench eval: {source.count} images from {source.kind} {source.path} "
+                         f"(SHA-256 {source.sha256[:12] or '-'})")
         return sec
     try:
         renderer = "renderer" in capabilities(registry.get_model(name))
@@ -226,8 +226,11 @@ def collect(results: Path | str, figure_seeds: list[int] | None = None) -> Repor
     df = load_records(results)
     configs = []
     for folder in folders(results):
-        cfg = folder.read_config()
-        if cfg is not None and config_fits(cfg) and "preset" in cfg:
+        try:
+            cfg = folder.read_config()
+        except ValueError:
+            cfg = None
+        if cfg is not None:
             configs.append((folder, cfg))
         elif folder.file(CONFIG).exists():
             warnings.warn(f"skipped {folder.file(CONFIG)}: it is damaged or not genbench's; delete it, or rerun "
@@ -243,21 +246,20 @@ def collect(results: Path | str, figure_seeds: list[int] | None = None) -> Repor
 
     def key(item):
         _, cfg = item
-        group = f"{cfg['dataset']} · {cfg['preset']}"
+        group = f"{cfg.dataset} · {cfg.preset}"
         rows = order.get(group, [])
         return (list(order).index(group) if group in order else len(order), group,
-                rows.index(cfg["model_name"]) if cfg["model_name"] in rows else len(rows), cfg["model_name"],
-                cfg["seed"])
+                rows.index(cfg.model_name) if cfg.model_name in rows else len(rows), cfg.model_name, cfg.seed)
 
     if figure_seeds is not None:
-        seen = sorted({cfg["seed"] for _, cfg in configs})
-        configs = [(folder, cfg) for folder, cfg in configs if cfg["seed"] in figure_seeds]
+        seen = sorted({cfg.seed for _, cfg in configs})
+        configs = [(folder, cfg) for folder, cfg in configs if cfg.seed in figure_seeds]
         if not configs:
             raise GenbenchError(f"No runs with seed {', '.join(map(str, figure_seeds))} under '{results}'; "
                                 f"its runs have seeds {', '.join(map(str, seen))}.")
     data: dict = {}  # each dataset's images, loaded once for every run's nearest-training strip
     for folder, cfg in sorted(configs, key=key):
-        runs.setdefault(f"{cfg['dataset']} · {cfg['preset']}", []).append(
+        runs.setdefault(f"{cfg.dataset} · {cfg.preset}", []).append(
             _run_section(folder, cfg, results / ".cache", data))
     return Report(results, overviews, paper, runs, figure_seeds)
 

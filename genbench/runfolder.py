@@ -2,10 +2,12 @@
 
 | file                  | written by                   | holds                                              |
 |-----------------------|------------------------------|----------------------------------------------------|
-| ``config.json``       | the trainer, before step 1   | the resolved configuration (what resume compares)  |
+| ``config.json``       | the trainer, before step 1   | the resolved configuration (what resume compares): |
+|                       |                              | a genbench.runconfig.RunConfig                     |
 | ``checkpoint.pt``     | the trainer, atomically      | model, optimizers, data order, RNG states, step,   |
 |                       |                              | config and the ``DataInfo`` the model was built on |
-| ``results.json``      | the runner, after evaluation | the run's metadata and its records (genbench.records) |
+| ``results.json``      | the runner, after evaluation | the run's metadata (genbench.runconfig.RunMeta)    |
+|                       |                              | and its records (genbench.records)                 |
 | ``samples.png``       | the trainer                  | 64 samples from fixed latents (seeded per run)     |
 | ``reconstructions.png`` | the trainer (inferrers)    | 16 training images above their reconstructions     |
 | ``train_log.csv``     | the trainer                  | the losses every ``log_every`` steps (cut back to  |
@@ -20,7 +22,6 @@ Everything read from a folder is data: a checkpoint is loaded with ``torch.load(
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from genbench.io import atomic_path, read_json, write_json
 from genbench.lock import run_lock
 from genbench.records import Record, RunResults, records_frame
 from genbench.rng import STATE_TYPES
+from genbench.runconfig import RunConfig, RunMeta
 
 CONFIG = "config.json"
 CHECKPOINT = "checkpoint.pt"
@@ -62,24 +64,35 @@ class RunFolder:
         return self.path / name
 
     # -- config ---------------------------------------------------------------------------
-    def read_config(self) -> dict[str, Any] | None:
-        """The saved configuration, or None when there is none (or it is not a JSON object)."""
+    def read_config(self) -> RunConfig | None:
+        """The saved configuration, or None when there is none (or it is not a JSON object); a JSON object
+        that is not a genbench config (other fields or types) raises ValueError."""
         try:
             config = read_json(self.file(CONFIG))
         except (OSError, ValueError):
             return None
-        return config if isinstance(config, dict) else None
+        return RunConfig.from_json(config) if isinstance(config, dict) else None
 
-    def write_config(self, config: dict[str, Any]) -> None:
-        write_json(self.file(CONFIG), config)
+    def write_config(self, config: RunConfig) -> None:
+        write_json(self.file(CONFIG), config.to_json())
 
-    def require_config(self) -> dict[str, Any]:
+    def require_config(self) -> RunConfig:
         """The saved configuration, refused (one sentence) unless it has the fields and types genbench wrote."""
-        config = self.read_config()
-        if config is None or not config_fits(config):
+        try:
+            config = self.read_config()
+        except ValueError:
+            config = None
+        if config is None:
             raise GenbenchError(f"{self.path} is not a genbench run folder (no readable {CONFIG}); pass a folder "
                                 f"written by `genbench run`, e.g. results/shapes/ours/small-seed0.")
         return config
+
+    def holds_config(self, config: RunConfig) -> bool:
+        """Whether the saved configuration is ``config`` (a missing, damaged or foreign one is not)."""
+        try:
+            return self.read_config() == config
+        except ValueError:
+            return False
 
     # -- results --------------------------------------------------------------------------
     def read_results(self) -> RunResults:
@@ -91,15 +104,17 @@ class RunFolder:
         data = read_json(f)
         if not isinstance(data, dict) or not isinstance(data.get("records"), list):
             raise ValueError("results.json does not hold genbench records")
-        run = data.get("run", {})
-        return RunResults(run if isinstance(run, dict) else {}, [Record.from_dict(r) for r in data["records"]])
+        run = data.get("run")  # {} (or none): no metadata
+        meta = RunMeta.from_json(run) if isinstance(run, dict) and run else None
+        return RunResults(meta, [Record.from_dict(r) for r in data["records"]])
 
     def write_results(self, results: RunResults) -> None:
-        write_json(self.file(RESULTS), {"run": results.run, "records": [r.to_dict() for r in results.records]})
+        run = results.run.to_json() if results.run is not None else {}
+        write_json(self.file(RESULTS), {"run": run, "records": [r.to_dict() for r in results.records]})
 
-    def log_error(self, text: str, append: bool = False) -> None:
+    def log_error(self, text: str) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
-        with self.file(ERROR_LOG).open("a" if append else "w") as f:
+        with self.file(ERROR_LOG).open("w") as f:
             f.write(text)
 
     # -- checkpoint -----------------------------------------------------------------------
@@ -135,58 +150,44 @@ class RunFolder:
         return run_lock(self.path, echo)
 
     # -- the trained model ----------------------------------------------------------------
-    def load_model(self, device: torch.device | str = "cpu") -> tuple[GenerativeModel, dict[str, Any]]:
+    def load_model(self, device: torch.device | str = "cpu") -> tuple[GenerativeModel, RunConfig]:
         """The trained model (eval mode, on ``device``) and the run's config, rebuilt from config.json and
         the checkpoint: the model's class by name from the registry, its config from the saved values,
         its ``DataInfo`` as saved in the checkpoint."""
         config = self.require_config()
-        cls = registry.get_model(config["model_name"])
+        cls = registry.get_model(config.model_name)
         ckpt = self.load_checkpoint(device)
         if ckpt is None:
             raise GenbenchError(f"{self.path} has no {CHECKPOINT}; train it first with `genbench run`.")
         try:  # config.json and the checkpoint are data: whatever in them does not fit is one sentence
-            known = {f.name for f in dataclasses.fields(cls.Config)}
-            cfg = cls.Config(**{k: _as_field(v) for k, v in config["model"].items() if k in known})
+            cfg = config.model_config(cls.Config)
             info = ckpt.get("data")
             info = DataInfo(**info) if isinstance(info, dict) else _guess_data_info(config, cls, ckpt)
             model = cls(cfg, info).to(device)
             model.load_training_state(ckpt["model"])
         except Exception as exc:
             why = (str(exc).strip().splitlines() or [""])[0][:160]
-            raise GenbenchError(f"Checkpoint {self.file(CHECKPOINT)} does not fit model '{config['model_name']}' "
+            raise GenbenchError(f"Checkpoint {self.file(CHECKPOINT)} does not fit model '{config.model_name}' "
                                 f"({type(exc).__name__}: {why}); rerun that run with --fresh.") from None
         return model.eval(), config
 
     def load_data(self) -> tuple[Dataset, ImageSet, ImageSet | None]:
         """The dataset and its training and held-out images, as the run's config loaded them."""
         config = self.require_config()
-        ds = registry.get_dataset(config["dataset"])()
-        r, options = config["run"], config.get("data_options", {})
-        train = ds.load("train", r["image_size"], r["n_train"], 0, **options)
-        heldout = ds.load("heldout", r["image_size"], r["n_heldout"], 0, **options) if r["n_heldout"] else None
+        ds = registry.get_dataset(config.dataset)()
+        r, options = config.run, dict(config.data_options)
+        train = ds.load("train", r.image_size, r.n_train, 0, **options)
+        heldout = ds.load("heldout", r.image_size, r.n_heldout, 0, **options) if r.n_heldout else None
         return ds, train, heldout
 
 
-def config_fits(config: dict[str, Any]) -> bool:
-    """Whether a config read from a file has the fields genbench writes, of their types (names are text, the
-    seed an integer, the model and run settings tables), so code reading it needs no other check."""
-    text = all(isinstance(config.get(k), str) for k in ("model_name", "dataset"))
-    text = text and isinstance(config.get("preset", ""), str)
-    seed = isinstance(config.get("seed"), int) and not isinstance(config.get("seed"), bool)
-    return text and seed and all(isinstance(config.get(k), dict) for k in ("model", "run"))
-
-
-def _as_field(v: Any) -> Any:
-    return tuple(v) if isinstance(v, list) else v  # JSON has no tuples
-
-
-def _guess_data_info(config: dict[str, Any], cls: type[GenerativeModel], ckpt: dict[str, Any]) -> DataInfo:
+def _guess_data_info(config: RunConfig, cls: type[GenerativeModel], ckpt: dict[str, Any]) -> DataInfo:
     """For a checkpoint written before the DataInfo was saved: the image size is in the config, and the
     training-set size is the length of the model's example buffers (rows per training example), else the
     configured ``n_train``."""
-    run, state = config["run"], ckpt.get("model", {}).get("model", {})
+    state = ckpt.get("model", {}).get("model", {})
     rows = [state[b].shape[0] for b in cls.example_buffers if b in state]
-    return DataInfo(config["dataset"], run["image_size"], rows[0] if rows else run.get("n_train") or 1)
+    return DataInfo(config.dataset, config.run.image_size, rows[0] if rows else config.run.n_train or 1)
 
 
 RUN_DEPTH = 3  # RESULTS/<dataset>/<model>/<preset>-seed<S>/: run folders sit exactly this deep

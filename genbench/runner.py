@@ -23,10 +23,10 @@ from genbench import distributed, registry
 from genbench.api import DataInfo, Dataset, EvalContext, ImageSet, Status
 from genbench.errors import GenbenchError
 from genbench.evaluator import score_metrics
-from genbench.io import jsonable
 from genbench.plan import Cell, RunOptions, RunPlan, make_plan
 from genbench.records import Record, RunResults, device_name, flatten, git_commit, now, versions
 from genbench.rng import seed_everything
+from genbench.runconfig import RunConfig, RunMeta
 from genbench.runfolder import ERROR_LOG, RESULTS, RunFolder
 from genbench.trainer import train
 from genbench.validate import check_data, check_models
@@ -134,15 +134,14 @@ def is_complete(plan: RunPlan, cell: Cell) -> bool:
     """Whether the cell's folder holds this configuration trained to its steps with every metric scored (a
     failed metric does not count; nor, when metrics were named, an unavailable one)."""
     folder = plan.folder(cell)
-    saved = folder.read_config()
-    if saved is None or saved != jsonable(plan.run_config(cell)):
+    if not folder.holds_config(plan.run_config(cell)):
         return False
     try:
         results = folder.read_results()
     except (OSError, ValueError):
         return False
     steps = plan.configs[cell.model].steps
-    if results.run.get("status") != "finished" or results.run.get("step") != steps:
+    if results.run is None or results.run.status != "finished" or results.run.step != steps:
         return False
     bad = {Status.ERROR, Status.UNAVAILABLE} if plan.metrics_named else {Status.ERROR}
     done = {r.metric_plugin for r in results.records if r.step == steps and r.status not in bad}
@@ -189,7 +188,7 @@ def run_cell(plan: RunPlan, cell: Cell, data: LoadedData, echo: Callable[..., No
                     resumed_from=res.resumed_from)
     if res.status != "finished":
         failed = failed_records(base, plan.metric_names, previous.records, res.message, now())
-        folder.write_results(RunResults({**previous.run, **meta}, failed))
+        folder.write_results(RunResults(meta.over(previous.run), failed))
         echo(res.message)
         return RunOutcome(cell.model, folder.path, res.status, res.message, seconds=res.seconds)
     if res.step > res.resumed_from:
@@ -219,17 +218,18 @@ def evaluate_model(plan: RunPlan, cell: Cell, model, data: LoadedData, base: Rec
     return records
 
 
-def base_record(plan: RunPlan, cell: Cell, config: dict, step: int) -> Record:
+def base_record(plan: RunPlan, cell: Cell, config: RunConfig, step: int) -> Record:
     """What every record of a cell shares: its identity, step, config and provenance."""
     return Record(cell.dataset, cell.model, plan.preset, cell.seed, metric="", status="", step=step,
-                  config=flatten(config), versions=versions(), git_commit=git_commit(), device=device_name(plan.device))
+                  config=flatten(config.to_json()), versions=versions(), git_commit=git_commit(),
+                  device=device_name(plan.device))
 
 
-def run_meta(base: Record, status: str, **more) -> dict:
-    """A results.json's run metadata: the cell, its step and status, provenance, and ``more``."""
-    return {"dataset": base.dataset, "model": base.model, "preset": base.preset, "seed": base.seed,
-            "step": base.step, "versions": base.versions, "git_commit": base.git_commit, "device": base.device,
-            "status": status, "genbench": genbench.__version__, **more}
+def run_meta(base: Record, status: str, **more) -> RunMeta:
+    """A results.json's run metadata: the cell, its step and status, provenance, and ``more`` (RunMeta's
+    optional fields: the training session's time, or the source scored)."""
+    return RunMeta(base.dataset, base.model, base.preset, base.seed, base.step, base.versions, base.git_commit,
+                   base.device, status, genbench.__version__, **more)
 
 
 def failed_records(base: Record, metric_names: list[str], previous: list[Record], message: str,

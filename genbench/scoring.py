@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +31,10 @@ from genbench.external import (
     load_generator,
     read_images,
 )
-from genbench.io import atomic_path, jsonable
+from genbench.io import atomic_path
 from genbench.plan import DEFAULT_RESULTS, Cell, RunOptions, RunPlan, make_plan
 from genbench.records import Record, RunResults
+from genbench.runconfig import RunConfig
 from genbench.runfolder import SAMPLES
 from genbench.runner import LoadedData, base_record, evaluate_model, load_data, previous_results, run_meta
 from genbench.viz import save_grid
@@ -137,17 +138,16 @@ def _model(o: EvalOptions, data: LoadedData, size: int) -> tuple[GenerativeModel
 def _score(plan: RunPlan, cell: Cell, model: GenerativeModel, data: LoadedData, source: Provenance,
            echo: Callable[..., None]) -> list[Record]:
     folder = plan.folder(cell)
-    config = {"dataset": cell.dataset, "preset": plan.preset, "seed": cell.seed, "model_name": cell.model,
-              "run": asdict(plan.settings), "model": {}, "source": source.to_dict(),
-              "data_options": dict(plan.data_options)}
+    config = RunConfig(cell.dataset, plan.preset, cell.seed, cell.model, plan.settings, {}, plan.data_options,
+                       source=source)
     with folder.lock(echo):
-        same = folder.read_config() == jsonable(config)  # the same images: earlier scores may be reused
+        same = folder.holds_config(config)  # the same images: earlier scores may be reused
         previous = previous_results(folder, fresh=True) if same else RunResults()  # other images: none reused
         folder.write_config(config)
         _save_samples(model, folder.file(SAMPLES))
         base = base_record(plan, cell, config, step=0)
         records = evaluate_model(plan, cell, model, data, base, previous, echo)
-        folder.write_results(RunResults(run_meta(base, "finished", source=source.to_dict()), records))
+        folder.write_results(RunResults(run_meta(base, "finished", source=source), records))
     return records
 
 

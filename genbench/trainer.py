@@ -2,7 +2,8 @@
 
 A checkpoint holds the full state (every network and optimizer, buffers such as a persistent latent
 bank, all RNG states, the data order, the step and the config), so a killed run resumes where it
-stopped, and a run whose config changed refuses to resume instead of mixing two experiments.
+stopped, and a run whose config changed refuses to resume instead of mixing two experiments. A run
+trains to its model's ``config.steps`` (``ModelConfig.steps``: the one home of a run's length).
 SIGTERM, SIGINT and SIGUSR1 stop the loop after the step in progress with a checkpoint of that step
 (genbench.signals). train_log.csv always matches the state: a resumed run cuts it back to the
 checkpoint's step, a run started from step 0 replaces it.
@@ -28,17 +29,17 @@ from genbench.api import Batch, GenerativeModel, ImageSet, capabilities
 from genbench.errors import GenbenchError
 from genbench.io import write_text
 from genbench.rng import rng_state, seed_everything, set_rng_state
-from genbench.runfolder import CHECKPOINT, RECONSTRUCTIONS, SAMPLES, TRAIN_LOG, RunFolder
+from genbench.runconfig import RunConfig
+from genbench.runfolder import CHECKPOINT, CONFIG, RECONSTRUCTIONS, SAMPLES, TRAIN_LOG, RunFolder
 from genbench.validate import nonfinite_parameters
 from genbench.viz import save_grid
 
 
 @dataclass(frozen=True)
 class Schedule:
-    """When the trainer does what: train to ``steps`` from seed ``seed``, checkpoint, sample and log
-    every so many steps."""
+    """When the trainer does what: train from seed ``seed`` (to the model's ``config.steps``), checkpoint,
+    sample and log every so many steps."""
 
-    steps: int
     seed: int
     ckpt_every: int
     sample_every: int
@@ -82,28 +83,16 @@ class BatchStream(Iterator[Batch]):
 
 
 def save_checkpoint(folder: RunFolder, model: GenerativeModel, stream: BatchStream, step: int,
-                    config: dict[str, Any]) -> None:
+                    config: RunConfig) -> None:
     """The whole training state (see genbench.runfolder), with every rank's RNG state under torchrun."""
     state = {"step": step, "model": model.training_state(), "stream": stream.state(), "rng": rng_state(),
-             "config": config, "data": dataclasses.asdict(model.data)}
+             "config": config.to_json(), "data": dataclasses.asdict(model.data)}
     group = distributed.current()
     if group is not None:  # every rank's RNG state, so the same number of ranks resumes exactly
         state["rng_ranks"], state["world_size"] = group.all_gather(rng_state()), group.world_size
         if not group.is_main:
             return
     folder.save_checkpoint(state)
-
-
-def config_diff(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:
-    keys = sorted(set(a) | set(b))
-    out = []
-    for k in keys:
-        va, vb = a.get(k), b.get(k)
-        if isinstance(va, dict) and isinstance(vb, dict):
-            out += config_diff(va, vb, f"{prefix}{k}.")
-        elif va != vb:
-            out.append(f"{prefix}{k}: {va!r} -> {vb!r}")
-    return out
 
 
 @dataclass
@@ -146,11 +135,11 @@ class _Log:
             w.writerow([step, *(f"{v:.6g}" for v in losses.values())])
 
 
-def train(model: GenerativeModel, data: ImageSet, folder: RunFolder, schedule: Schedule, config: dict[str, Any], *,
+def train(model: GenerativeModel, data: ImageSet, folder: RunFolder, schedule: Schedule, config: RunConfig, *,
           accel: Acceleration | None = None, progress: bool = True, echo=None) -> TrainResult:
-    """Train ``model`` to ``schedule.steps`` in ``folder``, resuming from its checkpoint if present."""
+    """Train ``model`` to ``model.config.steps`` in ``folder``, resuming from its checkpoint if present."""
     folder.path.mkdir(parents=True, exist_ok=True)
-    label = config.get("model_name") or model.name
+    label = config.model_name or model.name
     ckpt = _checked_checkpoint(folder, config, model.device)
     seed_everything(schedule.seed)
     stream = BatchStream(data, model.config.batch_size, model.device, schedule.seed)
@@ -176,7 +165,7 @@ def train(model: GenerativeModel, data: ImageSet, folder: RunFolder, schedule: S
             save_checkpoint(folder, model, stream, step, config)
         seconds = time.perf_counter() - t0
         rate = (stream.images_seen - seen0) / max(seconds, 1e-9)
-        if status != "diverged" and step == schedule.steps > start and "inferrer" in capabilities(model):
+        if status != "diverged" and step == model.config.steps > start and "inferrer" in capabilities(model):
             _save_reconstructions(model, data, folder)
         if status == "interrupted":
             raise signals.Interrupted(message, loop.signum)
@@ -197,15 +186,19 @@ def _run_loop(loop: _Loop, start: int, progress: bool, group) -> tuple[str, str,
             group.teardown()
 
 
-def _checked_checkpoint(folder: RunFolder, config: dict[str, Any], device: torch.device) -> dict[str, Any] | None:
+def _checked_checkpoint(folder: RunFolder, config: RunConfig, device: torch.device) -> dict[str, Any] | None:
     """The folder's checkpoint, refused when it was trained under another config (steps may grow)."""
     ckpt = folder.load_checkpoint(device)
-    saved = folder.read_config()
-    if ckpt is not None and saved is not None:
-        diff = config_diff(_without_steps(saved), _without_steps(config))
-        if diff:
-            raise GenbenchError(f"{folder} holds a run with a different config ({'; '.join(diff[:3])}); "
-                                f"rerun with --fresh to overwrite it or pass another --results folder.")
+    if ckpt is None:
+        return None
+    try:
+        saved = folder.read_config()
+        diff = config.changes_from(saved) if saved is not None else []
+    except ValueError:  # a config genbench did not write: another experiment's, as far as anyone can tell
+        diff = [f"its {CONFIG} is not genbench's"]
+    if diff:
+        raise GenbenchError(f"{folder} holds a run with a different config ({'; '.join(diff[:3])}); "
+                            f"rerun with --fresh to overwrite it or pass another --results folder.")
     return ckpt
 
 
@@ -234,20 +227,21 @@ class _Loop:
     schedule: Schedule
     label: str
     accel: Acceleration
-    config: dict[str, Any]
+    config: RunConfig
     signum: int = 0  # the signal that stopped the loop (status "interrupted")
     saved_at: int = -1  # the step of the last checkpoint the loop wrote
 
     def run(self, start: int, bar) -> tuple[str, str, int]:
         """Train from ``start``; returns (status, message, last good step)."""
         model, stream, sch, device = self.model, self.stream, self.schedule, self.model.device
+        steps = model.config.steps
         group = distributed.current()
         grid_z = grid_latents(model, sch.seed)
         log = _Log(self.folder.file(TRAIN_LOG))
-        task = bar.add_task(self.label, total=sch.steps, completed=start, info="") if bar else None
+        task = bar.add_task(self.label, total=steps, completed=start, info="") if bar else None
         model.train()
         t0, seen0, step = time.perf_counter(), stream.images_seen, start
-        for step in range(start + 1, sch.steps + 1):
+        for step in range(start + 1, steps + 1):
             with self.accel.autocast(device):
                 losses = model.train_step(stream, step)
             if group is not None:
@@ -256,22 +250,22 @@ class _Loop:
             if bad:
                 return "diverged", (f"{self.label} diverged at step {step} ({', '.join(bad)} is not finite); "
                                     f"the last good checkpoint is kept in {self.folder}."), step - 1
-            if step % sch.log_every == 0 or step == sch.steps:
+            if step % sch.log_every == 0 or step == steps:
                 log.write(step, losses)
             if bar:
                 rate = (stream.images_seen - seen0) / max(time.perf_counter() - t0, 1e-9)
                 info = " ".join(f"{k}={v:.3g}" for k, v in list(losses.items())[:4])
                 bar.update(task, completed=step, info=f"{rate:.0f} img/s {info}")
             self.signum = signals.pending() if group is None else group.agree_stop(signals.pending())
-            due = step % sch.ckpt_every == 0 and step < sch.steps
-            if (due or step == sch.steps or self.signum) and nonfinite_parameters(model):  # never checkpoint NaN
+            due = step % sch.ckpt_every == 0 and step < steps
+            if (due or step == steps or self.signum) and nonfinite_parameters(model):  # never checkpoint NaN
                 return "diverged", (f"{self.label} diverged by step {step} (parameter "
                                     f"{nonfinite_parameters(model)[0]} is not finite); the last good checkpoint "
                                     f"is kept in {self.folder}."), step
             if due:
                 save_checkpoint(self.folder, model, stream, step, self.config)
                 self.saved_at = step
-            if step % sch.sample_every == 0 or step == sch.steps:
+            if step % sch.sample_every == 0 or step == steps:
                 _save_samples(model, grid_z, self.folder)
             if self.signum:
                 return "interrupted", (f"interrupted at step {step} ({signals.name(self.signum)}): {self.label}'s "
@@ -283,14 +277,6 @@ class _Loop:
 def grid_latents(model: GenerativeModel, seed: int) -> torch.Tensor:
     """The 64 latents behind samples.png (fixed per seed), so other tools can refer to sample i."""
     return model.prior(64, torch.Generator().manual_seed(seed + 12345))
-
-
-def _without_steps(cfg: dict[str, Any]) -> dict[str, Any]:
-    out = dict(cfg)
-    model_cfg = dict(out["model"]) if isinstance(out.get("model"), dict) else {}
-    model_cfg.pop("steps", None)
-    out["model"] = model_cfg
-    return out
 
 
 @torch.no_grad()

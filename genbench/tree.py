@@ -31,6 +31,7 @@ from genbench.render import (
     support_box,
     trace_generator,
 )
+from genbench.runconfig import RunConfig
 from genbench.runfolder import RunFolder
 from genbench.trainer import grid_latents
 
@@ -49,11 +50,11 @@ class Node:
     children: list[Node] = field(default_factory=list)
 
 
-def load_run(run_dir: str | Path) -> tuple[GenerativeModel, dict]:
+def load_run(run_dir: str | Path) -> tuple[GenerativeModel, RunConfig]:
     """The trained model of a ``genbench run`` folder (on CPU) and its config; one that cannot render its
     basis functions has no AND-OR tree."""
     folder = RunFolder(Path(run_dir))
-    name = folder.require_config()["model_name"]
+    name = folder.require_config().model_name
     if "renderer" not in capabilities(registry.get_model(name)):
         raise GenbenchError(f"Model '{name}' cannot render its basis functions (it is not a renderer), so it "
                             f"has no AND-OR tree; pass a run of ours, ours-dense, abp-sparse or abp.")
@@ -267,14 +268,14 @@ def draw_dictionary(view: dict[str, list[tuple[int, float, Tensor]]], title: str
 def tree_images(run_dir: str | Path, sample: int = 0) -> tuple[Image.Image, Image.Image]:
     """The AND-OR tree of sample ``sample`` of the run's samples.png grid, and the dictionary view."""
     model, config = load_run(run_dir)
-    z_all = grid_latents(model, config["seed"])
+    z_all = grid_latents(model, config.seed)
     if not 0 <= sample < len(z_all):
         raise GenbenchError(f"--sample {sample} is out of range; samples.png holds samples 0..{len(z_all) - 1}.")
     grid = layer_resolution(find_generator(model), LAYER3)
     image, roots = build_tree(model, z_all[sample:sample + 1])
-    name = config["model_name"]
+    name = config.model_name
     tree = draw_tree(image, roots, grid, f"{name}: AND-OR tree of sample {sample} (Fig. 1)")
-    dic = draw_dictionary(dictionary(model, seed=config["seed"]),
+    dic = draw_dictionary(dictionary(model, seed=config.seed),
                           "Dictionary: most used basis functions per layer (share of positions active)")
     return tree, dic
 

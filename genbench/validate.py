@@ -85,8 +85,7 @@ def check_images(images: ImageSet, dataset: str, image_size: int) -> None:
                             f"(fix it, or use another --dataset).")
 
 
-def check_data(dataset: str, train: ImageSet, heldout: ImageSet | None, image_size: int,
-               warn_heldout: bool = True) -> None:
+def check_data(dataset: str, train: ImageSet, heldout: ImageSet | None, image_size: int) -> None:
     """Right shape and type, at least MIN_TRAIN_IMAGES training images; a warning without held-out images."""
     check_images(train, dataset, image_size)
     if heldout is not None:
@@ -97,7 +96,7 @@ def check_data(dataset: str, train: ImageSet, heldout: ImageSet | None, image_si
         raise GenbenchError(f"Dataset '{dataset}' has only {len(train)} training image{'s' * (len(train) != 1)}"
                             f"{where}, fewer than the {MIN_TRAIN_IMAGES} genbench needs to train and evaluate; "
                             f"add images (or raise --limit / n_train).")
-    if warn_heldout and heldout is not None and len(heldout) == 0:
+    if heldout is not None and len(heldout) == 0:
         warnings.warn(f"dataset '{dataset}' has no held-out images ({len(train)} training images{where}), so "
                       f"held-out metrics such as mse_heldout are not computed; with 10 or more images the last "
                       f"tenth is held out.", RuntimeWarning, stacklevel=2)

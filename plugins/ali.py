@@ -45,7 +45,6 @@ class ALIConfig(ModelConfig):
     init_std: float = 0.01
     d_steps: int = 1
     batch_size: int = 100
-    steps: int = 20000
     PRESETS = {"small": {"steps": 300}}
     DOMAINS = {"lr": positive, "beta1": adam_beta, "beta2": adam_beta, "dropout": between(0, 1, high_open=True),
                "init_std": positive, "d_steps": count}

@@ -54,7 +54,6 @@ class CEGANConfig(ModelConfig):
     decay_after: int = 25
     init_std: float = 0.015
     batch_size: int = 64
-    steps: int = 20000
     PRESETS = {"small": {"steps": 450}}
     DOMAINS = {"lr": positive, "beta1": adam_beta, "lr_decay": fraction, "lr_min": non_negative,
                "entropy_weight": non_negative, "entropy_decay": fraction, "entropy_min": non_negative,

@@ -50,7 +50,6 @@ class CoopNetConfig(ModelConfig):
     gen_steps: int = 0
     gen_step_size: float = 0.1
     batch_size: int = 100
-    steps: int = 20000
     PRESETS = {"small": {"steps": 250}}
     DOMAINS = {"des_lr": positive, "des_beta1": adam_beta, "gen_lr": positive, "gen_beta1": adam_beta,
                "des_steps": non_negative_count, "des_step_size": positive, "des_refsig": positive,

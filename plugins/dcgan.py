@@ -34,7 +34,6 @@ class DCGANConfig(ModelConfig):
     beta1: float = 0.5
     beta2: float = 0.999
     batch_size: int = 128
-    steps: int = 20000
     PRESETS = {"small": {"steps": 500}}
     DOMAINS = {"lr": positive, "beta1": adam_beta, "beta2": adam_beta}
 

@@ -53,7 +53,6 @@ class OursConfig(ModelConfig):
     # Algorithm 1 does not say how the chains start; B draws N(0, I) (bank_std = 1).
     bank_std: float = 1.0
     batch_size: int = 100
-    steps: int = 20000
     PRESETS = {
         "tiny": {"langevin_steps": 5, "infer_steps": 20, "infer_steps_unseen": 40},
         # The paper trains 2000 epochs; 2 CPU cores allow about two (600 steps of 32 over 10,000 images,

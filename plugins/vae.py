@@ -31,7 +31,6 @@ class VAEConfig(ModelConfig):
     beta1: float = 0.9
     beta2: float = 0.999
     batch_size: int = 100
-    steps: int = 20000
     PRESETS = {"small": {"steps": 700}}
     DOMAINS = {"lr": positive, "beta1": adam_beta, "beta2": adam_beta}
 

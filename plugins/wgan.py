@@ -37,7 +37,6 @@ class WGANConfig(ModelConfig):
     warmup_iters: int = 25
     warmup_every: int = 500
     batch_size: int = 64
-    steps: int = 20000
     PRESETS = {"tiny": {"n_critic_warmup": 5, "warmup_iters": 2},
                "small": {"steps": 150, "n_critic_warmup": 25, "warmup_iters": 10}}
     DOMAINS = {"lr": positive, "clip": positive, "n_critic": count, "n_critic_warmup": count,

@@ -5,8 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from genbench.records import Record, RunResults
+from genbench.runconfig import RunMeta
 from genbench.runfolder import RunFolder, load_records  # noqa: F401 - re-exported for the tests
 
 
 def write_run(path: Path, run: dict, records: list[dict]) -> None:
-    RunFolder(Path(path)).write_results(RunResults(run, [Record.from_dict(r) for r in records]))
+    """``run`` is the metadata as results.json holds it ({}: none)."""
+    meta = RunMeta.from_json(run) if run else None
+    RunFolder(Path(path)).write_results(RunResults(meta, [Record.from_dict(r) for r in records]))

@@ -51,8 +51,8 @@ LAYERS = [
     ["genbench.trainer", "genbench.evaluator", "genbench.tables", "genbench.verdicts"],
     ["genbench.runfolder", "genbench.validate", "genbench.config", "genbench.accel", "genbench.distributed",
      "genbench.signals"],
-    ["genbench.records", "genbench.lock", "genbench.metrics", "genbench.datasets", "genbench.external",
-     "genbench.toolkit"],
+    ["genbench.records", "genbench.runconfig", "genbench.lock", "genbench.metrics", "genbench.datasets",
+     "genbench.external", "genbench.toolkit"],
     ["genbench", "genbench.api", "genbench.backbones", "genbench.sparsity", "genbench.langevin", "genbench.render",
      "genbench.registry", "genbench.errors", "genbench.viz", "genbench.domains", "genbench.io", "genbench.rng"],
 ]

@@ -16,6 +16,7 @@ from genbench.cli import main
 from genbench.config import resolve
 from genbench.errors import GenbenchError
 from genbench.io import write_json
+from genbench.runconfig import RunConfig, RunSettings
 from genbench.runfolder import CHECKPOINT, CONFIG, RunFolder
 from genbench.sparsity import channel_topk_mask, spatial_topk_mask
 from genbench.trainer import Schedule, train
@@ -131,13 +132,12 @@ def trained(tmp_path_factory, shapes):
     """A tiny `ours` run folder (as `genbench run` writes it) trained for 30 steps."""
     model, run = _model("ours", steps=30)
     run_dir = tmp_path_factory.mktemp("runs") / "ours"
-    config = {"dataset": "shapes", "preset": "tiny", "seed": 0, "model_name": "ours",
-              "run": {**dataclasses.asdict(run), "n_train": N_TRAIN}, "model": model.config.to_dict(),
-              "data_options": {}}
+    config = RunConfig("shapes", "tiny", 0, "ours", dataclasses.replace(run, n_train=N_TRAIN),
+                       model.config.to_dict())
     x, idx = shapes.as_float(slice(0, 16)), torch.arange(16)
     mse_before = (model.reconstruct(x, idx) - x).pow(2).mean().item()
     bank_before = model.bank.clone()
-    res = train(model, shapes, RunFolder(run_dir), Schedule(30, 0, ckpt_every=100, sample_every=100, log_every=10),
+    res = train(model, shapes, RunFolder(run_dir), Schedule(0, ckpt_every=100, sample_every=100, log_every=10),
                 config, progress=False)
     mse_after = (model.reconstruct(x, idx) - x).pow(2).mean().item()
     return {"model": model, "run_dir": run_dir, "config": config, "res": res, "mse": (mse_before, mse_after),
@@ -156,11 +156,11 @@ def test_checkpoint_keeps_the_latent_bank_and_resume_continues(trained, shapes):
     state = RunFolder(run_dir).load_checkpoint()["model"]
     rebuilt, _ = RunFolder(run_dir).load_model()  # as `genbench tree` does: the DataInfo saved in the checkpoint
     assert torch.equal(rebuilt.bank, model.bank)
-    fresh, _ = _model("ours", n_train=N_TRAIN, steps=30)
+    fresh, _ = _model("ours", n_train=N_TRAIN, steps=32)
     fresh.load_training_state(state)
     assert torch.equal(fresh.bank, model.bank)
-    res = train(fresh, shapes, RunFolder(run_dir), Schedule(32, 0, ckpt_every=100, sample_every=100, log_every=10),
-                trained["config"] | {"model": {**trained["config"]["model"], "steps": 32}}, progress=False)
+    res = train(fresh, shapes, RunFolder(run_dir), Schedule(0, ckpt_every=100, sample_every=100, log_every=10),
+                dataclasses.replace(trained["config"], model=fresh.config.to_dict()), progress=False)
     assert res.resumed_from == 30 and res.step == 32
 
 
@@ -189,12 +189,10 @@ def test_tree_command_writes_a_png(trained, tmp_path):
 def test_tree_refuses_missing_and_non_renderer_runs(tmp_path):
     with pytest.raises(GenbenchError, match="not a genbench run folder"):
         tree_figure(tmp_path / "nowhere")
-    write_json(tmp_path / CONFIG, {"model_name": "vae", "model": {}, "run": {"image_size": 16}, "dataset": "shapes",
-                                   "seed": 0})
+    write_json(tmp_path / CONFIG, RunConfig("shapes", "tiny", 0, "vae", RunSettings(image_size=16), {}).to_json())
     with pytest.raises(GenbenchError, match="not a renderer"):
         tree_figure(tmp_path)
-    write_json(tmp_path / CONFIG, {"model_name": "ours", "model": {}, "run": {"image_size": 16}, "dataset": "shapes",
-                                   "seed": 0})
+    write_json(tmp_path / CONFIG, RunConfig("shapes", "tiny", 0, "ours", RunSettings(image_size=16), {}).to_json())
     assert not (tmp_path / CHECKPOINT).exists()
     with pytest.raises(GenbenchError, match="no checkpoint.pt"):
         tree_figure(tmp_path)

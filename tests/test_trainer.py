@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 import torch
 
-from genbench.api import DataInfo
+from genbench.api import DataInfo, ModelConfig
 from genbench.errors import GenbenchError
-from genbench.registry import get_dataset, get_model
+from genbench.registry import get_dataset, get_model, names
+from genbench.runconfig import RunConfig, RunSettings
 from genbench.runfolder import CHECKPOINT, RunFolder
 from genbench.trainer import Schedule, train
 
@@ -25,13 +27,26 @@ def _vae(seed=0):
     return cls(cls.Config(latent_dim=8, width=1 / 16, batch_size=8, steps=6), DataInfo("shapes", 16, 64))
 
 
+def _run_config(model):
+    return RunConfig("shapes", "a", 3, "vae", RunSettings(image_size=16, n_train=64), model.config.to_dict())
+
+
 def _train(model, data, run_dir, steps, config=None, fresh=False):
-    cfg = config or {"model": model.config.to_dict(), "note": "a"}
+    model.config.steps = steps  # the trainer trains to the model config's steps
+    cfg = config or _run_config(model)
     folder = RunFolder(run_dir)
     if fresh:
         folder.reset()
-    return train(model, data, folder, Schedule(steps, seed=3, ckpt_every=3, sample_every=100, log_every=10), cfg,
+    return train(model, data, folder, Schedule(seed=3, ckpt_every=3, sample_every=100, log_every=10), cfg,
                  progress=False)
+
+
+def test_steps_have_one_home_the_model_config():
+    assert "steps" not in {f.name for f in dataclasses.fields(Schedule)}
+    for name in names("models"):
+        config = get_model(name).Config
+        homes = [c.__name__ for c in config.__mro__ if "steps" in c.__dict__.get("__annotations__", {})]
+        assert homes == ["ModelConfig"] or config.steps != ModelConfig.steps, (name, homes)  # no copy of the default
 
 
 def test_resume_reproduces_an_uninterrupted_run(data, tmp_path):
@@ -56,7 +71,7 @@ def test_changed_config_refuses_to_resume(data, tmp_path):
         other.config.lr = 1.0
         _train(other, data, tmp_path, 6)
     # --fresh starts over instead
-    res = _train(_vae(), data, tmp_path, 3, config={"model": {"lr": 1.0}}, fresh=True)
+    res = _train(_vae(), data, tmp_path, 3, config=dataclasses.replace(_run_config(m), model={"lr": 1.0}), fresh=True)
     assert res.resumed_from == 0
 
 
@@ -77,10 +92,11 @@ def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(data, tmp_path):
 
 
 def test_run_folder_contents(data, tmp_path):
-    _train(_vae(), data, tmp_path, 3)
+    m = _vae()
+    _train(m, data, tmp_path, 3)
     names = {p.name for p in tmp_path.iterdir()}
     assert {CHECKPOINT, "config.json", "samples.png", "reconstructions.png", "train_log.csv"} <= names
-    assert json.loads((tmp_path / "config.json").read_text())["note"] == "a"
+    assert json.loads((tmp_path / "config.json").read_text()) == _run_config(m).to_json()
 
 
 def test_resume_cuts_the_log_back_to_the_checkpoint_and_a_fresh_start_replaces_it(data, tmp_path):
