@@ -18,7 +18,7 @@ from genbench import registry
 from genbench.config import PRESET_NAMES, parse_sets
 from genbench.errors import GenbenchError
 from genbench.plan import DEFAULT_RESULTS
-from genbench.scoring import NETWORKS
+from genbench.stats import NETWORKS
 
 # Text is text: names, paths and messages (from results folders, data, options) are printed as they are,
 # never read as rich markup or :emoji: codes. Markup appears only in the fixed text around them, escaped.
@@ -176,12 +176,12 @@ def run(**options):
 def eval_cmd(**options):
     """Score images or a generator made outside genbench: a row NAME beside the trained models."""
     from genbench.runfolder import load_records
-    from genbench.scoring import EvalOptions, evaluate_external
+    from genbench.outside import EvalOptions, score_outside
 
-    o = EvalOptions(**options)
-    evaluate_external(o, echo=_say)
-    df = load_records(o.results)
-    df = df[(df["dataset"] == o.dataset) & (df["preset"] == o.preset)]
+    o = EvalOptions.of(**options)
+    score_outside(o, echo=_say)
+    df = load_records(o.run.results)
+    df = df[(df["dataset"] == o.run.dataset) & (df["preset"] == o.run.preset)]
     if not df.empty:
         _print_overviews(df, None, "rich")
 
@@ -200,7 +200,7 @@ def eval_cmd(**options):
 @click.option("--inception-weights", type=click.Path(path_type=Path), help="pytorch-fid Inception weights file.")
 def stats(dataset, preset, out, network, results, device, data_root, inception_weights):
     """Reference statistics of a dataset (the first n training images, as FID's protocol) for other tools."""
-    from genbench.scoring import reference_stats, stats_plan, write_stats
+    from genbench.stats import reference_stats, stats_plan, write_stats
 
     registry.get_dataset(dataset)
     plan = stats_plan(dataset, preset, results, device, data_root=data_root, inception_weights=inception_weights)

@@ -11,25 +11,29 @@ import dataclasses
 import shutil
 import tempfile
 import traceback
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-import genbench
 from genbench import distributed, registry
-from genbench.api import DataInfo, Dataset, EvalContext, ImageSet, Status
+from genbench.api import Status
 from genbench.errors import GenbenchError
-from genbench.evaluator import score_metrics
+from genbench.evaluation import (
+    LoadedData,
+    base_record,
+    evaluate_cell,
+    load_data,
+    previous_results,
+    run_meta,
+    warn_weights,
+)
 from genbench.plan import Cell, RunOptions, RunPlan, make_plan
-from genbench.records import Record, RunResults, device_name, flatten, git_commit, now, versions
+from genbench.records import Record, RunResults, now
 from genbench.rng import seed_everything
-from genbench.runconfig import RunConfig, RunMeta
-from genbench.runfolder import ERROR_LOG, RESULTS, RunFolder
+from genbench.runfolder import ERROR_LOG, RunFolder
 from genbench.trainer import train
-from genbench.validate import check_data, check_models
 
 
 @dataclass
@@ -40,18 +44,6 @@ class RunOutcome:
     message: str = ""
     records: list[Record] = field(default_factory=list)
     seconds: float = 0.0
-
-
-@dataclass
-class LoadedData:
-    """One dataset's images, loaded once for every cell that uses it."""
-
-    dataset: Dataset
-    train: ImageSet
-    heldout: ImageSet | None
-
-    def info(self, name: str) -> DataInfo:
-        return DataInfo(self.dataset.name or name, self.train.image_size, len(self.train), self.train.images.shape[1])
 
 
 def run(options: RunOptions, echo: Callable[..., None] = print) -> list[RunOutcome]:
@@ -83,35 +75,6 @@ def run_plan(plan: RunPlan, echo: Callable[..., None] = print) -> list[RunOutcom
         for cell in cells:
             outcomes.append(_guarded(plan, cell, data, say))
     return outcomes
-
-
-def warn_weights(plan: RunPlan) -> None:
-    """One warning per command when the plan's metrics will run without the published Inception weights."""
-    if not any("inception_weights" in m.needs for m in plan.metrics):
-        return
-    for weights in plan.networks:
-        if not weights.available:
-            warnings.warn(f"Inception weights unavailable: {weights.reason}", RuntimeWarning, stacklevel=2)
-        elif not weights.verified:
-            warnings.warn(f"using UNVERIFIED Inception weights {weights.path} (--allow-unverified-weights): "
-                          f"{weights.reason}", RuntimeWarning, stacklevel=2)
-
-
-def load_data(plan: RunPlan, dataset: str, models: list[str], echo: Callable[..., None]) -> LoadedData:
-    """The dataset's training and held-out images, checked, and the models checked against them."""
-    ds = registry.get_dataset(dataset)()
-    s = plan.settings
-    with distributed.main_first():  # rank 0 fills the data cache, the others read it
-        train_set = ds.load("train", s.image_size, s.n_train, 0, **plan.data_options)
-        heldout = ds.load("heldout", s.image_size, s.n_heldout, 0, **plan.data_options) if s.n_heldout else None
-    check_data(dataset, train_set, heldout, s.image_size)
-    data = LoadedData(ds, train_set, heldout)
-    models = list(dict.fromkeys(models))
-    check_models({m: plan.classes[m] for m in models}, plan.configs, data.info(dataset), train_set, plan.device,
-                 {m: registry.discover("models")[m].source for m in models})
-    echo(f"dataset {dataset}: {len(train_set)} training images at {s.image_size}x{s.image_size}"
-         + (f", {len(heldout)} held out" if heldout is not None else "") + f"; device {plan.device}")
-    return data
 
 
 def _guarded(plan: RunPlan, cell: Cell, data: LoadedData, echo: Callable[..., None]) -> RunOutcome:
@@ -146,19 +109,6 @@ def is_complete(plan: RunPlan, cell: Cell) -> bool:
     bad = {Status.ERROR, Status.UNAVAILABLE} if plan.metrics_named else {Status.ERROR}
     done = {r.metric_plugin for r in results.records if r.step == steps and r.status not in bad}
     return set(plan.metric_names) <= done
-
-
-def previous_results(folder: RunFolder, fresh: bool) -> RunResults:
-    """The records a run folder holds; a damaged or foreign results.json is refused in one sentence (with
-    ``fresh`` it is about to be replaced: no records)."""
-    try:
-        return folder.read_results()
-    except (OSError, ValueError) as exc:
-        if fresh:
-            return RunResults()
-        why = "cannot be read" if isinstance(exc, OSError) else "is damaged or not genbench's"
-        raise GenbenchError(f"{folder.file(RESULTS)} {why} ({type(exc).__name__}); delete it, or rerun with "
-                            f"--fresh to start that run over.") from None
 
 
 def _silent(*args, **kwargs) -> None:
@@ -196,7 +146,7 @@ def run_cell(plan: RunPlan, cell: Cell, data: LoadedData, echo: Callable[..., No
              f"({res.images_per_s:.0f} img/s)")
     else:
         echo(f"{cell.model}: already trained to step {res.step} in {folder}; evaluating")
-    records = evaluate_model(plan, cell, model, data, base, previous, echo)
+    records = evaluate_cell(plan, cell, model, data, base, previous, echo)
     kept = [r for r in previous.records if r.metric_plugin not in plan.metric_names and r.step == res.step]
     folder.write_results(RunResults(meta, kept + records))
     missing = [r for r in records if r.status == Status.UNAVAILABLE]
@@ -206,30 +156,6 @@ def run_cell(plan: RunPlan, cell: Cell, data: LoadedData, echo: Callable[..., No
     if plan.device.type == "cuda":
         torch.cuda.empty_cache()
     return RunOutcome(cell.model, folder.path, "finished", records=records, seconds=res.seconds)
-
-
-def evaluate_model(plan: RunPlan, cell: Cell, model, data: LoadedData, base: Record, previous: RunResults,
-              echo: Callable[..., None]) -> list[Record]:
-    """Score the trained model with the plan's metrics and say the scores in one line."""
-    ctx = EvalContext(model, data.dataset, data.train, data.heldout, plan.device, cell.seed, plan.eval_settings(cell))
-    records = score_metrics(ctx, plan.metrics, previous.records, base, now())
-    echo(f"{cell.model}: " + ", ".join(f"{r.metric} {r.value:.4g}" if r.value is not None else f"{r.metric} {r.status}"
-                                       for r in records))
-    return records
-
-
-def base_record(plan: RunPlan, cell: Cell, config: RunConfig, step: int) -> Record:
-    """What every record of a cell shares: its identity, step, config and provenance."""
-    return Record(cell.dataset, cell.model, plan.preset, cell.seed, metric="", status="", step=step,
-                  config=flatten(config.to_json()), versions=versions(), git_commit=git_commit(),
-                  device=device_name(plan.device))
-
-
-def run_meta(base: Record, status: str, **more) -> RunMeta:
-    """A results.json's run metadata: the cell, its step and status, provenance, and ``more`` (RunMeta's
-    optional fields: the training session's time, or the source scored)."""
-    return RunMeta(base.dataset, base.model, base.preset, base.seed, base.step, base.versions, base.git_commit,
-                   base.device, status, genbench.__version__, **more)
 
 
 def failed_records(base: Record, metric_names: list[str], previous: list[Record], message: str,

@@ -1,7 +1,7 @@
 """The FID Inception network: pytorch-fid's InceptionV3 (Heusel et al. 2017's TensorFlow graph
 ``inception-2015-12-05`` ported by pytorch-fid), pool3 features (2048-d), with verified weights.
 The same network also gives its 1008-way classifier logits (``FIDInception.logits``), for the
-Inception Score (genbench.isc).
+Inception Score (genbench.metrics.isc, genbench.metrics.core.isc).
 
 Weights are looked up once per command (``resolve_weights``, by the plan), in order, at ``--inception-weights PATH``,
 ``$GENBENCH_INCEPTION_WEIGHTS``, then the torch hub cache file pytorch-fid uses

@@ -4,15 +4,14 @@ as a trained model's samples, and write the records to a run folder of their own
 as a row beside the trained models. Metrics that need an inferrer, renderer or tracer read ``n/a``.
 
 ``real="heldout"`` scores the dataset's own held-out images as if they were a model: the calibration row,
-the value a perfect model gets with that many images. ``stats`` writes the reference statistics (the first n
-training images' features, as FID's protocol takes them) in pytorch-fid's ``.npz`` format (``mu``, ``sigma``).
+the value a perfect model gets with that many images. The cell is evaluated exactly as a trained model's is
+(genbench.evaluation.evaluate_cell).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,15 @@ import torch
 from genbench import registry
 from genbench.api import GenerativeModel, ImageSet, interface_problem
 from genbench.errors import GenbenchError
+from genbench.evaluation import (
+    LoadedData,
+    base_record,
+    evaluate_cell,
+    load_data,
+    previous_results,
+    run_meta,
+    warn_weights,
+)
 from genbench.external import (
     ImageSetModel,
     Provenance,
@@ -31,22 +39,25 @@ from genbench.external import (
     load_generator,
     read_images,
 )
-from genbench.io import atomic_path
-from genbench.plan import DEFAULT_RESULTS, Cell, RunOptions, RunPlan, make_plan
+from genbench.plan import Cell, RunOptions, RunPlan, make_plan
 from genbench.records import Record, RunResults
 from genbench.runconfig import RunConfig
 from genbench.runfolder import SAMPLES
-from genbench.runner import LoadedData, base_record, evaluate_model, load_data, previous_results, run_meta
 from genbench.viz import save_grid
 
 REAL_SPLITS = ("heldout",)
 
 
+# The options ``genbench eval`` shares with ``genbench run``: fields of RunOptions, typed there once.
+SHARED = ("dataset", "preset", "seed", "results", "metrics", "sets", "device", "data_root", "inception_weights",
+          "allow_unverified_weights")
+
+
 @dataclass
 class EvalOptions:
-    """``genbench eval``'s options, typed (one field per option)."""
+    """``genbench eval``'s options: what to score, one field per option, and in ``run`` the options it shares
+    with ``genbench run`` (``SHARED``: dataset, preset, seed, results folder, metrics, ...) as a RunOptions."""
 
-    dataset: str = "shapes"
     name: str | None = None  # default: the images' file or folder name, 'real-heldout', or 'generator'
     images: Path | Any = None  # a path; from Python also an array or tensor
     key: str | None = None  # the array of an .npz
@@ -54,36 +65,38 @@ class EvalOptions:
     latent_dim: int | None = None
     n: int | None = None
     real: str | None = None  # 'heldout': the calibration row
-    preset: str = "small"
-    seed: int = 0
-    results: Path = DEFAULT_RESULTS
-    metrics: list[str] | None = None
-    sets: dict[str, str] = field(default_factory=dict)
-    device: str = "auto"
-    data_root: Path | None = None
-    inception_weights: Path | None = None
-    allow_unverified_weights: bool = False
+    run: RunOptions = field(default_factory=lambda: RunOptions(None, progress=False))
+
+    @classmethod
+    def of(cls, **options: Any) -> EvalOptions:
+        """From flat options (the command line's, ``genbench.evaluate``'s keywords): each to its own field, or
+        to ``run`` for the ``SHARED`` ones."""
+        own = {f.name for f in fields(cls)} - {"run"}
+        unknown = sorted(set(options) - own - set(SHARED))
+        if unknown:
+            raise TypeError(f"genbench eval has no option {', '.join(unknown)}; it takes "
+                            f"{', '.join(sorted(own | set(SHARED)))}")
+        shared = {k: v for k, v in options.items() if k in SHARED}
+        return cls(**{k: v for k, v in options.items() if k in own}, run=RunOptions(None, progress=False, **shared))
 
 
-def evaluate_external(options: EvalOptions, echo: Callable[..., None] = print) -> list[Record]:
+def score_outside(options: EvalOptions, echo: Callable[..., None] = print) -> list[Record]:
     """Score what ``options`` name and write its run folder; returns the records."""
-    o = options
+    o, r = options, options.run
     _check_source(o)
     name = o.name or _default_name(o)
     if name in registry.names("models"):
         raise GenbenchError(f"--name {name} is a registered model; choose another name (e.g. {name}-external) so "
                             f"the row is not mixed with the trained model's runs.")
-    plan = make_plan(RunOptions(None, dataset=o.dataset, preset=o.preset, seed=o.seed, results=o.results,
-                                metrics=o.metrics, sets=o.sets, device=o.device, data_root=o.data_root,
-                                inception_weights=o.inception_weights,
-                                allow_unverified_weights=o.allow_unverified_weights, progress=False))
-    data = load_data(plan, o.dataset, [], echo)
+    plan = make_plan(r)
+    data = load_data(plan, r.dataset, [], echo)
     model, source = _model(o, data, plan.settings.image_size)
     model = model.to(plan.device)
     problem = interface_problem(model, data.train.as_float(torch.arange(min(2, len(data.train)))).to(plan.device))
     if problem:
         raise GenbenchError(f"{source.kind} {source.path} cannot be scored: {problem}.")
-    return _score(plan, Cell(o.dataset, name, o.seed), model, data, source, echo)
+    warn_weights(plan)
+    return _score(plan, Cell(r.dataset, name, r.seed), model, data, source, echo)
 
 
 def _check_source(o: EvalOptions) -> None:
@@ -111,13 +124,14 @@ def _default_name(o: EvalOptions) -> str:
 
 
 def _model(o: EvalOptions, data: LoadedData, size: int) -> tuple[GenerativeModel, Provenance]:
-    info = data.info(o.dataset)
+    dataset = o.run.dataset
+    info = data.info(dataset)
     if o.real:
         split = data.heldout
         if split is None or not len(split):
-            raise GenbenchError(f"Dataset '{o.dataset}' has no held-out images at this preset, so there is no "
+            raise GenbenchError(f"Dataset '{dataset}' has no held-out images at this preset, so there is no "
                                 f"calibration row to score.")
-        images, source = split.images, Provenance("real", f"{o.dataset}:{o.real}", 0, "")
+        images, source = split.images, Provenance("real", f"{dataset}:{o.real}", 0, "")
     elif isinstance(o.images, (str, Path)):
         images, source = read_images(o.images, size, o.key)
     elif o.images is not None:
@@ -132,7 +146,7 @@ def _model(o: EvalOptions, data: LoadedData, size: int) -> tuple[GenerativeModel
                                                                                "")
     images = images[:o.n] if o.n else images
     source = Provenance(source.kind, source.path, len(images), array_sha256(images))
-    return ImageSetModel(ImageSet(images, o.dataset, "external"), info), source
+    return ImageSetModel(ImageSet(images, dataset, "external"), info), source
 
 
 def _score(plan: RunPlan, cell: Cell, model: GenerativeModel, data: LoadedData, source: Provenance,
@@ -146,7 +160,7 @@ def _score(plan: RunPlan, cell: Cell, model: GenerativeModel, data: LoadedData, 
         folder.write_config(config)
         _save_samples(model, folder.file(SAMPLES))
         base = base_record(plan, cell, config, step=0)
-        records = evaluate_model(plan, cell, model, data, base, previous, echo)
+        records = evaluate_cell(plan, cell, model, data, base, previous, echo)
         folder.write_results(RunResults(run_meta(base, "finished", source=source), records))
     return records
 
@@ -157,56 +171,19 @@ def _save_samples(model: GenerativeModel, path: Path) -> None:
     save_grid(x.clamp(-1, 1).cpu(), path)
 
 
-# -- reference statistics --------------------------------------------------------------------------
-NETWORKS = ("inception", "rand")
-
-
-def reference_stats(plan: RunPlan, dataset: str, network: str, echo: Callable[..., None] = print
-                    ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """(mu, sigma, protocol) of the first n training images' features (n as FID's protocol), from the
-    feature cache when it holds them."""
-    from genbench.api import INCEPTION, EvalContext
-    from genbench.metrics.core import inception
-    from genbench.metrics.core.features import reference_features, reference_protocol, sample_count
-    from genbench.metrics.core.frechet import feature_stats
-    from genbench.metrics.core.randcnn import RandCNNExtractor
-
-    data = load_data(plan, dataset, [], echo)
-    ctx = EvalContext(None, data.dataset, data.train, data.heldout, plan.device, 0, plan.eval_settings())
-    weights = ctx.settings.weights(INCEPTION)
-    extractor = RandCNNExtractor(plan.device) if network == "rand" else inception.extractor(weights, plan.device)
-    if network != "rand" and (extractor is None or not weights.verified):
-        raise GenbenchError(f"Inception statistics need the verified weights: {weights.reason}.")
-    n = sample_count(ctx)
-    feats, _ = reference_features(extractor, data.train, n, ctx.cache_dir)
-    mu, sigma = feature_stats(feats)
-    return mu, sigma, reference_protocol(extractor, data.train, n)
-
-
-def write_stats(path: Path, mu: np.ndarray, sigma: np.ndarray, protocol: dict[str, Any]) -> None:
-    """pytorch-fid's statistics file: ``mu`` and ``sigma`` (float64), plus genbench's protocol as JSON."""
-    with atomic_path(path) as tmp, tmp.open("wb") as fh:
-        np.savez(fh, mu=mu, sigma=sigma, protocol=json.dumps(protocol, sort_keys=True, default=str))
-
-
-def stats_plan(dataset: str, preset: str, results: Path, device: str, **eval_options: Any) -> RunPlan:
-    return make_plan(RunOptions(None, dataset=dataset, preset=preset, results=results, device=device,
-                                progress=False, **eval_options))
-
-
 def evaluate(images_or_generator: Any, dataset: str = "shapes", metrics: list[str] | None = None,
              **options: Any) -> list[Record]:
     """``genbench.evaluate``: score images (a folder, .npz or .pt path; or an array / tensor, uint8 0..255 or
     floats in [-1, 1], NHWC or NCHW) or a generator (a TorchScript file path with ``generator=True``, or a
     torch module mapping latents (N, latent_dim) to images in [-1, 1]; pass ``latent_dim``) on ``dataset``.
-    ``options`` are EvalOptions fields (name, preset, seed, results, n, ...). Returns the records, which are
-    also written to RESULTS/<dataset>/<name>/ like a trained model's."""
+    ``options`` are ``genbench eval``'s (EvalOptions.of: name, n, preset, seed, results, ...). Returns the
+    records, which are also written to RESULTS/<dataset>/<name>/ like a trained model's."""
     x = images_or_generator
     as_generator = options.pop("generator", False) or isinstance(x, torch.nn.Module)
     source = {"generator": x} if as_generator else {"images": x}
     if isinstance(x, (str, Path)):
         source = {k: Path(v) for k, v in source.items()}
-    return evaluate_external(EvalOptions(dataset=dataset, metrics=metrics, **source, **options), echo=_quiet)
+    return score_outside(EvalOptions.of(dataset=dataset, metrics=metrics, **source, **options), echo=_quiet)
 
 
 def _quiet(*args: Any, **kwargs: Any) -> None:
