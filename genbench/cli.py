@@ -175,8 +175,8 @@ def run(**options):
 @click.option("--allow-unverified-weights", is_flag=True, help="Use an Inception file failing the SHA-256 check.")
 def eval_cmd(**options):
     """Score images or a generator made outside genbench: a row NAME beside the trained models."""
-    from genbench.runfolder import load_records
     from genbench.outside import EvalOptions, score_outside
+    from genbench.runfolder import load_records
 
     o = EvalOptions.of(**options)
     score_outside(o, echo=_say)
