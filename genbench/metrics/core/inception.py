@@ -19,13 +19,6 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pytorch_fid.inception import (
-    FIDInceptionA,
-    FIDInceptionC,
-    FIDInceptionE_1,
-    FIDInceptionE_2,
-    _inception_v3,
-)
 from torch import nn
 
 from genbench.api import INCEPTION, Weights
@@ -85,7 +78,17 @@ def resolve_weights(explicit: str | os.PathLike | None = None, allow_unverified:
 
 def fid_inception_architecture() -> nn.Module:
     """pytorch-fid's ``fid_inception_v3`` without its download: torchvision's InceptionV3 with 1008
-    classes, no aux head, and the FID blocks patched in. Weights are uninitialised."""
+    classes, no aux head, and the FID blocks patched in. Weights are uninitialised. (pytorch-fid, and torchvision
+    with it, are imported here, when a network is built: resolving the weights, which every plan does, needs
+    neither.)"""
+    from pytorch_fid.inception import (
+        FIDInceptionA,
+        FIDInceptionC,
+        FIDInceptionE_1,
+        FIDInceptionE_2,
+        _inception_v3,
+    )
+
     inception = _inception_v3(num_classes=1008, aux_logits=False, weights=None)
     inception.Mixed_5b = FIDInceptionA(192, pool_features=32)
     inception.Mixed_5c = FIDInceptionA(256, pool_features=64)
