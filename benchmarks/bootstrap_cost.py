@@ -32,8 +32,8 @@ GENERATOR_METRICS = ("swd", "fd_rand", "kid_rand", "fid", "kid", "sparsity", "co
 
 
 def train(model: str, preset: str, steps: int, results: Path) -> Path:
-    from genbench.plan import RunOptions
-    from genbench.runner import run
+    from genbench.run.plan import RunOptions
+    from genbench.run.runner import run
 
     outcomes = run(RunOptions([model], preset=preset, steps=steps, results=results, metrics=["sparsity"],
                               progress=False), echo=lambda *a, **k: None)
@@ -44,11 +44,11 @@ def train(model: str, preset: str, steps: int, results: Path) -> Path:
 def evaluation_table(run: Path, cache: Path, which: str = "fresh cache") -> list[str]:
     from genbench import registry
     from genbench.api import EvalContext, EvalSettings
-    from genbench.evaluator import score_metrics
+    from genbench.eval.evaluator import score_metrics
     from genbench.metrics.copying import Copying
     from genbench.metrics.core.inception import resolve_weights
-    from genbench.records import Record
-    from genbench.runfolder import RunFolder
+    from genbench.store.records import Record
+    from genbench.store.runfolder import RunFolder
 
     if "copying" not in registry.discover("metrics"):  # an install from before the entry point was added
         registry.register_metric("copying")(Copying)
@@ -99,7 +99,7 @@ def _exact_w1(pa, ia, pb, ib, n: int, per_image: int, w: list[np.ndarray]) -> np
 def swd_table(run: Path, b: int = 100, directions: int = 128) -> list[str]:
     from genbench.metrics import swd as S
     from genbench.metrics.core import bootstrap as bs
-    from genbench.runfolder import RunFolder
+    from genbench.store.runfolder import RunFolder
 
     folder = RunFolder(run)
     model, config = folder.load_model("cpu")

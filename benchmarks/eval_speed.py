@@ -40,7 +40,7 @@ def load_run(run: Path):
     """(model in eval mode, EvalContext pieces) from a finished run folder, by this checkout's RunFolder (the
     worker of an older revision rebuilds the model the way that revision did)."""
     try:
-        from genbench.runfolder import RunFolder
+        from genbench.runfolder import RunFolder  # the documented path, in every revision since RunFolder
     except ImportError:  # a revision before RunFolder
         return _load_run_before_runfolder(run)
     folder = RunFolder(run)
@@ -117,9 +117,9 @@ def module_from(path: Path, name: str) -> ModuleType:
 def _scores_now(model, data, config, metrics, cache) -> list[tuple]:
     from genbench import registry
     from genbench.api import EvalContext, EvalSettings
-    from genbench.evaluator import score_metrics
+    from genbench.eval.evaluator import score_metrics
     from genbench.metrics.core.inception import resolve_weights
-    from genbench.records import Record
+    from genbench.store.records import Record
 
     n_eval, n_fid, seed = eval_settings(config)
     settings = EvalSettings(n_eval, n_fid, cache, None, (resolve_weights(),))
@@ -131,8 +131,9 @@ def _scores_now(model, data, config, metrics, cache) -> list[tuple]:
 
 def _scores_before(model, data, config, metrics, cache) -> list[tuple]:
     """The evaluation as a revision before the resolved settings ran it (an options dict, metric names)."""
-    from genbench.api import EvalContext
     from genbench.evaluator import evaluate
+
+    from genbench.api import EvalContext
 
     n_eval, n_fid, seed = eval_settings(config)
     ctx = EvalContext(model, *data, torch.device("cpu"), n_eval=n_eval, seed=seed, cache_dir=cache,
@@ -198,9 +199,9 @@ def table_eval(run: Path, baseline: Path, metrics: list[str], repeats: int) -> N
 
 
 def train_run(preset: str, steps: int | None, results: Path) -> Path:
-    from genbench.plan import RunOptions
-    from genbench.runfolder import RunFolder
-    from genbench.runner import run
+    from genbench.run.plan import RunOptions
+    from genbench.run.runner import run
+    from genbench.store.runfolder import RunFolder
 
     run(RunOptions(["ours"], preset=preset, results=results, steps=steps, metrics=[], device="cpu", progress=False),
         echo=lambda *a, **k: None)

@@ -27,8 +27,8 @@ from pathlib import Path
 import torch
 
 from genbench.io import write_json, write_text
-from genbench.plan import RunOptions
-from genbench.runner import run
+from genbench.run.plan import RunOptions
+from genbench.run.runner import run
 
 MODELS = "ours,ours-dense,abp-sparse,abp,vae"
 METRICS = ["dissect", "ncc"]

@@ -29,7 +29,7 @@ from genbench.api import EvalContext, EvalSettings
 from genbench.metrics.core.chance import untrained_twin
 from genbench.metrics.dissect import latents_and_activations
 from genbench.registry import get_dataset
-from genbench.runfolder import RunFolder
+from genbench.store.runfolder import RunFolder
 
 
 def probe(features: np.ndarray, labels: np.ndarray) -> float:

@@ -21,10 +21,10 @@ import torch
 
 from genbench import registry
 from genbench.api import DataInfo
-from genbench.config import PRESETS, resolve
 from genbench.metrics.mse import reconstruction_mse
 from genbench.rng import seed_everything
-from genbench.trainer import BatchStream
+from genbench.run.config import PRESETS, resolve
+from genbench.run.trainer import BatchStream
 
 PAPER = "sigma=1,bank_std=1,fc_k=8,conv_frac=0.25,lr=7e-4,beta1=0"
 DEFAULT_VARIANTS = [

@@ -1,4 +1,4 @@
-"""Which of the paper's claims hold on a results folder, by genbench's significance rule (genbench.verdicts).
+"""Which of the paper's claims hold on a results folder, by genbench's significance rule (genbench.present.verdicts).
 
     PYTHONPATH=. .venv/bin/python benchmarks/paper_claims.py --results reference/small/runs
 
@@ -35,9 +35,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from genbench import verdicts  # noqa: E402
-from genbench.records import VALUED, Status, arrow, direction  # noqa: E402
-from genbench.runfolder import load_records  # noqa: E402
+from genbench.present import verdicts  # noqa: E402
+from genbench.store.records import VALUED, Status, arrow, direction  # noqa: E402
+from genbench.store.runfolder import load_records  # noqa: E402
 
 PAPER = ("ours", "vae", "dcgan", "wgan", "coopnet", "cegan", "ali", "alice")
 RECONSTRUCT = ("ours", "vae", "ali", "alice")

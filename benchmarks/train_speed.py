@@ -34,16 +34,16 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
 from genbench import registry
-from genbench.accel import Acceleration
 from genbench.api import DataInfo
 from genbench.backbones import Sparsity, Table1Generator
-from genbench.config import PRESETS, resolve
 from genbench.langevin import langevin
-from genbench.plan import RunOptions, pick_device
 from genbench.rng import seed_everything
-from genbench.runfolder import RunFolder
-from genbench.runner import run
-from genbench.trainer import BatchStream
+from genbench.run.accel import Acceleration
+from genbench.run.config import PRESETS, resolve
+from genbench.run.plan import RunOptions, pick_device
+from genbench.run.runner import run
+from genbench.run.trainer import BatchStream
+from genbench.store.runfolder import RunFolder
 
 MODELS = "vae,dcgan,wgan,coopnet,cegan,ali,alice,ours"
 # Dense bf16 tensor-core peak, TFLOP/s (vendor data sheets, without sparsity), by device-name fragment.

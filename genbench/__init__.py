@@ -47,4 +47,4 @@ __all__ = [
 
 # ``genbench.evaluate`` (score images or a generator made elsewhere) belongs to the evaluation layers above the
 # public API; imported last, when every name above is defined (tests/test_imports.py knows this one import).
-from genbench.outside import evaluate  # noqa: E402
+from genbench.eval.outside import evaluate  # noqa: E402

@@ -53,7 +53,7 @@ class ModelConfig:
     """Fields every model config has. Subclass it as a dataclass; defaults are the ``paper`` values.
 
     ``PRESETS`` maps preset name -> field overrides for that preset (``tiny``, ``small``, ``paper``),
-    applied on top of the harness-wide preset (genbench.config.PRESETS) and below ``--set`` overrides.
+    applied on top of the harness-wide preset (genbench.run.config.PRESETS) and below ``--set`` overrides.
     ``steps`` is the one home of a run's length (the trainer trains to it; ``genbench run`` skips a run
     already trained to it): a subclass re-declares it only for another paper default, and sets a
     preset's value in ``PRESETS``.
@@ -143,7 +143,7 @@ class GenerativeModel(nn.Module):
     def sample_chunks(self, n: int, seed: int, chunk: int = 500) -> Iterator[Tensor]:
         """The n samples the feature-space metrics score, in chunks of at most ``chunk`` (images in [-1, 1]).
         Chunk i is ``sample(size, seed * 1_000_003 + i)``, so n does not change the earlier samples. A fixed
-        set of images (genbench.external) yields its first n images instead, and may yield fewer."""
+        set of images (genbench.eval.external) yields its first n images instead, and may yield fewer."""
         for i in range(0, n, chunk):
             yield self.sample(min(chunk, n - i), seed=seed * 1_000_003 + i)
 

@@ -15,10 +15,10 @@ from rich.console import Console
 from rich.markup import escape
 
 from genbench import registry
-from genbench.config import PRESET_NAMES, parse_sets
 from genbench.errors import GenbenchError
-from genbench.plan import DEFAULT_RESULTS
-from genbench.stats import NETWORKS
+from genbench.eval.stats import NETWORKS
+from genbench.run.config import PRESET_NAMES, parse_sets
+from genbench.run.plan import DEFAULT_RESULTS
 
 # Text is text: names, paths and messages (from results folders, data, options) are printed as they are,
 # never read as rich markup or :emoji: codes. Markup appears only in the fixed text around them, escaped.
@@ -85,13 +85,13 @@ def _names(kind: str):
 
 
 def _seeds(ctx, param, value):
-    from genbench.plan import parse_seeds
+    from genbench.run.plan import parse_seeds
 
     return parse_seeds(value, "--" + param.name) if value is not None else None
 
 
 def _shard(ctx, param, value):
-    from genbench.plan import parse_shard
+    from genbench.run.plan import parse_shard
 
     return parse_shard(value) if value is not None else (0, 1)
 
@@ -130,10 +130,10 @@ def _shard(ctx, param, value):
 @click.option("--compile", is_flag=True, help="torch.compile the generator.")
 def run(**options):
     """Train and evaluate models on a dataset; records go to RESULTS/<dataset>/<model>/<preset>-seed<S>/."""
-    from genbench import distributed, signals
-    from genbench.plan import RunOptions, make_plan
-    from genbench.runfolder import load_records
-    from genbench.runner import run_plan
+    from genbench.run import distributed, signals
+    from genbench.run.plan import RunOptions, make_plan
+    from genbench.run.runner import run_plan
+    from genbench.store.runfolder import load_records
 
     plan = make_plan(RunOptions(**options))
     with signals.handled():  # SIGTERM/SIGINT/SIGUSR1: finish the step, checkpoint, exit 128+signum
@@ -175,8 +175,8 @@ def run(**options):
 @click.option("--allow-unverified-weights", is_flag=True, help="Use an Inception file failing the SHA-256 check.")
 def eval_cmd(**options):
     """Score images or a generator made outside genbench: a row NAME beside the trained models."""
-    from genbench.outside import EvalOptions, score_outside
-    from genbench.runfolder import load_records
+    from genbench.eval.outside import EvalOptions, score_outside
+    from genbench.store.runfolder import load_records
 
     o = EvalOptions.of(**options)
     score_outside(o, echo=_say)
@@ -200,7 +200,7 @@ def eval_cmd(**options):
 @click.option("--inception-weights", type=click.Path(path_type=Path), help="pytorch-fid Inception weights file.")
 def stats(dataset, preset, out, network, results, device, data_root, inception_weights):
     """Reference statistics of a dataset (the first n training images, as FID's protocol) for other tools."""
-    from genbench.stats import reference_stats, stats_plan, write_stats
+    from genbench.eval.stats import reference_stats, stats_plan, write_stats
 
     registry.get_dataset(dataset)
     plan = stats_plan(dataset, preset, results, device, data_root=data_root, inception_weights=inception_weights)
@@ -224,7 +224,7 @@ def stats(dataset, preset, out, network, results, device, data_root, inception_w
 def table(metric, results, fmt, dataset, preset, layout, ci, models):
     """Comparison tables (mean ± std over seeds) from the recorded results."""
     from genbench.io import path_problem
-    from genbench.runfolder import load_records
+    from genbench.store.runfolder import load_records
 
     if (problem := path_problem(results, "folder")) is not None:
         raise GenbenchError(f"Results folder '{results}' {problem}; run `genbench run` first or pass --results.")
@@ -239,14 +239,14 @@ def table(metric, results, fmt, dataset, preset, layout, ci, models):
         raise GenbenchError(f"No results for dataset={dataset or 'any'} preset={preset or 'any'} under '{results}'.")
     names = None
     if models is not None:
-        from genbench.tables import only_models
+        from genbench.present.tables import only_models
 
         df, names = only_models(df, models)
     if (layout or ("paper" if metric else "overview")) == "paper":
         _print_tables(df, [metric] if metric else None, fmt, ci, names)
         return
     if metric and metric not in set(df["metric"]):
-        from genbench.tables import build_table
+        from genbench.present.tables import build_table
 
         build_table(df, metric)  # raises the one-sentence error naming the recorded metrics
     _print_overviews(df, [metric] if metric else None, fmt, names, ci=ci)
@@ -254,8 +254,8 @@ def table(metric, results, fmt, dataset, preset, layout, ci, models):
 
 def _print_overviews(df, metrics, fmt, models=None, ci=False):
     """One overview (rows models x columns metrics) per dataset and preset."""
-    from genbench.overview import build_overviews, fit_width
-    from genbench.tables import render, rich_table
+    from genbench.present.overview import build_overviews, fit_width
+    from genbench.present.tables import render, rich_table
 
     for i, t in enumerate(build_overviews(df, metrics, models, ci)):
         if fmt == "rich":
@@ -268,7 +268,7 @@ def _print_overviews(df, metrics, fmt, models=None, ci=False):
 def _print_tables(df, metrics, fmt, ci=False, models=None):
     """One table per metric. Without an explicit metric list, metrics that have no value in any cell
     (e.g. FID without weights) get one line instead of a table of 'unavailable'."""
-    from genbench.tables import build_table, metric_order, no_values, render, rich_table, valueless
+    from genbench.present.tables import build_table, metric_order, no_values, render, rich_table, valueless
 
     if metrics is None:
         metrics = metric_order(df)
@@ -294,10 +294,10 @@ def compare(model_a, model_b, metric, dataset, results):
     """MODEL_A against MODEL_B: the difference, its 95% interval and the test's p-value per metric and dataset."""
     from rich.markup import escape
 
-    from genbench.records import arrow
-    from genbench.runfolder import load_records
-    from genbench.verdicts import TEST_RULE, fmt
-    from genbench.verdicts import compare as compare_models
+    from genbench.present.verdicts import TEST_RULE, fmt
+    from genbench.present.verdicts import compare as compare_models
+    from genbench.store.records import arrow
+    from genbench.store.runfolder import load_records
 
     if not Path(results).is_dir():
         raise GenbenchError(f"Results folder '{results}' does not exist; run `genbench run` first or pass --results.")
@@ -327,7 +327,7 @@ def compare(model_a, model_b, metric, dataset, results):
 @click.option("--out", type=click.Path(dir_okay=False), help="PNG to write (default: RUN/tree.png).")
 def tree(run_dir, sample, out):
     """The learned AND-OR tree of one generated image (paper Fig. 1) and a dictionary view, as a PNG."""
-    from genbench.tree import tree_figure
+    from genbench.present.tree import tree_figure
 
     _say(f"wrote {tree_figure(run_dir, sample, out)}")
 
@@ -339,8 +339,8 @@ def tree(run_dir, sample, out):
                                      "seed).")
 def report(results, out, figure_seeds):
     """A page of tables and figures: OUT/report.html (self-contained) and OUT/report.md (+ OUT/images/)."""
-    from genbench.plan import parse_seeds
-    from genbench.report import write_report
+    from genbench.present.report import write_report
+    from genbench.run.plan import parse_seeds
 
     seeds = parse_seeds(figure_seeds, "--figure-seeds") if figure_seeds is not None else None  # "" is refused
     page, md = write_report(results, out, seeds)
@@ -377,7 +377,7 @@ def main(argv=None):
 
 
 def _main(argv):
-    from genbench.signals import Interrupted
+    from genbench.run.signals import Interrupted
 
     try:
         cli.main(args=argv, prog_name="genbench", standalone_mode=False)
@@ -395,7 +395,7 @@ def _main(argv):
 
 def _stopped(msg: str, code: int):
     """A run stopped by a signal: one line from rank 0 (every rank exits with the same code)."""
-    from genbench import distributed
+    from genbench.run import distributed
 
     if distributed.is_main():
         err.print(msg, style="yellow", markup=False, soft_wrap=True)

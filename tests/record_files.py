@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from genbench.records import Record, RunResults
-from genbench.runconfig import RunMeta
-from genbench.runfolder import RunFolder, load_records  # noqa: F401 - re-exported for the tests
+from genbench.store.records import Record, RunResults
+from genbench.store.runconfig import RunMeta
+from genbench.store.runfolder import RunFolder, load_records  # noqa: F401 - re-exported for the tests
 
 
 def write_run(path: Path, run: dict, records: list[dict]) -> None:

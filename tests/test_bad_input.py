@@ -17,7 +17,7 @@ from PIL import Image
 from genbench import registry
 from genbench.api import Dataset, GenerativeModel, ImageSet, ModelConfig
 from genbench.metrics.core.inception import FILENAMES
-from genbench.runfolder import RunFolder
+from genbench.store.runfolder import RunFolder
 
 TINY = ["--preset", "tiny", "--no-progress", "--metrics", "swd"]
 
@@ -349,7 +349,7 @@ def test_a_report_folder_that_cannot_be_written(cli, trained, tmp_path):
     ({"RANK": "first"}, ["$RANK='first' is not a process number", "torchrun"]),
 ])
 def test_torchrun_settings_that_are_not_numbers(cli, tmp_path, monkeypatch, env, words):
-    from genbench import distributed
+    from genbench.run import distributed
 
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("RANK", "0")
@@ -365,7 +365,7 @@ def test_torchrun_settings_that_are_not_numbers(cli, tmp_path, monkeypatch, env,
 @pytest.mark.parametrize("field", ["models", "datasets", "seeds", "metrics"])
 def test_empty_lists_are_refused_not_replaced_by_the_default(tmp_path, field):
     from genbench.errors import GenbenchError
-    from genbench.plan import RunOptions, make_plan
+    from genbench.run.plan import RunOptions, make_plan
 
     options = RunOptions(["vae"], preset="tiny", results=tmp_path / "res")
     setattr(options, field, [])

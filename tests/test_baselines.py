@@ -10,8 +10,8 @@ import torch
 
 from genbench import registry
 from genbench.api import DataInfo, ImageSet, capabilities
-from genbench.config import resolve
-from genbench.trainer import BatchStream
+from genbench.run.config import resolve
+from genbench.run.trainer import BatchStream
 
 SIZE = 16
 BASELINES = ("vae", "dcgan", "wgan", "coopnet", "cegan", "ali", "alice")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from genbench.config import load_toml, parse_sets, resolve
 from genbench.errors import GenbenchError
 from genbench.registry import get_model
+from genbench.run.config import load_toml, parse_sets, resolve
 
 CLASSES = {"vae": get_model("vae"), "wgan": get_model("wgan")}
 

@@ -95,9 +95,9 @@ def test_ten_held_out_images_warn_and_say_what_the_test_cannot_tell(world):
 
 def test_no_held_out_split_reads_na_through_the_evaluator(world, clean_manual_registry):
     from genbench import registry
-    from genbench.evaluator import score_metrics
-    from genbench.records import Record
+    from genbench.eval.evaluator import score_metrics
     from genbench.registry import get_metric
+    from genbench.store.records import Record
 
     registry.register_metric("copying")(Copying)
     train, heldout, cache = world
@@ -110,8 +110,8 @@ def test_no_held_out_split_reads_na_through_the_evaluator(world, clean_manual_re
                   heldout=ImageSet(heldout.images[:10], "modes", "heldout"))
     recs = score_metrics(ctx, [get_metric("copying")], [], base, "now")
     assert recs[0].status == "warn" and recs[0].higher_is_better is None and recs[0].protocol["n_heldout"] == 10
-    from genbench.overview import build_overviews
-    from genbench.records import records_frame
+    from genbench.present.overview import build_overviews
+    from genbench.store.records import records_frame
 
     t = build_overviews(records_frame(recs))[0]  # shown as the tables show too-few-sample values
     assert t.cells[("bank", "copying")].endswith("†") and any("only wholesale copying" in n for n in t.notes)

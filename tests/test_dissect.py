@@ -9,9 +9,8 @@ import torch
 from metric_fakes import FakeGenerator, single_blas_thread  # noqa: F401
 
 from genbench.api import DataInfo, EvalContext, EvalSettings, GenerativeModel, ModelConfig, PartMasks
-from genbench.config import resolve
 from genbench.datasets.shapes import Shapes
-from genbench.evaluator import score_metrics
+from genbench.eval.evaluator import score_metrics
 from genbench.metrics.core.dissection import (
     QUANTILE_FRACTIONS,
     causal_share,
@@ -20,9 +19,10 @@ from genbench.metrics.core.dissection import (
     score_detectors,
 )
 from genbench.metrics.dissect import Dissect, dissect_activations
-from genbench.records import Record
 from genbench.registry import get_metric, get_model
 from genbench.render import trace_layer
+from genbench.run.config import resolve
+from genbench.store.records import Record
 
 
 @pytest.fixture(scope="module")

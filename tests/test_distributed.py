@@ -1,4 +1,4 @@
-"""Data-parallel training (genbench.distributed): 2 CPU processes with gloo, started as torchrun
+"""Data-parallel training (genbench.run.distributed): 2 CPU processes with gloo, started as torchrun
 starts them (RANK / WORLD_SIZE / MASTER_ADDR in the environment), against one process."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import torch
 import torch.multiprocessing as mp
 
 from genbench.cli import main
-from genbench.runfolder import CHECKPOINT
+from genbench.store.runfolder import CHECKPOINT
 
 # The 2-process run and the 1-process run see the same global batches; they differ only in the
 # order of floating-point sums (each rank's mean gradient, then the mean of the two). Measured on
@@ -96,10 +96,10 @@ def test_critic_and_gan_models_train_on_two_processes_and_resume_on_one(tmp_path
 
 def test_batch_not_divisible_by_the_processes_is_one_sentence():
     from genbench.api import DataInfo
-    from genbench.distributed import Distributed
     from genbench.errors import GenbenchError
     from genbench.registry import get_dataset, get_model
-    from genbench.trainer import BatchStream
+    from genbench.run.distributed import Distributed
+    from genbench.run.trainer import BatchStream
 
     cls = get_model("vae")
     model = cls(cls.Config(latent_dim=8, width=1 / 16, batch_size=15), DataInfo("shapes", 16, 64))

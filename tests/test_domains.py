@@ -10,9 +10,9 @@ import pytest
 
 from genbench import registry
 from genbench.api import ModelConfig
-from genbench.config import RunSettings, resolve
 from genbench.domains import between, check, count, domains_of, fraction, one_of, optional, positive, problems
 from genbench.errors import GenbenchError
+from genbench.run.config import RunSettings, resolve
 
 
 def test_domain_membership_and_words():

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 from test_bad_input import refused, snapshot
 
-from genbench.runfolder import RunFolder, load_records
+from genbench.store.runfolder import RunFolder, load_records
 
 METRICS = "swd,fd_rand,kid_rand,prdc_rand"
 EVAL = ["--preset", "tiny", "--device", "cpu", "--metrics", METRICS]

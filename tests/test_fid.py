@@ -202,8 +202,8 @@ def test_explicit_fid_request_exits_2_in_one_sentence(cli, tmp_path):
 def test_weights_are_looked_up_once_per_command_and_the_run_warns_once(tmp_path, monkeypatch):
     """The plan resolves the Inception weights once; every metric of every cell receives them (none looks them up),
     and the run says once, before it evaluates, what they are."""
-    from genbench.plan import RunOptions, make_plan
-    from genbench.runner import run_plan
+    from genbench.run.plan import RunOptions, make_plan
+    from genbench.run.runner import run_plan
 
     bad = tmp_path / "random.pth"
     torch.save({"not": torch.zeros(3)}, bad)  # a PyTorch file, not the published one

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from genbench.plan import Cell, Grid
+from genbench.run.plan import Cell, Grid
 
 
 def _grid(shard=(0, 1), models=("a", "b", "c")):

@@ -45,22 +45,31 @@ def test_core_does_not_import_plugins():
 # The layers, top first (docs/design.md): a module imports only its own layer and the layers below.
 LAYERS = [
     ["genbench.cli", "genbench.__main__"],
-    ["genbench.outside", "genbench.stats"],
-    ["genbench.runner", "genbench.report"],
-    ["genbench.evaluation"],
-    ["genbench.plan", "genbench.tree", "genbench.overview"],
-    ["genbench.trainer", "genbench.evaluator", "genbench.tables", "genbench.verdicts"],
-    ["genbench.runfolder", "genbench.validate", "genbench.config", "genbench.accel", "genbench.distributed",
-     "genbench.signals"],
-    ["genbench.records", "genbench.runconfig", "genbench.lock", "genbench.metrics", "genbench.datasets",
-     "genbench.external", "genbench.toolkit"],
+    ["genbench.eval.outside", "genbench.eval.stats"],
+    ["genbench.run.runner", "genbench.runner", "genbench.present.report"],
+    ["genbench.eval.evaluation"],
+    ["genbench.run.plan", "genbench.plan", "genbench.present.tree", "genbench.present.overview"],
+    ["genbench.run.trainer", "genbench.eval.evaluator", "genbench.present.tables", "genbench.present.verdicts"],
+    ["genbench.store.runfolder", "genbench.runfolder", "genbench.run.validate", "genbench.run.config",
+     "genbench.run.accel", "genbench.run.distributed", "genbench.run.signals"],
+    ["genbench.store.records", "genbench.store.runconfig", "genbench.store.lock", "genbench.metrics",
+     "genbench.datasets", "genbench.eval.external", "genbench.toolkit"],
     ["genbench", "genbench.api", "genbench.backbones", "genbench.sparsity", "genbench.langevin", "genbench.render",
      "genbench.registry", "genbench.errors", "genbench.viz", "genbench.domains", "genbench.io", "genbench.rng"],
 ]
+# The folders that say a module's job (what runs a plan, what evaluates, what presents, what is stored); each
+# package only groups its modules and imports nothing, and each module in it is listed above on its own.
+FOLDERS = {"genbench.run", "genbench.eval", "genbench.present", "genbench.store"}
+# The paths earlier versions documented, kept as modules that re-export from the folders.
+DOCUMENTED = {"genbench.runner": "genbench.run.runner", "genbench.plan": "genbench.run.plan",
+              "genbench.runfolder": "genbench.store.runfolder"}
 
 
 def _layer(module: str) -> int:
-    """The layer of a module: its own entry, else its package's (genbench.metrics.core.ncc -> genbench.metrics)."""
+    """The layer of a module: its own entry, else its package's (genbench.metrics.core.ncc -> genbench.metrics);
+    a folder of FOLDERS is no package entry for the modules in it."""
+    if module in FOLDERS:
+        return len(LAYERS) - 1
     parts = module.split(".")
     for n in range(len(parts), 0, -1):
         for i, names in enumerate(LAYERS):
@@ -69,9 +78,31 @@ def _layer(module: str) -> int:
     raise AssertionError(f"{module} is in no layer; add it to LAYERS")
 
 
+def test_the_folders_group_modules_and_import_nothing():
+    for folder in FOLDERS:
+        init = ROOT.joinpath(*folder.split("."), "__init__.py")
+        assert init.is_file() and not [n for n in _imports(init) if n.startswith("genbench")], folder
+        assert any(m.startswith(folder + ".") for row in LAYERS for m in row), folder
+
+
+def test_the_documented_import_paths_still_work():
+    import importlib
+
+    for old, new in DOCUMENTED.items():
+        shim, home = importlib.import_module(old), importlib.import_module(new)
+        exported = [n for n in vars(shim) if not n.startswith("_") and n != "annotations"]
+        assert exported and all(getattr(shim, n) is getattr(home, n) for n in exported), old
+    from genbench.plan import RunOptions
+    from genbench.runfolder import RunFolder, load_records
+    from genbench.runner import run
+
+    assert callable(run) and callable(load_records) and RunOptions.__module__ == "genbench.run.plan"
+    assert RunFolder.__module__ == "genbench.store.runfolder"
+
+
 # The package root is the facade of the public API; its one import from above, made last in the file, is
 # ``genbench.evaluate`` (score images or a generator made elsewhere), which belongs to the evaluation layers.
-FACADE_IMPORTS = {"genbench": {"genbench.outside"}}
+FACADE_IMPORTS = {"genbench": {"genbench.eval.outside"}}
 
 
 def test_no_module_imports_one_above_it():
@@ -90,12 +121,36 @@ def test_the_facade_imports_evaluate_plainly_and_last():
     """``genbench.evaluate`` is an ordinary import the layering test sees (no lazy lookup), made after every
     public name is defined, so a plugin's ``from genbench import GenerativeModel`` never meets a half-made root."""
     imports = [n for n in _imports(ROOT / "genbench" / "__init__.py") if n.startswith("genbench")]
-    assert imports[-1] == "genbench.outside" and set(imports[:-1]) <= set(genbench.PUBLIC_MODULES)
-    assert genbench.evaluate.__module__ == "genbench.outside"
+    assert imports[-1] == "genbench.eval.outside" and set(imports[:-1]) <= set(genbench.PUBLIC_MODULES)
+    assert genbench.evaluate.__module__ == "genbench.eval.outside"
 
 
 def test_layers_order_the_run_flow_above_the_public_api():
-    order = ["genbench.cli", "genbench.runner", "genbench.plan", "genbench.trainer", "genbench.runfolder",
-             "genbench.metrics.core.ncc", "genbench.api"]
+    order = ["genbench.cli", "genbench.run.runner", "genbench.run.plan", "genbench.run.trainer",
+             "genbench.store.runfolder", "genbench.metrics.core.ncc", "genbench.api"]
     assert [_layer(m) for m in order] == sorted(_layer(m) for m in order)
-    assert _layer("genbench.runner") < _layer("genbench.io")  # io importing runner would be flagged above
+    assert _layer("genbench.run.runner") < _layer("genbench.io")  # io importing runner would be flagged above
+
+
+def _entry_point_modules() -> set[str]:
+    """The modules genbench's own pyproject names as plugins (entry-point targets)."""
+    import tomllib
+
+    groups = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"]
+    return {target.split(":")[0] for group in groups.values() for target in group.values()}
+
+
+def _module_file(module: str) -> Path:
+    parts = module.split(".")
+    top = {"genbench": ROOT / "genbench", "genbench_plugins": ROOT / "plugins"}[parts[0]]
+    return top.joinpath(*parts[1:]).with_suffix(".py")
+
+
+def test_no_plugin_module_imports_another():
+    """A plugin is not a library: what several plugins share lives in the core (metrics/core/, the toolkit),
+    never in one plugin that the others import."""
+    plugins = _entry_point_modules()
+    assert "genbench.metrics.fid" in plugins and "genbench_plugins.ours" in plugins
+    bad = [f"{m} imports {n}" for m in sorted(plugins) for n in _imports(_module_file(m))
+           if n in plugins - {m}]
+    assert not bad, bad

@@ -7,12 +7,12 @@ import torch
 from metric_fakes import context, single_blas_thread  # noqa: F401
 
 from genbench.api import DataInfo
-from genbench.config import resolve
 from genbench.metrics.core.inference import inferred_batches
 from genbench.metrics.core.reconstruction import reconstruction_batches
 from genbench.metrics.dissect import latents_and_activations
 from genbench.metrics.mse import reconstruction_mse
 from genbench.registry import get_dataset, get_model
+from genbench.run.config import resolve
 
 
 def _ours(n_train: int):

@@ -13,14 +13,14 @@ from PIL import Image
 from genbench import registry
 from genbench.api import DataInfo, EvalContext, EvalSettings
 from genbench.cli import main
-from genbench.config import resolve
 from genbench.errors import GenbenchError
 from genbench.io import write_json
-from genbench.runconfig import RunConfig, RunSettings
-from genbench.runfolder import CHECKPOINT, CONFIG, RunFolder
+from genbench.present.tree import tree_figure
+from genbench.run.config import resolve
+from genbench.run.trainer import Schedule, train
 from genbench.sparsity import channel_topk_mask, spatial_topk_mask
-from genbench.trainer import Schedule, train
-from genbench.tree import tree_figure
+from genbench.store.runconfig import RunConfig, RunSettings
+from genbench.store.runfolder import CHECKPOINT, CONFIG, RunFolder
 
 N_TRAIN = 32
 

@@ -9,9 +9,9 @@ import warnings
 import pytest
 from record_files import load_records, write_run
 
-from genbench.overview import build_overviews, fit_width
-from genbench.records import protocol_id
-from genbench.tables import build_table, render
+from genbench.present.overview import build_overviews, fit_width
+from genbench.present.tables import build_table, render
+from genbench.store.records import protocol_id
 
 
 def _rec(model, seed, metric, value, hib=False, status="ok", dataset="shapes", preset="small", plugin=None,

@@ -19,8 +19,8 @@ import torch
 
 from genbench import registry
 from genbench.api import GenerativeModel, ModelConfig
-from genbench.lock import run_lock
-from genbench.runfolder import CHECKPOINT, load_records
+from genbench.store.lock import run_lock
+from genbench.store.runfolder import CHECKPOINT, load_records
 
 RUN = ["run", "--preset", "tiny", "--steps", "30", "--set", "ckpt_every=5", "--metrics", "swd", "--no-progress",
        "--device", "cpu"]  # the exactness claims are for CPU
@@ -164,7 +164,7 @@ def test_sigusr1_stops_the_same_way_with_exit_code_138(tmp_path):
 
 
 def test_a_signal_during_training_is_noted_and_a_second_one_aborts_at_once():
-    from genbench import signals
+    from genbench.run import signals
 
     with signals.handled():
         with signals.stop_point():
@@ -186,7 +186,7 @@ def test_ctrl_c_in_another_command_says_interrupted_not_aborted(cli, monkeypatch
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("genbench.report.write_report", interrupted)
+    monkeypatch.setattr("genbench.present.report.write_report", interrupted)
     code, out, err = cli("report", "--results", str(tmp_path))
     assert code == 130 and "interrupted (SIGINT)." in err and "aborted" not in err and "Traceback" not in err
 

@@ -9,8 +9,8 @@ import re
 import pytest
 from PIL import Image
 
-from genbench.plan import RunOptions
-from genbench.runner import run
+from genbench.run.plan import RunOptions
+from genbench.run.runner import run
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,7 @@ def test_report_html_is_self_contained_and_shows_tables_and_figures(results, cli
 
 
 def test_report_markdown_references_images_that_exist(results, tmp_path):
-    from genbench.report import write_report
+    from genbench.present.report import write_report
 
     page, md = write_report(results, tmp_path / "r")
     text = md.read_text()
@@ -81,8 +81,8 @@ def test_report_on_a_missing_folder_is_one_sentence(cli, tmp_path):
 
 
 def test_wide_overview_is_split_into_column_groups_on_the_page(tmp_path):
-    from genbench.report import PAGE_CHARS, Report, to_html
-    from genbench.tables import Table
+    from genbench.present.report import PAGE_CHARS, Report, to_html
+    from genbench.present.tables import Table
 
     cols = [f"metric_number_{i} ↓" for i in range(14)]  # 14 columns, as the full small evaluation has
     t = Table("model", None, ["ours", "vae"], cols, {(r, c): "123.4 ± 5.6" for r in ("ours", "vae") for c in cols},

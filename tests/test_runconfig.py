@@ -12,12 +12,12 @@ import pytest
 
 from genbench import registry
 from genbench.errors import GenbenchError
-from genbench.external import Provenance
+from genbench.eval.external import Provenance
 from genbench.io import write_json
-from genbench.plan import Cell, RunOptions, make_plan
-from genbench.records import RunResults
-from genbench.runconfig import RunConfig, RunMeta, RunSettings
-from genbench.runfolder import CONFIG, RESULTS, RunFolder
+from genbench.run.plan import Cell, RunOptions, make_plan
+from genbench.store.records import RunResults
+from genbench.store.runconfig import RunConfig, RunMeta, RunSettings
+from genbench.store.runfolder import CONFIG, RESULTS, RunFolder
 
 REFERENCE = Path(__file__).resolve().parents[1] / "reference" / "small" / "runs"
 SOURCE = {"kind": "folder", "path": "/data/pngs", "count": 64, "sha256": "ab" * 32}

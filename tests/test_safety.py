@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from genbench import registry
-from genbench.runfolder import CHECKPOINT
+from genbench.store.runfolder import CHECKPOINT
 
 TINY = ["--preset", "tiny", "--steps", "2", "--metrics", "swd", "--no-progress", "--device", "cpu"]
 

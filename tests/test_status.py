@@ -1,5 +1,5 @@
 """The record's vocabulary the tables read: its status (which ones carry a value) and a metric's direction and
-arrow, each decided in one place (genbench.records)."""
+arrow, each decided in one place (genbench.store.records)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from record_files import load_records, write_run
 
-from genbench.records import VALUED, Record, Status, arrow, direction, has_value, records_frame, valued
+from genbench.store.records import VALUED, Record, Status, arrow, direction, has_value, records_frame, valued
 
 
 def _record(status, value=None, hib=False) -> Record:

@@ -7,7 +7,7 @@ import math
 import pytest
 from record_files import load_records, write_run
 
-from genbench.tables import build_table, render
+from genbench.present.tables import build_table, render
 
 
 def _write(root, model, seed, metric, value, hib=False, status="ok", dataset="shapes", note="", extra=None):
@@ -71,7 +71,7 @@ def test_descriptive_metric_has_no_best_and_no_delta(tmp_path):
 
 
 def test_metrics_without_any_value_get_one_line_not_a_table(cli, tmp_path):
-    from genbench.tables import metric_order, valueless
+    from genbench.present.tables import metric_order, valueless
 
     _write(tmp_path, "alpha", 0, "fid", None, status="unavailable")
     _write(tmp_path, "beta", 0, "swd", 3.0)
@@ -100,9 +100,9 @@ def test_a_results_folder_nested_inside_another_is_never_read(tmp_path):
 
 def test_one_column_builder_serves_both_layouts(records):
     """build_column makes each layout's cells and marks: the paper layout's row is the overview's column."""
-    from genbench.overview import build_overview
-    from genbench.records import Status
-    from genbench.tables import build_column, inapplicable
+    from genbench.present.overview import build_overview
+    from genbench.present.tables import build_column, inapplicable
+    from genbench.store.records import Status
 
     d = records[records["metric"] == "ncc"]
     col = build_column(d, ["alpha", "beta", "gamma", "delta"], set(inapplicable(records, d)["model"]), True)
@@ -120,9 +120,9 @@ def test_one_column_builder_serves_both_layouts(records):
 
 
 def test_the_notes_under_either_layout_in_their_order(records):
-    from genbench import verdicts
-    from genbench.records import valued
-    from genbench.tables import CI_NOTE, notes
+    from genbench.present import verdicts
+    from genbench.present.tables import CI_NOTE, notes
+    from genbench.store.records import valued
 
     good = valued(records[records["metric"] == "fid"])
     assert notes(good, ["fid"], True, True, empty={"kid": "unavailable"}) == [

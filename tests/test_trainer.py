@@ -11,9 +11,9 @@ import torch
 from genbench.api import DataInfo, ModelConfig
 from genbench.errors import GenbenchError
 from genbench.registry import get_dataset, get_model, names
-from genbench.runconfig import RunConfig, RunSettings
-from genbench.runfolder import CHECKPOINT, RunFolder
-from genbench.trainer import Schedule, train
+from genbench.run.trainer import Schedule, train
+from genbench.store.runconfig import RunConfig, RunSettings
+from genbench.store.runfolder import CHECKPOINT, RunFolder
 
 
 @pytest.fixture(scope="module")

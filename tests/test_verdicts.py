@@ -1,4 +1,4 @@
-"""Best only when it is (genbench.verdicts): the tests against hand-computed cases, a clear difference marked
+"""Best only when it is (genbench.present.verdicts): the tests against hand-computed cases, a clear difference marked
 and one inside the noise marked tied in every layout and format, the pairing of single-seed bootstraps, and
 `genbench compare`."""
 
@@ -12,10 +12,10 @@ from metric_fakes import single_blas_thread  # noqa: F401
 from record_files import load_records, write_run
 from scipy import stats
 
-from genbench import verdicts
 from genbench.metrics.core import bootstrap as bs
-from genbench.overview import build_overviews
-from genbench.tables import build_table, render, rich_table
+from genbench.present import verdicts
+from genbench.present.overview import build_overviews
+from genbench.present.tables import build_table, render, rich_table
 
 
 def _rec(model, seed, value, metric="swd", hib=False, extra=None, pid="p1", dataset="shapes"):

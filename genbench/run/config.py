@@ -1,7 +1,7 @@
 """Presets and configuration: harness preset -> model preset -> TOML file -> ``--set`` overrides.
 
 ``resolve`` gives the ``RunSettings`` and each model's ``ModelConfig``; a run saves them in its config.json
-(genbench.runconfig.RunConfig), which is what resume compares.
+(genbench.store.runconfig.RunConfig), which is what resume compares.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from genbench import domains
 from genbench.api import ModelConfig
 from genbench.errors import GenbenchError, did_you_mean
 from genbench.io import path_problem
-from genbench.runconfig import RunSettings
+from genbench.store.runconfig import RunSettings
 
 PRESET_NAMES = ("tiny", "small", "paper")
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from genbench.api import EvalContext, Metric, Score, Status, capabilities, has_value
-from genbench.records import Record, protocol_id
+from genbench.store.records import Record, protocol_id
 
 
 def score_metrics(ctx: EvalContext, metrics: Sequence[type[Metric]], previous: list[Record], base: Record,

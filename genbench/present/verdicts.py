@@ -31,7 +31,7 @@ import pandas as pd
 from scipy import stats
 
 from genbench.errors import GenbenchError, did_you_mean
-from genbench.records import VALUED, direction, valued
+from genbench.store.records import VALUED, direction, valued
 
 ALPHA = 0.05
 LEVEL = 1 - ALPHA

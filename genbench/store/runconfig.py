@@ -1,7 +1,7 @@
 """A run's settings, configuration and metadata, typed; the one place that knows their JSON layout.
 
 - ``RunSettings``: the harness's settings of a run (image size, set sizes, checkpoint/sample/log intervals),
-  resolved from the presets by genbench.config.
+  resolved from the presets by genbench.run.config.
 - ``RunConfig``: a run folder's config.json, what the run was trained (or scored) under and what resume
   compares: the cell (dataset, preset, seed, model name), the ``RunSettings``, the model's config values
   (``steps`` among them: its home is ``ModelConfig.steps``), the data options, the acceleration that changes
@@ -29,7 +29,7 @@ from typing import Any
 from genbench import domains
 from genbench.api import ModelConfig
 from genbench.domains import count, integer, non_negative_count, one_of, optional
-from genbench.external import Provenance
+from genbench.eval.external import Provenance
 from genbench.io import jsonable
 
 
@@ -130,7 +130,7 @@ class RunMeta:
     preset: str
     seed: int
     step: int
-    versions: Mapping[str, str]  # package versions (genbench.records.versions)
+    versions: Mapping[str, str]  # package versions (genbench.store.records.versions)
     git_commit: str
     device: str | None  # None: written before the device was recorded
     status: str  # finished | diverged

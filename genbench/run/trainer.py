@@ -5,7 +5,7 @@ bank, all RNG states, the data order, the step and the config), so a killed run 
 stopped, and a run whose config changed refuses to resume instead of mixing two experiments. A run
 trains to its model's ``config.steps`` (``ModelConfig.steps``: the one home of a run's length).
 SIGTERM, SIGINT and SIGUSR1 stop the loop after the step in progress with a checkpoint of that step
-(genbench.signals). train_log.csv always matches the state: a resumed run cuts it back to the
+(genbench.run.signals). train_log.csv always matches the state: a resumed run cuts it back to the
 checkpoint's step, a run started from step 0 replaces it.
 """
 
@@ -23,15 +23,15 @@ from typing import Any
 
 import torch
 
-from genbench import distributed, signals
-from genbench.accel import Acceleration
 from genbench.api import Batch, GenerativeModel, ImageSet, capabilities
 from genbench.errors import GenbenchError
 from genbench.io import write_text
 from genbench.rng import rng_state, seed_everything, set_rng_state
-from genbench.runconfig import RunConfig
-from genbench.runfolder import CHECKPOINT, CONFIG, RECONSTRUCTIONS, SAMPLES, TRAIN_LOG, RunFolder
-from genbench.validate import nonfinite_parameters
+from genbench.run import distributed, signals
+from genbench.run.accel import Acceleration
+from genbench.run.validate import nonfinite_parameters
+from genbench.store.runconfig import RunConfig
+from genbench.store.runfolder import CHECKPOINT, CONFIG, RECONSTRUCTIONS, SAMPLES, TRAIN_LOG, RunFolder
 from genbench.viz import save_grid
 
 
@@ -84,7 +84,7 @@ class BatchStream(Iterator[Batch]):
 
 def save_checkpoint(folder: RunFolder, model: GenerativeModel, stream: BatchStream, step: int,
                     config: RunConfig) -> None:
-    """The whole training state (see genbench.runfolder), with every rank's RNG state under torchrun."""
+    """The whole training state (see genbench.store.runfolder), with every rank's RNG state under torchrun."""
     state = {"step": step, "model": model.training_state(), "stream": stream.state(), "rng": rng_state(),
              "config": config.to_json(), "data": dataclasses.asdict(model.data)}
     group = distributed.current()
@@ -97,7 +97,7 @@ def save_checkpoint(folder: RunFolder, model: GenerativeModel, stream: BatchStre
 
 @dataclass
 class TrainResult:
-    status: str  # finished | diverged (an interrupted run raises genbench.signals.Interrupted instead)
+    status: str  # finished | diverged (an interrupted run raises genbench.run.signals.Interrupted instead)
     step: int
     seconds: float
     images_per_s: float

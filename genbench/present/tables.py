@@ -1,8 +1,8 @@
 """``genbench table``: a pure aggregation of the tidy records into the paper's table layout —
 rows datasets, columns models, mean +- std over seeds (with ``ci``, each value's 95 % interval), the best
-value marked only where it is better beyond noise and the leaders marked tied otherwise (genbench.verdicts),
+value marked only where it is better beyond noise and the leaders marked tied otherwise (genbench.present.verdicts),
 and a Delta column (best vs runner-up, in the metric's better direction, saying when it is within noise) — as
-rich, markdown, csv or LaTeX. Both layouts, this one and the overview (genbench.overview), are made of the same
+rich, markdown, csv or LaTeX. Both layouts, this one and the overview (genbench.present.overview), are made of the same
 pieces: :func:`build_column` (one metric on one dataset: a cell per model and the marks) and :func:`notes`."""
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from genbench import registry, verdicts
+from genbench import registry
 from genbench.errors import GenbenchError, did_you_mean
-from genbench.records import Status, arrow, direction, valued
+from genbench.present import verdicts
+from genbench.store.records import Status, arrow, direction, valued
 
 FORMATS = ("rich", "md", "csv", "latex")
 
@@ -125,7 +126,7 @@ def build_column(d: pd.DataFrame, models: list[str], na: set[str], higher_is_bet
                  lone: bool = False) -> Column:
     """The cells of ``models`` from ``d``, one metric's records on one dataset and preset: each model's
     :func:`cell`; a model without records reads 'n/a' when it is in ``na`` (the metric does not apply to it),
-    else ''. With a direction, the marks by genbench.verdicts' rule among the cells with a value (calibration
+    else ''. With a direction, the marks by genbench.present.verdicts' rule among the cells with a value (calibration
     rows never compete), once two compete (``lone``: also one alone, which the paper layout marks best)."""
     col, scored = Column(), {}
     for m in models:

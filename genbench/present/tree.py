@@ -31,9 +31,9 @@ from genbench.render import (
     support_box,
     trace_generator,
 )
-from genbench.runconfig import RunConfig
-from genbench.runfolder import RunFolder
-from genbench.trainer import grid_latents
+from genbench.run.trainer import grid_latents
+from genbench.store.runconfig import RunConfig
+from genbench.store.runfolder import RunFolder
 
 TILE, GAP, LABEL_W = 64, 14, 150
 LAYER_TITLES = {0: "Layer 3", 1: "Layer 2", 2: "Layer 1"}  # the paper's numbering, from 'b8' down

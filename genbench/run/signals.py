@@ -6,7 +6,7 @@ cancel a job), SIGINT (Ctrl-C) and SIGUSR1 (the usual ``sbatch --signal`` for a 
   written and ``Interrupted`` ("interrupted at step N ...; the same command resumes") ends the command
   with the shell's exit code for that signal, 128 + its number (143 for SIGTERM, 130 for SIGINT, 138 for
   SIGUSR1). Under torchrun the ranks agree on it after every step
-  (``genbench.distributed.Distributed.agree_stop``), so every rank stops after the same step.
+  (``genbench.run.distributed.Distributed.agree_stop``), so every rank stops after the same step.
 - **Anywhere else in** ``handled()`` (``genbench run`` loading data, evaluating) there is no step to
   finish: the signal raises ``Interrupted`` at once and the last checkpoint is what a rerun resumes.
 - **A second signal** raises ``Interrupted`` at once, wherever the process is (a checkpoint being

@@ -1,17 +1,17 @@
 """The overview table: for one dataset and preset, rows models and columns metrics (direction arrow
 in the header, the best of each column marked where it is better beyond noise and the leaders marked
-tied otherwise (genbench.verdicts), mean ± std over seeds and on request each value's 95 % interval,
+tied otherwise (genbench.present.verdicts), mean ± std over seeds and on request each value's 95 % interval,
 ``n/a`` where a metric does not apply), then the rule, the metrics that have no value anywhere and the
 protocol ids. It is what ``genbench table`` prints by default and what ``genbench run`` ends with; the
-paper's layout (one metric per table, rows datasets) is :func:`genbench.tables.build_table`."""
+paper's layout (one metric per table, rows datasets) is :func:`genbench.present.tables.build_table`."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from genbench import verdicts
-from genbench.records import arrow, direction, valued
-from genbench.tables import Table, build_column, inapplicable, metric_order, notes, valueless
+from genbench.present import verdicts
+from genbench.present.tables import Table, build_column, inapplicable, metric_order, notes, valueless
+from genbench.store.records import arrow, direction, valued
 
 
 def build_overview(df: pd.DataFrame, metrics: list[str] | None = None,

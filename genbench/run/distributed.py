@@ -30,7 +30,7 @@ model on N processes. What each rank does:
   step), so the ranks' fake samples and Langevin noise differ, as in a larger single batch.
 - **Signals.** SIGTERM, SIGINT or SIGUSR1 on any rank stops every rank after the same step
   (``agree_stop``: a max all-reduce of the pending signal after each step); they write one checkpoint
-  together and exit with 128 + the signal's number (genbench.signals).
+  together and exit with 128 + the signal's number (genbench.run.signals).
 - **Files.** Only rank 0 writes the run folder (checkpoints, logs, samples) and evaluates; the other
   ranks train in a scratch folder that is removed afterwards. A checkpoint holds every rank's RNG
   state: resuming on the same number of ranks continues exactly; on another number it continues the

@@ -14,13 +14,13 @@ import numpy as np
 
 from genbench.api import INCEPTION, EvalContext
 from genbench.errors import GenbenchError
-from genbench.evaluation import load_data
+from genbench.eval.evaluation import load_data
 from genbench.io import atomic_path
 from genbench.metrics.core import inception
 from genbench.metrics.core.features import reference_features, reference_protocol, sample_count
 from genbench.metrics.core.frechet import feature_stats
 from genbench.metrics.core.randcnn import RandCNNExtractor
-from genbench.plan import RunOptions, RunPlan, make_plan
+from genbench.run.plan import RunOptions, RunPlan, make_plan
 
 NETWORKS = ("inception", "rand")  # the feature spaces ``--network`` chooses from
 

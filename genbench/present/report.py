@@ -1,12 +1,12 @@
 """``genbench report``: one page with everything a results folder holds — the overview tables and the
-paper-layout tables (each value with its 95 % interval, best and tie marks by genbench.verdicts' rule, the
+paper-layout tables (each value with its 95 % interval, best and tie marks by genbench.present.verdicts' rule, the
 rule and the protocol ids under each), and per run its sample grid, originals beside
 reconstructions, training curves, its first 8 samples beside their 3 nearest training images (in the
 ``copying`` metric's random-CNN feature space, so a reader can look for copies), and for renderer models the
 AND-OR tree and the layer dictionaries — as a self-contained HTML file (images embedded as data URIs,
 inline CSS, no script, no network) and the same content as markdown with the images beside it.
 
-(``genbench.tables`` is the table module; this one lays tables and figures out on a page.)
+(``genbench.present.tables`` is the table module; this one lays tables and figures out on a page.)
 """
 
 from __future__ import annotations
@@ -30,10 +30,12 @@ from genbench import registry
 from genbench.api import capabilities
 from genbench.errors import GenbenchError
 from genbench.io import atomic_path, path_problem, safe_name, write_text
-from genbench.overview import build_overviews, fit_width
-from genbench.records import arrow, now
-from genbench.runconfig import RunConfig
-from genbench.runfolder import (
+from genbench.present.overview import build_overviews, fit_width
+from genbench.present.tables import Table, build_table, mark, md_text, metric_order, render, valueless
+from genbench.run.validate import check_writable
+from genbench.store.records import arrow, now
+from genbench.store.runconfig import RunConfig
+from genbench.store.runfolder import (
     CHECKPOINT,
     CONFIG,
     RECONSTRUCTIONS,
@@ -43,8 +45,6 @@ from genbench.runfolder import (
     folders,
     load_records,
 )
-from genbench.tables import Table, build_table, mark, md_text, metric_order, render, valueless
-from genbench.validate import check_writable
 
 IMAGES = "images"  # folder beside report.md
 MIN_IMAGE_PX = 40  # sample grids of smaller images are shown at an integer zoom, pixels kept sharp
@@ -141,7 +141,7 @@ def nearest_strip(folder: RunFolder, cache: Path | None, data: dict) -> tuple[by
     from genbench.metrics.core.copying import nearest_training
     from genbench.metrics.core.features import reference_features
     from genbench.metrics.core.randcnn import RandCNNExtractor
-    from genbench.trainer import grid_latents
+    from genbench.run.trainer import grid_latents
 
     model, config = folder.load_model("cpu")
     key = (config.dataset, config.run, tuple(sorted(config.data_options.items())))
@@ -206,7 +206,7 @@ def _run_section(folder: RunFolder, config: RunConfig, cache: Path | None = None
         renderer = False
         sec.notes.append(f"model plugin unavailable, no AND-OR tree: {exc}")
     if renderer:
-        from genbench.tree import tree_images
+        from genbench.present.tree import tree_images
 
         try:
             tree, dic = tree_images(folder.path)

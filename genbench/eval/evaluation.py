@@ -1,9 +1,9 @@
-"""Evaluating one cell of a plan, shared by ``genbench run`` (genbench.runner) and ``genbench eval``
-(genbench.outside), which both sit above it: the dataset loaded once and checked (``load_data``), the records a
+"""Evaluating one cell of a plan, shared by ``genbench run`` (genbench.run.runner) and ``genbench eval``
+(genbench.eval.outside), which both sit above it: the dataset loaded once and checked (``load_data``), the records a
 run folder already holds (``previous_results``), what every record and the run metadata of a cell say
 (``base_record``, ``run_meta``), the one warning about the resolved weights (``warn_weights``), and the
 evaluation itself (``evaluate_cell``: the plan's settings and metric classes on the cell's context, through
-genbench.evaluator's ``score_metrics``).
+genbench.eval.evaluator's ``score_metrics``).
 """
 
 from __future__ import annotations
@@ -13,15 +13,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import genbench
-from genbench import distributed, registry
+from genbench import registry
 from genbench.api import DataInfo, Dataset, EvalContext, GenerativeModel, ImageSet
 from genbench.errors import GenbenchError
-from genbench.evaluator import score_metrics
-from genbench.plan import Cell, RunPlan
-from genbench.records import Record, RunResults, device_name, flatten, git_commit, now, versions
-from genbench.runconfig import RunConfig, RunMeta
-from genbench.runfolder import RESULTS, RunFolder
-from genbench.validate import check_data, check_models
+from genbench.eval.evaluator import score_metrics
+from genbench.run import distributed
+from genbench.run.plan import Cell, RunPlan
+from genbench.run.validate import check_data, check_models
+from genbench.store.records import Record, RunResults, device_name, flatten, git_commit, now, versions
+from genbench.store.runconfig import RunConfig, RunMeta
+from genbench.store.runfolder import RESULTS, RunFolder
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """The record: one number a metric gave one run, with everything needed to trust and reproduce it.
 
 A run folder's ``results.json`` holds ``{"run": <run metadata>, "records": [<Record>, ...]}``; it is
-written by ``RunFolder.write_results`` and read by ``RunFolder.read_results`` (genbench.runfolder), the
+written by ``RunFolder.write_results`` and read by ``RunFolder.read_results`` (genbench.store.runfolder), the
 only two places that touch the file. ``load_records`` gathers every run folder's records under a
 results folder into one tidy DataFrame (one row per record, the config flattened into ``config.*``
 columns), which is what the tables, the report and ``genbench compare`` read.
@@ -25,7 +25,7 @@ from genbench.io import json_hash
 if TYPE_CHECKING:
     import pandas as pd
 
-    from genbench.runconfig import RunMeta
+    from genbench.store.runconfig import RunMeta
 
 REQUIRED_KEYS = ("dataset", "model", "preset", "seed", "metric", "status")
 _NUMBER, _TEXT = (int, float), (str,)

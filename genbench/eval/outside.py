@@ -5,7 +5,7 @@ as a row beside the trained models. Metrics that need an inferrer, renderer or t
 
 ``real="heldout"`` scores the dataset's own held-out images as if they were a model: the calibration row,
 the value a perfect model gets with that many images. The cell is evaluated exactly as a trained model's is
-(genbench.evaluation.evaluate_cell).
+(genbench.eval.evaluation.evaluate_cell).
 """
 
 from __future__ import annotations
@@ -21,16 +21,9 @@ import torch
 from genbench import registry
 from genbench.api import GenerativeModel, ImageSet, interface_problem
 from genbench.errors import GenbenchError
-from genbench.evaluation import (
-    LoadedData,
-    base_record,
-    evaluate_cell,
-    load_data,
-    previous_results,
-    run_meta,
-    warn_weights,
-)
-from genbench.external import (
+from genbench.eval import evaluation
+from genbench.eval.evaluation import LoadedData
+from genbench.eval.external import (
     ImageSetModel,
     Provenance,
     ScriptedGenerator,
@@ -39,10 +32,10 @@ from genbench.external import (
     load_generator,
     read_images,
 )
-from genbench.plan import Cell, RunOptions, RunPlan, make_plan
-from genbench.records import Record, RunResults
-from genbench.runconfig import RunConfig
-from genbench.runfolder import SAMPLES
+from genbench.run.plan import Cell, RunOptions, RunPlan, make_plan
+from genbench.store.records import Record, RunResults
+from genbench.store.runconfig import RunConfig
+from genbench.store.runfolder import SAMPLES
 from genbench.viz import save_grid
 
 REAL_SPLITS = ("heldout",)
@@ -89,13 +82,13 @@ def score_outside(options: EvalOptions, echo: Callable[..., None] = print) -> li
         raise GenbenchError(f"--name {name} is a registered model; choose another name (e.g. {name}-external) so "
                             f"the row is not mixed with the trained model's runs.")
     plan = make_plan(r)
-    data = load_data(plan, r.dataset, [], echo)
+    data = evaluation.load_data(plan, r.dataset, [], echo)
     model, source = _model(o, data, plan.settings.image_size)
     model = model.to(plan.device)
     problem = interface_problem(model, data.train.as_float(torch.arange(min(2, len(data.train)))).to(plan.device))
     if problem:
         raise GenbenchError(f"{source.kind} {source.path} cannot be scored: {problem}.")
-    warn_weights(plan)
+    evaluation.warn_weights(plan)
     return _score(plan, Cell(r.dataset, name, r.seed), model, data, source, echo)
 
 
@@ -155,13 +148,13 @@ def _score(plan: RunPlan, cell: Cell, model: GenerativeModel, data: LoadedData, 
     config = RunConfig(cell.dataset, plan.preset, cell.seed, cell.model, plan.settings, {}, plan.data_options,
                        source=source)
     with folder.lock(echo):
-        same = folder.holds_config(config)  # the same images: earlier scores may be reused
-        previous = previous_results(folder, fresh=True) if same else RunResults()  # other images: none reused
+        same = folder.holds_config(config)  # the same images: earlier scores may be reused; other images: none
+        previous = evaluation.previous_results(folder, fresh=True) if same else RunResults()
         folder.write_config(config)
         _save_samples(model, folder.file(SAMPLES))
-        base = base_record(plan, cell, config, step=0)
-        records = evaluate_cell(plan, cell, model, data, base, previous, echo)
-        folder.write_results(RunResults(run_meta(base, "finished", source=source), records))
+        base = evaluation.base_record(plan, cell, config, step=0)
+        records = evaluation.evaluate_cell(plan, cell, model, data, base, previous, echo)
+        folder.write_results(RunResults(evaluation.run_meta(base, "finished", source=source), records))
     return records
 
 
