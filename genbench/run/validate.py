@@ -19,11 +19,10 @@ import warnings
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import torch
 
-from genbench.api import DataInfo, GenerativeModel, ImageSet, Metric, Weights, interface_problem
+from genbench.api import DataInfo, GenerativeModel, ImageSet, Metric, ModelConfig, Weights, interface_problem
 from genbench.errors import GenbenchError
 from genbench.rng import rng_restored
 
@@ -102,7 +101,7 @@ def check_data(dataset: str, train: ImageSet, heldout: ImageSet | None, image_si
                       f"tenth is held out.", RuntimeWarning, stacklevel=2)
 
 
-def check_models(classes: dict[str, type[GenerativeModel]], configs: dict[str, Any], info: DataInfo,
+def check_models(classes: dict[str, type[GenerativeModel]], configs: dict[str, ModelConfig], info: DataInfo,
                  train: ImageSet, device: torch.device, sources: dict[str, str]) -> None:
     """Build each model and call the methods its capabilities promise on two images; a plugin that
     breaks the interface is named in one sentence before any model trains. RNG states are left as found."""
