@@ -413,12 +413,12 @@ class Weights:
 @dataclass(frozen=True)
 class EvalSettings:
     """Everything an evaluation is set to, resolved once per command: the samples per metric (``n_eval``;
-    ``n_feature_samples`` caps the feature-space metrics' n, None = the training-set size), the cache folder
+    ``n_fid`` caps the feature-space metrics' n, None = the training-set size), the cache folder
     (features, chance levels; None = no cache), where a crashing metric's traceback goes, and the
     pretrained networks' weights by network name."""
 
     n_eval: int
-    n_feature_samples: int | None = None
+    n_fid: int | None = None
     cache_dir: Path | None = None
     error_log: Path | None = None
     networks: tuple[Weights, ...] = ()

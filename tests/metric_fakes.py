@@ -78,13 +78,13 @@ def imageset(images01: torch.Tensor, name: str = "fake", split: str = "train") -
     return ImageSet((images01 * 255).round().clamp(0, 255).to(torch.uint8), name, split)
 
 
-def context(model, train: ImageSet, cache_dir=None, dataset=None, n_eval: int = 64, n_feature_samples=None,
+def context(model, train: ImageSet, cache_dir=None, dataset=None, n_eval: int = 64, n_fid=None,
             inception_weights=None, allow_unverified_weights: bool = False, weights: Weights | None = None,
             heldout: ImageSet | None = None) -> EvalContext:
     """A metric's context as a command builds it: the Inception weights resolved once (as ``--inception-weights``
     and ``--allow-unverified-weights`` would), unless ``weights`` are given as resolved."""
     weights = weights or resolve_weights(inception_weights, allow_unverified_weights)
-    settings = EvalSettings(n_eval, n_feature_samples, cache_dir, None, (weights,))
+    settings = EvalSettings(n_eval, n_fid, cache_dir, None, (weights,))
     return EvalContext(model, dataset, train, heldout, torch.device("cpu"), 0, settings)
 
 

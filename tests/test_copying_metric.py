@@ -54,7 +54,7 @@ class Bank(GenerativeModel):
 
 
 def _score(model, train, heldout, cache):
-    ctx = context(model, train, cache, n_feature_samples=200, heldout=heldout)
+    ctx = context(model, train, cache, n_fid=200, heldout=heldout)
     return Copying().compute(ctx)
 
 
@@ -106,7 +106,7 @@ def test_no_held_out_split_reads_na_through_the_evaluator(world, clean_manual_re
     recs = score_metrics(ctx, [get_metric("copying")], [], base, "now")
     assert [(r.metric, r.status) for r in recs] == [("copying", "n/a"), ("copying_inception", "n/a")]
     assert "held-out" in recs[0].note
-    ctx = context(Bank(train.as_float()), train, cache, n_feature_samples=200,
+    ctx = context(Bank(train.as_float()), train, cache, n_fid=200,
                   heldout=ImageSet(heldout.images[:10], "modes", "heldout"))
     recs = score_metrics(ctx, [get_metric("copying")], [], base, "now")
     assert recs[0].status == "warn" and recs[0].higher_is_better is None and recs[0].protocol["n_heldout"] == 10

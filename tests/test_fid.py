@@ -93,7 +93,7 @@ def test_unverified_weights_only_as_fid_unverified_and_reference_cache(tmp_path,
                         StubNet() if allow_unverified else pytest.fail("verified load of a bad file"))
     monkeypatch.setattr(inception, "FIDInception", StubNet)
     model, train, cache = FakeGenerator(), _train(), tmp_path / "cache"
-    opts = {"inception_weights": str(bad), "n_feature_samples": 12}
+    opts = {"inception_weights": str(bad), "n_fid": 12}
     assert FID().compute(context(model, train, cache, **opts))[0].status == "unavailable"  # no flag: refused
     StubNet.calls = 0
     s = FID().compute(context(model, train, cache, allow_unverified_weights=True, **opts))[0]
@@ -161,7 +161,7 @@ def test_fd_rand_and_kid_rand_separate_shifted_models(tmp_path):
         far.lin.bias.copy_(near.lin.bias)
     vals = {}
     for name, m in (("near", near), ("far", far)):
-        ctx = context(m, train, tmp_path, n_feature_samples=40)
+        ctx = context(m, train, tmp_path, n_fid=40)
         fd = FDRand().compute(ctx)[0]
         kid = KIDRand().compute(ctx)[0]
         assert fd.status == "warn" and "2048" in fd.note  # 40 samples: flagged for the table's dagger

@@ -196,7 +196,7 @@ def test_the_isc_plugin_scores_the_generated_pool3_features_through_the_unbiased
     for verified, name in ((True, "isc"), (False, "isc_unverified")):
         model, train = FakeGenerator(), imageset(torch.rand(40, 3, 16, 16))
         weights = Weights(INCEPTION, Path("stand-in.pth"), "0" * 64, verified, "" if verified else "reason")
-        ctx = context(model, train, n_feature_samples=40, weights=weights)
+        ctx = context(model, train, n_fid=40, weights=weights)
         [score] = plugin.ISC().compute(ctx)
         pool3 = generated_features(Extractor(), model, 40, ctx.seed)
         want, std = inception_score(pool3 @ Extractor.net.fc.weight.detach().double().numpy().T)

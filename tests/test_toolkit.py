@@ -80,10 +80,10 @@ def test_it_reads_high_on_saturated_samples_and_low_on_grey_ones(installed, monk
     monkeypatch.syspath_prepend(str(installed))
     metric = importlib.import_module("saturation").Saturation()
     train = imageset(torch.rand(40, 3, 8, 8))
-    high = metric.compute(context(Constant(1.0), train, n_feature_samples=40))[0]
-    low = metric.compute(context(Constant(0.0), train, n_feature_samples=40))[0]
+    high = metric.compute(context(Constant(1.0), train, n_fid=40))[0]
+    low = metric.compute(context(Constant(0.0), train, n_fid=40))[0]
     assert high.value == 1.0 and low.value == 0.0
-    some = metric.compute(context(FakeGenerator(size=8, shift=2.0), train, n_feature_samples=40))[0]
+    some = metric.compute(context(FakeGenerator(size=8, shift=2.0), train, n_fid=40))[0]
     assert 0.0 < some.value < 1.0  # tanh(. + 2) saturates part of the pixels
     lo, hi = some.extra["ci"]
     assert lo <= some.value <= hi and lo < hi and len(some.extra["boot"]) == 200

@@ -105,8 +105,8 @@ MIN_RELIABLE_N = 2048  # below this FID is strongly biased (Heusel et al. 2017 u
 def sample_count(ctx) -> int:
     """Images per side for feature-space metrics: the training-set size, as in the paper (docs/method.md
     section 5: generated samples = training images, real statistics from the training set), unless the
-    run setting ``n_fid`` (``settings.n_feature_samples``) caps it, e.g. for a CPU demo."""
-    cap = ctx.settings.n_feature_samples
+    run setting ``n_fid`` (``ctx.settings.n_fid``) caps it, e.g. for a CPU demo."""
+    cap = ctx.settings.n_fid
     return min(int(cap), len(ctx.train)) if cap else len(ctx.train)
 
 
