@@ -1,7 +1,9 @@
 """Atomic writes: every file genbench produces is written to a temp file and renamed into place,
 so a killed process never leaves a half-written result, checkpoint or figure behind; the one
 content hash of JSON-able values (``json_hash``); file names made from text that came from a file
-(``safe_name``); and the one sentence for a path that is not what an option wants (``path_problem``)."""
+(``safe_name``); the one sentence for a path that is not what an option wants (``path_problem``); and the
+link rule of a results folder (``links_below``, ``open_nofollow``, ``append_text``): nothing genbench writes
+there goes through a symbolic link, so a folder from elsewhere cannot make it write outside."""
 
 from __future__ import annotations
 
@@ -95,3 +97,29 @@ def path_problem(path: str | os.PathLike, want: str = "folder") -> str | None:
     if p.is_dir():
         return "is a folder, not a file"
     return "is a file, not a folder" if p.is_file() else f"is not a {want}"
+
+
+NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # POSIX: open() refuses a path whose last component is a link
+
+
+def links_below(root: str | os.PathLike, path: str | os.PathLike) -> list[Path]:
+    """The symbolic links among ``path`` and the folders between ``root`` and it (``root`` itself, the folder
+    a user named, is not judged): what would carry a write below ``root`` somewhere else."""
+    root, path = Path(root), Path(path)
+    try:
+        parts = path.relative_to(root).parts
+    except ValueError:
+        return [path] if path.is_symlink() else []
+    return [p for p in (root.joinpath(*parts[:i + 1]) for i in range(len(parts))) if p.is_symlink()]
+
+
+def open_nofollow(path: str | os.PathLike, flags: int, mode: int = 0o666) -> int:
+    """``os.open`` that refuses a link at ``path`` (OSError ELOOP) instead of opening its target."""
+    return os.open(path, flags | NOFOLLOW, mode)  # NOFOLLOW: os.O_NOFOLLOW where the system has it
+
+
+def append_text(path: str | os.PathLike, text: str) -> None:
+    """Append ``text`` to ``path`` (created if missing), never through a link."""
+    fd = open_nofollow(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    with os.fdopen(fd, "a") as f:
+        f.write(text)

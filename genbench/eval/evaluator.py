@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from genbench.api import EvalContext, Metric, Score, Status, capabilities, has_value
+from genbench.io import append_text
 from genbench.store.records import Record, protocol_id
 
 
@@ -58,6 +59,5 @@ def _compute(metric: Metric, name: str, ctx: EvalContext) -> list[Score]:
         detail = traceback.format_exc(limit=3)
         warnings.warn(f"metric '{name}' failed: {type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=3)
         if ctx.settings.error_log is not None:
-            with ctx.settings.error_log.open("a") as f:
-                f.write(f"metric {name}:\n{detail}\n")
+            append_text(ctx.settings.error_log, f"metric {name}:\n{detail}\n")
         return [Score(name, None, Status.ERROR, f"{type(exc).__name__}: {exc}", metric.higher_is_better)]

@@ -15,6 +15,7 @@ import base64
 import html
 import io
 import math
+import os
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ from genbench.store.runfolder import (
     RunFolder,
     folders,
     load_records,
+    readable,
 )
 
 IMAGES = "images"  # folder beside report.md
@@ -182,10 +184,10 @@ def _run_section(folder: RunFolder, config: RunConfig, cache: Path | None = None
     zoom = max(1, round(MIN_IMAGE_PX / size)) if 0 < size <= MIN_IMAGE_PX else 1
     for file, caption in ((SAMPLES, "samples (fixed latents per seed)"),
                           (RECONSTRUCTIONS, "top: training images, bottom: reconstructions")):
-        if folder.file(file).is_file():
+        if readable(folder.file(file)):
             sec.figures.append(Figure(caption, f"{slug}-{file}", folder.file(file).read_bytes(), zoom))
     log = folder.file(TRAIN_LOG)
-    curves = plot_curves(log, f"{name}: training log") if log.is_file() else None
+    curves = plot_curves(log, f"{name}: training log") if readable(log) else None
     if curves is not None:
         sec.figures.append(Figure("training curves (train_log.csv)", f"{slug}-curves.png", curves))
     if folder.file(CHECKPOINT).is_file():
@@ -402,6 +404,10 @@ def write_report(results: Path | str, out: Path | str | None = None,
     """Write OUT/report.html (self-contained) and OUT/report.md with its images in OUT/images/
     (default OUT: RESULTS/report); ``figure_seeds`` as in :func:`collect`. Returns the two paths."""
     out = Path(out) if out is not None else _results_folder(results) / "report"
+    if out.is_symlink() or (out / IMAGES).is_symlink():
+        link = out if out.is_symlink() else out / IMAGES
+        raise GenbenchError(f"{link} is a symbolic link (to {os.readlink(link)}); genbench never writes through a "
+                            f"link: remove it, or pass another --out.")
     check_writable(out, "--out", "Report folder")
     rep = collect(results, figure_seeds)
     stamp = now()

@@ -29,9 +29,17 @@ from genbench.rng import rng_restored
 MIN_TRAIN_IMAGES = 16  # fewer cannot fill a batch of the tiny preset or give feature statistics a covariance
 
 
+CACHE = ".cache"  # the results folder's evaluation cache (features, chance levels)
+
+
 def check_results_folder(results: Path) -> None:
-    """``check_writable`` for ``--results``."""
+    """``check_writable`` for ``--results``, whose evaluation cache must not be a link (the caches are written
+    there: a planted link would carry them outside the folder)."""
     check_writable(results, "--results", "Results folder")
+    cache = Path(results) / CACHE
+    if cache.is_symlink():
+        raise GenbenchError(f"{cache} is a symbolic link (to {os.readlink(cache)}); genbench never writes through "
+                            f"a link in a results folder: remove it, or pass another --results.")
 
 
 def check_writable(folder: Path, option: str, what: str = "Folder") -> None:

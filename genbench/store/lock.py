@@ -14,6 +14,8 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from genbench.io import open_nofollow
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - not POSIX
@@ -31,7 +33,7 @@ def run_lock(run_dir: Path, echo: Callable[[str], object] = print) -> Iterator[N
     if fcntl is None:  # pragma: no cover
         yield
         return
-    fd = os.open(run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666)
+    fd = open_nofollow(run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT)  # a link planted there is refused
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -22,6 +22,7 @@ Everything read from a folder is data: a checkpoint is loaded with ``torch.load(
 from __future__ import annotations
 
 import contextlib
+import os
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -33,9 +34,9 @@ import torch
 from genbench import registry
 from genbench.api import DataInfo, Dataset, GenerativeModel, ImageSet
 from genbench.errors import GenbenchError
-from genbench.io import atomic_path, read_json, write_json
+from genbench.io import append_text, atomic_path, links_below, read_json, write_json
 from genbench.rng import STATE_TYPES
-from genbench.store.lock import run_lock
+from genbench.store.lock import LOCK_FILE, run_lock
 from genbench.store.records import Record, RunResults, records_frame
 from genbench.store.runconfig import RunConfig, RunMeta
 
@@ -46,15 +47,33 @@ SAMPLES = "samples.png"
 RECONSTRUCTIONS = "reconstructions.png"
 TRAIN_LOG = "train_log.csv"
 ERROR_LOG = "error.log"
+WRITTEN = (CONFIG, CHECKPOINT, RESULTS, SAMPLES, RECONSTRUCTIONS, TRAIN_LOG, ERROR_LOG)  # what genbench writes here
 
 
 @dataclass(frozen=True)
 class RunFolder:
     path: Path
+    root: Path | None = None  # the results folder it lies in (None: the run folder itself was named)
 
     @classmethod
     def of(cls, results: Path | str, dataset: str, model: str, preset: str, seed: int) -> RunFolder:
-        return cls(Path(results) / dataset / model / f"{preset}-seed{seed}")
+        return cls(Path(results) / dataset / model / f"{preset}-seed{seed}", Path(results))
+
+    def _not_a_link(self, name: str) -> None:
+        """Refuse to read ``name`` through a link (what it would read lies outside the results folder)."""
+        if self.file(name).is_symlink():
+            raise GenbenchError(f"{self.file(name)} is a symbolic link (to {os.readlink(self.file(name))}); genbench "
+                                f"reads and writes no file through a link in a results folder: remove it.")
+
+    def refuse_links(self) -> None:
+        """Before anything is written here: none of the folders between the results folder and this one, and
+        none of the files above, may be a symbolic link (one planted in a shared folder would carry a write
+        outside it). One sentence naming the link otherwise."""
+        links = links_below(self.root if self.root is not None else self.path.parent, self.path)
+        links += [self.file(n) for n in (*WRITTEN, LOCK_FILE) if self.file(n).is_symlink()]
+        if links:
+            raise GenbenchError(f"{links[0]} is a symbolic link (to {os.readlink(links[0])}); genbench never "
+                                f"writes through a link in a results folder: remove it, or pass another --results.")
 
     def __str__(self) -> str:
         return str(self.path)
@@ -66,7 +85,8 @@ class RunFolder:
     # -- config ---------------------------------------------------------------------------
     def read_config(self) -> RunConfig | None:
         """The saved configuration, or None when there is none (or it is not a JSON object); a JSON object
-        that is not a genbench config (other fields or types) raises ValueError."""
+        that is not a genbench config (other fields or types) raises ValueError; a link, GenbenchError."""
+        self._not_a_link(CONFIG)
         try:
             config = read_json(self.file(CONFIG))
         except (OSError, ValueError):
@@ -97,7 +117,8 @@ class RunFolder:
     # -- results --------------------------------------------------------------------------
     def read_results(self) -> RunResults:
         """The run's metadata and records; an empty RunResults when there is no results.json. A file that
-        is not genbench's raises ValueError (OSError when unreadable)."""
+        is not genbench's raises ValueError (OSError when unreadable); a link, GenbenchError."""
+        self._not_a_link(RESULTS)
         f = self.file(RESULTS)
         if not f.exists():
             return RunResults()
@@ -114,8 +135,8 @@ class RunFolder:
 
     def log_error(self, text: str) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
-        with self.file(ERROR_LOG).open("w") as f:
-            f.write(text)
+        self.file(ERROR_LOG).unlink(missing_ok=True)  # replaced, never written through a link
+        append_text(self.file(ERROR_LOG), text)
 
     # -- checkpoint -----------------------------------------------------------------------
     def save_checkpoint(self, state: dict[str, Any]) -> None:
@@ -147,6 +168,9 @@ class RunFolder:
             self.file(name).unlink(missing_ok=True)
 
     def lock(self, echo: Callable[[str], object] = print) -> contextlib.AbstractContextManager:
+        """The folder's lock (genbench.store.lock), taken only when no link is planted in it (``refuse_links``):
+        every writer of a run folder holds it."""
+        self.refuse_links()
         return run_lock(self.path, echo)
 
     # -- the trained model ----------------------------------------------------------------
@@ -200,7 +224,17 @@ def folders(results: Path | str) -> Iterator[RunFolder]:
     level = [Path(results)]
     for _ in range(RUN_DEPTH):
         level = [p for d in level for p in _subfolders(d)]
-    return (RunFolder(p) for p in level if any(p.joinpath(n).is_file() for n in (RESULTS, CONFIG)))
+    return (RunFolder(p, Path(results)) for p in level if any(p.joinpath(n).exists() for n in (RESULTS, CONFIG)))
+
+
+def readable(path: Path) -> bool:
+    """Whether a file of a run folder may be read: a file, not a link (a link is skipped with one warning naming
+    it: a results folder from elsewhere must not make genbench read, copy or show a file outside it)."""
+    if path.is_symlink():
+        warnings.warn(f"skipped {path}: it is a symbolic link (to {os.readlink(path)}); genbench reads only files "
+                      f"inside a results folder", RuntimeWarning, stacklevel=3)
+        return False
+    return path.is_file()
 
 
 def _subfolders(path: Path) -> list[Path]:
@@ -216,7 +250,7 @@ def load_records(results: Path | str):
     foreign results.json is skipped with one warning naming it."""
     records: list[Record] = []
     for folder in folders(results):
-        if not folder.file(RESULTS).exists():
+        if not readable(folder.file(RESULTS)):
             continue
         try:
             records += folder.read_results().records
