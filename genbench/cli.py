@@ -173,6 +173,7 @@ def run(**options):
 @click.option("--inception-weights", type=click.Path(path_type=Path),
               help="pytorch-fid Inception weights file for FID, KID, IS and prdc.")
 @click.option("--allow-unverified-weights", is_flag=True, help="Use an Inception file failing the SHA-256 check.")
+@click.option("--fresh", is_flag=True, help="Replace the scores another source left under the same --name.")
 def eval_cmd(**options):
     """Score images or a generator made outside genbench: a row NAME beside the trained models."""
     from genbench.eval.outside import EvalOptions, score_outside

@@ -199,3 +199,35 @@ def test_stats_files_give_pytorch_fids_distance_the_same_value(tmp_path, cli):
     feats = RandCNNExtractor("cpu")(heldout.as_float()).astype(np.float32).astype(np.float64)
     mu_g, sigma_g = feature_stats(feats)
     assert calculate_frechet_distance(mu_g, sigma_g, mu_r, sigma_r) == pytest.approx(fd_rand, rel=1e-6)
+
+
+def test_a_row_never_pairs_one_source_with_another_sources_scores(tmp_path, cli, monkeypatch):
+    """The same --name with other images asks for --fresh; and an eval killed after it wrote the new source
+    leaves no scores behind, so the rerun computes the new images' scores instead of reusing the old ones."""
+    from genbench.eval import evaluation
+
+    rng = np.random.default_rng(0)
+    first, second = (tmp_path / "a.npz", tmp_path / "b.npz")
+    np.savez(first, x=rng.integers(0, 256, (64, 16, 16, 3), dtype=np.uint8))
+    np.savez(second, x=np.full((64, 16, 16, 3), 128, dtype=np.uint8))
+    res, clean = tmp_path / "results", tmp_path / "clean"
+    args = ["--name", "row", *EVAL, "--metrics", "swd"]
+    assert cli("eval", "--images", str(first), "--results", str(res), *args)[0] == 0
+    old = _row(res, "row")[0]["swd"]
+    before = snapshot(res)
+    refused(*cli("eval", "--images", str(second), "--results", str(res), *args), "--fresh", "another source")
+    assert snapshot(res) == before  # refused before anything was written
+
+    def killed(*a, **k):
+        raise KeyboardInterrupt  # the process dies while scoring the new images
+
+    monkeypatch.setattr(evaluation, "evaluate_cell", killed)
+    assert cli("eval", "--images", str(second), "--results", str(res), *args, "--fresh")[0] != 0
+    assert not (res / "shapes" / "row" / "tiny-seed0" / "results.json").exists()  # no stale scores left
+    monkeypatch.undo()
+    assert cli("eval", "--images", str(second), "--results", str(res), *args)[0] == 0
+    assert cli("eval", "--images", str(second), "--results", str(clean), *args)[0] == 0
+    new = _row(res, "row")[0]["swd"]
+    assert new == _row(clean, "row")[0]["swd"] and new != old
+    cfg = json.loads((res / "shapes" / "row" / "tiny-seed0" / "config.json").read_text())
+    assert cfg["source"]["path"] == str(second)

@@ -35,7 +35,7 @@ from genbench.eval.external import (
 from genbench.run.plan import Cell, RunOptions, RunPlan, make_plan
 from genbench.store.records import Record, RunResults
 from genbench.store.runconfig import RunConfig
-from genbench.store.runfolder import SAMPLES
+from genbench.store.runfolder import RESULTS, SAMPLES, RunFolder
 from genbench.viz import save_grid
 
 REAL_SPLITS = ("heldout",)
@@ -43,7 +43,7 @@ REAL_SPLITS = ("heldout",)
 
 # The options ``genbench eval`` shares with ``genbench run``: fields of RunOptions, typed there once.
 SHARED = ("dataset", "preset", "seed", "results", "metrics", "sets", "device", "data_root", "inception_weights",
-          "allow_unverified_weights")
+          "allow_unverified_weights", "fresh")
 
 
 @dataclass
@@ -149,6 +149,8 @@ def _score(plan: RunPlan, cell: Cell, model: GenerativeModel, data: LoadedData, 
                        source=source)
     with folder.lock(echo):
         same = folder.holds_config(config)  # the same images: earlier scores may be reused; other images: none
+        if not same:
+            _replace(folder, plan.fresh)
         previous = evaluation.previous_results(folder, fresh=True) if same else RunResults()
         folder.write_config(config)
         _save_samples(model, folder.file(SAMPLES))
@@ -156,6 +158,16 @@ def _score(plan: RunPlan, cell: Cell, model: GenerativeModel, data: LoadedData, 
         records = evaluation.evaluate_cell(plan, cell, model, data, base, previous, echo)
         folder.write_results(RunResults(evaluation.run_meta(base, "finished", source=source), records))
     return records
+
+
+def _replace(folder: RunFolder, fresh: bool) -> None:
+    """Make room for another source's row: refused (one sentence) unless ``--fresh`` when the folder holds
+    scores; the old scores go *before* the new source is written, so a run killed in between leaves the new
+    source with no scores, never with the old source's."""
+    if folder.file(RESULTS).exists() and not fresh:
+        raise GenbenchError(f"{folder} holds the scores of another source or other settings under this --name; pass "
+                            f"--fresh to replace them, or choose another --name.")
+    folder.file(RESULTS).unlink(missing_ok=True)
 
 
 def _save_samples(model: GenerativeModel, path: Path) -> None:
