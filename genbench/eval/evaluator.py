@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from genbench.api import EvalContext, Metric, Score, Status, capabilities, has_value
 from genbench.io import append_text
-from genbench.store.records import Record, protocol_id
+from genbench.store.records import Record, finite, protocol_id
 
 
 def score_metrics(ctx: EvalContext, metrics: Sequence[type[Metric]], previous: list[Record], base: Record,
@@ -43,12 +43,22 @@ def score_metrics(ctx: EvalContext, metrics: Sequence[type[Metric]], previous: l
                             time=r.time or stamp) for r in old]
             continue
         t0 = time.perf_counter()
-        scores = _compute(metric, name, ctx)
+        scores = [_finite_or_failed(s) for s in _compute(metric, name, ctx)]
         seconds = round(time.perf_counter() - t0, 2)
         out += [replace(scored, metric=s.name, value=s.value if has_value(s.status) else None,
                         status=s.status, note=s.note, higher_is_better=s.higher_is_better, extra=s.extra,
                         eval_seconds=seconds) for s in scores]
     return out
+
+
+def _finite_or_failed(score: Score) -> Score:
+    """A score that claims a value which is not a finite number is 'failed' with the reason, never 'ok'
+    (a NaN in a table reads as a number and poisons every mean, verdict and comparison it enters)."""
+    if not has_value(score.status) or finite(score.value):
+        return score
+    return replace(score, value=None, status=Status.FAILED,
+                   note=f"the metric returned {score.value!r}, not a finite number" + (f"; {score.note}" if score.note
+                                                                                       else ""))
 
 
 def _compute(metric: Metric, name: str, ctx: EvalContext) -> list[Score]:

@@ -184,8 +184,9 @@ def _run_section(folder: RunFolder, config: RunConfig, cache: Path | None = None
     zoom = max(1, round(MIN_IMAGE_PX / size)) if 0 < size <= MIN_IMAGE_PX else 1
     for file, caption in ((SAMPLES, "samples (fixed latents per seed)"),
                           (RECONSTRUCTIONS, "top: training images, bottom: reconstructions")):
-        if readable(folder.file(file)):
-            sec.figures.append(Figure(caption, f"{slug}-{file}", folder.file(file).read_bytes(), zoom))
+        png = _picture(folder.file(file))
+        if png is not None:
+            sec.figures.append(Figure(caption, f"{slug}-{file}", png, zoom))
     log = folder.file(TRAIN_LOG)
     curves = plot_curves(log, f"{name}: training log") if readable(log) else None
     if curves is not None:
@@ -219,6 +220,32 @@ def _run_section(folder: RunFolder, config: RunConfig, cache: Path | None = None
             sec.figures.append(Figure("layer dictionaries: most used basis functions", f"{slug}-dictionary.png",
                                       _png(dic)))
     return sec
+
+
+MAX_PICTURE_PIXELS = 4096 * 4096  # far above any sample grid genbench writes; a bigger image is not one of them
+
+
+def _picture(path: Path) -> bytes | None:
+    """The PNG at ``path`` of a run folder, or None: missing, a link, or not a PNG of a sane size (a damaged file,
+    another format, a decompression bomb) is skipped with one warning naming it, so the report still writes."""
+    if not readable(path):
+        return None
+    data = path.read_bytes()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as img:
+                w, h = img.size
+                ok = img.format == "PNG" and w * h <= MAX_PICTURE_PIXELS
+                img.verify()
+    except Exception as exc:  # whatever the file holds, it is data: one warning, never a crash
+        ok, why = False, f"{type(exc).__name__}"
+    else:
+        why = f"a {img.format} of {w}x{h} pixels"
+    if not ok:
+        warnings.warn(f"skipped {path}: it is not a PNG picture genbench wrote ({why})", RuntimeWarning, stacklevel=2)
+        return None
+    return data
 
 
 def collect(results: Path | str, figure_seeds: list[int] | None = None) -> Report:
@@ -412,13 +439,14 @@ def write_report(results: Path | str, out: Path | str | None = None,
     rep = collect(results, figure_seeds)
     stamp = now()
     names: set[str] = set()
-    for secs in rep.runs.values():
-        for s in secs:
-            for f in s.figures:
-                f.name = _unique(safe_name(f.name), names)  # names come from run metadata: stay in OUT/images
-                with atomic_path(out / IMAGES / f.name) as tmp:
-                    tmp.write_bytes(f.png)
+    figures = [f for secs in rep.runs.values() for sec in secs for f in sec.figures]
+    for f in figures:
+        f.name = _unique(safe_name(f.name), names)  # names come from run metadata: stay in OUT/images
     page, md = out / "report.html", out / "report.md"
-    write_text(page, to_html(rep, stamp))
-    write_text(md, to_markdown(rep, stamp))
+    texts = {page: to_html(rep, stamp), md: to_markdown(rep, stamp)}  # made whole before anything is written
+    for f in figures:
+        with atomic_path(out / IMAGES / f.name) as tmp:
+            tmp.write_bytes(f.png)
+    for path, text in texts.items():
+        write_text(path, text)
     return page, md

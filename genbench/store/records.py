@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import numbers
 import platform
 import subprocess
 from dataclasses import dataclass, field
@@ -98,11 +100,33 @@ class Record:
         for k, v in kept.items():
             if not _fits(k, v):
                 raise ValueError(f"a record's {k} is {type(v).__name__} {str(v)[:40]!r}")
+        problem = _value_problem(kept)
+        if problem:
+            raise ValueError(f"a record of {kept.get('metric')!r} {problem}")
         return cls(**kept)
 
     @property
     def good(self) -> bool:
         return has_value(self.status)
+
+
+def _value_problem(d: dict[str, Any]) -> str | None:
+    """Why a record read from a file cannot be shown or compared: a status that carries a value with a value
+    that is not a finite number, or an interval (``extra['ci']``, ``extra['boot']``) that is not finite numbers."""
+    value, extra = d.get("value"), d.get("extra") or {}
+    if has_value(d["status"]) and not finite(value):
+        return f"has status {d['status']} but the value {value!r}, not a finite number"
+    ci, boot = extra.get("ci"), extra.get("boot")
+    if ci is not None and not (isinstance(ci, list) and len(ci) == 2 and all(map(finite, ci))):
+        return "has an interval (extra.ci) that is not two finite numbers"
+    if boot is not None and not (isinstance(boot, list) and all(map(finite, boot))):
+        return "has bootstrap replicates (extra.boot) that are not finite numbers"
+    return None
+
+
+def finite(x: Any) -> bool:
+    """Whether ``x`` is a finite number (a Python or NumPy int or float; True/False are not numbers here)."""
+    return isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x)
 
 
 def _fits(key: str, value: Any) -> bool:
