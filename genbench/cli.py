@@ -17,6 +17,7 @@ from rich.markup import escape
 from genbench import registry
 from genbench.errors import GenbenchError
 from genbench.eval.stats import NETWORKS
+from genbench.io import printable
 from genbench.run.config import PRESET_NAMES, parse_sets
 from genbench.run.plan import DEFAULT_RESULTS
 
@@ -28,11 +29,11 @@ err = Console(stderr=True, highlight=False, emoji=False)
 
 def _say(text: str) -> None:
     """The progress lines of ``genbench run`` (the runner's and the trainer's echo), printed as plain text."""
-    console.print(text, markup=False)
+    console.print(printable(text), markup=False)
 
 
 def _fail(msg: str, code: int = 2):
-    err.print(f"[red]error:[/] {escape(msg)}", soft_wrap=True)
+    err.print(f"[red]error:[/] {escape(printable(msg))}", soft_wrap=True)
     sys.exit(code)
 
 
@@ -399,7 +400,7 @@ def _stopped(msg: str, code: int):
     from genbench.run import distributed
 
     if distributed.is_main():
-        err.print(msg, style="yellow", markup=False, soft_wrap=True)
+        err.print(printable(msg), style="yellow", markup=False, soft_wrap=True)
     sys.exit(code)
 
 

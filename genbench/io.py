@@ -123,3 +123,28 @@ def append_text(path: str | os.PathLike, text: str) -> None:
     fd = open_nofollow(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
     with os.fdopen(fd, "a") as f:
         f.write(text)
+
+
+def printable(text: str) -> str:
+    """``text`` read from a file (a name, a note, a path) made safe to print: control characters other than
+    newline and tab (ESC sequences that clear the screen or retitle the window, bells, DEL, C1 codes) and
+    undecodable bytes (surrogate escapes) are shown as visible escapes (``\\x1b``) instead of acting."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch in "\n\t" else _visible(ch) for ch in text)
+
+
+def _visible(ch: str) -> str:
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+FORMULA_START = ("=", "+", "@", "\t", "\r")  # what a spreadsheet runs as a formula (and "-" before a non-number)
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """A CSV cell a spreadsheet shows as text: one that would start a formula (``=HYPERLINK(...)``, ``+cmd``,
+    ``@SUM``, ``-x`` but not ``-0.5 ± 0.1``) gets a leading apostrophe, as OWASP's CSV-injection advice says."""
+    risky = cell.startswith(FORMULA_START) or (cell.startswith("-") and len(cell) > 1
+                                               and not cell[1:2].isdigit() and cell[1:2] != ".")
+    return "'" + cell if risky else cell

@@ -10,6 +10,8 @@ the value a perfect model gets with that many images. The cell is evaluated exac
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -32,6 +34,7 @@ from genbench.eval.external import (
     load_generator,
     read_images,
 )
+from genbench.io import printable, safe_name
 from genbench.run.plan import Cell, RunOptions, RunPlan, make_plan
 from genbench.store.records import Record, RunResults
 from genbench.store.runconfig import RunConfig
@@ -77,7 +80,7 @@ def score_outside(options: EvalOptions, echo: Callable[..., None] = print) -> li
     """Score what ``options`` name and write its run folder; returns the records."""
     o, r = options, options.run
     _check_source(o)
-    name = o.name or _default_name(o)
+    name = _row_name(o)
     if name in registry.names("models"):
         raise GenbenchError(f"--name {name} is a registered model; choose another name (e.g. {name}-external) so "
                             f"the row is not mixed with the trained model's runs.")
@@ -106,14 +109,27 @@ def _check_source(o: EvalOptions) -> None:
         raise GenbenchError(f"--n {o.n} must be an integer >= 1.")
 
 
-def _default_name(o: EvalOptions) -> str:
+NAME_RULE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # a row name is a folder name: no path, no markup
+
+
+def _row_name(o: EvalOptions) -> str:
+    """``--name``, which must follow ``NAME_RULE`` (one sentence otherwise), or a name made from the source: the
+    images' file or folder name as it resolves (``.`` and ``a/b/..`` name their real folder), reduced to the
+    rule's characters."""
+    if o.name is not None:
+        if not NAME_RULE.fullmatch(o.name):
+            raise GenbenchError(f"--name {printable(o.name)!r} is not a row name; use letters, digits, '.', '_' and "
+                                f"'-' (starting with a letter or digit, at most 64), e.g. --name mygan.")
+        return o.name
+    fallback = "images" if o.images is not None else "generator"
     if o.real:
         return f"real-{o.real}"
     given = o.images if o.images is not None else o.generator
     if not isinstance(given, (str, Path)):
-        return "images" if o.images is not None else "generator"
-    path = Path(given)
-    return path.stem if path.suffix else path.name
+        return fallback
+    path = Path(os.path.abspath(given))  # lexically: '.' and 'a/b/..' name a folder, a link keeps its own name
+    name = safe_name(path.stem if path.suffix else path.name, 64)
+    return name if NAME_RULE.fullmatch(name) else fallback
 
 
 def _model(o: EvalOptions, data: LoadedData, size: int) -> tuple[GenerativeModel, Provenance]:

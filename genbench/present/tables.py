@@ -16,6 +16,7 @@ import pandas as pd
 
 from genbench import registry
 from genbench.errors import GenbenchError, did_you_mean
+from genbench.io import spreadsheet_safe
 from genbench.present import verdicts
 from genbench.store.records import Status, arrow, direction, valued
 
@@ -310,22 +311,25 @@ def render(t: Table, fmt: str) -> str:
             lines.append(f"| {e(r)} | " + " | ".join(cells) + " |")
         return "\n".join(lines + [""] + [f"{e(n)}  " for n in t.notes if n])
     if fmt == "csv":
-        frame = pd.DataFrame([[t.cells[(r, c)] for c in t.columns] for r in t.rows], index=t.rows,
-                             columns=t.columns)
-        frame.index.name = t.title or t.metric
+        safe = spreadsheet_safe  # names and notes come from files: never a formula in a spreadsheet
+        frame = pd.DataFrame([[safe(t.cells[(r, c)]) for c in t.columns] for r in t.rows],
+                             index=[safe(r) for r in t.rows], columns=[safe(c) for c in t.columns])
+        frame.index.name = safe(t.title or t.metric)
         return frame.to_csv()
     if fmt == "latex":
         esc = lambda s: (s.translate(str.maketrans(_TEX_SPECIAL)).replace("±", r"$\pm$")  # noqa: E731
                          .replace("†", r"$^\dagger$").replace("↑", r"$\uparrow$").replace("↓", r"$\downarrow$")
                          .replace("≈", r"$\approx$").replace("Δ", r"$\Delta$"))
-        lines = ([f"% {t.title}"] if t.title else []) + [r"\begin{tabular}{l" + "c" * len(t.columns) + "}", r"\toprule",
+        comment = lambda s: "% " + " ".join(s.splitlines())  # noqa: E731 - a newline would end the comment
+        lines = ([comment(t.title)] if t.title else []) + [r"\begin{tabular}{l" + "c" * len(t.columns) + "}",
+                                                            r"\toprule",
                  esc(t.metric) + " & " + " & ".join(esc(c) for c in t.columns)
                  + r" \\", r"\midrule"]
         for r in t.rows:
             cells = [mark(t, r, c, r"\textbf{{{}}}", r"{} $\approx$", esc) for c in t.columns]
             lines.append(esc(r) + " & " + " & ".join(cells) + r" \\")
         lines += [r"\bottomrule", r"\end{tabular}"]
-        return "\n".join(lines + ["% " + " ".join(n.splitlines()) for n in t.notes if n])
+        return "\n".join(lines + [comment(n) for n in t.notes if n])
     raise GenbenchError(f"Unknown format '{fmt}'; choose from: {', '.join(FORMATS)}.")
 
 

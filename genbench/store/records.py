@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from genbench.api import VALUED, Status, has_value  # noqa: F401 - the record's status type, re-exported
-from genbench.io import json_hash
+from genbench.io import json_hash, printable
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -210,6 +210,7 @@ def records_frame(records: list[Record]):
     for rec in records:
         row = {k: v for k, v in rec.to_dict().items() if k not in ("config", "protocol", "versions")}
         row.update(flatten(rec.config, "config."))
+        row = {k: printable(v) if isinstance(v, str) else v for k, v in row.items()}  # text from files: inert
         row["protocol"] = json.dumps(rec.protocol, sort_keys=True)
         rows.append(row)
     return pd.DataFrame(rows)
