@@ -231,3 +231,42 @@ def test_a_row_never_pairs_one_source_with_another_sources_scores(tmp_path, cli,
     assert new == _row(clean, "row")[0]["swd"] and new != old
     cfg = json.loads((res / "shapes" / "row" / "tiny-seed0" / "config.json").read_text())
     assert cfg["source"]["path"] == str(second)
+
+
+def _readme_export_recipe() -> str:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    rest = text[text.index("`tests/test_eval.py` runs this recipe"):]
+    body = rest[rest.index("```python"):].split("\n", 1)[1]
+    return "\n".join(line.strip() for line in body[:body.index("```")].splitlines())
+
+
+@pytest.mark.parametrize("dynamic", [True, False])
+def test_an_exported_generator_scores_as_its_torchscript_twin(tmp_path, cli, monkeypatch, dynamic):
+    """The README's torch.export recipe (and a program traced at one fixed batch size) scores exactly as the
+    same generator saved as TorchScript."""
+    class Gen(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            torch.manual_seed(0)
+            self.lin = torch.nn.Linear(8, 3 * 16 * 16)
+
+        def forward(self, z):
+            return torch.tanh(self.lin(z)).view(-1, 3, 16, 16)
+
+    g, latent_dim = Gen(), 8
+    monkeypatch.chdir(tmp_path)
+    recipe = _readme_export_recipe()
+    if not dynamic:
+        recipe = recipe.replace(', dynamic_shapes=({0: torch.export.Dim("batch")},)', "")
+    exec(recipe, {"torch": torch, "g": g, "latent_dim": latent_dim})
+    torch.jit.save(torch.jit.script(g), str(tmp_path / "gen.pt"))
+    res = tmp_path / "results"
+    for path, name in (("gen.pt2", "exported"), ("gen.pt", "scripted")):
+        code, _, err = cli("eval", "--generator", str(tmp_path / path), "--latent-dim", "8", "--name", name,
+                           "--results", str(res), *EVAL)
+        assert code == 0, err
+    exported, scripted = _row(res, "exported")[0], _row(res, "scripted")[0]
+    assert exported.keys() == scripted.keys() and all(
+        exported[k] == pytest.approx(scripted[k], rel=1e-4, abs=1e-6) for k in exported)

@@ -192,19 +192,38 @@ class ScriptedGenerator(GenerativeModel):
     provides = ("generator",)
     name = "generator"
 
-    def __init__(self, module: torch.nn.Module, latent_dim: int, data: DataInfo, max_samples: int | None = None):
+    def __init__(self, module: torch.nn.Module, latent_dim: int, data: DataInfo, max_samples: int | None = None,
+                 fixed_batch: int | None = None):
         super().__init__(ModelConfig(latent_dim=latent_dim, steps=1), data)
         self.module = module
         self.max_samples = max_samples  # --n: at most this many samples per metric (they are then marked †)
+        self.fixed_batch = fixed_batch  # a torch.export program traced at one batch size takes only that size
         self.register_buffer("anchor", torch.zeros(()))  # carries the device
 
     @property
     def device(self) -> torch.device:
         return self.anchor.device
 
+    def train(self, mode: bool = True) -> ScriptedGenerator:
+        """Only this wrapper's mode: the loaded program is used as saved (a torch.export module refuses eval())."""
+        self.training = mode
+        return self
+
+    def _call(self, z: Tensor) -> Tensor:
+        """The program on z; a fixed-batch program in chunks of its size, the last one padded with zeros."""
+        b = self.fixed_batch
+        if b is None or len(z) == b:
+            return self.module(z)
+        chunks = []
+        for i in range(0, len(z), b):
+            part = z[i:i + b]
+            pad = torch.cat([part, part.new_zeros(b - len(part), *part.shape[1:])]) if len(part) < b else part
+            chunks.append(self.module(pad)[:len(part)])
+        return torch.cat(chunks)
+
     @torch.no_grad()
     def generate(self, z: Tensor) -> Tensor:
-        x = self.module(z)
+        x = self._call(z)
         size = self.data.image_size
         if isinstance(x, Tensor) and x.dim() == 4 and x.shape[1] == 3 and x.shape[2:] != (size, size):
             arr = np.round((x.clamp(-1, 1).cpu().numpy() + 1) * 127.5).astype(np.uint8)
@@ -224,14 +243,24 @@ def load_generator(path: Path | str, latent_dim: int, data: DataInfo, max_sample
     if not path.is_file():
         raise GenbenchError(f"--generator {path} {'is a folder' if path.exists() else 'does not exist'}; pass a "
                             f"TorchScript file (torch.jit.save of a module mapping latents (N, d) to images).")
+    fixed = None
     try:
         if path.suffix == ".pt2":  # torch.export's format (TorchScript's successor)
-            module = torch.export.load(str(path)).module()
+            program = torch.export.load(str(path))
+            module, fixed = program.module(), _fixed_batch(program)
         else:
-            module = torch.jit.load(str(path), map_location="cpu")
+            module = torch.jit.load(str(path), map_location="cpu").eval()
     except Exception as exc:
         why = (str(exc).strip().splitlines() or [""])[0][:120]
         raise GenbenchError(f"--generator {path} is not a loadable TorchScript file ({type(exc).__name__}: {why}); "
                             f"save the generator with torch.jit.save(torch.jit.script(model), path), or "
                             f"torch.export.save(torch.export.export(model, (z,)), 'gen.pt2').") from None
-    return ScriptedGenerator(module if path.suffix == ".pt2" else module.eval(), latent_dim, data, max_samples)
+    return ScriptedGenerator(module, latent_dim, data, max_samples, fixed)
+
+
+def _fixed_batch(program: torch.export.ExportedProgram) -> int | None:
+    """The batch size a torch.export program was traced at, when it is fixed (None when the batch is dynamic)."""
+    inputs = [n for n in program.graph.nodes if n.op == "placeholder" and n.name in program.graph_signature.user_inputs]
+    val = inputs[0].meta.get("val") if inputs else None
+    size = val.shape[0] if val is not None and val.dim() else None
+    return size if isinstance(size, int) else None
