@@ -32,6 +32,19 @@ def trained(tmp_path_factory):
     return res, images
 
 
+class LinearGen(torch.nn.Module):
+    """A seeded generator made elsewhere: latents (N, 8) -> tanh of a linear map, images (N, 3, size, size)."""
+
+    def __init__(self, size: int):
+        super().__init__()
+        torch.manual_seed(0)
+        self.size = size
+        self.lin = torch.nn.Linear(8, 3 * size * size)
+
+    def forward(self, z):
+        return torch.tanh(self.lin(z)).view(-1, 3, self.size, self.size)
+
+
 def _row(results, name):
     df = load_records(results)
     d = df[df["model"] == name]
@@ -98,17 +111,8 @@ def test_the_calibration_row_beats_an_undertrained_model_and_reads_as_a_perfect_
 
 
 def test_a_torchscript_generator_is_sampled_under_the_seed(tmp_path, cli):
-    class Gen(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            torch.manual_seed(0)
-            self.lin = torch.nn.Linear(8, 3 * 32 * 32)
-
-        def forward(self, z):
-            return torch.tanh(self.lin(z)).view(-1, 3, 32, 32)  # 32x32: brought to tiny's 16x16
-
     path = tmp_path / "gen.pt"
-    torch.jit.save(torch.jit.script(Gen()), str(path))
+    torch.jit.save(torch.jit.script(LinearGen(32)), str(path))  # 32x32: brought to tiny's 16x16
     res = tmp_path / "results"
     for name in ("a", "b"):
         code, _, err = cli("eval", "--generator", str(path), "--latent-dim", "8", "--name", name, "--results",
@@ -246,16 +250,7 @@ def _readme_export_recipe() -> str:
 def test_an_exported_generator_scores_as_its_torchscript_twin(tmp_path, cli, monkeypatch, dynamic):
     """The README's torch.export recipe (and a program traced at one fixed batch size) scores exactly as the
     same generator saved as TorchScript."""
-    class Gen(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            torch.manual_seed(0)
-            self.lin = torch.nn.Linear(8, 3 * 16 * 16)
-
-        def forward(self, z):
-            return torch.tanh(self.lin(z)).view(-1, 3, 16, 16)
-
-    g, latent_dim = Gen(), 8
+    g, latent_dim = LinearGen(16), 8
     monkeypatch.chdir(tmp_path)
     recipe = _readme_export_recipe()
     if not dynamic:
