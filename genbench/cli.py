@@ -154,6 +154,10 @@ def run(**options):
 @click.option("--images", type=click.Path(path_type=Path),
               help="Images made elsewhere: a folder tree of images, an .npz or a .pt tensor (uint8 or [-1, 1]).")
 @click.option("--key", help="Which array of the .npz holds the images (needed when it holds several).")
+@click.option("--value-range", type=click.Choice(["-1,1", "0,1", "0,255"]),
+              help="What an array's values mean, where they fit more than one (floats all in [0, 1]; 0/1 integers).")
+@click.option("--layout", type=click.Choice(["nchw", "nhwc"]),
+              help="Where an array's channels are, where its shape fits both (e.g. (N, 3, 3, 3)).")
 @click.option("--generator", type=click.Path(path_type=Path),
               help="A TorchScript generator: latents (N, d) ~ N(0, I) -> images in [-1, 1] (with --latent-dim).")
 @click.option("--latent-dim", type=int, help="The generator's latent size d.")

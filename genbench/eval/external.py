@@ -52,17 +52,21 @@ def array_sha256(images: Tensor) -> str:
 
 
 # -- reading ---------------------------------------------------------------------------------------
-def read_images(path: Path | str, size: int, key: str | None = None) -> tuple[Tensor, Provenance]:
-    """uint8 (N, 3, size, size) images from a folder, an .npz or a .pt file, and where they came from."""
+def read_images(path: Path | str, size: int, key: str | None = None,
+                conventions: Conventions | None = None) -> tuple[Tensor, Provenance]:
+    """uint8 (N, 3, size, size) images from a folder, an .npz or a .pt file, and where they came from; an array's
+    value range and layout as ``conventions`` say where the data leaves more than one reading."""
+    conventions = conventions or Conventions()
     path = Path(path)
     if not path.exists():
         raise GenbenchError(f"--images {path} does not exist; pass a folder of images, an .npz or a .pt file.")
     if path.is_dir():
         images, kind = _read_folder(path, size), "folder"
     elif path.suffix == ".npz":
-        images, kind = fit_array(_npz_array(path, key), size, f"{path} (array '{key}')" if key else str(path)), "npz"
+        what = f"{path} (array '{key}')" if key else str(path)
+        images, kind = fit_array(_npz_array(path, key), size, what, conventions), "npz"
     elif path.suffix in (".pt", ".pth"):
-        images, kind = fit_array(_pt_array(path), size, str(path)), "pt"
+        images, kind = fit_array(_pt_array(path), size, str(path), conventions), "pt"
     else:
         raise GenbenchError(f"--images {path} is a file genbench cannot read as images; pass a folder of "
                             f"images, an .npz or a .pt file.")
@@ -105,8 +109,9 @@ def _npz_array(path: Path, key: str | None) -> np.ndarray:
             if key is not None and key not in keys:
                 raise GenbenchError(f"--images {path} has no array '{key}'; it holds: {', '.join(keys)}.")
             return f[key if key is not None else keys[0]]
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise GenbenchError(f"--images {path} is not a readable .npz of arrays ({type(exc).__name__}).") from None
+    except (OSError, ValueError, zipfile.BadZipFile, MemoryError) as exc:
+        raise GenbenchError(f"--images {path} is not a readable .npz of arrays ({type(exc).__name__}: its header "
+                            f"may declare more data than it holds).") from None
 
 
 def _pt_array(path: Path) -> np.ndarray:
@@ -117,23 +122,45 @@ def _pt_array(path: Path) -> np.ndarray:
                             f"images with torch.save(tensor, path).") from None
     if not isinstance(obj, Tensor):
         raise GenbenchError(f"--images {path} holds a {type(obj).__name__}, not a tensor of images.")
-    return obj.numpy()
+    if obj.layout != torch.strided:
+        raise GenbenchError(f"--images {path} holds a {obj.layout} tensor; save dense images (tensor.to_dense()).")
+    needed = obj.numel() * obj.element_size()
+    if needed > obj.untyped_storage().nbytes():  # a view that declares more images than its data holds
+        raise GenbenchError(f"--images {path} declares a tensor of shape {tuple(obj.shape)} ({needed} bytes) over "
+                            f"{obj.untyped_storage().nbytes()} bytes of data; save the images themselves "
+                            f"(tensor.contiguous()).")
+    obj = torch.Tensor(obj.detach()) if type(obj) is not Tensor else obj.detach()  # a Parameter: its data
+    return (obj.float() if obj.dtype in (torch.bfloat16, torch.float16) else obj).numpy()
 
 
-def fit_array(arr: np.ndarray, size: int, what: str) -> Tensor:
-    """An image array (uint8 0..255 or float in [-1, 1]; NHWC or NCHW; 1 or 3 channels) as uint8
-    (N, 3, size, size), each image cropped and resized as the datasets' images are."""
+RANGES = {"-1,1": (-1.0, 1.0), "0,1": (0.0, 1.0), "0,255": (0.0, 255.0)}  # --value-range: what the values mean
+LAYOUTS = ("nchw", "nhwc")  # --layout: where the channels are
+
+
+@dataclass(frozen=True)
+class Conventions:
+    """How an image array is to be read, when the data alone cannot say: its value range (a key of ``RANGES``)
+    and its layout (``LAYOUTS``). None: detected from the data, and refused in one sentence naming the flag
+    that settles it when the data fits more than one reading."""
+
+    value_range: str | None = None
+    layout: str | None = None
+
+
+def fit_array(arr: np.ndarray, size: int, what: str, conventions: Conventions = Conventions()) -> Tensor:
+    """An image array as uint8 (N, 3, size, size), each image cropped and resized as the datasets' images are.
+    Layout NCHW or NHWC and 1 or 3 channels; values uint8 0..255, or floats in [-1, 1], [0, 1] or [0, 255]:
+    each detected where the data leaves one reading, else given by ``conventions``."""
     arr = np.asarray(arr)
     if arr.ndim != 4:
         raise GenbenchError(f"{what} is an array of shape {arr.shape}; expected images of rank 4, (N, H, W, C) "
                             f"or (N, C, H, W).")
-    if arr.shape[1] in (1, 3) and arr.shape[-1] not in (1, 3):
-        arr = arr.transpose(0, 2, 3, 1)  # NCHW -> NHWC
-    if arr.shape[-1] not in (1, 3):
-        raise GenbenchError(f"{what} has shape {arr.shape}: neither axis 1 nor axis 3 holds 1 or 3 channels.")
-    arr = _as_uint8(arr, what)
-    if len(arr) == 0:
-        raise GenbenchError(f"{what} holds no image (shape {arr.shape}).")
+    if _layout(arr.shape, what, conventions.layout) == "nchw":
+        arr = arr.transpose(0, 2, 3, 1)
+    if 0 in arr.shape:
+        raise GenbenchError(f"{what} holds no image (shape {arr.shape}, as NHWC); pass at least one image of at "
+                            f"least 1x1 pixels.")
+    arr = _as_uint8(arr, what, conventions.value_range)
     if arr.shape[1] != arr.shape[2]:
         warnings.warn(f"{what}: the images are {arr.shape[2]}x{arr.shape[1]}, not square; each was cropped to "
                       f"its largest centred square, as the folder dataset does", RuntimeWarning, stacklevel=3)
@@ -144,16 +171,54 @@ def fit_array(arr: np.ndarray, size: int, what: str) -> Tensor:
     return torch.from_numpy(np.stack([fit_image(Image.fromarray(a), size, CROP)[0] for a in arr]))
 
 
-def _as_uint8(arr: np.ndarray, what: str) -> np.ndarray:
-    if arr.dtype == np.uint8:
+def _layout(shape: tuple[int, ...], what: str, given: str | None) -> str:
+    """'nchw' or 'nhwc': as given (its channel axis must hold 1 or 3), else the one axis of 1 and 3 that does."""
+    fits = [name for name, axis in (("nchw", 1), ("nhwc", 3)) if shape[axis] in (1, 3)]
+    if given is not None:
+        if given not in fits:
+            raise GenbenchError(f"{what} has shape {shape}: with --layout {given} its channel axis holds "
+                                f"{shape[1 if given == 'nchw' else 3]}, not 1 or 3 channels.")
+        return given
+    if not fits:
+        raise GenbenchError(f"{what} has shape {shape}: neither axis 1 nor axis 3 holds 1 or 3 channels.")
+    if len(fits) == 2:
+        raise GenbenchError(f"{what} has shape {shape}: axis 1 and axis 3 could both hold the channels; say which "
+                            f"with --layout nchw or --layout nhwc.")
+    return fits[0]
+
+
+def _as_uint8(arr: np.ndarray, what: str, given: str | None) -> np.ndarray:
+    """The values as uint8 0..255, read in the range ``given`` or detected: uint8 is 0..255 unless its values are
+    all 0 or 1 (masks? say so); floats below 0 are [-1, 1], above 1 are [0, 255], and floats that all lie in
+    [0, 1] fit two conventions: --value-range says which."""
+    if arr.dtype != np.uint8 and not np.issubdtype(arr.dtype, np.floating):
+        raise GenbenchError(f"{what} has dtype {arr.dtype}; expected uint8 (0..255) or floats.")
+    if not np.isfinite(arr).all():
+        raise GenbenchError(f"{what} holds values that are not finite numbers (NaN or inf); pass finite images.")
+    lo, hi = float(arr.min()), float(arr.max())
+    name = given or _detected_range(arr.dtype, lo, hi, what)
+    low, high = RANGES[name]
+    tol = RANGE_TOLERANCE * (high - low) / 2
+    if lo < low - tol or hi > high + tol:
+        raise GenbenchError(f"{what} holds values in [{lo:.4g}, {hi:.4g}]; expected floats in [-1, 1], [0, 1] or "
+                            f"[0, 255] (read here as {name}; --value-range says which).")
+    if arr.dtype == np.uint8 and name == "0,255":
         return arr
-    if not np.issubdtype(arr.dtype, np.floating):
-        raise GenbenchError(f"{what} has dtype {arr.dtype}; expected uint8 (0..255) or floats in [-1, 1].")
-    lo, hi = (float(arr.min()), float(arr.max())) if arr.size else (0.0, 0.0)
-    if not np.isfinite(arr).all() or lo < -1 - RANGE_TOLERANCE or hi > 1 + RANGE_TOLERANCE:
-        raise GenbenchError(f"{what} holds floats in [{lo:.3g}, {hi:.3g}]; expected floats in [-1, 1] (or uint8 "
-                            f"0..255).")
-    return np.round((np.clip(arr, -1, 1) + 1) * 127.5).astype(np.uint8)
+    return np.round((np.clip(arr, low, high) - low) * (255 / (high - low))).astype(np.uint8)
+
+
+def _detected_range(dtype: np.dtype, lo: float, hi: float, what: str) -> str:
+    if dtype == np.uint8:
+        if hi <= 1:
+            raise GenbenchError(f"{what} holds integers 0 and 1 only: masks, or images read as 0..255 (nearly black)? "
+                                f"say which with --value-range 0,1 or --value-range 0,255.")
+        return "0,255"
+    if lo < 0:
+        return "-1,1"
+    if hi > 1:
+        return "0,255"
+    raise GenbenchError(f"{what} holds floats in [{lo:.3g}, {hi:.3g}], which reads as [0, 1] or as [-1, 1] images; "
+                        f"say which with --value-range 0,1 or --value-range -1,1.")
 
 
 # -- as models -------------------------------------------------------------------------------------
@@ -224,6 +289,7 @@ class ScriptedGenerator(GenerativeModel):
     @torch.no_grad()
     def generate(self, z: Tensor) -> Tensor:
         x = self._call(z)
+        _check_output(x)
         size = self.data.image_size
         if isinstance(x, Tensor) and x.dim() == 4 and x.shape[1] == 3 and x.shape[2:] != (size, size):
             arr = np.round((x.clamp(-1, 1).cpu().numpy() + 1) * 127.5).astype(np.uint8)
@@ -235,6 +301,21 @@ class ScriptedGenerator(GenerativeModel):
 
     def sample_chunks(self, n: int, seed: int, chunk: int = 500) -> Iterator[Tensor]:
         return super().sample_chunks(min(n, self.max_samples or n), seed, chunk)
+
+
+def _check_output(x: Tensor) -> None:
+    """A generator's images as it made them, before anything clamps them: floats in [-1, 1], finite, on every
+    batch (a generator of [0, 255] or [0, 1] images would otherwise be scored as white or washed-out images)."""
+    if not isinstance(x, Tensor) or x.dim() != 4:
+        return  # not images at all: the probe names the shape it expected
+    if not x.is_floating_point():
+        raise GenbenchError(f"the generator returned {x.dtype} images, not floating-point images in [-1, 1]")
+    if not torch.isfinite(x).all():
+        raise GenbenchError("the generator returned values that are not finite numbers (NaN or inf) in a batch")
+    lo, hi = x.min().item(), x.max().item()
+    if lo < -1 - RANGE_TOLERANCE or hi > 1 + RANGE_TOLERANCE:
+        raise GenbenchError(f"the generator returned values in [{lo:.4g}, {hi:.4g}], not images in [-1, 1]; map its "
+                            f"output to [-1, 1] (e.g. x / 127.5 - 1 for 0..255, 2 * x - 1 for 0..1) before saving it")
 
 
 def load_generator(path: Path | str, latent_dim: int, data: DataInfo, max_samples: int | None = None

@@ -26,6 +26,7 @@ from genbench.errors import GenbenchError
 from genbench.eval import evaluation
 from genbench.eval.evaluation import LoadedData
 from genbench.eval.external import (
+    Conventions,
     ImageSetModel,
     Provenance,
     ScriptedGenerator,
@@ -61,6 +62,8 @@ class EvalOptions:
     latent_dim: int | None = None
     n: int | None = None
     real: str | None = None  # 'heldout': the calibration row
+    value_range: str | None = None  # '-1,1', '0,1' or '0,255' where the array's values fit more than one
+    layout: str | None = None  # 'nchw' or 'nhwc' where the array's shape fits both
     run: RunOptions = field(default_factory=lambda: RunOptions(None, progress=False))
 
     @classmethod
@@ -142,10 +145,10 @@ def _model(o: EvalOptions, data: LoadedData, size: int) -> tuple[GenerativeModel
                                 f"calibration row to score.")
         images, source = split.images, Provenance("real", f"{dataset}:{o.real}", 0, "")
     elif isinstance(o.images, (str, Path)):
-        images, source = read_images(o.images, size, o.key)
+        images, source = read_images(o.images, size, o.key, Conventions(o.value_range, o.layout))
     elif o.images is not None:
         arr = o.images.numpy() if isinstance(o.images, torch.Tensor) else np.asarray(o.images)
-        images = fit_array(arr, size, "the images")
+        images = fit_array(arr, size, "the images", Conventions(o.value_range, o.layout))
         source = Provenance("array", "(in memory)", len(images), array_sha256(images))
     elif isinstance(o.generator, torch.nn.Module):
         model = ScriptedGenerator(o.generator.eval(), o.latent_dim, info, o.n)
