@@ -207,8 +207,10 @@ def eval_cmd(**options):
 def stats(dataset, preset, out, network, results, device, data_root, inception_weights):
     """Reference statistics of a dataset (the first n training images, as FID's protocol) for other tools."""
     from genbench.eval.stats import reference_stats, stats_plan, write_stats
+    from genbench.run.validate import check_writable
 
     registry.get_dataset(dataset)
+    check_writable(Path(out).absolute().parent, "--out", "The folder of --out")  # before the work, not after
     plan = stats_plan(dataset, preset, results, device, data_root=data_root, inception_weights=inception_weights)
     mu, sigma, protocol = reference_stats(plan, dataset, network, echo=_say)
     write_stats(out, mu, sigma, protocol)

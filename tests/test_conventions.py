@@ -83,3 +83,23 @@ def test_non_finite_arrays_are_refused(cli, tmp_path, value):
     bad = PIXELS.astype(np.float32) / 127.5 - 1
     bad[0, 0, 0, 0] = value
     refused(*_eval(cli, tmp_path, bad, "bad"), "not finite")
+
+
+def test_stats_out_and_a_junk_data_cache_are_one_sentence_before_the_work(cli, tmp_path, monkeypatch):
+    from PIL import Image
+
+    data = tmp_path / "pics"
+    data.mkdir()
+    for i in range(40):
+        Image.fromarray(RNG.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(data / f"{i}.png")
+    stats = ["stats", "--dataset", "folder", "--data-root", str(data), "--preset", "tiny", "--network", "rand",
+             "--device", "cpu", "--results", str(tmp_path / "res")]
+    refused(*cli(*stats, "--out", str(data)), "--out", "directory")
+    (tmp_path / "file").write_text("not a folder")
+    refused(*cli(*stats, "--out", str(tmp_path / "file" / "x.npz")), "--out")
+    monkeypatch.setenv("GENBENCH_DATA_CACHE", str(tmp_path / "file"))
+    refused(*cli(*stats, "--out", str(tmp_path / "s.npz")), "$GENBENCH_DATA_CACHE", "cannot be used")
+    assert not (tmp_path / "s.npz").exists()
+    monkeypatch.setenv("GENBENCH_DATA_CACHE", str(tmp_path / "cache"))
+    code, out, err = cli(*stats, "--out", str(tmp_path / "s.npz"))
+    assert code == 0 and (tmp_path / "s.npz").is_file(), err

@@ -76,6 +76,20 @@ def cache_root(options: dict[str, Any]) -> Path:
     return Path.home() / ".cache" / "genbench" / "preprocessed"
 
 
+def _writable_cache(folder: Path, options: dict[str, Any]) -> None:
+    """The preprocessed-data cache folder exists or can be made, else one sentence naming where it was set."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise PermissionError(13, "it is not writable")
+    except OSError as exc:
+        where = "the cache_dir option" if options.get("cache_dir") else (
+            "$GENBENCH_DATA_CACHE" if os.environ.get("GENBENCH_DATA_CACHE") else "the default ~/.cache/genbench")
+        raise GenbenchError(f"The preprocessed-data cache {folder} (from {where}) cannot be used "
+                            f"({exc.strerror or type(exc).__name__}); point $GENBENCH_DATA_CACHE at a folder you "
+                            f"can write to.") from None
+
+
 def worker_count(options: dict[str, Any]) -> int:
     """``options['workers']``, else ``$GENBENCH_DATA_WORKERS``, else 2 (or 1 on a one-core machine)."""
     value = options.get("workers") or os.environ.get("GENBENCH_DATA_WORKERS") or min(2, os.cpu_count() or 1)
@@ -458,6 +472,7 @@ class DownloadedDataset(Dataset):
                     return torch.from_numpy(arr), found, {"cache": str(npy), "cache_hit": True}
             except (OSError, ValueError, KeyError, TypeError, AttributeError):
                 pass  # an unreadable or foreign cache is rebuilt below
+        _writable_cache(folder, options)
         workers = worker_count(options) if want >= PARALLEL_MIN else 1
         print(f"{self.name} {split}: preprocessing up to {want} images to {size}x{size} ({self.crop} crop, "
               f"{RESAMPLE} filter, {workers} worker{'s' * (workers > 1)}) from {source.location}; "
