@@ -36,6 +36,7 @@ class LoadedData:
     def info(self, name: str) -> DataInfo:
         return DataInfo(self.dataset.name or name, self.train.image_size, len(self.train), self.train.images.shape[1])
 
+
 def load_data(plan: RunPlan, dataset: str, models: list[str], echo: Callable[..., None]) -> LoadedData:
     """The dataset's training and held-out images, checked, and the models checked against them."""
     ds = registry.get_dataset(dataset)()
@@ -52,6 +53,7 @@ def load_data(plan: RunPlan, dataset: str, models: list[str], echo: Callable[...
          + (f", {len(heldout)} held out" if heldout is not None else "") + f"; device {plan.device}")
     return data
 
+
 def warn_weights(plan: RunPlan) -> None:
     """One warning per command when the plan's metrics will run without the published Inception weights."""
     if not any("inception_weights" in m.needs for m in plan.metrics):
@@ -62,6 +64,7 @@ def warn_weights(plan: RunPlan) -> None:
         elif not weights.verified:
             warnings.warn(f"using UNVERIFIED Inception weights {weights.path} (--allow-unverified-weights): "
                           f"{weights.reason}", RuntimeWarning, stacklevel=2)
+
 
 def previous_results(folder: RunFolder, fresh: bool) -> RunResults:
     """The records a run folder holds; a damaged or foreign results.json is refused in one sentence (with
@@ -75,17 +78,20 @@ def previous_results(folder: RunFolder, fresh: bool) -> RunResults:
         raise GenbenchError(f"{folder.file(RESULTS)} {why} ({type(exc).__name__}); delete it, or rerun with "
                             f"--fresh to start that run over.") from None
 
+
 def base_record(plan: RunPlan, cell: Cell, config: RunConfig, step: int) -> Record:
     """What every record of a cell shares: its identity, step, config and provenance."""
     return Record(cell.dataset, cell.model, plan.preset, cell.seed, metric="", status="", step=step,
                   config=flatten(config.to_json()), versions=versions(), git_commit=git_commit(),
                   device=device_name(plan.device))
 
+
 def run_meta(base: Record, status: str, **more) -> RunMeta:
     """A results.json's run metadata: the cell, its step and status, provenance, and ``more`` (RunMeta's
     optional fields: the training session's time, or the source scored)."""
     return RunMeta(base.dataset, base.model, base.preset, base.seed, base.step, base.versions, base.git_commit,
                    base.device, status, genbench.__version__, **more)
+
 
 def evaluate_cell(plan: RunPlan, cell: Cell, model: GenerativeModel, data: LoadedData, base: Record,
                   previous: RunResults, echo: Callable[..., None]) -> list[Record]:
