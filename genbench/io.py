@@ -113,6 +113,23 @@ def links_below(root: str | os.PathLike, path: str | os.PathLike) -> list[Path]:
     return [p for p in (root.joinpath(*parts[:i + 1]) for i in range(len(parts))) if p.is_symlink()]
 
 
+def cache_path(cache_dir: str | os.PathLike | None, *parts: str) -> Path | None:
+    """``cache_dir/parts...``, the file a cache reads and replaces, or None (no cache) when there is no cache
+    folder or a link stands between it and the file: a cache planted as a link is skipped with one warning,
+    never read from or written through (the value is then computed without it)."""
+    if cache_dir is None:
+        return None
+    path = Path(cache_dir).joinpath(*parts)
+    links = links_below(cache_dir, path)
+    if links:
+        import warnings
+
+        warnings.warn(f"skipped the cache {links[0]}: it is a symbolic link (to {os.readlink(links[0])}); computed "
+                      f"without it", RuntimeWarning, stacklevel=3)
+        return None
+    return path
+
+
 def open_nofollow(path: str | os.PathLike, flags: int, mode: int = 0o666) -> int:
     """``os.open`` that refuses a link at ``path`` (OSError ELOOP) instead of opening its target."""
     return os.open(path, flags | NOFOLLOW, mode)  # NOFOLLOW: os.O_NOFOLLOW where the system has it

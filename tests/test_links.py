@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import warnings
 
+import numpy as np
 import pytest
 from test_bad_input import TINY, refused
 
@@ -109,3 +110,30 @@ def test_appending_refuses_a_link_and_links_below_names_each_one(tmp_path):
     (tmp_path / "b").symlink_to(tmp_path / "a", target_is_directory=True)
     assert links_below(tmp_path, tmp_path / "b" / "c" / "d") == [tmp_path / "b"]
     assert links_below(tmp_path / "b", tmp_path / "b" / "c") == []  # the folder a user named is not judged
+
+
+def test_a_cache_planted_as_a_link_is_neither_read_nor_written_through(tmp_path):
+    import torch
+    from metric_fakes import imageset
+
+    from genbench.metrics.core.features import protocol_hash, reference_features, reference_protocol
+    from genbench.metrics.core.randcnn import RandCNNExtractor
+
+    images, extractor = imageset(torch.rand(6, 3, 16, 16)), RandCNNExtractor("cpu")
+    cache, outside = tmp_path / "res" / ".cache", tmp_path / "outside"
+    outside.mkdir()
+    cache.mkdir(parents=True)
+    (cache / "features").symlink_to(outside, target_is_directory=True)  # the whole features cache, linked out
+    with pytest.warns(RuntimeWarning, match="symbolic link"):
+        feats, info = reference_features(extractor, images, 6, cache)
+    assert info["cache"] == "off" and list(outside.iterdir()) == []
+    (cache / "features").unlink()
+    (cache / "features").mkdir()
+    key = protocol_hash(reference_protocol(extractor, images, 6))
+    planted = outside / "planted.npz"
+    np.savez(planted, features=np.zeros((6, feats.shape[1]), np.float32))  # what a planted file would feed in
+    (cache / "features" / f"{key}.npz").symlink_to(planted)
+    with pytest.warns(RuntimeWarning, match="symbolic link"):
+        again, info = reference_features(extractor, images, 6, cache)
+    assert info["cache"] == "off" and np.array_equal(again, feats)  # computed, not the planted zeros
+    assert (cache / "features" / f"{key}.npz").is_symlink() and np.load(planted)["features"].sum() == 0

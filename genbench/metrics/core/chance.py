@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from genbench.api import EvalContext, GenerativeModel
-from genbench.io import json_hash, read_json, write_json
+from genbench.io import cache_path, json_hash, read_json, write_json
 
 TWIN_SEED = 0
 
@@ -49,8 +49,7 @@ def _read_cached(path: Path) -> float | None:
 def chance_level(ctx: EvalContext, metric: str, protocol: dict[str, Any],
                  score: Callable[[EvalContext], float]) -> float:
     """``score`` evaluated on the untrained twin of ``ctx.model`` (cached when ctx has a cache dir)."""
-    path = Path(ctx.cache_dir) / "chance" / f"{metric}-{_key(metric, protocol, ctx.model)}.json" \
-        if ctx.cache_dir is not None else None
+    path = cache_path(ctx.cache_dir, "chance", f"{metric}-{_key(metric, protocol, ctx.model)}.json")
     cached = _read_cached(path) if path is not None and path.exists() else None
     if cached is not None:
         return cached

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from genbench.api import ImageSet
-from genbench.io import atomic_path, json_hash
+from genbench.io import atomic_path, cache_path, json_hash
 from genbench.metrics.core.inference import state_fingerprint
 
 
@@ -55,7 +55,7 @@ def reference_features(extractor: Extractor, images: ImageSet, n: int, cache_dir
     protocol = reference_protocol(extractor, images, n)
     key = protocol_hash(protocol)
     info: dict[str, Any] = {"cache": "off", "key": key}
-    path = Path(cache_dir) / "features" / f"{key}.npz" if cache_dir is not None else None
+    path = cache_path(cache_dir, "features", f"{key}.npz")
     if path is not None:
         info["path"] = str(path)
         cached = _read_cached(path, n) if path.is_file() else None
