@@ -103,3 +103,16 @@ def test_stats_out_and_a_junk_data_cache_are_one_sentence_before_the_work(cli, t
     monkeypatch.setenv("GENBENCH_DATA_CACHE", str(tmp_path / "cache"))
     code, out, err = cli(*stats, "--out", str(tmp_path / "s.npz"))
     assert code == 0 and (tmp_path / "s.npz").is_file(), err
+
+
+def test_an_npz_whose_header_declares_more_than_it_holds_is_refused_before_allocating(cli, tmp_path):
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    header = {"descr": "|u1", "fortran_order": False, "shape": (10**9, 16, 16, 3)}  # 768 GB declared
+    np.lib.format.write_array_header_1_0(buf, header)
+    with zipfile.ZipFile(tmp_path / "bomb.npz", "w") as z:
+        z.writestr("x.npy", buf.getvalue() + b"\x00" * 64)
+    refused(*cli("eval", "--images", str(tmp_path / "bomb.npz"), "--results", str(tmp_path / "res"), *EVAL),
+            "declares an array", "np.savez")

@@ -108,10 +108,26 @@ def _npz_array(path: Path, key: str | None) -> np.ndarray:
                                     f"one with --key.")
             if key is not None and key not in keys:
                 raise GenbenchError(f"--images {path} has no array '{key}'; it holds: {', '.join(keys)}.")
-            return f[key if key is not None else keys[0]]
+            name = key if key is not None else keys[0]
+            _check_declared(f.zip, name, path)
+            return f[name]
     except (OSError, ValueError, zipfile.BadZipFile, MemoryError) as exc:
         raise GenbenchError(f"--images {path} is not a readable .npz of arrays ({type(exc).__name__}: its header "
                             f"may declare more data than it holds).") from None
+
+
+def _check_declared(archive: zipfile.ZipFile, name: str, path: Path) -> None:
+    """Refuse an array whose header declares more bytes than its member of the archive holds, before any of it is
+    allocated (a 1 KB file must not make genbench reserve gigabytes)."""
+    member = archive.getinfo(f"{name}.npy")
+    with archive.open(member) as fh:
+        version = np.lib.format.read_magic(fh)
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read(fh)
+    declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if declared > member.file_size:
+        raise GenbenchError(f"--images {path} declares an array of shape {shape} ({declared} bytes) in "
+                            f"{member.file_size} bytes of data; save the images themselves with np.savez.")
 
 
 def _pt_array(path: Path) -> np.ndarray:
