@@ -265,3 +265,16 @@ def test_an_exported_generator_scores_as_its_torchscript_twin(tmp_path, cli, mon
     exported, scripted = _row(res, "exported")[0], _row(res, "scripted")[0]
     assert exported.keys() == scripted.keys() and all(
         exported[k] == pytest.approx(scripted[k], rel=1e-4, abs=1e-6) for k in exported)
+
+
+def test_a_changed_generator_file_is_another_source(tmp_path, cli):
+    path, res = tmp_path / "gen.pt", tmp_path / "results"
+    args = ["--generator", str(path), "--latent-dim", "8", "--name", "g", "--results", str(res), *EVAL]
+    torch.jit.save(torch.jit.script(LinearGen(16)), str(path))
+    assert cli("eval", *args)[0] == 0
+    retrained = LinearGen(16)
+    with torch.no_grad():
+        retrained.lin.bias.add_(0.5)
+    torch.jit.save(torch.jit.script(retrained), str(path))  # the same path, another generator
+    refused(*cli("eval", *args), "another source", "--fresh")
+    assert cli("eval", *args, "--fresh")[0] == 0

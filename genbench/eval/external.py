@@ -41,7 +41,7 @@ class Provenance:
     kind: str  # folder | npz | pt | array | generator | real
     path: str
     count: int
-    sha256: str  # of the uint8 (N, 3, S, S) array scored ('' for a generator: its samples depend on n)
+    sha256: str  # of the uint8 (N, 3, S, S) array scored; of the file for a generator ('' for one in memory)
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "path": self.path, "count": self.count, "sha256": self.sha256}

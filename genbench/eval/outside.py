@@ -36,6 +36,7 @@ from genbench.eval.external import (
     read_images,
 )
 from genbench.io import printable, safe_name
+from genbench.metrics.core.weights import sha256_file
 from genbench.run.plan import Cell, RunOptions, RunPlan, make_plan
 from genbench.store.records import Record, RunResults
 from genbench.store.runconfig import RunConfig
@@ -154,8 +155,8 @@ def _model(o: EvalOptions, data: LoadedData, size: int) -> tuple[GenerativeModel
         model = ScriptedGenerator(o.generator.eval(), o.latent_dim, info, o.n)
         return model, Provenance("generator", "(in memory)", o.n or 0, "")
     else:
-        return load_generator(o.generator, o.latent_dim, info, o.n), Provenance("generator", str(o.generator), o.n or 0,
-                                                                               "")
+        model = load_generator(o.generator, o.latent_dim, info, o.n)  # hashed: a changed file is another source
+        return model, Provenance("generator", str(o.generator), o.n or 0, sha256_file(o.generator))
     images = images[:o.n] if o.n else images
     source = Provenance(source.kind, source.path, len(images), array_sha256(images))
     return ImageSetModel(ImageSet(images, dataset, "external"), info), source
