@@ -73,11 +73,15 @@ def test_the_report_copies_no_file_from_outside_and_writes_through_no_link(cli, 
     samples = res.joinpath(*RUN, "samples.png")
     samples.unlink()
     samples.symlink_to(secret)
+    checkpoint = res.joinpath(*RUN, "checkpoint.pt")
+    checkpoint.rename(tmp_path / "outside.pt")
+    checkpoint.symlink_to(tmp_path / "outside.pt")  # a checkpoint outside: never loaded
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         code, out, err = cli("report", "--results", str(res), "--out", str(tmp_path / "rep"))
     assert code == 0, err
     assert any(str(samples) in str(w.message) and "symbolic link" in str(w.message) for w in caught)
+    assert "checkpoint.pt is a symbolic link" in (tmp_path / "rep" / "report.md").read_text()
     copied = [p.read_bytes() for p in (tmp_path / "rep").rglob("*") if p.is_file()]
     assert copied and not any(b"outside the results folder" in b for b in copied)
     (res / "report").symlink_to(tmp_path / "elsewhere-report", target_is_directory=True)

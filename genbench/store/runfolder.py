@@ -145,7 +145,8 @@ class RunFolder:
 
     def load_checkpoint(self, device: torch.device | str = "cpu") -> dict[str, Any] | None:
         """The checkpoint's state (None when there is none). Loaded with ``weights_only=True``: a file that
-        would need anything but tensors and plain containers is refused, never executed."""
+        would need anything but tensors and plain containers is refused, never executed; a link, never read."""
+        self._not_a_link(CHECKPOINT)
         path = self.file(CHECKPOINT)
         if not path.exists():
             return None
