@@ -116,3 +116,27 @@ def test_an_npz_whose_header_declares_more_than_it_holds_is_refused_before_alloc
         z.writestr("x.npy", buf.getvalue() + b"\x00" * 64)
     refused(*cli("eval", "--images", str(tmp_path / "bomb.npz"), "--results", str(tmp_path / "res"), *EVAL),
             "declares an array", "np.savez")
+
+
+class NaNAfterProbe(torch.nn.Module):
+    """Finite on the two-image probe, NaN on every larger batch."""
+
+    def __init__(self):
+        super().__init__()
+        self.inner = LinearGen(16)
+
+    def forward(self, z):
+        x = self.inner(z)
+        return x if z.shape[0] <= 2 else x * float("nan")
+
+
+def test_a_generator_that_turns_nan_after_the_probe_is_refused_and_tables_still_print(cli, tmp_path):
+    path, res = tmp_path / "nan.pt", tmp_path / "res"
+    assert _eval(cli, tmp_path, PIXELS, "good")[0] == 0
+    torch.jit.save(torch.jit.script(NaNAfterProbe()), str(path))
+    refused(*cli("eval", "--generator", str(path), "--latent-dim", "8", "--name", "nan", "--results", str(res),
+                 *EVAL), "cannot be scored", "not finite")
+    assert not (res / "shapes" / "nan" / "tiny-seed0" / "results.json").exists()  # no number recorded
+    for args in (["table"], ["table", "--ci", "--format", "csv"], ["report", "--out", str(tmp_path / "rep")]):
+        code, out, err = cli(*args, "--results", str(res))
+        assert code == 0 and "Traceback" not in err, (args, err)

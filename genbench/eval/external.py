@@ -327,7 +327,8 @@ def _check_output(x: Tensor) -> None:
     if not x.is_floating_point():
         raise GenbenchError(f"the generator returned {x.dtype} images, not floating-point images in [-1, 1]")
     if not torch.isfinite(x).all():
-        raise GenbenchError("the generator returned values that are not finite numbers (NaN or inf) in a batch")
+        raise GenbenchError("the generator returned values that are not finite numbers (NaN or inf) in a batch; every "
+                            "batch must be finite images in [-1, 1]")
     lo, hi = x.min().item(), x.max().item()
     if lo < -1 - RANGE_TOLERANCE or hi > 1 + RANGE_TOLERANCE:
         raise GenbenchError(f"the generator returned values in [{lo:.4g}, {hi:.4g}], not images in [-1, 1]; map its "

@@ -173,7 +173,10 @@ def _score(plan: RunPlan, cell: Cell, model: GenerativeModel, data: LoadedData, 
             _replace(folder, plan.fresh)
         previous = evaluation.previous_results(folder, fresh=True) if same else RunResults()
         folder.write_config(config)
-        _save_samples(model, folder.file(SAMPLES))
+        try:
+            _save_samples(model, folder.file(SAMPLES))
+        except GenbenchError as exc:  # a batch beyond the probe's two images that is not images in [-1, 1]
+            raise GenbenchError(f"{source.kind} {source.path} cannot be scored: {exc}.") from None
         base = evaluation.base_record(plan, cell, config, step=0)
         records = evaluation.evaluate_cell(plan, cell, model, data, base, previous, echo)
         folder.write_results(RunResults(evaluation.run_meta(base, "finished", source=source), records))
