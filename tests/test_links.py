@@ -141,3 +141,23 @@ def test_a_cache_planted_as_a_link_is_neither_read_nor_written_through(tmp_path)
         again, info = reference_features(extractor, images, 6, cache)
     assert info["cache"] == "off" and np.array_equal(again, feats)  # computed, not the planted zeros
     assert (cache / "features" / f"{key}.npz").is_symlink() and np.load(planted)["features"].sum() == 0
+
+
+def test_eval_and_compare_meet_planted_links_the_same_way(cli, shared, tmp_path):
+    res, precious = shared
+    npz = tmp_path / "imgs.npz"
+    np.savez(npz, x=np.random.default_rng(0).integers(0, 256, (16, 16, 16, 3), dtype=np.uint8))
+    row = res / "shapes" / "theirs" / "tiny-seed0"
+    row.mkdir(parents=True)
+    (row / ".lock").symlink_to(precious)  # eval: a planted lock is refused, never truncated
+    refused(*cli("eval", "--images", str(npz), "--name", "theirs", "--results", str(res), "--preset", "tiny",
+                 "--device", "cpu", "--metrics", "swd"),
+            ".lock", "symbolic link")
+    assert precious.read_text() == "keep me\n"
+    other = res / "shapes" / "dcgan" / "tiny-seed0"
+    other.mkdir(parents=True)
+    (other / "results.json").symlink_to(res.joinpath(*RUN, "results.json"))  # compare: not read through
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code, out, err = cli("compare", "vae", "dcgan", "--dataset", "shapes", "--results", str(res))
+    assert code == 2 and any("symbolic link" in str(w.message) for w in caught)
