@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from genbench.errors import GenbenchError
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
@@ -111,6 +113,13 @@ def links_below(root: str | os.PathLike, path: str | os.PathLike) -> list[Path]:
     except ValueError:
         return [path] if path.is_symlink() else []
     return [p for p in (root.joinpath(*parts[:i + 1]) for i in range(len(parts))) if p.is_symlink()]
+
+
+def link_refused(link: Path, option: str) -> GenbenchError:
+    """The one sentence for a link where genbench would read or write a results folder's file: name the link and
+    its target, and the fix (remove it, or pass another ``option``)."""
+    return GenbenchError(f"{link} is a symbolic link (to {os.readlink(link)}); genbench reads and writes no file "
+                         f"through a link in a results folder: remove it, or pass another {option}.")
 
 
 def cache_path(cache_dir: str | os.PathLike | None, *parts: str) -> Path | None:

@@ -15,7 +15,6 @@ import base64
 import html
 import io
 import math
-import os
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -30,7 +29,7 @@ import genbench
 from genbench import registry
 from genbench.api import capabilities
 from genbench.errors import GenbenchError
-from genbench.io import atomic_path, path_problem, safe_name, write_text
+from genbench.io import atomic_path, link_refused, path_problem, safe_name, write_text
 from genbench.present.overview import build_overviews, fit_width
 from genbench.present.tables import Table, build_table, mark, md_text, metric_order, render, valueless
 from genbench.run.validate import check_writable
@@ -432,9 +431,7 @@ def write_report(results: Path | str, out: Path | str | None = None,
     (default OUT: RESULTS/report); ``figure_seeds`` as in :func:`collect`. Returns the two paths."""
     out = Path(out) if out is not None else _results_folder(results) / "report"
     if out.is_symlink() or (out / IMAGES).is_symlink():
-        link = out if out.is_symlink() else out / IMAGES
-        raise GenbenchError(f"{link} is a symbolic link (to {os.readlink(link)}); genbench never writes through a "
-                            f"link: remove it, or pass another --out.")
+        raise link_refused(out if out.is_symlink() else out / IMAGES, "--out")
     check_writable(out, "--out", "Report folder")
     rep = collect(results, figure_seeds)
     stamp = now()

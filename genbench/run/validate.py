@@ -24,6 +24,7 @@ import torch
 
 from genbench.api import DataInfo, GenerativeModel, ImageSet, Metric, ModelConfig, Weights, interface_problem
 from genbench.errors import GenbenchError
+from genbench.io import link_refused
 from genbench.rng import rng_restored
 
 MIN_TRAIN_IMAGES = 16  # fewer cannot fill a batch of the tiny preset or give feature statistics a covariance
@@ -38,8 +39,7 @@ def check_results_folder(results: Path) -> None:
     check_writable(results, "--results", "Results folder")
     cache = Path(results) / CACHE
     if cache.is_symlink():
-        raise GenbenchError(f"{cache} is a symbolic link (to {os.readlink(cache)}); genbench never writes through "
-                            f"a link in a results folder: remove it, or pass another --results.")
+        raise link_refused(cache, "--results")
 
 
 def check_writable(folder: Path, option: str, what: str = "Folder") -> None:

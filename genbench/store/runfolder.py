@@ -34,7 +34,7 @@ import torch
 from genbench import registry
 from genbench.api import DataInfo, Dataset, GenerativeModel, ImageSet
 from genbench.errors import GenbenchError
-from genbench.io import append_text, atomic_path, links_below, read_json, write_json
+from genbench.io import append_text, atomic_path, link_refused, links_below, read_json, write_json
 from genbench.rng import STATE_TYPES
 from genbench.store.lock import LOCK_FILE, run_lock
 from genbench.store.records import Record, RunResults, records_frame
@@ -62,8 +62,7 @@ class RunFolder:
     def _not_a_link(self, name: str) -> None:
         """Refuse to read ``name`` through a link (what it would read lies outside the results folder)."""
         if self.file(name).is_symlink():
-            raise GenbenchError(f"{self.file(name)} is a symbolic link (to {os.readlink(self.file(name))}); genbench "
-                                f"reads and writes no file through a link in a results folder: remove it.")
+            raise link_refused(self.file(name), "--results")
 
     def refuse_links(self) -> None:
         """Before anything is written here: none of the folders between the results folder and this one, and
@@ -72,8 +71,7 @@ class RunFolder:
         links = links_below(self.root if self.root is not None else self.path.parent, self.path)
         links += [self.file(n) for n in (*WRITTEN, LOCK_FILE) if self.file(n).is_symlink()]
         if links:
-            raise GenbenchError(f"{links[0]} is a symbolic link (to {os.readlink(links[0])}); genbench never "
-                                f"writes through a link in a results folder: remove it, or pass another --results.")
+            raise link_refused(links[0], "--results")
 
     def __str__(self) -> str:
         return str(self.path)
