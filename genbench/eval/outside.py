@@ -67,6 +67,10 @@ class EvalOptions:
     layout: str | None = None  # 'nchw' or 'nhwc' where the array's shape fits both
     run: RunOptions = field(default_factory=lambda: RunOptions(None, progress=False))
 
+    @property
+    def conventions(self) -> Conventions:
+        return Conventions(self.value_range, self.layout)
+
     @classmethod
     def of(cls, **options: Any) -> EvalOptions:
         """From flat options (the command line's, ``genbench.evaluate``'s keywords): each to its own field, or
@@ -118,16 +122,16 @@ NAME_RULE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # a row name is a fo
 
 def _row_name(o: EvalOptions) -> str:
     """``--name``, which must follow ``NAME_RULE`` (one sentence otherwise), or a name made from the source: the
-    images' file or folder name as it resolves (``.`` and ``a/b/..`` name their real folder), reduced to the
-    rule's characters."""
+    images' file or folder name, the path made absolute lexically (``.`` and ``a/b/..`` name the folder they
+    mean), reduced to the rule's characters."""
     if o.name is not None:
         if not NAME_RULE.fullmatch(o.name):
             raise GenbenchError(f"--name {printable(o.name)!r} is not a row name; use letters, digits, '.', '_' and "
                                 f"'-' (starting with a letter or digit, at most 64), e.g. --name mygan.")
         return o.name
-    fallback = "images" if o.images is not None else "generator"
     if o.real:
         return f"real-{o.real}"
+    fallback = "images" if o.images is not None else "generator"
     given = o.images if o.images is not None else o.generator
     if not isinstance(given, (str, Path)):
         return fallback
@@ -146,10 +150,10 @@ def _model(o: EvalOptions, data: LoadedData, size: int) -> tuple[GenerativeModel
                                 f"calibration row to score.")
         images, source = split.images, Provenance("real", f"{dataset}:{o.real}", 0, "")
     elif isinstance(o.images, (str, Path)):
-        images, source = read_images(o.images, size, o.key, Conventions(o.value_range, o.layout))
+        images, source = read_images(o.images, size, o.key, o.conventions)
     elif o.images is not None:
         arr = o.images.numpy() if isinstance(o.images, torch.Tensor) else np.asarray(o.images)
-        images = fit_array(arr, size, "the images", Conventions(o.value_range, o.layout))
+        images = fit_array(arr, size, "the images", o.conventions)
         source = Provenance("array", "(in memory)", len(images), array_sha256(images))
     elif isinstance(o.generator, torch.nn.Module):
         model = ScriptedGenerator(o.generator.eval(), o.latent_dim, info, o.n)

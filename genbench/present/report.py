@@ -36,6 +36,7 @@ from genbench.run.validate import check_writable
 from genbench.store.records import arrow, now
 from genbench.store.runconfig import RunConfig
 from genbench.store.runfolder import (
+    CACHE,
     CHECKPOINT,
     CONFIG,
     RECONSTRUCTIONS,
@@ -288,7 +289,7 @@ def collect(results: Path | str, figure_seeds: list[int] | None = None) -> Repor
     data: dict = {}  # each dataset's images, loaded once for every run's nearest-training strip
     for folder, cfg in sorted(configs, key=key):
         runs.setdefault(f"{cfg.dataset} · {cfg.preset}", []).append(
-            _run_section(folder, cfg, results / ".cache", data))
+            _run_section(folder, cfg, results / CACHE, data))
     return Report(results, overviews, paper, runs, figure_seeds)
 
 

@@ -29,7 +29,7 @@ from genbench.run.config import RunSettings, load_toml, resolve
 from genbench.run.trainer import Schedule
 from genbench.run.validate import check_results_folder, check_weights
 from genbench.store.runconfig import RunConfig
-from genbench.store.runfolder import ERROR_LOG, RunFolder
+from genbench.store.runfolder import CACHE, ERROR_LOG, RunFolder
 
 DEFAULT_RESULTS = Path("results")
 SEED_LIMIT = 2**32  # NumPy seeds 0..2**32-1: a larger seed would repeat a smaller one's random numbers
@@ -126,7 +126,7 @@ class RunPlan:
     def eval_settings(self, cell: Cell | None = None) -> EvalSettings:
         """The evaluation's settings: samples per metric, the results folder's cache, the cell's error log."""
         s = self.settings
-        return EvalSettings(s.n_eval, s.n_fid, self.results / ".cache",
+        return EvalSettings(s.n_eval, s.n_fid, self.results / CACHE,
                             self.folder(cell).file(ERROR_LOG) if cell is not None else None, self.networks)
 
     def run_config(self, cell: Cell) -> RunConfig:

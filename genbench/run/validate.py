@@ -26,11 +26,9 @@ from genbench.api import DataInfo, GenerativeModel, ImageSet, Metric, ModelConfi
 from genbench.errors import GenbenchError
 from genbench.io import link_refused
 from genbench.rng import rng_restored
+from genbench.store.runfolder import CACHE
 
 MIN_TRAIN_IMAGES = 16  # fewer cannot fill a batch of the tiny preset or give feature statistics a covariance
-
-
-CACHE = ".cache"  # the results folder's evaluation cache (features, chance levels)
 
 
 def check_results_folder(results: Path) -> None:

@@ -47,6 +47,7 @@ SAMPLES = "samples.png"
 RECONSTRUCTIONS = "reconstructions.png"
 TRAIN_LOG = "train_log.csv"
 ERROR_LOG = "error.log"
+CACHE = ".cache"  # RESULTS/.cache/: the results folder's evaluation cache (features, chance levels)
 WRITTEN = (CONFIG, CHECKPOINT, RESULTS, SAMPLES, RECONSTRUCTIONS, TRAIN_LOG, ERROR_LOG)  # what genbench writes here
 
 
