@@ -168,7 +168,9 @@ def test_compare_prints_difference_interval_p_seeds_and_samples(results, cli):
     code, out, err = cli("compare", "alpha", "beta", "--results", str(results), "--dataset", "shapes")
     assert code == 0, err
     assert "paired bootstrap" in out and "images 200" in out and "1 / 1" in out and "mse" in out and "swd" in out
-    assert "lfw" not in out and "verdict: a difference shown at the 5% level" in out and "p < 0.005" in out
+    assert "lfw" not in out and "verdict: a difference is shown where its p, Holm-adjusted" in out
+    assert "p < 0.005, Holm-adjusted p ≤ 0.005" in out and "Holm-adjusted p = 0.000491" in out  # bootstrap 0: 1/B
+    assert "(Holm family: 2 tested metrics)" in out
 
 
 def test_compare_with_nothing_to_compare_is_one_sentence_naming_what_exists(results, cli, tmp_path):
