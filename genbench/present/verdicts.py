@@ -197,13 +197,15 @@ class Verdict:
 
 
 def marks_note(verdicts: Sequence[Verdict | None], noun: str = "columns") -> str:
-    """'best marks: 7 of 9 columns tested ...': how many of a table's columns (``noun``: or rows) could be marked
-    best, each at 5 % and not corrected across them, and how many chance marks to expect where nothing differs."""
+    """'best marks: 7 of 9 columns tested, 3 marked ...': how many of a table's columns (``noun``: or rows) could
+    be marked best and how many were, each at 5 % and not corrected across them, and how many chance marks to
+    expect at most where no model truly differs."""
     shown = [v for v in verdicts if v is not None]
     k = sum(v.markable for v in shown)
-    return (f"best marks: {k} of {len(shown)} {noun} tested (best vs runner-up), each at the 5% level, not corrected "
-            f"across {noun}; where no model truly differs expect at most about 0.05·{k} = {ALPHA * k:.2g} chance "
-            f"marks (genbench compare adjusts across metrics: Holm)")
+    marked = sum(bool(v.best) and v.markable for v in shown)
+    return (f"best marks: {k} of {len(shown)} ranked {noun} tested (best vs runner-up), {marked} marked, each at "
+            f"the 5% level, not corrected across {noun}: were no model truly different, expect at most about "
+            f"0.05·{k} = {ALPHA * k:.2g} chance marks (genbench compare adjusts across metrics: Holm)")
 
 
 CALIBRATION_NOTE = ("calibration rows (genbench eval --real: the dataset's own held-out images) show what a "
