@@ -189,6 +189,14 @@ class Verdict:
     best: set[str]
     tied: set[str]
     runner_up: Difference | None  # best against the runner-up
+    others: tuple[Difference, ...] = ()  # best against each other model, runner-up first
+
+    @property
+    def weakest(self) -> Difference | None:
+        """The best's weakest test against the others (an untested one, else the largest p): its p is that of
+        'the best beats every other one' (an intersection-union test); None with no other model."""
+        untested = [t for t in self.others if not t.tested]
+        return (untested or [max(self.others, key=lambda t: t.p_floor)])[0] if self.others else None
 
     @property
     def markable(self) -> bool:
@@ -233,8 +241,8 @@ def decide(cells: dict[str, pd.DataFrame], higher_is_better: bool) -> Verdict:
     within = {m for m, t in tests.items() if not t.significant}
     runner_up = tests[ranked[1]] if len(ranked) > 1 else None
     if within:
-        return Verdict(set(), {top} | within, runner_up)
-    return Verdict({top}, set(), runner_up)
+        return Verdict(set(), {top} | within, runner_up, tuple(tests.values()))
+    return Verdict({top}, set(), runner_up, tuple(tests.values()))
 
 
 # -- genbench compare ----------------------------------------------------------------------------------
