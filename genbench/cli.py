@@ -299,10 +299,11 @@ def _print_tables(df, metrics, fmt, ci=False, models=None):
 @click.option("--dataset", help="Only this dataset (default: every dataset both have).")
 @click.option("--results", "-r", default=str(DEFAULT_RESULTS), show_default=True, type=click.Path())
 def compare(model_a, model_b, metric, dataset, results):
-    """MODEL_A against MODEL_B: the difference, its 95% interval and the test's p-value per metric and dataset."""
+    """MODEL_A against MODEL_B: the difference, its 95% interval and the test's p-value per metric and dataset,
+    raw and Holm-adjusted across the metrics tested within each dataset and preset (the verdict reads the latter)."""
     from rich.markup import escape
 
-    from genbench.present.verdicts import TEST_RULE, fmt
+    from genbench.present.verdicts import COMPARE_FAMILY, HOLM_RULE, fmt
     from genbench.present.verdicts import compare as compare_models
     from genbench.store.records import arrow
     from genbench.store.runfolder import load_records
@@ -314,19 +315,21 @@ def compare(model_a, model_b, metric, dataset, results):
     for c in rows:
         if (c.dataset, c.preset) != group:
             group = (c.dataset, c.preset)
-            console.print(escape(f"{c.dataset} · {c.preset}: {model_a} vs {model_b}"), style="bold", soft_wrap=True)
+            family = max(r.difference.family for r in rows if (r.dataset, r.preset) == group)
+            console.print(escape(f"{c.dataset} · {c.preset}: {model_a} vs {model_b} (Holm family: {family} "
+                                 f"tested metric{'s' * (family != 1)})"), style="bold", soft_wrap=True)
         d, name = c.difference, c.metric + arrow(c.higher_is_better, " ")
         where = f"; each value from {c.samples}" if c.samples else ""
         if d.tested:
             p = d.p_text if d.p_text.startswith("<") else f"= {d.p_text}"
-            test = (f"95% interval [{fmt(d.ci[0])}, {fmt(d.ci[1])}], p {p} ({d.method} on "
+            adj = d.p_adj_text if d.p_adj_text.startswith("≤") else f"= {d.p_adj_text}"
+            test = (f"95% interval [{fmt(d.ci[0])}, {fmt(d.ci[1])}], p {p}, Holm-adjusted p {adj} ({d.method} on "
                     f"{d.seeds[0]} / {d.seeds[1]} seeds{where})")
         else:
             test = f"not tested: {d.why}{where}"
         console.print(escape(f"  {name}: {model_a} {fmt(d.mean_a)}, {model_b} {fmt(d.mean_b)}; "
                              f"{model_a} − {model_b} = {fmt(d.diff)}, {test}: {c.verdict}"), soft_wrap=True)
-    console.print(escape(f"verdict: a difference shown {TEST_RULE}; a bootstrap's p = 2 min(P*(d <= 0), "
-                         f"P*(d >= 0)) over its replicates d"), style="dim", soft_wrap=True)
+    console.print(escape(f"verdict: {HOLM_RULE}; {COMPARE_FAMILY}"), style="dim", soft_wrap=True)
 
 
 @cli.command()

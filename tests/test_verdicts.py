@@ -145,6 +145,17 @@ def test_every_format_states_the_rule_and_level_and_marks_ties(results):
     assert r"10.00 $\pm$ 4.00 $\approx$" in render(build_table(df, "swd"), "latex")
 
 
+def test_every_table_says_how_many_columns_it_tested_for_a_best_mark(results):
+    df = load_records(results)
+    shapes = {t.title: t for t in build_overviews(df)}["shapes · small"]
+    assert ("best marks: 2 of 2 ranked columns tested (best vs runner-up), 2 marked, each at the 5% level, not "
+            "corrected across columns: were no model truly different, expect at most about 0.05·2 = 0.1 chance "
+            "marks") in "\n".join(shapes.notes)
+    paper = build_table(df, "swd")
+    assert any(n.startswith("best marks: 2 of 2 ranked rows tested (best vs runner-up), 1 marked") for n in paper.notes)
+    assert "best marks" not in "\n".join(build_table(df.assign(higher_is_better=None), "swd").notes)  # descriptive
+
+
 def test_intervals_in_cells_on_request(results):
     df = load_records(results)
     t = build_table(df, "swd", ci=True)
@@ -168,7 +179,9 @@ def test_compare_prints_difference_interval_p_seeds_and_samples(results, cli):
     code, out, err = cli("compare", "alpha", "beta", "--results", str(results), "--dataset", "shapes")
     assert code == 0, err
     assert "paired bootstrap" in out and "images 200" in out and "1 / 1" in out and "mse" in out and "swd" in out
-    assert "lfw" not in out and "verdict: a difference shown at the 5% level" in out and "p < 0.005" in out
+    assert "lfw" not in out and "verdict: a difference is shown where its p, Holm-adjusted" in out
+    assert "p < 0.005, Holm-adjusted p ≤ 0.005" in out and "Holm-adjusted p = 0.000491" in out  # bootstrap 0: 1/B
+    assert "(Holm family: 2 tested metrics)" in out
 
 
 def test_compare_with_nothing_to_compare_is_one_sentence_naming_what_exists(results, cli, tmp_path):

@@ -33,6 +33,7 @@ def build_overview(df: pd.DataFrame, metrics: list[str] | None = None,
     shown = [m for m in order if m not in empty]
     t = Table("model", None, rows, [], {}, title=f"{dataset} · {preset}", corner="model")
     seeds: list[int] = []
+    judged = []
     for metric in shown:
         d = df[df["metric"] == metric]
         hib = direction(d)
@@ -41,10 +42,11 @@ def build_overview(df: pd.DataFrame, metrics: list[str] | None = None,
         col = build_column(d, rows, set(inapplicable(df, d)["model"]), hib, ci)  # one value alone is not "the best"
         t.place(col, column=name)
         seeds += col.seeds.values()
+        judged.append(col.verdict)
     seed_range = "0" if not seeds else str(min(seeds)) if min(seeds) == max(seeds) else f"{min(seeds)}–{max(seeds)}"
     t.notes.append(f"{arrow(True)} higher / {arrow(False)} lower is better; mean ± std over seeds ({seed_range} per "
                    "cell)")
-    t.notes.append(verdicts.RULE)
+    t.notes += [verdicts.RULE, verdicts.marks_note(judged)]
     t.notes += notes(valued(df[df["metric"].isin(shown)]), shown, ci, verdicts.is_calibration(df), empty=empty)
     return t
 

@@ -264,9 +264,11 @@ def build_table(df: pd.DataFrame, metric: str, ci: bool = False, models: list[st
     models = evaluated if models is None else [m for m in models if m in evaluated]
     na = inapplicable(df, d)
     t = Table(metric, hib, rows, models + ([] if hib is None else ["Δ"]), {})
+    judged = []
     for r in rows:
         col = build_column(d[d["row"] == r], models, set(na.loc[na["row"] == r, "model"]), hib, ci, lone=True)
         t.place(col, row=r)
+        judged.append(col.verdict)
         if col.verdict is not None:
             t.cells[(r, "Δ")] = _delta(col.verdict.runner_up)
     seeds = d.groupby(["row", "model"])["seed"].nunique()
@@ -274,7 +276,7 @@ def build_table(df: pd.DataFrame, metric: str, ci: bool = False, models: list[st
               f"{'higher' if hib else 'lower'} is better; Δ = best vs runner-up")
     t.notes.append(f"{better}; seeds per cell: {seeds.min()}–{seeds.max()}" if len(seeds) else better)
     if hib is not None:
-        t.notes.append(verdicts.RULE)
+        t.notes += [verdicts.RULE, verdicts.marks_note(judged, "rows")]
     calibration = any(verdicts.is_calibration(d[d["model"] == m]) for m in models)
     t.notes += notes(valued(d), [metric], ci, calibration, by="row" if len(rows) > 1 else None)
     return t

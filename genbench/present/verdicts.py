@@ -17,14 +17,24 @@ runner-up); otherwise the best and each model not shown to differ from it are ma
 The Δ column of the paper layout says "(within noise)" when best vs runner-up is not shown to differ.
 
 Only two models are compared at a time, best against each other one; no correction for the several
-comparisons is made, which can only turn a mark into a tie, never the reverse.
+comparisons within a column is needed, since a best mark needs every one of them to pass (an intersection-union
+test), and more comparisons can only turn a mark into a tie, never the reverse. Across columns the marks are not
+corrected: each column is tested at 5 % on its own, so a cell's mark does not depend on which other columns are
+shown, and every table's notes say how many columns could be marked and how many chance marks to expect at most
+(``marks_note``).
+
+Many metrics at once (``genbench compare``, benchmarks/paper_claims.py): the p-values of one family are adjusted
+by Holm's step-down method (``holm``; Holm 1979), which holds the chance of any false "better" in the family at
+5 %, and the verdict is made on the adjusted p (``adjust``). In ``compare`` the family is the metrics compared
+within one (dataset, preset) group that have a test (descriptive metrics included; untested ones left out).
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -38,6 +48,13 @@ LEVEL = 1 - ALPHA
 TIED = "≈"
 TEST_RULE = ("at the 5% level (2+ seeds each: Welch's t-test on the per-seed values; 1 seed each: the 95% bootstrap "
              "interval of the difference, paired on shared real samples, excludes 0)")
+HOLM_RULE = ("a difference is shown where its p, Holm-adjusted (Holm 1979) across its family, is below 5% (the raw p "
+             "beside it; the 95% intervals are each test's own, unadjusted); each p from Welch's t-test on the "
+             "per-seed values (2+ seeds each) or, 1 seed each, from the difference's bootstrap replicates d, paired "
+             "on shared real samples: 2 min(P*(d <= 0), P*(d >= 0)), entered as at least 1/B, the bootstrap's "
+             "resolution")
+COMPARE_FAMILY = ("family: the metrics compared within one dataset and preset that have a test (descriptive ones "
+                  "included, untested ones left out; --metric narrows it to that one metric)")
 RULE = (f"best marked only where it beats every other model {TEST_RULE}; {TIED} = tied leaders, not shown to "
         "differ from the best")
 
@@ -56,6 +73,8 @@ class Difference:
     seeds: tuple[int, int]
     why: str = ""  # why there is no test
     replicates: int = 0  # bootstrap replicates differenced (one seed each)
+    p_adj: float | None = None  # Holm-adjusted across its family (``adjust``); None: not adjusted
+    family: int = 0  # how many tests the family held (``adjust``); 0: not adjusted
 
     @property
     def p_text(self) -> str:
@@ -67,6 +86,20 @@ class Difference:
         return fmt(self.p)
 
     @property
+    def p_floor(self) -> float | None:
+        """The p that enters Holm: a bootstrap's 0 as 1/B, the least its B replicates can tell apart from 0."""
+        if self.p is None or not self.tested or not math.isfinite(self.p):
+            return None
+        return max(self.p, 1 / self.replicates) if self.replicates else self.p
+
+    @property
+    def p_adj_text(self) -> str:
+        """The adjusted p at 3 significant digits; '≤' where a bootstrap's 0 entered as 1/B (an upper bound)."""
+        if self.p_adj is None:
+            return "—"
+        return ("≤ " if self.p == 0 and self.replicates else "") + fmt(self.p_adj)
+
+    @property
     def diff(self) -> float:
         return self.mean_a - self.mean_b
 
@@ -76,9 +109,12 @@ class Difference:
 
     @property
     def significant(self) -> bool:
-        """Shown to differ at ``ALPHA``: Welch's p below it, or the bootstrap interval excluding 0."""
+        """Shown to differ at ``ALPHA``: once adjusted (``adjust``), the Holm-adjusted p below it; else Welch's p
+        below it, or the bootstrap interval excluding 0."""
         if not self.tested:
             return False
+        if self.p_adj is not None:
+            return self.p_adj < ALPHA
         if self.method == "Welch's t":
             return self.p is not None and self.p < ALPHA
         return self.ci[0] > 0 or self.ci[1] < 0
@@ -125,6 +161,27 @@ def difference(a: str, ga: pd.DataFrame, b: str, gb: pd.DataFrame) -> Difference
                           f"the bootstrap 1 each")
 
 
+def holm(pvalues: Sequence[float | None]) -> list[float | None]:
+    """Holm's (1979) step-down adjustment of ``pvalues``, in their order: the i-th smallest of the m p-values
+    becomes max over j <= i of (m - j + 1) p_(j), capped at 1 (as statsmodels' multipletests(method='holm')).
+    None or NaN (a metric without a test) is left out of the family and stays None; m counts the rest."""
+    kept = [i for i, p in enumerate(pvalues) if p is not None and not math.isnan(p)]
+    out: list[float | None] = [None] * len(pvalues)
+    running = 0.0
+    for rank, i in enumerate(sorted(kept, key=lambda i: pvalues[i])):
+        running = max(running, min(1.0, (len(kept) - rank) * float(pvalues[i])))
+        out[i] = running
+    return out
+
+
+def adjust(tests: Sequence[Difference]) -> list[Difference]:
+    """``tests`` as one family: each tested one with its Holm-adjusted p (``p_adj``, from ``p_floor``) and the
+    family's size, so that ``significant`` reads the adjusted p; untested ones are left out and unchanged."""
+    adjusted = holm([t.p_floor for t in tests])
+    size = sum(p is not None for p in adjusted)
+    return [t if q is None else replace(t, p_adj=q, family=size) for t, q in zip(tests, adjusted, strict=True)]
+
+
 @dataclass
 class Verdict:
     """One column's marks: ``best`` (one model, shown better than every other) or ``tied`` leaders."""
@@ -132,6 +189,31 @@ class Verdict:
     best: set[str]
     tied: set[str]
     runner_up: Difference | None  # best against the runner-up
+    others: tuple[Difference, ...] = ()  # best against each other model, runner-up first
+
+    @property
+    def weakest(self) -> Difference | None:
+        """The best's weakest test against the others (an untested one, else the largest p): its p is that of
+        'the best beats every other one' (an intersection-union test); None with no other model."""
+        untested = [t for t in self.others if not t.tested]
+        return (untested or [max(self.others, key=lambda t: t.p_floor)])[0] if self.others else None
+
+    @property
+    def markable(self) -> bool:
+        """Whether a best mark could have been made: the best was tested against the runner-up."""
+        return self.runner_up is not None and self.runner_up.tested
+
+
+def marks_note(verdicts: Sequence[Verdict | None], noun: str = "columns") -> str:
+    """'best marks: 7 of 9 columns tested, 3 marked ...': how many of a table's columns (``noun``: or rows) could
+    be marked best and how many were, each at 5 % and not corrected across them, and how many chance marks to
+    expect at most where no model truly differs."""
+    shown = [v for v in verdicts if v is not None]
+    k = sum(v.markable for v in shown)
+    marked = sum(bool(v.best) and v.markable for v in shown)
+    return (f"best marks: {k} of {len(shown)} ranked {noun} tested (best vs runner-up), {marked} marked, each at "
+            f"the 5% level, not corrected across {noun}: were no model truly different, expect at most about "
+            f"0.05·{k} = {ALPHA * k:.2g} chance marks (genbench compare adjusts across metrics: Holm)")
 
 
 CALIBRATION_NOTE = ("calibration rows (genbench eval --real: the dataset's own held-out images) show what a "
@@ -159,8 +241,8 @@ def decide(cells: dict[str, pd.DataFrame], higher_is_better: bool) -> Verdict:
     within = {m for m, t in tests.items() if not t.significant}
     runner_up = tests[ranked[1]] if len(ranked) > 1 else None
     if within:
-        return Verdict(set(), {top} | within, runner_up)
-    return Verdict({top}, set(), runner_up)
+        return Verdict(set(), {top} | within, runner_up, tuple(tests.values()))
+    return Verdict({top}, set(), runner_up, tuple(tests.values()))
 
 
 # -- genbench compare ----------------------------------------------------------------------------------
@@ -199,8 +281,9 @@ def _samples(g: pd.DataFrame) -> str:
 def compare(df: pd.DataFrame, a: str, b: str, metric: str | None = None,
             dataset: str | None = None) -> list[Comparison]:
     """Model ``a`` against ``b`` on every metric (or ``metric``) and dataset (or ``dataset``) where both have
-    values, by the rule's test. Raises a one-sentence GenbenchError naming what exists when a model, metric or
-    dataset has no records, or the two share nothing."""
+    values, by the rule's test, each p Holm-adjusted within its (dataset, preset) group (``holm_by_group``).
+    Raises a one-sentence GenbenchError naming what exists when a model, metric or dataset has no records, or
+    the two share nothing."""
     if df.empty:
         raise GenbenchError("No records to compare; run `genbench run` first.")
     for m in (a, b):
@@ -243,6 +326,18 @@ def compare(df: pd.DataFrame, a: str, b: str, metric: str | None = None,
         raise GenbenchError(f"'{a}' and '{b}' share no metric with values on the same dataset and preset; "
                             + "; ".join(f"'{m}' has {_names(h, 'metric')} on {_names(h, 'dataset')}"
                                         for m, h in have.items()) + ".")
+    return holm_by_group(out)
+
+
+def holm_by_group(rows: list[Comparison]) -> list[Comparison]:
+    """``rows`` with each difference Holm-adjusted within its family: the rows of one (dataset, preset)."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for i, c in enumerate(rows):
+        groups.setdefault((c.dataset, c.preset), []).append(i)
+    out = list(rows)
+    for members in groups.values():
+        for i, t in zip(members, adjust([rows[i].difference for i in members]), strict=True):
+            out[i] = replace(rows[i], difference=t)
     return out
 
 
