@@ -388,6 +388,74 @@ class Score:
 INCEPTION = "inception"  # pytorch-fid's InceptionV3: the network FID, KID, IS and prdc are defined in
 UNVERIFIED_SUFFIX = "_unverified"
 
+# -- feature spaces ---------------------------------------------------------------------------------------
+# A metric computed in a feature space is named ``<stem>_<space>`` (``fd_dinov2``, ``kid_effnet``,
+# ``precision_clip``), as dgm-eval and EDM2 name FD_DINOv2; the names the field (and genbench before it had
+# spaces) already gives some pairs are kept: FID is ``fd`` in Inception, KID ``kid``, and so on.
+LEGACY_NAMES = {("fd", INCEPTION): "fid", ("kid", INCEPTION): "kid", ("prdc", INCEPTION): "prdc",
+                ("precision", INCEPTION): "precision", ("recall", INCEPTION): "recall",
+                ("density", INCEPTION): "density", ("coverage", INCEPTION): "coverage",
+                ("copying", "rand"): "copying", ("cmmd", "clip"): "cmmd"}
+
+
+def space_name(stem: str, space: str) -> str:
+    """The name of statistic ``stem`` computed in feature space ``space``: ``fd_dinov2``, or the field's own
+    name where it has one (``fid`` for ``fd`` in Inception, ``cmmd`` for ``cmmd`` in CLIP)."""
+    return LEGACY_NAMES.get((stem, space), f"{stem}_{space}")
+
+
+@dataclass(frozen=True)
+class WeightsFile:
+    """A published weights file a feature space is built from. ``sha256`` is the pinned hash (a prefix is
+    accepted where the publisher pins only one, as torch hub file names do; None where the publisher pins none:
+    the file's hash is then recorded but cannot be checked); ``url`` the official source (None: not
+    downloadable, e.g. shipped by a package); ``package`` where an installed package ships it
+    (``"module:relative/path"``)."""
+
+    file: str
+    sha256: str | None
+    url: str | None = None
+    licence: str = ""
+    package: str | None = None
+    size: int | None = None  # bytes, when published (shown before a download)
+
+
+class FeatureSpace:
+    """Base for feature-space plugins (entry-point group ``genbench.spaces``): a network that maps images to
+    feature vectors, its preprocessing and its weights. Every metric family that takes a space (FD, KID,
+    precision/recall/density/coverage, the copying test, CMMD, FD∞, AuthPct) is computed in every installed
+    space, named by ``space_name``. ``build(path)`` returns a module taking images in [0, 1], (B, 3, H, W) at
+    their own size, and returning (B, ``dims``) features: the preprocessing (resize, normalisation) is inside it
+    and described by ``preprocessing``. ``missing()`` says what must be installed when the library it is built
+    with is absent (None when nothing is missing)."""
+
+    name: ClassVar[str] = ""
+    network: ClassVar[str] = ""  # the network in words: architecture, training data, which layer or token
+    dims: ClassVar[int] = 0
+    preprocessing: ClassVar[dict[str, str]] = {}  # resize (mode and size), normalisation, the layer read
+    weights: ClassVar[WeightsFile | None] = None  # None: the weights ship with genbench itself
+    comparable: ClassVar[str] = ""  # which published numbers its values compare with ("nothing published")
+    batch_size: ClassVar[int] = 50
+    rank: ClassVar[int] = 60  # where its columns go after each family's first (inception 0, rand 30)
+
+    def missing(self) -> str | None:
+        return None
+
+    def known_paths(self) -> list[tuple[Path, str]]:
+        """Other places the weights file may already be (e.g. the torch hub cache), as (path, where)."""
+        return []
+
+    def identity(self, weights: Weights) -> dict[str, Any]:
+        """What the features depend on, for protocol ids: the space, network, preprocessing and weights hash."""
+        out: dict[str, Any] = {"space": self.name, "network": self.network, **self.preprocessing,
+                               "weights_sha256": weights.sha256 or f"unavailable: {weights.reason}"}
+        if weights.sha256 and not weights.verified:
+            out["weights_verified"] = False
+        return out
+
+    def build(self, path: Path | None) -> torch.nn.Module:
+        raise NotImplementedError
+
 
 @dataclass(frozen=True)
 class Weights:
@@ -473,6 +541,22 @@ class Metric:
     rank: ClassVar[int | None] = None
     higher_is_better: ClassVar[bool | None] = False
     version: ClassVar[int] = 1
+    # A family computed in every feature space (FD, KID, ...) sets ``family`` (its stem, e.g. "fd") and, when it
+    # writes several statistics, their ``stems``; the registry makes one metric per installed space
+    # (``in_space``), named ``space_name(family, space)``, and sets ``space``.
+    family: ClassVar[str] = ""
+    stems: ClassVar[tuple[str, ...]] = ()
+    space: ClassVar[str | None] = None
+
+    @classmethod
+    def in_space(cls, space: type[FeatureSpace]) -> type[Metric]:
+        """This family's metric in feature space ``space``: its name and columns follow ``space_name``, its
+        columns go ``space.rank`` places after the family's (``fid`` 10, ``fd_rand`` 40)."""
+        columns = tuple(space_name(stem, space.name) for stem in (cls.stems or (cls.family,)))
+        return type(f"{cls.__name__}[{space.name}]", (cls,),
+                    {"space": space.name, "name": space_name(cls.family, space.name), "columns": columns,
+                     "rank": None if cls.rank is None else cls.rank + space.rank,
+                     "__module__": cls.__module__, "__doc__": cls.__doc__})
 
     def applies(self, model: GenerativeModel) -> bool:
         return self.requires <= capabilities(model)

@@ -16,7 +16,6 @@ from rich.markup import escape
 
 from genbench import registry
 from genbench.errors import GenbenchError
-from genbench.eval.stats import NETWORKS
 from genbench.io import printable
 from genbench.run.config import PRESET_NAMES, parse_sets
 from genbench.run.plan import DEFAULT_RESULTS
@@ -45,7 +44,8 @@ def cli():
 
 @cli.command("list")
 def list_cmd():
-    """Models, datasets and metrics known (built-in and third-party)."""
+    """Models, datasets, metrics and feature spaces known (built-in and third-party), and where each space's
+    weights are."""
     from rich.table import Table
 
     from genbench.api import capabilities
@@ -54,6 +54,11 @@ def list_cmd():
         warnings.simplefilter("ignore")  # problems are listed below instead
         entries = {k: registry.discover(k) for k in registry.KINDS}
     for kind, ents in entries.items():
+        if kind == "spaces":
+            console.print(_spaces_table(ents))
+            continue
+        if kind == "metrics":
+            ents = _one_per_family(ents)
         t = Table(title=kind, title_justify="left")
         t.add_column("name")
         t.add_column("provides" if kind == "models" else "requires" if kind == "metrics" else "")
@@ -78,6 +83,71 @@ def list_cmd():
     problems = [p for k in registry.KINDS for p in registry.problems(k)]
     for p in problems:
         err.print(f"[yellow]warning:[/] {escape(p)}", soft_wrap=True)
+
+
+def _one_per_family(entries: dict) -> dict:
+    """Metric entries with each per-space family shown once, as ``fd_<space>`` (its names say the rest)."""
+    out = {}
+    for name, e in entries.items():
+        if e.ok and e.obj.family:
+            key = f"{e.obj.family}_<space>"
+            out.setdefault(key, registry.Entry(key, e.kind, e.source, e.target, e.obj))
+        else:
+            out[name] = e
+    return out
+
+
+def _spaces_table(entries: dict):
+    """The feature spaces: network, dimension, whether their weights are here (installed, cached, found,
+    downloadable, missing), licence, and what their values compare with."""
+    from rich.table import Table
+
+    from genbench.metrics.core.weights import availability
+
+    t = Table(title="feature spaces (metrics named <stem>_<space>; fid, kid, precision, ... in inception, "
+                    "cmmd in clip, copying in rand)", title_justify="left")
+    for col in ("name", "network", "dims", "weights", "licence", "compares with"):
+        t.add_column(col)
+    for name in sorted(entries):
+        e = entries[name]
+        if not e.ok:
+            t.add_row(f"[red]{escape(name)}[/]", f"[red]failed to load: {escape(e.error)}[/]", "", "", "", "")
+            continue
+        space = e.obj()
+        licence = space.weights.licence if space.weights else ""
+        t.add_row(*(escape(str(v)) for v in (name, space.network, space.dims, availability(space), licence,
+                                             space.comparable)))
+    return t
+
+
+def _weights_files(ctx, param, values) -> dict[str, Path]:
+    """``--weights SPACE=FILE`` (repeatable) -> {space: path}, each space known to the registry."""
+    out: dict[str, Path] = {}
+    for value in values:
+        space, sep, path = value.partition("=")
+        if not (sep and space and path):
+            raise GenbenchError(f"--weights '{value}' is not SPACE=FILE; e.g. --weights "
+                                f"dinov2=dinov2_vitl14_pretrain.pth (`genbench list` shows the spaces).")
+        registry.get_space(space)
+        out[space] = Path(path)
+    return out
+
+
+def _space_options(command):
+    """The options that choose feature spaces and find their weights (run, eval, stats)."""
+    options = [
+        click.option("--features", callback=_names("spaces"),
+                     help="Comma-separated feature spaces for FD, KID, P/R/D/C, copying, CMMD, FD∞ and AuthPct "
+                          "(default: inception and every space whose weights are here; `genbench list`)."),
+        click.option("--weights", "weights", multiple=True, metavar="SPACE=FILE", callback=_weights_files,
+                     help="A feature space's weights file (repeatable), e.g. dinov2=dinov2_vitl14_pretrain.pth."),
+        click.option("--offline", is_flag=True,
+                     help="Never download weights (also GENBENCH_OFFLINE=1); a missing file is named with where "
+                          "to put it."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
 
 
 def _names(kind: str):
@@ -118,7 +188,7 @@ def _shard(ctx, param, value):
 @click.option("--inception-weights", type=click.Path(path_type=Path),
               help="pytorch-fid Inception weights file for FID.")
 @click.option("--allow-unverified-weights", is_flag=True,
-              help="Use an Inception file failing the SHA-256 check; scores are named fid_unverified/kid_unverified.")
+              help="Use a weights file failing the SHA-256 check; scores are named fid_unverified, ...")
 @click.option("--fresh", is_flag=True, help="Start over instead of resuming an existing run folder.")
 @click.option("--no-progress", "progress", is_flag=True, flag_value=False, default=True, help="No progress bar.")
 @click.option("--datasets", callback=_names("datasets"),
@@ -129,6 +199,7 @@ def _shard(ctx, param, value):
 @click.option("--amp", default="none", show_default=True, type=click.Choice(["none", "bf16"]),
               help="Mixed precision for the training passes.")
 @click.option("--compile", is_flag=True, help="torch.compile the generator.")
+@_space_options
 def run(**options):
     """Train and evaluate models on a dataset; records go to RESULTS/<dataset>/<model>/<preset>-seed<S>/."""
     from genbench.run import distributed, signals
@@ -177,8 +248,10 @@ def run(**options):
 @click.option("--data-root", type=click.Path(path_type=Path), help="Folder holding the dataset's files.")
 @click.option("--inception-weights", type=click.Path(path_type=Path),
               help="pytorch-fid Inception weights file for FID, KID, IS and prdc.")
-@click.option("--allow-unverified-weights", is_flag=True, help="Use an Inception file failing the SHA-256 check.")
+@click.option("--allow-unverified-weights", is_flag=True,
+              help="Use a weights file failing the SHA-256 check; scores are named fid_unverified, ...")
 @click.option("--fresh", is_flag=True, help="Replace the scores another source left under the same --name.")
+@_space_options
 def eval_cmd(**options):
     """Score images or a generator made outside genbench: a row NAME beside the trained models."""
     from genbench.eval.outside import EvalOptions, score_outside
@@ -197,24 +270,33 @@ def eval_cmd(**options):
 @click.option("--preset", "-p", default="small", show_default=True, type=click.Choice(PRESET_NAMES))
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The .npz to write (pytorch-fid's format: mu, sigma).")
-@click.option("--network", default="inception", show_default=True, type=click.Choice(NETWORKS),
-              help="inception: pool3 (as FID; needs the verified weights); rand: genbench's random CNN (as fd_rand).")
+@click.option("--features", "space", default="inception", show_default=True,
+              help="The feature space (`genbench list`): inception (as FID; needs its verified weights), rand, "
+                   "effnet, dinov2, clip, ...")
+@click.option("--network", "space", hidden=True, help="Older name of --features.")
 @click.option("--results", "-r", default=str(DEFAULT_RESULTS), show_default=True, type=click.Path(file_okay=False,
               path_type=Path), help="Results folder whose feature cache is used.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--data-root", type=click.Path(path_type=Path), help="Folder holding the dataset's files.")
 @click.option("--inception-weights", type=click.Path(path_type=Path), help="pytorch-fid Inception weights file.")
-def stats(dataset, preset, out, network, results, device, data_root, inception_weights):
-    """Reference statistics of a dataset (the first n training images, as FID's protocol) for other tools."""
+@click.option("--weights", "weights", multiple=True, metavar="SPACE=FILE", callback=_weights_files,
+              help="A feature space's weights file, e.g. dinov2=dinov2_vitl14_pretrain.pth.")
+@click.option("--offline", is_flag=True, help="Never download weights (also GENBENCH_OFFLINE=1).")
+def stats(dataset, preset, out, space, results, device, data_root, inception_weights, weights, offline):
+    """Reference statistics of a dataset (the first n training images, as FID's protocol) in a feature space, for
+    other tools (pytorch-fid's .npz: mu, sigma)."""
     from genbench.eval.stats import reference_stats, stats_plan, write_stats
     from genbench.run.validate import check_writable
 
     registry.get_dataset(dataset)
+    registry.get_space(space)
     check_writable(Path(out).absolute().parent, "--out", "The folder of --out")  # before the work, not after
-    plan = stats_plan(dataset, preset, results, device, data_root=data_root, inception_weights=inception_weights)
-    mu, sigma, protocol = reference_stats(plan, dataset, network, echo=_say)
+    plan = stats_plan(dataset, preset, results, device, data_root=data_root, inception_weights=inception_weights,
+                      features=[space], weights=weights, offline=offline)
+    mu, sigma, protocol = reference_stats(plan, dataset, space, echo=_say)
     write_stats(out, mu, sigma, protocol)
-    _say(f"wrote {out}: mu {mu.shape}, sigma {sigma.shape} from {protocol['n']} {dataset} training images")
+    _say(f"wrote {out}: mu {mu.shape}, sigma {sigma.shape} from {protocol['n']} {dataset} training images "
+         f"in the {space} space")
 
 
 @cli.command()

@@ -1,5 +1,9 @@
-"""Plugin registry: entry-point groups ``genbench.models``, ``genbench.datasets``,
-``genbench.metrics`` plus ``register_model`` for scripts and notebooks.
+"""Plugin registry: entry-point groups ``genbench.models``, ``genbench.datasets``, ``genbench.metrics``,
+``genbench.spaces`` (feature spaces) plus ``register_model`` for scripts and notebooks.
+
+A metric family that takes a feature space (``Metric.family`` set: FD, KID, ...) is registered once and
+listed as one metric per installed space (``Metric.in_space``): ``fd`` becomes ``fid``, ``fd_rand``,
+``fd_effnet``, ``fd_dinov2``, ... A third-party space gets every family, and a third-party family every space.
 
 Built-in plugins come through genbench's own pyproject entry points, the same path a third-party
 package uses. A plugin that fails to import, or a name claimed twice, is reported by name (pluggy's
@@ -14,11 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from genbench.api import Dataset, GenerativeModel, Metric, check_capabilities, check_metric
+from genbench.api import Dataset, FeatureSpace, GenerativeModel, Metric, check_capabilities, check_metric
 from genbench.errors import GenbenchError, did_you_mean
 
-KINDS = {"models": "genbench.models", "datasets": "genbench.datasets", "metrics": "genbench.metrics"}
-BASES = {"models": GenerativeModel, "datasets": Dataset, "metrics": Metric}
+KINDS = {"models": "genbench.models", "datasets": "genbench.datasets", "metrics": "genbench.metrics",
+         "spaces": "genbench.spaces"}
+BASES = {"models": GenerativeModel, "datasets": Dataset, "metrics": Metric, "spaces": FeatureSpace}
 
 
 @dataclass
@@ -57,6 +62,9 @@ def _load(ep: md.EntryPoint, kind: str) -> Entry:
         obj = ep.load()
         _validate(kind, ep.name, obj)
         obj.name = ep.name
+        if kind == "metrics" and obj.family and obj.family != ep.name:
+            raise TypeError(f"is the family '{obj.family}' registered under another name; register it as "
+                            f"'{obj.family}'")
         entry.obj = obj
     except Exception as exc:  # a broken plugin must not break the host
         entry.error = f"{type(exc).__name__}: {exc}".strip()
@@ -95,7 +103,23 @@ def discover(kind: str, refresh: bool = False) -> dict[str, Entry]:
             warnings.warn(p, RuntimeWarning, stacklevel=2)
     merged = dict(_cache[kind])
     merged.update(_manual[kind])
-    return merged
+    return _per_space(merged) if kind == "metrics" else merged
+
+
+def _per_space(entries: dict[str, Entry]) -> dict[str, Entry]:
+    """Metric entries with each family replaced by its metric in every installed space."""
+    spaces = [e.obj for e in discover("spaces").values() if e.ok]
+    out: dict[str, Entry] = {}
+    for name, entry in entries.items():
+        if not (entry.ok and entry.obj.family):
+            out[name] = entry
+            continue
+        for space in spaces:
+            cls = entry.obj.in_space(space)
+            if cls.name not in out:
+                out[cls.name] = Entry(cls.name, "metrics", entry.source, f"{entry.target} in space {space.name}",
+                                      cls)
+    return out
 
 
 SOURCE_PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
@@ -161,6 +185,10 @@ def register_metric(name: str | None = None):
     return register("metrics", name)
 
 
+def register_space(name: str | None = None):
+    return register("spaces", name)
+
+
 def names(kind: str) -> list[str]:
     return sorted(n for n, e in discover(kind).items() if e.ok)
 
@@ -188,6 +216,10 @@ def get_dataset(name: str) -> type[Dataset]:
 
 def get_metric(name: str) -> type[Metric]:
     return get("metrics", name)
+
+
+def get_space(name: str) -> type[FeatureSpace]:
+    return get("spaces", name)
 
 
 def parse_names(kind: str, text: str) -> list[str]:

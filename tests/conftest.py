@@ -29,6 +29,8 @@ def _isolated_home(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(home / ".cache" / "torch"))
     monkeypatch.delenv("GENBENCH_DATA", raising=False)
     monkeypatch.delenv("GENBENCH_INCEPTION_WEIGHTS", raising=False)
+    monkeypatch.delenv("GENBENCH_WEIGHTS_DIR", raising=False)  # the weights cache is under XDG_CACHE_HOME above
+    monkeypatch.setenv("GENBENCH_OFFLINE", "1")  # no test goes online; the download tests serve on localhost
 
 
 @pytest.fixture

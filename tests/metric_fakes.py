@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from threadpoolctl import threadpool_limits
@@ -17,7 +19,8 @@ from genbench.api import (
     UnitRender,
     Weights,
 )
-from genbench.metrics.core.inception import resolve_weights
+from genbench.metrics.core.weights import WeightsPolicy
+from genbench.run.plan import resolve_spaces
 
 
 class FakeGenerator(GenerativeModel):
@@ -81,10 +84,14 @@ def imageset(images01: torch.Tensor, name: str = "fake", split: str = "train") -
 def context(model, train: ImageSet, cache_dir=None, dataset=None, n_eval: int = 64, n_fid=None,
             inception_weights=None, allow_unverified_weights: bool = False, weights: Weights | None = None,
             heldout: ImageSet | None = None) -> EvalContext:
-    """A metric's context as a command builds it: the Inception weights resolved once (as ``--inception-weights``
-    and ``--allow-unverified-weights`` would), unless ``weights`` are given as resolved."""
-    weights = weights or resolve_weights(inception_weights, allow_unverified_weights)
-    settings = EvalSettings(n_eval, n_fid, cache_dir, None, (weights,))
+    """A metric's context as a command builds it: every feature space's weights resolved once (as
+    ``--inception-weights`` and ``--allow-unverified-weights`` would, offline), unless the Inception ``weights``
+    are given as resolved."""
+    explicit = {"inception": Path(inception_weights)} if inception_weights else {}
+    networks = resolve_spaces(WeightsPolicy(explicit, offline=True, allow_unverified=allow_unverified_weights))
+    if weights is not None:
+        networks["inception"] = weights
+    settings = EvalSettings(n_eval, n_fid, cache_dir, None, tuple(networks.values()))
     return EvalContext(model, dataset, train, heldout, torch.device("cpu"), 0, settings)
 
 

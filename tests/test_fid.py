@@ -15,11 +15,8 @@ from torch import nn
 
 from genbench.metrics.core import features, inception, randcnn
 from genbench.metrics.core.weights import WeightsError, hub_checkpoints_dir, sha256_file
-from genbench.metrics.fd_rand import FDRand
-from genbench.metrics.fid import FID
-from genbench.metrics.kid import KID
-from genbench.metrics.kid_rand import KIDRand
 from genbench.metrics.lpips import LPIPS
+from genbench.registry import get_metric
 
 
 def _train(n=12, size=16, seed=0, name="fake"):
@@ -44,12 +41,12 @@ class StubNet(nn.Module):
 
 def test_missing_weights_are_unavailable_with_where_to_put_them():
     model, train = FakeGenerator(), _train()
-    s = FID().compute(context(model, train))[0]
+    s = get_metric("fid")().compute(context(model, train))[0]
     assert s.status == "unavailable" and s.value is None and s.name == "fid"
     assert "pt_inception-2015-12-05-6726825d.pth" in s.note and str(hub_checkpoints_dir()) in s.note
     assert "--inception-weights" in s.note and len(s.note.splitlines()) == 1
-    assert KID().compute(context(model, train))[0].status == "unavailable"
-    assert "unavailable" in FID().protocol(context(model, train))["weights_sha256"]
+    assert get_metric("kid")().compute(context(model, train))[0].status == "unavailable"
+    assert "unavailable" in get_metric("fid")().protocol(context(model, train))["weights_sha256"]
 
 
 @pytest.mark.parametrize("where", ["hub", "hub-fidelity", "env", "option"])
@@ -65,7 +62,7 @@ def test_weights_with_wrong_hash_are_refused(tmp_path, monkeypatch, where):
         inception.locate(opts.get("inception_weights"))
     with pytest.raises(WeightsError):
         inception.load(path)  # the loader itself refuses, not only the lookup
-    s = FID().compute(context(FakeGenerator(), _train(), **opts))[0]
+    s = get_metric("fid")().compute(context(FakeGenerator(), _train(), **opts))[0]
     assert s.status == "unavailable" and s.value is None and "6726825d" in s.note and str(path) in s.note
 
 
@@ -94,17 +91,18 @@ def test_unverified_weights_only_as_fid_unverified_and_reference_cache(tmp_path,
     monkeypatch.setattr(inception, "FIDInception", StubNet)
     model, train, cache = FakeGenerator(), _train(), tmp_path / "cache"
     opts = {"inception_weights": str(bad), "n_fid": 12}
-    assert FID().compute(context(model, train, cache, **opts))[0].status == "unavailable"  # no flag: refused
+    refused = get_metric("fid")().compute(context(model, train, cache, **opts))[0]  # no flag: refused
+    assert refused.status == "unavailable"
     StubNet.calls = 0
-    s = FID().compute(context(model, train, cache, allow_unverified_weights=True, **opts))[0]
+    s = get_metric("fid")().compute(context(model, train, cache, allow_unverified_weights=True, **opts))[0]
     assert s.name == "fid_unverified" and s.status == "warn" and s.value is not None and s.value > 0
     assert "not FID" in s.note and s.extra["weights_sha256"] == sha256_file(bad)
     assert s.extra["reference_cache"] == "miss" and StubNet.calls == 12 + 12
-    proto = FID().protocol(context(model, train, cache, allow_unverified_weights=True, **opts))
+    proto = get_metric("fid")().protocol(context(model, train, cache, allow_unverified_weights=True, **opts))
     assert proto["weights_verified"] is False and proto["weights_sha256"] == sha256_file(bad)
     # second run, same protocol: no real-image features are extracted (generated ones are memoised too)
     StubNet.calls = 0
-    k = KID().compute(context(model, train, cache, allow_unverified_weights=True, **opts))[0]
+    k = get_metric("kid")().compute(context(model, train, cache, allow_unverified_weights=True, **opts))[0]
     assert k.name == "kid_unverified" and k.extra["reference_cache"] == "hit" and StubNet.calls == 0
 
 
@@ -162,14 +160,14 @@ def test_fd_rand_and_kid_rand_separate_shifted_models(tmp_path):
     vals = {}
     for name, m in (("near", near), ("far", far)):
         ctx = context(m, train, tmp_path, n_fid=40)
-        fd = FDRand().compute(ctx)[0]
-        kid = KIDRand().compute(ctx)[0]
+        fd = get_metric("fd_rand")().compute(ctx)[0]
+        kid = get_metric("kid_rand")().compute(ctx)[0]
         assert fd.status == "warn" and "2048" in fd.note  # 40 samples: flagged for the table's dagger
         assert kid.status == "ok" and "not KID" in kid.note
         vals[name] = (fd.value, kid.value)
     assert vals["far"][0] > vals["near"][0] > 0 and vals["far"][1] > vals["near"][1]
-    assert "not Inception" in FDRand().protocol(context(near, train))["network"]
-    assert "NOT FID" in FDRand.description and "NOT KID" in KIDRand.description
+    assert "not Inception" in get_metric("fd_rand")().protocol(context(near, train))["network"]
+    assert get_metric("fd_rand").space == "rand" and get_metric("kid_rand").space == "rand"
 
 
 def test_lpips_unavailable_without_verified_alexnet():

@@ -55,14 +55,15 @@ def load_data(plan: RunPlan, dataset: str, models: list[str], echo: Callable[...
 
 
 def warn_weights(plan: RunPlan) -> None:
-    """One warning per command when the plan's metrics will run without the published Inception weights."""
-    if not any("inception_weights" in m.needs for m in plan.metrics):
-        return
+    """One warning per command and feature space whose metrics will run without its published weights."""
+    used = {m.space or ("inception" if "inception_weights" in m.needs else None) for m in plan.metrics}
     for weights in plan.networks:
+        if weights.network not in used:
+            continue
         if not weights.available:
-            warnings.warn(f"Inception weights unavailable: {weights.reason}", RuntimeWarning, stacklevel=2)
+            warnings.warn(f"{weights.network} weights unavailable: {weights.reason}", RuntimeWarning, stacklevel=2)
         elif not weights.verified:
-            warnings.warn(f"using UNVERIFIED Inception weights {weights.path} (--allow-unverified-weights): "
+            warnings.warn(f"using UNVERIFIED {weights.network} weights {weights.path} (--allow-unverified-weights): "
                           f"{weights.reason}", RuntimeWarning, stacklevel=2)
 
 

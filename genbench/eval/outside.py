@@ -48,7 +48,7 @@ REAL_SPLITS = ("heldout",)
 
 # The options ``genbench eval`` shares with ``genbench run``: fields of RunOptions, typed there once.
 SHARED = ("dataset", "preset", "seed", "results", "metrics", "sets", "device", "data_root", "inception_weights",
-          "allow_unverified_weights", "fresh")
+          "allow_unverified_weights", "fresh", "features", "weights", "offline")
 
 
 @dataclass

@@ -12,29 +12,26 @@ from typing import Any
 
 import numpy as np
 
-from genbench.api import INCEPTION, EvalContext
+from genbench import registry
+from genbench.api import EvalContext
 from genbench.errors import GenbenchError
 from genbench.eval.evaluation import load_data
 from genbench.io import atomic_path
-from genbench.metrics.core import inception
-from genbench.metrics.core.features import reference_features, reference_protocol, sample_count
+from genbench.metrics.core.features import reference_features, reference_protocol, sample_count, space_extractor
 from genbench.metrics.core.frechet import feature_stats
-from genbench.metrics.core.randcnn import RandCNNExtractor
 from genbench.run.plan import RunOptions, RunPlan, make_plan
 
-NETWORKS = ("inception", "rand")  # the feature spaces ``--network`` chooses from
 
-
-def reference_stats(plan: RunPlan, dataset: str, network: str, echo: Callable[..., None] = print
+def reference_stats(plan: RunPlan, dataset: str, space: str, echo: Callable[..., None] = print
                     ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """(mu, sigma, protocol) of the first n training images' features (n as FID's protocol), from the
-    feature cache when it holds them."""
+    """(mu, sigma, protocol) of the first n training images' features in feature space ``space`` (n as FID's
+    protocol), from the feature cache when it holds them."""
     data = load_data(plan, dataset, [], echo)
     ctx = EvalContext(None, data.dataset, data.train, data.heldout, plan.device, 0, plan.eval_settings())
-    weights = ctx.settings.weights(INCEPTION)
-    extractor = RandCNNExtractor(plan.device) if network == "rand" else inception.extractor(weights, plan.device)
-    if network != "rand" and (extractor is None or not weights.verified):
-        raise GenbenchError(f"Inception statistics need the verified weights: {weights.reason}.")
+    weights = ctx.settings.weights(space)
+    extractor = space_extractor(registry.get_space(space)(), weights, plan.device)
+    if extractor is None or not weights.verified:
+        raise GenbenchError(f"{space} statistics need the space's verified weights: {weights.reason}.")
     n = sample_count(ctx)
     feats, _ = reference_features(extractor, data.train, n, ctx.cache_dir)
     mu, sigma = feature_stats(feats)
@@ -48,6 +45,6 @@ def write_stats(path: Path, mu: np.ndarray, sigma: np.ndarray, protocol: dict[st
 
 
 def stats_plan(dataset: str, preset: str, results: Path, device: str, **weights: Any) -> RunPlan:
-    """The plan of ``genbench stats``: nothing to train; ``weights`` are RunOptions' Inception options."""
+    """The plan of ``genbench stats``: nothing to train; ``weights`` are RunOptions' feature-space options."""
     return make_plan(RunOptions(None, dataset=dataset, preset=preset, results=results, device=device,
                                 progress=False, **weights))

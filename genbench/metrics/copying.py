@@ -11,9 +11,9 @@ cell: clearly below 0 = generated samples hug training images (copying), about 0
 above 0 = farther (underfitting; averages of images from different modes land there).
 
 Protocol (the constants of this plugin; the test's own are in the core module):
-- Feature spaces: genbench's frozen random CNN (``copying``, genbench.metrics.core.randcnn: the space of
-  ``fd_rand``; always available) and pytorch-fid's Inception pool3 (``copying_inception``) when verified weights
-  are present (else 'n/a' with the reason; unverified weights are not used here).
+- Feature spaces: every installed one (a family, genbench.api.space_name): ``copying`` in genbench's frozen random
+  CNN (the space of ``fd_rand``; always available, the name it had before genbench had spaces),
+  ``copying_inception``, ``copying_effnet`` (a trained space that needs no download), ``copying_dinov2``, ...
 - T = every training image (not only the ``n_fid`` that FD uses: a copy of an image outside a subset would look
   fresh), P_n = the whole held-out split, Q_m = the ``n_fid`` generated samples that ``fd_rand``/``fid`` embed
   (the same features, memoised: nothing is generated or embedded twice). Training and held-out features are
@@ -42,13 +42,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from genbench.api import INCEPTION, EvalContext, Metric, Score
-from genbench.metrics.core import inception
+from genbench.api import EvalContext, Score
 from genbench.metrics.core.copying import MIN_HELDOUT_PER_CELL, copying_statistic, default_cells
-from genbench.metrics.core.features import generated_features, reference_features, sample_count
-from genbench.metrics.core.randcnn import RandCNNExtractor
-
-FEATURE_SPACES = {"copying": "random CNN", "copying_inception": "Inception pool3"}
+from genbench.metrics.core.features import Extractor, generated_features, reference_features, sample_count
+from genbench.metrics.core.spacemetric import SpaceMetric
 
 
 def floor(heldout_counts: np.ndarray, generated_counts: np.ndarray, weights: np.ndarray, used: np.ndarray) -> float:
@@ -65,14 +62,14 @@ def few_samples_note(n_heldout: int, value_floor: float) -> str:
             f"is out of reach")
 
 
-def copying_score(name: str, ctx: EvalContext, extractor) -> Score:
+def copying_score(name: str, ctx: EvalContext, extractor: Extractor) -> Score:
     """C_T of ``ctx.model`` in ``extractor``'s feature space."""
     train, _ = reference_features(extractor, ctx.train, len(ctx.train), ctx.cache_dir)
     heldout, _ = reference_features(extractor, ctx.heldout, len(ctx.heldout), ctx.cache_dir)
     generated = generated_features(extractor, ctx.model, sample_count(ctx), ctx.seed)
     r = copying_statistic(train, heldout, generated, seed=ctx.seed)
     low = floor(r.heldout_counts, r.generated_counts, r.weights, r.used)
-    extra = {"space": FEATURE_SPACES[name], "n_train": r.n_train, "n_heldout": r.n_heldout,
+    extra = {"n_train": r.n_train, "n_heldout": r.n_heldout,
              "n_generated": r.n_generated, "cells": r.cells, "cells_used": r.cells_used,
              "z": [None if not np.isfinite(z) else round(float(z), 4) for z in r.z],
              "heldout_per_cell": r.heldout_counts.tolist(), "generated_per_cell": r.generated_counts.tolist(),
@@ -81,17 +78,15 @@ def copying_score(name: str, ctx: EvalContext, extractor) -> Score:
         return Score(name, None, "n/a", "no k-means cell holds more than 20 generated samples", None, extra)
     if r.few_samples:
         return Score(name, r.c_t, "warn", few_samples_note(r.n_heldout, low), None, extra)
-    return Score(name, r.c_t, "ok", f"{FEATURE_SPACES[name]} features; < 0 copying, ~0 fine, > 0 underfitting",
-                 None, extra)
+    return Score(name, r.c_t, "ok", "< 0 copying, ~0 fine, > 0 underfitting", None, extra)
 
 
-class Copying(Metric):
+class Copying(SpaceMetric):
     description = "data-copying test C_T (Meehan et al. 2020): < 0 copies training images, ~0 fine, > 0 underfits"
-    requires = frozenset({"generator"})
-    columns = ("copying", "copying_inception")
+    family = "copying"
     rank = 95
     higher_is_better = None
-    version = 1
+    version = 2
 
     def unmet_need(self, ctx: EvalContext) -> str | None:
         if ctx.heldout is None or len(ctx.heldout) < 2:
@@ -99,23 +94,12 @@ class Copying(Metric):
         return None
 
     def protocol(self, ctx: EvalContext) -> dict:
-        weights = ctx.settings.weights(INCEPTION)
         n_heldout = len(ctx.heldout) if ctx.heldout is not None else 0
-        return {"test": "C_T, Meehan et al. 2020", "random_cnn": RandCNNExtractor.identity_for(),
-                "inception": inception.identity(weights) if weights.verified
-                else f"not used: {weights.reason or 'weights failed verification'}",
+        return {"test": "C_T, Meehan et al. 2020", "features": self.feature_space().identity(self.weights(ctx)),
                 "train": "every training image", "n_train": len(ctx.train), "n_heldout": n_heldout,
                 "n_generated": sample_count(ctx), "cells": default_cells(n_heldout, sample_count(ctx)),
                 "kmeans_seed": ctx.seed, "seed": ctx.seed, "dataset": ctx.train.name,
                 "image_size": ctx.train.image_size}
 
-    def compute(self, ctx: EvalContext) -> list[Score]:
-        scores = [copying_score("copying", ctx, RandCNNExtractor(ctx.device))]
-        weights = ctx.settings.weights(INCEPTION)
-        if not weights.verified:  # unverified weights are not used here: no copying_unverified column
-            why = weights.reason if not weights.available else \
-                f"Inception weights failed verification ({weights.reason})"
-            scores.append(Score("copying_inception", None, "n/a", f"{why}; the random-CNN value is 'copying'", None))
-        else:
-            scores.append(copying_score("copying_inception", ctx, inception.extractor(weights, ctx.device)))
-        return scores
+    def scores(self, ctx: EvalContext, extractor: Extractor) -> list[Score]:
+        return [copying_score(self.name, ctx, extractor)]

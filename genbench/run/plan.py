@@ -13,6 +13,7 @@ grid once, the slices differing in size by at most one cell.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,9 +21,11 @@ from typing import Any
 import torch
 
 from genbench import registry
-from genbench.api import EvalSettings, GenerativeModel, Metric, ModelConfig, Weights
+from genbench.api import INCEPTION, EvalSettings, GenerativeModel, Metric, ModelConfig, Weights
 from genbench.errors import GenbenchError
-from genbench.metrics.core.inception import resolve_weights
+from genbench.metrics.core import inception
+from genbench.metrics.core import weights as lookup
+from genbench.metrics.core.weights import WeightsPolicy, offline_from_env
 from genbench.run import distributed
 from genbench.run.accel import Acceleration
 from genbench.run.config import RunSettings, load_toml, resolve
@@ -62,8 +65,11 @@ class RunOptions:
     config_file: Path | None = None
     device: str = "auto"
     data_root: Path | None = None
-    inception_weights: Path | None = None
+    inception_weights: Path | None = None  # = weights["inception"]
     allow_unverified_weights: bool = False
+    features: list[str] | None = None  # feature spaces; None: those available without a download (FEATURES doc)
+    weights: dict[str, Path] = field(default_factory=dict)  # --weights SPACE=FILE
+    offline: bool = False  # never download (also $GENBENCH_OFFLINE)
     fresh: bool = False
     progress: bool = True
     shard: tuple[int, int] = (0, 1)
@@ -150,8 +156,11 @@ def make_plan(options: RunOptions) -> RunPlan:
     datasets = list(dict.fromkeys(o.datasets or [o.dataset]))
     for name in datasets:
         registry.get_dataset(name)
-    metrics = tuple(registry.get_metric(name) for name in (o.metrics if o.metrics is not None
-                                                          else registry.names("metrics")))
+    for name in [*(o.features or []), *o.weights]:
+        registry.get_space(name)
+    policy = weights_policy(o)
+    networks = resolve_spaces(policy)
+    metrics = choose_metrics(o, networks)
     classes = {m: registry.get_model(m) for m in models}
     overrides: dict[str, Any] = dict(o.sets)
     if o.steps is not None:
@@ -160,8 +169,7 @@ def make_plan(options: RunOptions) -> RunPlan:
         overrides["n_train"] = o.limit
     settings, configs = resolve(o.preset, models, classes, load_toml(o.config_file) if o.config_file else None,
                                 overrides)
-    weights = resolve_weights(o.inception_weights, o.allow_unverified_weights)
-    check_weights(metrics, weights, o.metrics is not None)
+    check_weights(metrics, networks, policy.download)
     check_results_folder(Path(o.results))
     device, progress = pick_device(o.device), o.progress
     group = distributed.init(device)  # None unless started by torchrun with several processes
@@ -170,7 +178,47 @@ def make_plan(options: RunOptions) -> RunPlan:
     grid = Grid(models, datasets, list(dict.fromkeys(o.seeds or [o.seed])), o.preset, o.shard)
     return RunPlan(grid, Path(o.results), settings, classes, configs, metrics, o.metrics is not None, device,
                    Acceleration(o.amp, o.compile), {"data_root": str(o.data_root)} if o.data_root else {},
-                   (weights,), o.fresh, progress)
+                   tuple(networks.values()), o.fresh, progress)
+
+
+# Feature spaces (docs/README "Feature spaces"). By default a command computes every space-taking metric in
+# every space whose weights are already here (installed, cached, named with --weights), and in Inception
+# whatever its state, so that FID's column says how to get its weights; nothing is downloaded unless a space is
+# asked for by name (--features, or a metric named in it) and --offline is not set.
+ALWAYS = (INCEPTION,)
+
+
+def weights_policy(o: RunOptions) -> WeightsPolicy:
+    explicit = {name: Path(path) for name, path in o.weights.items()}
+    if o.inception_weights:
+        explicit.setdefault(INCEPTION, Path(o.inception_weights))
+    elif os.environ.get(inception.ENV_VAR):
+        explicit.setdefault(INCEPTION, Path(os.environ[inception.ENV_VAR]))
+    named = set(o.features or [])
+    for name in o.metrics or []:
+        space = registry.get_metric(name).space
+        if space:
+            named.add(space)
+    return WeightsPolicy(explicit, o.offline or offline_from_env(), o.allow_unverified_weights, frozenset(named))
+
+
+def resolve_spaces(policy: WeightsPolicy, echo=print) -> dict[str, Weights]:
+    """Every installed space's weights, resolved once per command (downloads only for spaces asked for)."""
+    return {name: lookup.resolve(registry.get_space(name)(), policy, echo) for name in registry.names("spaces")}
+
+
+def choose_metrics(o: RunOptions, networks: dict[str, Weights]) -> tuple[type[Metric], ...]:
+    """The metrics named, else every registered one whose space is chosen (``--features``, else the default
+    spaces: available here, or always shown)."""
+    if o.metrics is not None:
+        return tuple(registry.get_metric(name) for name in o.metrics)
+    spaces = set(o.features) if o.features else {n for n, w in networks.items() if w.available} | set(ALWAYS)
+    metrics = (registry.get_metric(name) for name in registry.names("metrics"))
+    return tuple(m for m in metrics if _space_of(m) is None or _space_of(m) in spaces)
+
+
+def _space_of(metric: type[Metric]) -> str | None:
+    return metric.space or (INCEPTION if "inception_weights" in metric.needs else None)
 
 
 def _check_lists(o: RunOptions) -> None:

@@ -2,7 +2,7 @@
 code 2 at the start, not a traceback (or a wasted hour) later:
 
 - the results folder (and the report's folder) can be written (``check_results_folder``, ``check_writable``);
-- an explicitly requested metric that needs Inception weights has usable ones (``check_weights``);
+- a feature space asked for by name (``--features``, a named metric in it) has usable weights (``check_weights``);
 - the dataset gave images of the promised size and type, and enough of them (``check_data``);
 - every model plugin keeps the interface: the probe of each capability it declares passes on two
   training images (``check_models``; the probes are in ``genbench.api.CAPABILITIES``).
@@ -17,7 +17,7 @@ import os
 import tempfile
 import warnings
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import torch
@@ -66,17 +66,20 @@ def check_writable(folder: Path, option: str, what: str = "Folder") -> None:
                             f"folder you can write to.") from None
 
 
-def check_weights(metrics: Sequence[type[Metric]], weights: Weights, explicit: bool) -> None:
-    """An explicitly requested metric that needs Inception weights must have usable ones (``weights``, as
-    the plan resolved them), else stop before training."""
-    wanted = [m.name for m in metrics if "inception_weights" in m.needs]
-    if not explicit or not wanted:
-        return
-    if not weights.available:
-        raise GenbenchError(f"Metric '{wanted[0]}' was asked for but is unavailable: {weights.reason}.")
-    if not weights.verified and not zipfile.is_zipfile(weights.path):  # torch.save writes zip archives
-        raise GenbenchError(f"Inception weights file {weights.path} is not a readable PyTorch file (truncated, or "
-                            f"not a .pth); put the complete pt_inception-2015-12-05-6726825d.pth there.")
+def check_weights(metrics: Sequence[type[Metric]], networks: Mapping[str, Weights],
+                  asked: Iterable[str]) -> None:
+    """A feature space asked for by name (``--features``, or a metric named in it) must have usable weights
+    (``networks``, as the plan resolved them), else stop before training, in one sentence saying what to fetch."""
+    for space in asked:
+        weights = networks[space]
+        if not weights.available:
+            wanted = [m.name for m in metrics if m.space == space or
+                      (space == "inception" and "inception_weights" in m.needs)]
+            what = f"Metric '{wanted[0]}'" if wanted else f"The {space} feature space"
+            raise GenbenchError(f"{what} was asked for but is unavailable: {weights.reason}.")
+        if not weights.verified and not zipfile.is_zipfile(weights.path):  # torch.save writes zip archives
+            raise GenbenchError(f"{space} weights file {weights.path} is not a readable PyTorch file (truncated, or "
+                                f"not a .pth); put the complete {weights.path.name} there.")
 
 
 def check_images(images: ImageSet, dataset: str, image_size: int) -> None:

@@ -42,7 +42,8 @@ singular and FD_N is not linear in 1/N (for Sigma = I and N << d the square-root
 so the intercept can be far off -- even negative, which is reported as is (FD∞ is an extrapolation, not a
 distance). With N >> d it is close to the FD of the population statistics (tests: 32-d Gaussians, 2000 samples,
 within 0.25 of the true 10 over seeds 0-7, where FD at N = 200 is biased by +1.6..3.0).
-Cost: one covariance and one ``frechet_distance`` per size (15 x two eigendecompositions of d x d).
+Cost: the real covariance's square root once, then per size one Gram matrix of min(N, d) and its eigenvalues
+(``frechet.FrechetToFixed``, the same value as ``frechet_distance``): seconds at 2048 x 1280-d.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from genbench.metrics.core.frechet import feature_stats, frechet_distance
+from genbench.metrics.core.frechet import FrechetToFixed, feature_stats
 
 NUM_POINTS = 15  # score_infinity.py calculate_FID_infinity(num_points=15)
 MIN_FRACTION = 0.1  # score_infinity.py: smallest N = 5000 of num_im = 50000
@@ -121,11 +122,10 @@ def fd_infinity(real, fake, seed: int = 0, points: int = NUM_POINTS) -> FDInfini
         why = (f"{n} generated samples: FD∞ needs at least {MIN_GENERATED} (sizes {MIN_SIZE}..n spanning a factor 2 "
                f"in 1/N) and {MIN_POINTS} distinct sizes, got {len(sizes)}")
         return FDInfinity(None, sizes, empty, None, None, None, len(x), n, bool(sizes[:1].sum() <= d), why)
-    mu_r, sigma_r = feature_stats(x)
+    to_real = FrechetToFixed(*feature_stats(x))  # the real statistics' square root once, not once per size
     rng = np.random.default_rng(seed)
     fds = np.empty(len(sizes))
     for i, size in enumerate(sizes):
-        mu_g, sigma_g = feature_stats(y[rng.permutation(n)[:size]])
-        fds[i] = frechet_distance(mu_g, sigma_g, mu_r, sigma_r)
+        fds[i] = to_real(y[rng.permutation(n)[:size]])
     value, slope, int_se, res_se = ols_line(1.0 / sizes, fds)
     return FDInfinity(value, sizes, fds, slope, int_se, res_se, len(x), n, bool(sizes[0] <= d))

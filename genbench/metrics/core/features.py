@@ -23,7 +23,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from genbench.api import ImageSet
+from genbench.api import FeatureSpace, ImageSet, Weights
 from genbench.io import atomic_path, cache_path, json_hash
 from genbench.metrics.core.inference import state_fingerprint
 
@@ -127,6 +127,48 @@ def fewer_fakes_note(info: dict[str, Any], ctx) -> str:
     than that): the value is then marked † like any value from too few samples."""
     n = sample_count(ctx)
     return f"from {info['n_fake']} generated images, fewer than the protocol's {n}" if info["n_fake"] < n else ""
+
+
+class SpaceExtractor:
+    """A feature space's network as an Extractor: images in [-1, 1] (1-channel repeated to RGB) -> (n, dims)
+    float64 features; the network gets [0, 1] and does its own resize and normalisation."""
+
+    def __init__(self, space: FeatureSpace, weights: Weights, device: torch.device | str = "cpu"):
+        self.device = torch.device(device)
+        self.dims, self.batch_size = space.dims, space.batch_size
+        self.identity = space.identity(weights)
+        key = (space.name, weights.sha256)
+        if key not in _NETS:
+            _NETS[key] = space.build(weights.path)
+        self.net = _NETS[key].to(self.device)
+
+    def __call__(self, images: torch.Tensor) -> np.ndarray:
+        return embed(self.net, images, self.device, self.batch_size, self.dims)
+
+
+@torch.no_grad()
+def embed(net, images: torch.Tensor, device: torch.device, batch_size: int, dims: int) -> np.ndarray:
+    """``net`` on ``images`` in [-1, 1], batch by batch: each batch clamped, 1-channel images repeated to RGB,
+    mapped to [0, 1]; (n, dims) float64 features."""
+    out = []
+    for i in range(0, len(images), batch_size):
+        x = images[i:i + batch_size].to(device, torch.float32)
+        if x.shape[1] == 1:
+            x = x.repeat(1, 3, 1, 1)
+        out.append(net((x.clamp(-1, 1) + 1) / 2).double().cpu().numpy())
+    return np.concatenate(out) if out else np.empty((0, dims))
+
+
+_NETS: dict[tuple[str, str | None], torch.nn.Module] = {}  # one network per (space, weights file) per process
+
+
+def space_extractor(space: FeatureSpace, weights: Weights, device: torch.device | str) -> Extractor | None:
+    """The extractor of ``space`` with its resolved ``weights``, or None when they are unavailable. A space may
+    give its own (``make_extractor``: Inception and the random CNN keep the extractors their values came from)."""
+    if not weights.available:
+        return None
+    maker = getattr(space, "make_extractor", None)
+    return maker(weights, device) if maker is not None else SpaceExtractor(space, weights, device)
 
 
 def feature_sets(ctx, extractor: Extractor) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:

@@ -23,6 +23,7 @@ from torch import nn
 
 from genbench.api import INCEPTION, Weights
 from genbench.io import path_problem
+from genbench.metrics.core.features import embed
 from genbench.metrics.core.weights import WeightsError, hub_checkpoints_dir, sha256_file, verify
 
 SHA256_PREFIX = "6726825d"
@@ -157,15 +158,8 @@ class InceptionExtractor:
         self.batch_size = batch_size
         self.identity = {**PROTOCOL, "weights_sha256": sha256}
 
-    @torch.no_grad()
     def __call__(self, images: torch.Tensor) -> np.ndarray:
-        out = []
-        for i in range(0, len(images), self.batch_size):
-            x = images[i:i + self.batch_size].to(self.device, torch.float32)
-            if x.shape[1] == 1:
-                x = x.repeat(1, 3, 1, 1)
-            out.append(self.net((x.clamp(-1, 1) + 1) / 2).double().cpu().numpy())
-        return np.concatenate(out) if out else np.empty((0, self.dims))
+        return embed(self.net, images, self.device, self.batch_size, self.dims)
 
 
 # -- the service the Inception metrics share: one network per weights file, one identity per protocol -------
