@@ -72,21 +72,25 @@ B_FRECHET = 100  # fewer for the Fréchet distances: a replicate costs two covar
 LEVEL = 0.95
 SEED = 19  # one fixed stream for every model: replicate b of the real side is the same for all of them
 INTERVAL = "percentile, re-centred on the value"
+SPLIT_INTERVAL = ("percentile of value + c (T(half 1) - T(half 2)) over disjoint random halves of each side; c from "
+                  "the variance at n/2 and n/4 extrapolated to n by a/m + b/(m(m-1))")
 SIGNIFICANT = 6  # digits kept of each stored replicate
 SWD_GRID = 128  # points per direction at which the SWD replicates evaluate each image's CDF
 SWD_CHUNK = 1 << 22  # images x grid points x directions per block of the SWD replicates (16 MiB in float32)
 KERNEL_BLOCK = 2048  # rows of kernel matrix computed at once
 
 
-def describe(resampled: str, b: int = B, **more: Any) -> dict[str, Any]:
+def describe(resampled: str, b: int = B, interval: str = INTERVAL, **more: Any) -> dict[str, Any]:
     """The interval's part of a metric's protocol (hashed into its protocol id)."""
-    return {"B": b, "level": LEVEL, "interval": INTERVAL, "seed": SEED, "resampled": resampled, **more}
+    return {"B": b, "level": LEVEL, "interval": interval, "seed": SEED, "resampled": resampled, **more}
 
 
-# The interval parts of the feature-space distances' protocols (fid, fd_rand and kid, kid_rand, in every space)
-FRECHET_INTERVAL = describe("feature vectors, real and generated", b=B_FRECHET)
-KERNEL_INTERVAL = describe("feature vectors, real and generated",
-                           statistic="unbiased MMD² of the whole resampled sets, distinct pairs")
+# The interval parts of the feature-space distances' protocols (fid, fd_rand and kid, kid_rand, in every space):
+# split halves, not the bootstrap (see the module notes, "Split halves")
+FRECHET_INTERVAL = describe("feature vectors, real and generated, split in disjoint halves and quarters",
+                            b=B_FRECHET, interval=SPLIT_INTERVAL)
+KERNEL_INTERVAL = describe("feature vectors, real and generated, split in disjoint halves and quarters",
+                           interval=SPLIT_INTERVAL, statistic="unbiased MMD² of each half and quarter, cubic kernel")
 
 
 @dataclass(frozen=True)
@@ -172,6 +176,74 @@ def extra(interval: Interval | None) -> dict[str, Any]:
     return interval.extra() if interval is not None else {}
 
 
+# -- split halves: the feature-space distances --------------------------------------------------------
+SPLIT_MIN = 8  # units per side at least: four quarters of 2
+
+
+def quarter_splits(b: int) -> int:
+    """How many of the b splits are also cut in quarters: a quarter of them, for 3 df each (four quarters)."""
+    return max(2, b // 4)
+
+
+def split_masks(sizes: dict[str, int], b: int = B, seed: int = SEED) -> list[np.ndarray]:
+    """Per side (in order, one stream: the real side first, so the same for every model), b random permutations
+    of its units cut into two disjoint halves of n // 2, and the first ``quarter_splits(b)`` of them also into
+    four quarters of n // 4 (two in each half): 0/1 rows [half 1 (b); half 2 (b); quarter 1..4 (b // 4 each)]."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for n in sizes.values():
+        perm = rng.permuted(np.tile(np.arange(n), (b, 1)), axis=1)
+        h, q, few = n // 2, n // 4, perm[:quarter_splits(b)]
+        blocks = [perm[:, :h], perm[:, h:2 * h]] + [few[:, k * q:(k + 1) * q] for k in range(4)]
+        out.append(np.concatenate([counts(x, n) for x in blocks]))
+    return out
+
+
+def extrapolated_variance(v_half: float, v_quarter: float, m: int) -> float:
+    """The variance at m units from the variances at m // 2 and m // 4, by the law of a U-statistic of degree 2
+    (Hoeffding 1948): Var = a/m + b/(m(m-1)), a from the non-degenerate (linear) part, b from the degenerate one,
+    both >= 0 (a fit that makes one negative keeps only the other, fitted to the halves)."""
+    def law(k: int) -> tuple[float, float]:
+        return 1 / k, 1 / (k * (k - 1))
+
+    (x2, y2), (x4, y4), (xn, yn) = law(m // 2), law(m // 4), law(m)
+    det = x2 * y4 - x4 * y2
+    a, b = (v_half * y4 - v_quarter * y2) / det, (x2 * v_quarter - x4 * v_half) / det
+    if a < 0:
+        a, b = 0.0, v_half / y2
+    elif b < 0:
+        a, b = v_half / x2, 0.0
+    return a * xn + b * yn
+
+
+def split_interval(value: float, statistic: Callable[..., np.ndarray], sizes: dict[str, int], b: int = B,
+                   seed: int = SEED) -> Interval | None:
+    """The interval of ``value`` from ``b`` split halves (``split_masks``; ``statistic`` as for ``bootstrap``).
+
+    Two disjoint halves are two independent samples of n/2, so the difference T(half 1) - T(half 2) has mean 0
+    (whatever T's bias at n/2) and variance 2 Var(T at n/2), with no duplicate and no plug-in distribution in
+    it; the four quarters of some splits give Var(T at n/4) likewise (their sample variance);
+    ``extrapolated_variance`` carries both to n. The replicates are value + c (d_b - mean d), c = sqrt(Var(T at
+    n) / mean d²): their spread is T's at n, and d_b of two models pairs on the same real halves. None when a
+    side has fewer than ``SPLIT_MIN`` units or a value is not finite."""
+    if not np.isfinite(value) or any(n < SPLIT_MIN for n in sizes.values()):
+        return None
+    t0 = time.perf_counter()
+    t = np.asarray(statistic(*split_masks(sizes, b, seed)), np.float64)
+    if not np.isfinite(t).all():
+        return None
+    half = t[:b] - t[b:2 * b]
+    v_half = float(np.mean(half ** 2)) / 2  # E[d²] = 2 Var(T at n/2): 1 df per split
+    v_quarter = float(np.var(t[2 * b:].reshape(4, -1), axis=0, ddof=1).mean())  # four independent values, 3 df
+    if v_half == 0:
+        reps = np.full(b, float(value))
+    else:
+        c = np.sqrt(extrapolated_variance(v_half, v_quarter, min(sizes.values())) / (2 * v_half))
+        reps = value + c * (half - half.mean())
+    lo, hi = np.percentile(reps, [100 * (1 - LEVEL) / 2, 100 * (1 + LEVEL) / 2])
+    return Interval(float(value), float(lo), float(hi), reps, dict(sizes), time.perf_counter() - t0)
+
+
 # -- replicate statistics ------------------------------------------------------------------------------
 def mean_replicates(values: np.ndarray | torch.Tensor) -> Callable[[np.ndarray], np.ndarray]:
     """The mean of per-unit ``values`` over resampled units."""
@@ -233,42 +305,59 @@ def frechet_replicates(real, fake, device: torch.device | str = "cpu") -> Callab
 
 def frechet_interval(value: float, real, fake, device: torch.device | str = "cpu",
                      b: int = B_FRECHET) -> Interval | None:
-    return bootstrap(value, frechet_replicates(real, fake, device), {"real": len(real), "generated": len(fake)}, b)
+    """Split-half interval (``split_interval``) of a Fréchet distance: the distance's bias depends on the sample
+    size only, so it cancels in the difference of two equal-size halves."""
+    return split_interval(value, frechet_replicates(real, fake, device), {"real": len(real), "generated": len(fake)},
+                          b)
 
 
-def _kernel(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    return (x @ y.T / x.shape[1] + 1.0) ** 3  # genbench.metrics.core.frechet.polynomial_kernel
+Kernel = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-def _quadratic(w: torch.Tensor, x: torch.Tensor, v: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """(b,) w_b K(x, y) v_b for every replicate, the kernel matrix made in row blocks."""
+def cubic_kernel(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """KID's kernel, (x·y/d + 1)^3 (genbench.metrics.core.frechet.polynomial_kernel)."""
+    return (x @ y.T / x.shape[1] + 1.0) ** 3
+
+
+def _quadratic(w: torch.Tensor, x: torch.Tensor, v: torch.Tensor, y: torch.Tensor,
+               kernel: Kernel) -> tuple[torch.Tensor, torch.Tensor]:
+    """(b,) w_b K(x, y) v_b for every replicate, the kernel matrix made in row blocks, and (b,) sum_i w_bi v_bi
+    k(x_i, y_i) (the diagonal's share: within one set, the pairs of a point with its own copies)."""
     out = torch.zeros(len(w), dtype=torch.float64, device=x.device)
+    diag = torch.zeros_like(out)
     for s in range(0, len(x), KERNEL_BLOCK):
-        out += ((w[:, s:s + KERNEL_BLOCK] @ _kernel(x[s:s + KERNEL_BLOCK], y)) * v).sum(1)
-    return out
+        block = kernel(x[s:s + KERNEL_BLOCK], y).double()
+        out += ((w[:, s:s + KERNEL_BLOCK] @ block) * v).sum(1)
+        if x is y:
+            diag += (w[:, s:s + KERNEL_BLOCK] * v[:, s:s + KERNEL_BLOCK]) @ block[:, s:s + KERNEL_BLOCK].diagonal()
+    return out, diag
 
 
-def kernel_replicates(real, fake, device: torch.device | str = "cpu") -> Callable[..., np.ndarray]:
-    """Unbiased MMD² (cubic kernel) of each resample, over pairs of distinct original points."""
+def kernel_replicates(real, fake, device: torch.device | str = "cpu",
+                      kernel: Kernel = cubic_kernel) -> Callable[..., np.ndarray]:
+    """Unbiased MMD² (``kernel``: the cubic one of KID unless given, e.g. a Gaussian RBF for CMMD) of each
+    resample or subset (rows of multiplicities), over pairs of distinct original points."""
     x = torch.as_tensor(np.asarray(real), dtype=torch.float64, device=device)
     y = torch.as_tensor(np.asarray(fake), dtype=torch.float64, device=device)
-    kxx = (x.square().sum(1) / x.shape[1] + 1.0) ** 3  # k(x, x)
-    kyy = (y.square().sum(1) / y.shape[1] + 1.0) ** 3
 
-    def within(w: torch.Tensor, z: torch.Tensor, diag: torch.Tensor) -> torch.Tensor:
+    def within(w: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         n = w.sum(1)
-        return (_quadratic(w, z, w, z) - w.square() @ diag) / (n * n - w.square().sum(1))
+        full, diag = _quadratic(w, z, w, z, kernel)
+        return (full - diag) / (n * n - w.square().sum(1))
 
     def stat(wr: np.ndarray, wf: np.ndarray) -> np.ndarray:
         u, v = torch.as_tensor(wr, device=device), torch.as_tensor(wf, device=device)
-        cross = _quadratic(u, x, v, y) / (u.sum(1) * v.sum(1))
-        return (within(u, x, kxx) + within(v, y, kyy) - 2 * cross).cpu().numpy()
+        cross = _quadratic(u, x, v, y, kernel)[0] / (u.sum(1) * v.sum(1))
+        return (within(u, x) + within(v, y) - 2 * cross).cpu().numpy()
 
     return stat
 
 
-def kernel_interval(value: float, real, fake, device: torch.device | str = "cpu", b: int = B) -> Interval | None:
-    return bootstrap(value, kernel_replicates(real, fake, device), {"real": len(real), "generated": len(fake)}, b)
+def kernel_interval(value: float, real, fake, device: torch.device | str = "cpu", b: int = B,
+                    kernel: Kernel = cubic_kernel) -> Interval | None:
+    """Split-half interval (``split_interval``) of an unbiased MMD² (a U-statistic: exactly unbiased on each half)."""
+    return split_interval(value, kernel_replicates(real, fake, device, kernel),
+                          {"real": len(real), "generated": len(fake)}, b)
 
 
 def prdc_intervals(values: dict[str, float], points: dict[str, torch.Tensor], k: int,
