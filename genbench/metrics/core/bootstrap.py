@@ -3,19 +3,44 @@ was computed from had been drawn again (Efron & Tibshirani, "An Introduction to 
 percentile intervals; Agarwal et al., "Deep RL at the Edge of the Statistical Precipice", NeurIPS 2021, for
 reporting intervals rather than bare means).
 
-The method, one for every metric:
-- **What is resampled**: the units a value is an average or a functional of, with replacement, each side of
-  its own: generated samples and real images for the distribution distances (``swd``, ``fd_rand``/``fid``,
-  ``kid_rand``/``kid``), images for the reconstruction errors (``mse``, ``lpips``), generated samples and
-  training images for ``ncc``, the scored images for ``dissect``. Features and per-unit numbers already
-  computed for the value are reused; nothing is extracted again.
+Two methods: the bootstrap for the statistics that are means or smooth functions of means over units, and
+split halves for the feature-space distances (KID, FD), whose bootstrap is too wide near equality.
+
+- **What is resampled**: the units a value is an average or a functional of, each side of its own: generated
+  samples and real images for the distribution distances (``swd``, ``fd_rand``/``fid``, ``kid_rand``/``kid``),
+  images for the reconstruction errors (``mse``, ``lpips``), generated samples and training images for
+  ``ncc``, the scored images for ``dissect``. Features and per-unit numbers already computed for the value are
+  reused; nothing is extracted again.
+- **Split halves** (``split_interval``; ``kid``, ``kid_rand``, ``fid``, ``fd_rand`` and any kernel given to
+  ``kernel_interval``). Why not the bootstrap: near equality (where a verdict matters) KID is a degenerate
+  U-statistic, and the Fréchet distance a quadratic functional of the same kind; a bootstrap world (the
+  empirical distributions, with duplicates in every resample) is not at equality, so its replicates add a
+  spread of the same order as the value's own (Arcones & Giné, "On the bootstrap of U and V statistics", Ann.
+  Statist. 1992): measured (benchmarks/interval_coverage.py, benchmarks/RESULTS.md) the old intervals were
+  1.3-1.7x (KID) and 1.6-2.0x (FD) wider than the value's real spread at equality, covering 99-100 %. Method:
+  each side is cut B times, by a random permutation, into two disjoint halves of n // 2 (subsampling without
+  replacement, Politis & Romano, "Large sample confidence regions based on subsamples under minimal
+  assumptions", Ann. Statist. 1994; here at m = n/2 and n/4 with the rate estimated rather than assumed, as
+  Bertail, Politis & Romano, JASA 1999, do from subsample spreads at several m). Two disjoint halves are two
+  *independent* samples of n/2 with no duplicates, so d = T(half 1) − T(half 2) has mean 0 whatever T's
+  bias at n/2 (the Fréchet distance's bias depends on the sample size only, and cancels) and E[d²] = 2 Var(T
+  at n/2) exactly; the four quarters of B // 4 of the splits give Var(T at n/4) (their sample variance, 3 df
+  each). The variance at n comes from both by the law of a U-statistic of degree 2 (Hoeffding 1948), Var(T_m)
+  = a/m + b/(m(m−1)): a the non-degenerate rate 1/m (far from equality), b the degenerate rate 1/m² (at it),
+  a, b >= 0 fitted to the two sizes (``extrapolated_variance``). For the Fréchet distance that law is the
+  delta method's (a from its linear part, b from its quadratic part), an approximation: its higher-order terms
+  (d/m not small) appear as a fit with b alone. Replicate b is value + c (d_b − mean d), c = sqrt(Var(T at
+  n) / mean d²); the interval is their 2.5 and 97.5 percentiles (symmetric about the value).
+- **Bootstrap** (``bootstrap``; every other metric): resampling with replacement, ``scipy.stats.bootstrap``.
 - **B** = ``B`` (200) replicates; ``B_FRECHET`` (100) for the Fréchet distances, whose replicate needs two
-  covariances and an eigendecomposition (benchmarks/bootstrap_cost.py measures the cost). Efron & Tibshirani
+  covariances and an eigendecomposition (benchmarks/bootstrap_cost.py measures the cost); a split costs two
+  statistics, and B // 4 of them four more (quarters). Efron & Tibshirani
   (1993, section 19.3) advise about 1000 replicates for percentile intervals (25-200 for a standard error): at
   200 the ends are the ~5th and ~195th replicate and carry Monte Carlo error of a few percent of the width,
   the price of storing the replicates with every record and of a cost within the evaluation's budget.
-- **Interval**: the 95 % percentile interval (``scipy.stats.bootstrap``, ``method='percentile'``) of the
-  replicates *re-centred on the value* (each replicate shifted by value − mean of the replicates). The shift
+- **Interval** (the bootstrap's): the 95 % percentile interval (``scipy.stats.bootstrap``,
+  ``method='percentile'``) of the replicates *re-centred on the value* (each replicate shifted by value − mean
+  of the replicates). The shift
   removes the resampling bias of the replicates, which for biased estimators (a Fréchet distance from 90
   images) would otherwise put the whole interval above the value; the interval is the sampling spread of the
   value, not a correction of the estimator's own bias (a † value stays biased).
@@ -24,7 +49,12 @@ The method, one for every metric:
   difference of two models' replicates is a paired bootstrap of their difference (the real side's share of
   the noise cancels). The generated side's indices are the same positions for every model too; models
   sampled from the same latents are then paired by latent, and for independent samples resampling pairs of
-  positions is as valid as resampling each alone.
+  positions is as valid as resampling each alone. Split halves pair the same way: replicate b of every model
+  splits the same real images into the same halves, so d_b(A) − d_b(B) is the difference of A − B on two
+  independent halves, whose square has mean 2 Var(A − B at n/2). The stored replicates are c_A d_b(A) and
+  c_B d_b(B), so their difference spreads as A − B at n when c_A ≈ c_B (both models equally far from the real
+  data: the close calls) and between the two models' own rates otherwise; tests/test_bootstrap.py checks the
+  width of the paired difference's interval against the real spread of a difference (ratio 0.85 there).
 - **Stored** in the score's ``extra``: ``ci`` [lo, hi], ``ci_level`` 0.95, ``boot`` the re-centred replicates
   to 6 significant digits (what ``genbench compare`` and the tables' best/tie rule difference), ``ci_n`` the
   resampled units and their counts, ``ci_seconds`` what the bootstrap cost.
@@ -32,14 +62,14 @@ The method, one for every metric:
 Replicate statistics, each written for multiplicity matrices (row b: how often each unit was drawn), so B
 replicates cost matrix products rather than B recomputations:
 - means over units (``mean_replicates``): exact.
-- Fréchet distance (``frechet_replicates``): exact; the covariance of a resample is the weighted covariance of
-  the distinct points; Tr((S1 S2)^1/2) as the nuclear norm of A Bᵀ (A, B the weighted centred points) when
-  there are fewer points than dimensions, else from a Cholesky factor of S1 (eigenvalues of Lᵀ S2 L), with
-  the symmetric eigendecomposition of ``frechet`` as fallback.
-- KID (``kernel_replicates``): the unbiased MMD² of the resample over pairs of *distinct* original points
-  (pairs of a point with its own copy would put k(x, x) into the off-diagonal mean and centre the replicates on
-  the biased V-statistic), from the full kernel matrices computed once in blocks; on the whole sets, not
-  KID's 100 subsets (which for n <= 1000 are the whole sets), and re-centred on the KID value.
+- Fréchet distance (``frechet_replicates``): exact, for a subset too; the covariance of a resample is the
+  weighted covariance of the distinct points; Tr((S1 S2)^1/2) as the nuclear norm of A Bᵀ (A, B the weighted
+  centred points) when there are fewer points than dimensions, else from a Cholesky factor of S1 (eigenvalues
+  of Lᵀ S2 L), with the symmetric eigendecomposition of ``frechet`` as fallback.
+- KID (``kernel_replicates``; any kernel callable(x, y) -> matrix, the cubic one by default): the unbiased
+  MMD² of each row's units over pairs of *distinct* original points (for 0/1 rows, a half or quarter, exactly
+  the U-statistic of that subset), from the kernel matrices computed once in blocks; on the whole sets, not
+  KID's 100 subsets (which for n <= 1000 are the whole sets).
 - precision, recall, density, coverage (``prdc_intervals``, for the plugins of Naeem et al.'s metrics): means
   over points with the k-NN balls held fixed (precision and density over generated samples, recall and
   coverage over real points).
