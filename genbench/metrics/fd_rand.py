@@ -5,8 +5,8 @@ published FID. It needs no downloaded weights (the 0.8 MB weights file ships wit
 SHA-256 checked), so a feature-space distance exists offline. Same sample sizes as ``fid``, and the
 same 'warn' below 2048 samples (the Fréchet distance is biased upwards on small samples).
 
-Interval (version 2): bootstrap over the real and generated feature vectors already extracted
-(genbench.metrics.core.bootstrap: B = 100, percentile 95 %, re-centred on the value).
+Interval: split halves of the feature vectors already extracted, as ``fid``'s
+(genbench.metrics.core.bootstrap.split_interval, B = 100 splits).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """``kid_rand``: KID's unbiased MMD² with the cubic kernel (Bińkowski et al. 2018, Eq. 4) in the feature
 space of genbench's frozen, seeded random CNN (genbench.metrics.core.randcnn; Naeem et al., ICML 2020; Lee, Kim &
 Lee, AAAI 2023). NOT KID on Inception features: not comparable with published KID values. Needs no
-downloaded weights. Same samples and subsets as ``kid``, and the same interval (version 2).
+downloaded weights. Same samples and subsets as ``kid``, and the same interval (split halves).
 """
 
 from __future__ import annotations
