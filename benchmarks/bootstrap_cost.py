@@ -10,12 +10,15 @@ SWD replicates' grid comes to the exact W1 of each resample.
    level, each replicate's W1 computed exactly (every merged value) and as the metric computes it (each image's
    CDF at a grid of quantile points): their spread (std), the largest difference of the centred replicates,
    and seconds.
+3. feature-distance intervals (``--intervals-only`` runs just this): seconds of the old bootstrap and of the
+   split halves (issue 29) of KID and FD on the same features, and their ratio.
 
 Without ``--run`` a model is first trained at the preset into a temporary folder (``--steps``: evaluation
 cost does not depend on how long the model trained).
 
     OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bootstrap_cost.py --model ours --preset small --steps 50
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bootstrap_cost.py --model wgan --preset tiny --steps 5  # smoke
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bootstrap_cost.py --intervals-only
 """
 
 from __future__ import annotations
@@ -139,14 +142,46 @@ def swd_table(run: Path, b: int = 100, directions: int = 128) -> list[str]:
     return lines
 
 
+def distance_interval_table(sizes=((500, 480), (90, 480), (2048, 64)), repeats: int = 3) -> list[str]:
+    """Seconds of the old (bootstrap with replacement) and the new (split halves, issue 29) intervals of KID and
+    FD on the same features (|N(0, 1)| vectors; 480 is the random CNN's dimension), best of ``repeats``."""
+    from genbench.metrics.core import bootstrap as bs
+
+    rng = np.random.default_rng(0)
+    lines = ["### 3. feature-distance intervals, old bootstrap vs split halves, seconds (best of "
+             f"{repeats})", "", "| n per side | d | KID old | KID new | new/old | FD old | FD new | new/old |",
+             "|---|---|---|---|---|---|---|---|"]
+    for n, d in sizes:
+        r, f = np.abs(rng.standard_normal((n, d))), np.abs(rng.standard_normal((n, d))) * 1.05
+        two = {"real": n, "generated": n}
+        runs = {"kid old": (bs.bootstrap, bs.kernel_replicates(r, f), two), "kid new": (bs.kernel_interval, r, f),
+                "fd old": (bs.bootstrap, bs.frechet_replicates(r, f), two, bs.B_FRECHET),
+                "fd new": (bs.frechet_interval, r, f)}
+        t = {}
+        for name, (fn, *args) in runs.items():
+            times = []
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                fn(0.0, *args)
+                times.append(time.perf_counter() - t0)
+            t[name] = min(times)
+        lines.append(f"| {n} | {d} | {t['kid old']:.2f} | {t['kid new']:.2f} | {t['kid new'] / t['kid old']:.2f} | "
+                     f"{t['fd old']:.2f} | {t['fd new']:.2f} | {t['fd new'] / t['fd old']:.2f} |")
+    return lines
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--run", type=Path, help="a trained run folder (default: train one)")
     p.add_argument("--model", default="ours")
     p.add_argument("--preset", default="small")
     p.add_argument("--steps", type=int, default=50)
+    p.add_argument("--intervals-only", action="store_true", help="only table 3 (no model, no evaluation)")
     args = p.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
+    if args.intervals_only:
+        print("\n".join(distance_interval_table()))
+        return
     with tempfile.TemporaryDirectory() as tmp:
         run = args.run or train(args.model, args.preset, args.steps, Path(tmp) / "results")
         print("\n".join(evaluation_table(run, Path(tmp) / "cache")), flush=True)

@@ -216,3 +216,110 @@ def test_prdc_points_are_what_the_four_scores_average_and_their_intervals_resamp
     by_hand = (inside.sum(0) / k)[idx].mean(1)
     np.testing.assert_allclose(ivs["density"].replicates, by_hand + scores["density"] - by_hand.mean(), rtol=1e-12)
     assert ivs["recall"].resampled == {"real": 60} and ivs["precision"].resampled == {"generated": 50}
+
+
+# -- split halves (issue 29): the intervals of KID and the Fréchet distances ---------------------------------
+def _gauss(rng, n, d=12, shift=0.0):
+    s = 1 / np.sqrt(np.arange(1, d + 1))
+    return rng.standard_normal((n, d)) * s, rng.standard_normal((n, d)) * s + shift
+
+
+def _kid(x, y):
+    return float(bs.kernel_replicates(x, y)(np.ones((1, len(x))), np.ones((1, len(y))))[0])
+
+
+def _fd(x, y):
+    return frechet_distance(*feature_stats(x), *feature_stats(y))
+
+
+def test_split_masks_are_disjoint_halves_with_nested_quarters_and_the_real_side_is_the_same_for_every_model():
+    real, fake = bs.split_masks({"real": 21, "generated": 16}, b=8)
+    q = bs.quarter_splits(8)
+    assert real.shape == (2 * 8 + 4 * q, 21) and fake.shape == (2 * 8 + 4 * q, 16)
+    assert set(np.unique(real)) == {0.0, 1.0}
+    h1, h2, quarters = real[:8], real[8:16], real[16:].reshape(4, q, 21)
+    assert (h1.sum(1) == 10).all() and (h2.sum(1) == 10).all() and (h1 * h2).sum() == 0  # disjoint halves of n // 2
+    assert (quarters.sum(2) == 5).all() and (quarters.sum(0) <= 1).all()  # disjoint quarters of n // 4
+    np.testing.assert_array_equal(quarters[0] + quarters[1] <= h1[:q], True)  # quarters 1, 2 within half 1
+    np.testing.assert_array_equal(quarters[2] + quarters[3] <= h2[:q], True)
+    again = bs.split_masks({"real": 21, "generated": 40}, b=8)[0]  # another model, other generated count
+    np.testing.assert_array_equal(real, again)
+
+
+def test_extrapolated_variance_follows_a_u_statistics_law_at_both_rates():
+    m = 100
+    for a, b in ((1.0, 0.0), (0.0, 1.0), (1.0, 30.0)):
+        var = {k: a / k + b / (k * (k - 1)) for k in (m, m // 2, m // 4)}
+        assert bs.extrapolated_variance(var[m // 2], var[m // 4], m) == pytest.approx(var[m], rel=1e-9)
+    assert bs.extrapolated_variance(1.0, 100.0, m) == pytest.approx(49 * 50 / (100 * 99))  # faster than 1/m²
+    assert bs.extrapolated_variance(1.0, 1.0, m) == pytest.approx(0.5)  # slower than 1/m: the 1/m law alone
+
+
+def test_split_interval_needs_enough_units_and_a_finite_value():
+    x = np.random.default_rng(0).standard_normal((7, 3))
+    assert bs.kernel_interval(0.1, x, x) is None  # fewer than SPLIT_MIN units
+    assert bs.kernel_interval(float("nan"), np.vstack([x, x]), np.vstack([x, x])) is None
+
+
+def test_kernel_is_a_parameter_cubic_by_default_and_an_rbf_kernel_works():
+    rng = np.random.default_rng(8)
+    x, y = _gauss(rng, 20, 5, 0.3)
+    w = bs.split_masks({"real": 20, "generated": 20}, b=4)
+    default = bs.kernel_replicates(x, y)(*w)
+    np.testing.assert_array_equal(default, bs.kernel_replicates(x, y, kernel=bs.cubic_kernel)(*w))
+
+    def rbf(a, b, sigma=1.5):
+        return torch.exp(-torch.cdist(a, b).square() / (2 * sigma ** 2))
+
+    got = bs.kernel_replicates(x, y, kernel=rbf)(*w)
+    k = lambda a, b: rbf(torch.as_tensor(a), torch.as_tensor(b)).numpy()  # noqa: E731
+    for row, (u, v) in enumerate(zip(*w, strict=True)):
+        a, b = x[u > 0], y[v > 0]
+        kaa, kbb = k(a, a), k(b, b)
+        want = ((kaa.sum() - np.trace(kaa)) / (len(a) * (len(a) - 1)) + (kbb.sum() - np.trace(kbb))
+                / (len(b) * (len(b) - 1)) - 2 * k(a, b).mean())
+        assert got[row] == pytest.approx(want, rel=1e-10)
+    iv = bs.kernel_interval(float(got[0]), x, y, kernel=rbf)
+    assert iv.lo < iv.value < iv.hi and len(iv.replicates) == bs.B
+
+
+@pytest.mark.parametrize("name", ["kid", "fd"])
+def test_near_equality_the_bootstrap_is_too_wide_and_split_halves_are_not(name):
+    """Equal distributions, n = 60 per side, 12 dimensions: the interval's mean width against 2 x 1.96 x the
+    value's real spread (its sd over 400 draws). The old bootstrap with replacement is too wide (duplicates and a
+    plug-in world that is not at equality: KID is a degenerate U-statistic there), split halves are not."""
+    rng = np.random.default_rng(29)
+    value, stat, b = (_kid, bs.kernel_replicates, bs.B) if name == "kid" else (_fd, bs.frechet_replicates,
+                                                                               bs.B_FRECHET)
+    true_sd = np.std([value(*_gauss(rng, 60)) for _ in range(400)], ddof=1)
+    old, new = [], []
+    for _ in range(12):
+        x, y = _gauss(rng, 60)
+        v = value(x, y)
+        old.append(bs.bootstrap(v, stat(x, y), {"real": 60, "generated": 60}, b))
+        new.append((bs.kernel_interval if name == "kid" else bs.frechet_interval)(v, x, y))
+    ratio = {k: np.mean([i.hi - i.lo for i in ivs]) / (2 * 1.96 * true_sd) for k, ivs in (("old", old), ("new", new))}
+    assert ratio["old"] > 1.3, ratio
+    assert 0.8 <= ratio["new"] <= 1.25, ratio
+
+
+def test_paired_split_replicates_give_the_spread_of_a_difference_of_two_models_on_the_same_real_images():
+    """Two models scored against one real set: the difference of their stored replicates (what
+    present.verdicts differences) must spread as the difference of their values does over draws."""
+    rng = np.random.default_rng(30)
+    n = 60
+
+    def draw():
+        real, a = _gauss(rng, n, shift=0.15)
+        b = _gauss(rng, n, shift=0.1)[1]
+        return real, a, b
+
+    diffs = [_kid(r, a) - _kid(r, b) for r, a, b in (draw() for _ in range(300))]
+    widths = []
+    for _ in range(12):
+        r, a, b = draw()
+        ia, ib = bs.kernel_interval(_kid(r, a), r, a), bs.kernel_interval(_kid(r, b), r, b)
+        d = ia.replicates - ib.replicates
+        lo, hi = np.percentile(d, [2.5, 97.5])
+        widths.append(hi - lo)
+    assert 0.75 <= np.mean(widths) / (2 * 1.96 * np.std(diffs, ddof=1)) <= 1.3

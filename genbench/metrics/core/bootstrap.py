@@ -3,19 +3,44 @@ was computed from had been drawn again (Efron & Tibshirani, "An Introduction to 
 percentile intervals; Agarwal et al., "Deep RL at the Edge of the Statistical Precipice", NeurIPS 2021, for
 reporting intervals rather than bare means).
 
-The method, one for every metric:
-- **What is resampled**: the units a value is an average or a functional of, with replacement, each side of
-  its own: generated samples and real images for the distribution distances (``swd``, ``fd_rand``/``fid``,
-  ``kid_rand``/``kid``), images for the reconstruction errors (``mse``, ``lpips``), generated samples and
-  training images for ``ncc``, the scored images for ``dissect``. Features and per-unit numbers already
-  computed for the value are reused; nothing is extracted again.
+Two methods: the bootstrap for the statistics that are means or smooth functions of means over units, and
+split halves for the feature-space distances (KID, FD), whose bootstrap is too wide near equality.
+
+- **What is resampled**: the units a value is an average or a functional of, each side of its own: generated
+  samples and real images for the distribution distances (``swd``, ``fd_rand``/``fid``, ``kid_rand``/``kid``),
+  images for the reconstruction errors (``mse``, ``lpips``), generated samples and training images for
+  ``ncc``, the scored images for ``dissect``. Features and per-unit numbers already computed for the value are
+  reused; nothing is extracted again.
+- **Split halves** (``split_interval``; ``kid``, ``kid_rand``, ``fid``, ``fd_rand`` and any kernel given to
+  ``kernel_interval``). Why not the bootstrap: near equality (where a verdict matters) KID is a degenerate
+  U-statistic, and the Fréchet distance a quadratic functional of the same kind; a bootstrap world (the
+  empirical distributions, with duplicates in every resample) is not at equality, so its replicates add a
+  spread of the same order as the value's own (Arcones & Giné, "On the bootstrap of U and V statistics", Ann.
+  Statist. 1992): measured (benchmarks/interval_coverage.py, benchmarks/RESULTS.md) the old intervals were
+  1.3-1.7x (KID) and 1.6-2.0x (FD) wider than the value's real spread at equality, covering 99-100 %. Method:
+  each side is cut B times, by a random permutation, into two disjoint halves of n // 2 (subsampling without
+  replacement, Politis & Romano, "Large sample confidence regions based on subsamples under minimal
+  assumptions", Ann. Statist. 1994; here at m = n/2 and n/4 with the rate estimated rather than assumed, as
+  Bertail, Politis & Romano, JASA 1999, do from subsample spreads at several m). Two disjoint halves are two
+  *independent* samples of n/2 with no duplicates, so d = T(half 1) − T(half 2) has mean 0 whatever T's
+  bias at n/2 (the Fréchet distance's bias depends on the sample size only, and cancels) and E[d²] = 2 Var(T
+  at n/2) exactly; the four quarters of B // 4 of the splits give Var(T at n/4) (their sample variance, 3 df
+  each). The variance at n comes from both by the law of a U-statistic of degree 2 (Hoeffding 1948), Var(T_m)
+  = a/m + b/(m(m−1)): a the non-degenerate rate 1/m (far from equality), b the degenerate rate 1/m² (at it),
+  a, b >= 0 fitted to the two sizes (``extrapolated_variance``). For the Fréchet distance that law is the
+  delta method's (a from its linear part, b from its quadratic part), an approximation: its higher-order terms
+  (d/m not small) appear as a fit with b alone. Replicate b is value + c (d_b − mean d), c = sqrt(Var(T at
+  n) / mean d²); the interval is their 2.5 and 97.5 percentiles (symmetric about the value).
+- **Bootstrap** (``bootstrap``; every other metric): resampling with replacement, ``scipy.stats.bootstrap``.
 - **B** = ``B`` (200) replicates; ``B_FRECHET`` (100) for the Fréchet distances, whose replicate needs two
-  covariances and an eigendecomposition (benchmarks/bootstrap_cost.py measures the cost). Efron & Tibshirani
+  covariances and an eigendecomposition (benchmarks/bootstrap_cost.py measures the cost); a split costs two
+  statistics, and B // 4 of them four more (quarters). Efron & Tibshirani
   (1993, section 19.3) advise about 1000 replicates for percentile intervals (25-200 for a standard error): at
   200 the ends are the ~5th and ~195th replicate and carry Monte Carlo error of a few percent of the width,
   the price of storing the replicates with every record and of a cost within the evaluation's budget.
-- **Interval**: the 95 % percentile interval (``scipy.stats.bootstrap``, ``method='percentile'``) of the
-  replicates *re-centred on the value* (each replicate shifted by value − mean of the replicates). The shift
+- **Interval** (the bootstrap's): the 95 % percentile interval (``scipy.stats.bootstrap``,
+  ``method='percentile'``) of the replicates *re-centred on the value* (each replicate shifted by value − mean
+  of the replicates). The shift
   removes the resampling bias of the replicates, which for biased estimators (a Fréchet distance from 90
   images) would otherwise put the whole interval above the value; the interval is the sampling spread of the
   value, not a correction of the estimator's own bias (a † value stays biased).
@@ -24,7 +49,12 @@ The method, one for every metric:
   difference of two models' replicates is a paired bootstrap of their difference (the real side's share of
   the noise cancels). The generated side's indices are the same positions for every model too; models
   sampled from the same latents are then paired by latent, and for independent samples resampling pairs of
-  positions is as valid as resampling each alone.
+  positions is as valid as resampling each alone. Split halves pair the same way: replicate b of every model
+  splits the same real images into the same halves, so d_b(A) − d_b(B) is the difference of A − B on two
+  independent halves, whose square has mean 2 Var(A − B at n/2). The stored replicates are c_A d_b(A) and
+  c_B d_b(B), so their difference spreads as A − B at n when c_A ≈ c_B (both models equally far from the real
+  data: the close calls) and between the two models' own rates otherwise; tests/test_bootstrap.py checks the
+  width of the paired difference's interval against the real spread of a difference (ratio 0.85 there).
 - **Stored** in the score's ``extra``: ``ci`` [lo, hi], ``ci_level`` 0.95, ``boot`` the re-centred replicates
   to 6 significant digits (what ``genbench compare`` and the tables' best/tie rule difference), ``ci_n`` the
   resampled units and their counts, ``ci_seconds`` what the bootstrap cost.
@@ -32,14 +62,14 @@ The method, one for every metric:
 Replicate statistics, each written for multiplicity matrices (row b: how often each unit was drawn), so B
 replicates cost matrix products rather than B recomputations:
 - means over units (``mean_replicates``): exact.
-- Fréchet distance (``frechet_replicates``): exact; the covariance of a resample is the weighted covariance of
-  the distinct points; Tr((S1 S2)^1/2) as the nuclear norm of A Bᵀ (A, B the weighted centred points) when
-  there are fewer points than dimensions, else from a Cholesky factor of S1 (eigenvalues of Lᵀ S2 L), with
-  the symmetric eigendecomposition of ``frechet`` as fallback.
-- KID (``kernel_replicates``): the unbiased MMD² of the resample over pairs of *distinct* original points
-  (pairs of a point with its own copy would put k(x, x) into the off-diagonal mean and centre the replicates on
-  the biased V-statistic), from the full kernel matrices computed once in blocks; on the whole sets, not
-  KID's 100 subsets (which for n <= 1000 are the whole sets), and re-centred on the KID value.
+- Fréchet distance (``frechet_replicates``): exact, for a subset too; the covariance of a resample is the
+  weighted covariance of the distinct points; Tr((S1 S2)^1/2) as the nuclear norm of A Bᵀ (A, B the weighted
+  centred points) when there are fewer points than dimensions, else from a Cholesky factor of S1 (eigenvalues
+  of Lᵀ S2 L), with the symmetric eigendecomposition of ``frechet`` as fallback.
+- KID (``kernel_replicates``; any kernel callable(x, y) -> matrix, the cubic one by default): the unbiased
+  MMD² of each row's units over pairs of *distinct* original points (for 0/1 rows, a half or quarter, exactly
+  the U-statistic of that subset), from the kernel matrices computed once in blocks; on the whole sets, not
+  KID's 100 subsets (which for n <= 1000 are the whole sets).
 - precision, recall, density, coverage (``prdc_intervals``, for the plugins of Naeem et al.'s metrics): means
   over points with the k-NN balls held fixed (precision and density over generated samples, recall and
   coverage over real points).
@@ -72,21 +102,25 @@ B_FRECHET = 100  # fewer for the Fréchet distances: a replicate costs two covar
 LEVEL = 0.95
 SEED = 19  # one fixed stream for every model: replicate b of the real side is the same for all of them
 INTERVAL = "percentile, re-centred on the value"
+SPLIT_INTERVAL = ("percentile of value + c (T(half 1) - T(half 2)) over disjoint random halves of each side; c from "
+                  "the variance at n/2 and n/4 extrapolated to n by a/m + b/(m(m-1))")
 SIGNIFICANT = 6  # digits kept of each stored replicate
 SWD_GRID = 128  # points per direction at which the SWD replicates evaluate each image's CDF
 SWD_CHUNK = 1 << 22  # images x grid points x directions per block of the SWD replicates (16 MiB in float32)
 KERNEL_BLOCK = 2048  # rows of kernel matrix computed at once
 
 
-def describe(resampled: str, b: int = B, **more: Any) -> dict[str, Any]:
+def describe(resampled: str, b: int = B, interval: str = INTERVAL, **more: Any) -> dict[str, Any]:
     """The interval's part of a metric's protocol (hashed into its protocol id)."""
-    return {"B": b, "level": LEVEL, "interval": INTERVAL, "seed": SEED, "resampled": resampled, **more}
+    return {"B": b, "level": LEVEL, "interval": interval, "seed": SEED, "resampled": resampled, **more}
 
 
-# The interval parts of the feature-space distances' protocols (fid, fd_rand and kid, kid_rand, in every space)
-FRECHET_INTERVAL = describe("feature vectors, real and generated", b=B_FRECHET)
-KERNEL_INTERVAL = describe("feature vectors, real and generated",
-                           statistic="unbiased MMD² of the whole resampled sets, distinct pairs")
+# The interval parts of the feature-space distances' protocols (fid, fd_rand and kid, kid_rand, in every space):
+# split halves, not the bootstrap (see the module notes, "Split halves")
+FRECHET_INTERVAL = describe("feature vectors, real and generated, split in disjoint halves and quarters",
+                            b=B_FRECHET, interval=SPLIT_INTERVAL)
+KERNEL_INTERVAL = describe("feature vectors, real and generated, split in disjoint halves and quarters",
+                           interval=SPLIT_INTERVAL, statistic="unbiased MMD² of each half and quarter, cubic kernel")
 
 
 @dataclass(frozen=True)
@@ -172,6 +206,74 @@ def extra(interval: Interval | None) -> dict[str, Any]:
     return interval.extra() if interval is not None else {}
 
 
+# -- split halves: the feature-space distances --------------------------------------------------------
+SPLIT_MIN = 8  # units per side at least: four quarters of 2
+
+
+def quarter_splits(b: int) -> int:
+    """How many of the b splits are also cut in quarters: a quarter of them, for 3 df each (four quarters)."""
+    return max(2, b // 4)
+
+
+def split_masks(sizes: dict[str, int], b: int = B, seed: int = SEED) -> list[np.ndarray]:
+    """Per side (in order, one stream: the real side first, so the same for every model), b random permutations
+    of its units cut into two disjoint halves of n // 2, and the first ``quarter_splits(b)`` of them also into
+    four quarters of n // 4 (two in each half): 0/1 rows [half 1 (b); half 2 (b); quarter 1..4 (b // 4 each)]."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for n in sizes.values():
+        perm = rng.permuted(np.tile(np.arange(n), (b, 1)), axis=1)
+        h, q, few = n // 2, n // 4, perm[:quarter_splits(b)]
+        blocks = [perm[:, :h], perm[:, h:2 * h]] + [few[:, k * q:(k + 1) * q] for k in range(4)]
+        out.append(np.concatenate([counts(x, n) for x in blocks]))
+    return out
+
+
+def extrapolated_variance(v_half: float, v_quarter: float, m: int) -> float:
+    """The variance at m units from the variances at m // 2 and m // 4, by the law of a U-statistic of degree 2
+    (Hoeffding 1948): Var = a/m + b/(m(m-1)), a from the non-degenerate (linear) part, b from the degenerate one,
+    both >= 0 (a fit that makes one negative keeps only the other, fitted to the halves)."""
+    def law(k: int) -> tuple[float, float]:
+        return 1 / k, 1 / (k * (k - 1))
+
+    (x2, y2), (x4, y4), (xn, yn) = law(m // 2), law(m // 4), law(m)
+    det = x2 * y4 - x4 * y2
+    a, b = (v_half * y4 - v_quarter * y2) / det, (x2 * v_quarter - x4 * v_half) / det
+    if a < 0:
+        a, b = 0.0, v_half / y2
+    elif b < 0:
+        a, b = v_half / x2, 0.0
+    return a * xn + b * yn
+
+
+def split_interval(value: float, statistic: Callable[..., np.ndarray], sizes: dict[str, int], b: int = B,
+                   seed: int = SEED) -> Interval | None:
+    """The interval of ``value`` from ``b`` split halves (``split_masks``; ``statistic`` as for ``bootstrap``).
+
+    Two disjoint halves are two independent samples of n/2, so the difference T(half 1) - T(half 2) has mean 0
+    (whatever T's bias at n/2) and variance 2 Var(T at n/2), with no duplicate and no plug-in distribution in
+    it; the four quarters of some splits give Var(T at n/4) likewise (their sample variance);
+    ``extrapolated_variance`` carries both to n. The replicates are value + c (d_b - mean d), c = sqrt(Var(T at
+    n) / mean d²): their spread is T's at n, and d_b of two models pairs on the same real halves. None when a
+    side has fewer than ``SPLIT_MIN`` units or a value is not finite."""
+    if not np.isfinite(value) or any(n < SPLIT_MIN for n in sizes.values()):
+        return None
+    t0 = time.perf_counter()
+    t = np.asarray(statistic(*split_masks(sizes, b, seed)), np.float64)
+    if not np.isfinite(t).all():
+        return None
+    half = t[:b] - t[b:2 * b]
+    v_half = float(np.mean(half ** 2)) / 2  # E[d²] = 2 Var(T at n/2): 1 df per split
+    v_quarter = float(np.var(t[2 * b:].reshape(4, -1), axis=0, ddof=1).mean())  # four independent values, 3 df
+    if v_half == 0:
+        reps = np.full(b, float(value))
+    else:
+        c = np.sqrt(extrapolated_variance(v_half, v_quarter, min(sizes.values())) / (2 * v_half))
+        reps = value + c * (half - half.mean())
+    lo, hi = np.percentile(reps, [100 * (1 - LEVEL) / 2, 100 * (1 + LEVEL) / 2])
+    return Interval(float(value), float(lo), float(hi), reps, dict(sizes), time.perf_counter() - t0)
+
+
 # -- replicate statistics ------------------------------------------------------------------------------
 def mean_replicates(values: np.ndarray | torch.Tensor) -> Callable[[np.ndarray], np.ndarray]:
     """The mean of per-unit ``values`` over resampled units."""
@@ -233,42 +335,59 @@ def frechet_replicates(real, fake, device: torch.device | str = "cpu") -> Callab
 
 def frechet_interval(value: float, real, fake, device: torch.device | str = "cpu",
                      b: int = B_FRECHET) -> Interval | None:
-    return bootstrap(value, frechet_replicates(real, fake, device), {"real": len(real), "generated": len(fake)}, b)
+    """Split-half interval (``split_interval``) of a Fréchet distance: the distance's bias depends on the sample
+    size only, so it cancels in the difference of two equal-size halves."""
+    return split_interval(value, frechet_replicates(real, fake, device), {"real": len(real), "generated": len(fake)},
+                          b)
 
 
-def _kernel(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    return (x @ y.T / x.shape[1] + 1.0) ** 3  # genbench.metrics.core.frechet.polynomial_kernel
+Kernel = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-def _quadratic(w: torch.Tensor, x: torch.Tensor, v: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """(b,) w_b K(x, y) v_b for every replicate, the kernel matrix made in row blocks."""
+def cubic_kernel(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """KID's kernel, (x·y/d + 1)^3 (genbench.metrics.core.frechet.polynomial_kernel)."""
+    return (x @ y.T / x.shape[1] + 1.0) ** 3
+
+
+def _quadratic(w: torch.Tensor, x: torch.Tensor, v: torch.Tensor, y: torch.Tensor,
+               kernel: Kernel) -> tuple[torch.Tensor, torch.Tensor]:
+    """(b,) w_b K(x, y) v_b for every replicate, the kernel matrix made in row blocks, and (b,) sum_i w_bi v_bi
+    k(x_i, y_i) (the diagonal's share: within one set, the pairs of a point with its own copies)."""
     out = torch.zeros(len(w), dtype=torch.float64, device=x.device)
+    diag = torch.zeros_like(out)
     for s in range(0, len(x), KERNEL_BLOCK):
-        out += ((w[:, s:s + KERNEL_BLOCK] @ _kernel(x[s:s + KERNEL_BLOCK], y)) * v).sum(1)
-    return out
+        block = kernel(x[s:s + KERNEL_BLOCK], y).double()
+        out += ((w[:, s:s + KERNEL_BLOCK] @ block) * v).sum(1)
+        if x is y:
+            diag += (w[:, s:s + KERNEL_BLOCK] * v[:, s:s + KERNEL_BLOCK]) @ block[:, s:s + KERNEL_BLOCK].diagonal()
+    return out, diag
 
 
-def kernel_replicates(real, fake, device: torch.device | str = "cpu") -> Callable[..., np.ndarray]:
-    """Unbiased MMD² (cubic kernel) of each resample, over pairs of distinct original points."""
+def kernel_replicates(real, fake, device: torch.device | str = "cpu",
+                      kernel: Kernel = cubic_kernel) -> Callable[..., np.ndarray]:
+    """Unbiased MMD² (``kernel``: the cubic one of KID unless given, e.g. a Gaussian RBF for CMMD) of each
+    resample or subset (rows of multiplicities), over pairs of distinct original points."""
     x = torch.as_tensor(np.asarray(real), dtype=torch.float64, device=device)
     y = torch.as_tensor(np.asarray(fake), dtype=torch.float64, device=device)
-    kxx = (x.square().sum(1) / x.shape[1] + 1.0) ** 3  # k(x, x)
-    kyy = (y.square().sum(1) / y.shape[1] + 1.0) ** 3
 
-    def within(w: torch.Tensor, z: torch.Tensor, diag: torch.Tensor) -> torch.Tensor:
+    def within(w: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         n = w.sum(1)
-        return (_quadratic(w, z, w, z) - w.square() @ diag) / (n * n - w.square().sum(1))
+        full, diag = _quadratic(w, z, w, z, kernel)
+        return (full - diag) / (n * n - w.square().sum(1))
 
     def stat(wr: np.ndarray, wf: np.ndarray) -> np.ndarray:
         u, v = torch.as_tensor(wr, device=device), torch.as_tensor(wf, device=device)
-        cross = _quadratic(u, x, v, y) / (u.sum(1) * v.sum(1))
-        return (within(u, x, kxx) + within(v, y, kyy) - 2 * cross).cpu().numpy()
+        cross = _quadratic(u, x, v, y, kernel)[0] / (u.sum(1) * v.sum(1))
+        return (within(u, x) + within(v, y) - 2 * cross).cpu().numpy()
 
     return stat
 
 
-def kernel_interval(value: float, real, fake, device: torch.device | str = "cpu", b: int = B) -> Interval | None:
-    return bootstrap(value, kernel_replicates(real, fake, device), {"real": len(real), "generated": len(fake)}, b)
+def kernel_interval(value: float, real, fake, device: torch.device | str = "cpu", b: int = B,
+                    kernel: Kernel = cubic_kernel) -> Interval | None:
+    """Split-half interval (``split_interval``) of an unbiased MMD² (a U-statistic: exactly unbiased on each half)."""
+    return split_interval(value, kernel_replicates(real, fake, device, kernel),
+                          {"real": len(real), "generated": len(fake)}, b)
 
 
 def prdc_intervals(values: dict[str, float], points: dict[str, torch.Tensor], k: int,

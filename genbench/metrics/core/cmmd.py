@@ -74,7 +74,7 @@ def _normalized(t: torch.Tensor) -> torch.Tensor:
     return t / norms
 
 
-def _block_rbf(a: torch.Tensor, b: torch.Tensor, a_sq: torch.Tensor, b_sq: torch.Tensor,
+def block_rbf(a: torch.Tensor, b: torch.Tensor, a_sq: torch.Tensor, b_sq: torch.Tensor,
                sigma: float) -> torch.Tensor:
     """exp(-gamma (||a||² + ||b||² - 2 a·b)), gamma = 1 / (2 sigma²): the reference's expansion, unclamped."""
     gamma = 1.0 / (2.0 * sigma**2)
@@ -85,7 +85,7 @@ def rbf_kernel(x, y, sigma: float = SIGMA) -> np.ndarray:
     """The (m, n) float64 Gaussian RBF kernel matrix k(x_i, y_j) = exp(-||x_i - y_j||² / (2 sigma²)), whole (for
     one block or small sets; ``rbf_kernel_mean`` sums it over blocks without building it)."""
     a, b = _tensor(x, "x"), _tensor(y, "y")
-    return _block_rbf(a, b, a.square().sum(1), b.square().sum(1), sigma).numpy()
+    return block_rbf(a, b, a.square().sum(1), b.square().sum(1), sigma).numpy()
 
 
 def rbf_kernel_mean(x, y, sigma: float = SIGMA, device: torch.device | str = "cpu",
@@ -99,7 +99,7 @@ def rbf_kernel_mean(x, y, sigma: float = SIGMA, device: torch.device | str = "cp
     rows = max(1, chunk_bytes // (8 * len(b)))
     total = 0.0
     for s in range(0, len(a), rows):
-        total += float(_block_rbf(a[s:s + rows], b, a_sq[s:s + rows], b_sq, sigma).sum())
+        total += float(block_rbf(a[s:s + rows], b, a_sq[s:s + rows], b_sq, sigma).sum())
     return total / (len(a) * len(b))
 
 
