@@ -48,18 +48,17 @@ def evaluation_table(run: Path, cache: Path, which: str = "fresh cache") -> list
     from genbench import registry
     from genbench.api import EvalContext, EvalSettings
     from genbench.eval.evaluator import score_metrics
-    from genbench.metrics.copying import Copying
-    from genbench.metrics.core.inception import resolve_weights
+    from genbench.metrics.core.weights import WeightsPolicy
+    from genbench.run.plan import resolve_spaces
     from genbench.store.records import Record
     from genbench.store.runfolder import RunFolder
 
-    if "copying" not in registry.discover("metrics"):  # an install from before the entry point was added
-        registry.register_metric("copying")(Copying)
     folder = RunFolder(run)
     model, config = folder.load_model("cpu")
     ds, train_set, heldout = folder.load_data()
     metrics = [registry.get_metric(name) for name in sorted(registry.discover("metrics"))]
-    settings = EvalSettings(config.run.n_eval, config.run.n_fid, cache, None, (resolve_weights(),))
+    networks = tuple(resolve_spaces(WeightsPolicy(offline=True)).values())
+    settings = EvalSettings(config.run.n_eval, config.run.n_fid, cache, None, networks)
     ctx = EvalContext(model, ds, train_set, heldout, torch.device("cpu"), config.seed, settings)
     base = Record(config.dataset, config.model_name, config.preset, config.seed, metric="", status="")
     t0 = time.perf_counter()

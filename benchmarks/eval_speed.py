@@ -118,11 +118,13 @@ def _scores_now(model, data, config, metrics, cache) -> list[tuple]:
     from genbench import registry
     from genbench.api import EvalContext, EvalSettings
     from genbench.eval.evaluator import score_metrics
-    from genbench.metrics.core.inception import resolve_weights
+    from genbench.metrics.core.weights import WeightsPolicy
+    from genbench.run.plan import resolve_spaces
     from genbench.store.records import Record
 
     n_eval, n_fid, seed = eval_settings(config)
-    settings = EvalSettings(n_eval, n_fid, cache, None, (resolve_weights(),))
+    networks = tuple(resolve_spaces(WeightsPolicy(offline=True)).values())
+    settings = EvalSettings(n_eval, n_fid, cache, None, networks)
     ctx = EvalContext(model, *data, torch.device("cpu"), seed, settings)
     classes = [registry.get_metric(m) for m in metrics]
     return [(r.metric_plugin, r.metric, r.value, r.eval_seconds, r.extra)

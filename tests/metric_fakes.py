@@ -88,7 +88,8 @@ def context(model, train: ImageSet, cache_dir=None, dataset=None, n_eval: int = 
     ``--inception-weights`` and ``--allow-unverified-weights`` would, offline), unless the Inception ``weights``
     are given as resolved."""
     explicit = {"inception": Path(inception_weights)} if inception_weights else {}
-    networks = resolve_spaces(WeightsPolicy(explicit, offline=True, allow_unverified=allow_unverified_weights))
+    networks = resolve_spaces(WeightsPolicy(explicit, {"inception": "--inception-weights"}, offline=True,
+                                            allow_unverified=allow_unverified_weights))
     if weights is not None:
         networks["inception"] = weights
     settings = EvalSettings(n_eval, n_fid, cache_dir, None, tuple(networks.values()))

@@ -14,7 +14,7 @@ from metric_fakes import context, single_blas_thread  # noqa: F401
 from torch import nn
 
 from genbench.api import DataInfo, GenerativeModel, ImageSet, ModelConfig
-from genbench.metrics.copying import Copying
+from genbench.registry import get_metric
 
 S, MODES = 16, 5
 
@@ -54,8 +54,9 @@ class Bank(GenerativeModel):
 
 
 def _score(model, train, heldout, cache):
+    """C_T in the random-CNN space (``copying``) and in Inception's (``copying_inception``: no weights here)."""
     ctx = context(model, train, cache, n_fid=200, heldout=heldout)
-    return Copying().compute(ctx)
+    return get_metric("copying")().compute(ctx)[0], get_metric("copying_inception")().compute(ctx)[0]
 
 
 def test_training_images_with_slight_noise_read_strongly_negative(world):
@@ -64,7 +65,8 @@ def test_training_images_with_slight_noise_read_strongly_negative(world):
     assert score.name == "copying" and score.status == "ok" and score.value < -6  # -7.60 measured
     assert score.higher_is_better is None and score.extra["cells"] == 5 and score.extra["cells_used"] == 5
     assert all(z < 0 for z in score.extra["z"])
-    assert inception.name == "copying_inception" and inception.status == "n/a" and "Inception" in inception.note
+    assert inception.name == "copying_inception" and inception.status == "unavailable"
+    assert "pt_inception-2015-12-05-6726825d.pth" in inception.note
 
 
 def test_held_out_images_read_near_zero(world):
@@ -94,16 +96,13 @@ def test_ten_held_out_images_warn_and_say_what_the_test_cannot_tell(world):
 
 
 def test_no_held_out_split_reads_na_through_the_evaluator(world, clean_manual_registry):
-    from genbench import registry
     from genbench.eval.evaluator import score_metrics
-    from genbench.registry import get_metric
     from genbench.store.records import Record
 
-    registry.register_metric("copying")(Copying)
     train, heldout, cache = world
     base = Record("modes", "bank", "tiny", 0, metric="", status="", step=1)
     ctx = context(Bank(train.as_float()), train, cache)
-    recs = score_metrics(ctx, [get_metric("copying")], [], base, "now")
+    recs = score_metrics(ctx, [get_metric("copying"), get_metric("copying_inception")], [], base, "now")
     assert [(r.metric, r.status) for r in recs] == [("copying", "n/a"), ("copying_inception", "n/a")]
     assert "held-out" in recs[0].note
     ctx = context(Bank(train.as_float()), train, cache, n_fid=200,

@@ -4,6 +4,7 @@ path is exercised with hashed stand-in files and a stub network, never by accept
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import warnings
 
@@ -13,7 +14,9 @@ import torch
 from metric_fakes import FakeGenerator, context, imageset, single_blas_thread  # noqa: F401
 from torch import nn
 
+from genbench import registry
 from genbench.metrics.core import features, inception, randcnn
+from genbench.metrics.core import weights as lookup
 from genbench.metrics.core.weights import WeightsError, hub_checkpoints_dir, sha256_file
 from genbench.metrics.lpips import LPIPS
 from genbench.registry import get_metric
@@ -44,9 +47,17 @@ def test_missing_weights_are_unavailable_with_where_to_put_them():
     s = get_metric("fid")().compute(context(model, train))[0]
     assert s.status == "unavailable" and s.value is None and s.name == "fid"
     assert "pt_inception-2015-12-05-6726825d.pth" in s.note and str(hub_checkpoints_dir()) in s.note
-    assert "--inception-weights" in s.note and len(s.note.splitlines()) == 1
+    assert "--weights inception=FILE" in s.note and len(s.note.splitlines()) == 1
     assert get_metric("kid")().compute(context(model, train))[0].status == "unavailable"
     assert "unavailable" in get_metric("fid")().protocol(context(model, train))["weights_sha256"]
+
+
+def _lookup(inception_weights=None):
+    """The Inception weights as a command resolves them (``--inception-weights``, the environment, offline)."""
+    from genbench.run.plan import RunOptions, weights_policy
+
+    policy = weights_policy(RunOptions(None, inception_weights=inception_weights, offline=True))
+    return lookup.resolve(registry.get_space("inception")(), policy)
 
 
 @pytest.mark.parametrize("where", ["hub", "hub-fidelity", "env", "option"])
@@ -58,8 +69,8 @@ def test_weights_with_wrong_hash_are_refused(tmp_path, monkeypatch, where):
     if where == "env":
         monkeypatch.setenv("GENBENCH_INCEPTION_WEIGHTS", str(path))
     opts = {"inception_weights": str(path)} if where == "option" else {}
-    with pytest.raises(WeightsError, match="not the published file"):
-        inception.locate(opts.get("inception_weights"))
+    w = _lookup(opts.get("inception_weights"))
+    assert not w.available and "not the published file" in w.reason and str(path) in w.reason
     with pytest.raises(WeightsError):
         inception.load(path)  # the loader itself refuses, not only the lookup
     s = get_metric("fid")().compute(context(FakeGenerator(), _train(), **opts))[0]
@@ -67,21 +78,24 @@ def test_weights_with_wrong_hash_are_refused(tmp_path, monkeypatch, where):
 
 
 def test_lookup_order_and_torch_fidelity_name(tmp_path, monkeypatch):
+    from genbench.spaces.inception import InceptionSpace
+
     hub = hub_checkpoints_dir()
     fidelity = _fake_weights(hub / inception.FILENAMES[1])
     env = _fake_weights(tmp_path / "env.pth")
     opt = _fake_weights(tmp_path / "opt.pth")
-    for p in (fidelity, env, opt):  # make each one "published" in turn by matching the required prefix
-        monkeypatch.setattr(inception, "SHA256_PREFIX", sha256_file(p)[:8])
-        if p is fidelity:
-            assert inception.locate() == (fidelity, sha256_file(fidelity))
-        elif p is env:
+    cached = lookup.weights_dir() / inception.FILENAMES[0]
+    for p in (fidelity, cached, env, opt):  # make each one "published" in turn by matching the required prefix
+        if p is cached:
+            _fake_weights(cached)
+        monkeypatch.setattr(InceptionSpace, "weights", dataclasses.replace(InceptionSpace.weights,
+                                                                           sha256=sha256_file(p)[:8]))
+        if p is env:
             monkeypatch.setenv("GENBENCH_INCEPTION_WEIGHTS", str(env))
-            assert inception.locate()[0] == env
-        else:
-            assert inception.locate(str(opt))[0] == opt
-    with pytest.raises(WeightsError, match="does not exist"):
-        inception.locate(str(tmp_path / "missing.pth"))
+        w = _lookup(str(opt) if p is opt else None)
+        assert w.verified and w.path == p and w.sha256 == sha256_file(p)  # the cache wins over the hub
+    missing = _lookup(str(tmp_path / "missing.pth"))
+    assert not missing.available and "does not exist" in missing.reason
 
 
 def test_unverified_weights_only_as_fid_unverified_and_reference_cache(tmp_path, monkeypatch):
@@ -96,7 +110,7 @@ def test_unverified_weights_only_as_fid_unverified_and_reference_cache(tmp_path,
     StubNet.calls = 0
     s = get_metric("fid")().compute(context(model, train, cache, allow_unverified_weights=True, **opts))[0]
     assert s.name == "fid_unverified" and s.status == "warn" and s.value is not None and s.value > 0
-    assert "not FID" in s.note and s.extra["weights_sha256"] == sha256_file(bad)
+    assert "not fid" in s.note and s.extra["weights_sha256"] == sha256_file(bad)
     assert s.extra["reference_cache"] == "miss" and StubNet.calls == 12 + 12
     proto = get_metric("fid")().protocol(context(model, train, cache, allow_unverified_weights=True, **opts))
     assert proto["weights_verified"] is False and proto["weights_sha256"] == sha256_file(bad)
@@ -163,7 +177,7 @@ def test_fd_rand_and_kid_rand_separate_shifted_models(tmp_path):
         fd = get_metric("fd_rand")().compute(ctx)[0]
         kid = get_metric("kid_rand")().compute(ctx)[0]
         assert fd.status == "warn" and "2048" in fd.note  # 40 samples: flagged for the table's dagger
-        assert kid.status == "ok" and "not KID" in kid.note
+        assert kid.status == "ok" and kid.extra["space"] == "rand"
         vals[name] = (fd.value, kid.value)
     assert vals["far"][0] > vals["near"][0] > 0 and vals["far"][1] > vals["near"][1]
     assert "not Inception" in get_metric("fd_rand")().protocol(context(near, train))["network"]
@@ -207,16 +221,17 @@ def test_weights_are_looked_up_once_per_command_and_the_run_warns_once(tmp_path,
     torch.save({"not": torch.zeros(3)}, bad)  # a PyTorch file, not the published one
     monkeypatch.setattr(inception, "load", lambda path, sha=None, allow_unverified=False: StubNet())
     lookups = []
-    real_locate = inception.locate
-    monkeypatch.setattr(inception, "locate", lambda *a: lookups.append(a) or real_locate(*a))
+    real_resolve = lookup.resolve
+    monkeypatch.setattr(lookup, "resolve", lambda space, *a, **k: lookups.append(space.name) or
+                        real_resolve(space, *a, **k))
     options = RunOptions(["vae", "wgan"], preset="tiny", results=tmp_path / "r", device="cpu",
                          metrics=["fd_rand", "kid"], inception_weights=bad, allow_unverified_weights=True,
                          progress=False)
     plan = make_plan(options)
-    with pytest.warns(RuntimeWarning, match="UNVERIFIED Inception weights") as caught:
+    with pytest.warns(RuntimeWarning, match="UNVERIFIED inception weights") as caught:
         outcomes = run_plan(plan, echo=lambda *a: None)
-    assert [o.status for o in outcomes] == ["finished", "finished"] and len(lookups) == 1
-    assert len([w for w in caught if "Inception weights" in str(w.message)]) == 1
+    assert [o.status for o in outcomes] == ["finished", "finished"] and lookups.count("inception") == 1
+    assert len([w for w in caught if "inception weights" in str(w.message)]) == 1
     kid = [r for o in outcomes for r in o.records if r.metric_plugin == "kid"]
     assert [r.metric for r in kid] == ["kid_unverified"] * 2 and all(r.value is not None for r in kid)
     assert kid[0].extra["weights_sha256"] == sha256_file(bad)

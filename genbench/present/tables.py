@@ -158,10 +158,28 @@ def notes(good: pd.DataFrame, metrics: list[str], ci: bool, calibration: bool, b
     out = ([verdicts.CALIBRATION_NOTE] if calibration else []) + ([CI_NOTE] if ci else [])
     out += [f"† {n}" for n in sorted(set(good.loc[good["status"] == Status.WARN, "note"].dropna()))]
     out += chance_notes(good, by)
+    out += space_notes(good)
     if empty:
         out.append(no_values(empty))
     protocols = protocol_note(good, metrics)
     return out + ([protocols] if protocols else [])
+
+
+def space_notes(d: pd.DataFrame) -> list[str]:
+    """'feature spaces: inception = fid, kid, *_inception (pytorch-fid InceptionV3 ...); ...': which space every
+    shown value is in (its records' ``extra['space']``), the network named; the names without a ``_<space>``
+    suffix (the field's own: fid, kid, precision, copying, cmmd) listed."""
+    if d.empty or "extra" not in d:
+        return []
+    spaces = d.assign(space=d["extra"].map(lambda e: e.get("space") if isinstance(e, dict) else None))
+    parts = []
+    for space, g in spaces.dropna(subset=["space"]).groupby("space", sort=True):
+        plain = [m for m in dict.fromkeys(g["metric"]) if not str(m).startswith(("fd_", "kid_", "cmmd_"))
+                 and not str(m).endswith(f"_{space}")]
+        entry = registry.discover("spaces").get(space)
+        network = entry.obj.network if entry is not None and entry.ok else "not installed here"
+        parts.append(f"{space} = {', '.join([*plain, f'*_{space}'])} ({network})")
+    return [f"feature spaces: {'; '.join(parts)}"] if parts else []
 
 
 def no_values(empty: dict[str, str]) -> str:

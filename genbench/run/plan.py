@@ -190,16 +190,18 @@ ALWAYS = (INCEPTION,)
 
 def weights_policy(o: RunOptions) -> WeightsPolicy:
     explicit = {name: Path(path) for name, path in o.weights.items()}
-    if o.inception_weights:
-        explicit.setdefault(INCEPTION, Path(o.inception_weights))
-    elif os.environ.get(inception.ENV_VAR):
-        explicit.setdefault(INCEPTION, Path(os.environ[inception.ENV_VAR]))
+    named_by = {}
+    if INCEPTION not in explicit and o.inception_weights:
+        explicit[INCEPTION], named_by[INCEPTION] = Path(o.inception_weights), "--inception-weights"
+    elif INCEPTION not in explicit and os.environ.get(inception.ENV_VAR):
+        explicit[INCEPTION], named_by[INCEPTION] = Path(os.environ[inception.ENV_VAR]), f"${inception.ENV_VAR}"
     named = set(o.features or [])
     for name in o.metrics or []:
         space = registry.get_metric(name).space
         if space:
             named.add(space)
-    return WeightsPolicy(explicit, o.offline or offline_from_env(), o.allow_unverified_weights, frozenset(named))
+    return WeightsPolicy(explicit, named_by, o.offline or offline_from_env(), o.allow_unverified_weights,
+                         frozenset(named))
 
 
 def resolve_spaces(policy: WeightsPolicy, echo=print) -> dict[str, Weights]:

@@ -3,17 +3,17 @@
 The same network also gives its 1008-way classifier logits (``FIDInception.logits``), for the
 Inception Score (genbench.metrics.isc, genbench.metrics.core.isc).
 
-Weights are looked up once per command (``resolve_weights``, by the plan), in order, at ``--inception-weights PATH``,
-``$GENBENCH_INCEPTION_WEIGHTS``, then the torch hub cache file pytorch-fid uses
-(``$TORCH_HOME/hub/checkpoints/pt_inception-2015-12-05-6726825d.pth``) or torch-fidelity's name for the
-same file (``weights-inception-2015-12-05-6726825d.pth``). Nothing is downloaded and no other
-network is ever substituted. The file's SHA-256 must start with ``6726825d``.
+Weights are looked up once per command as every feature space's are (genbench.metrics.core.weights.resolve, the
+space in genbench.spaces.inception): ``--weights inception=FILE``, ``--inception-weights PATH`` or
+``$GENBENCH_INCEPTION_WEIGHTS``; genbench's weights cache; then the torch hub cache file pytorch-fid uses
+(``$TORCH_HOME/hub/checkpoints/pt_inception-2015-12-05-6726825d.pth``) or torch-fidelity's name for the same
+file (``weights-inception-2015-12-05-6726825d.pth``); downloaded from pytorch-fid's release only when asked for
+by name. No other network is ever substituted. The file's SHA-256 must start with ``6726825d``.
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,10 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genbench.api import INCEPTION, Weights
-from genbench.io import path_problem
+from genbench.api import Weights
 from genbench.metrics.core.features import embed
-from genbench.metrics.core.weights import WeightsError, hub_checkpoints_dir, sha256_file, verify
+from genbench.metrics.core.weights import WeightsError, verify
 
 SHA256_PREFIX = "6726825d"
 FILENAMES = ("pt_inception-2015-12-05-6726825d.pth", "weights-inception-2015-12-05-6726825d.pth")
@@ -36,45 +35,6 @@ PROTOCOL = {"network": "pytorch-fid InceptionV3 (FID variant), pool3 2048-d",
             "resize": "bilinear to 299x299, align_corners=False",
             "preprocessing": "[-1,1] float -> (x+1)/2 in [0,1] -> 2x-1 inside the network; no uint8 rounding "
                              "of generated images; 1-channel images repeated to RGB"}
-
-
-def candidate_paths(explicit: str | os.PathLike | None = None) -> list[tuple[Path, str]]:
-    """(path, where it came from) in lookup order; the first source that names a file wins."""
-    if explicit:
-        return [(Path(explicit).expanduser(), "--inception-weights")]
-    if os.environ.get(ENV_VAR):
-        return [(Path(os.environ[ENV_VAR]).expanduser(), f"${ENV_VAR}")]
-    hub = hub_checkpoints_dir()
-    return [(hub / name, "torch hub cache") for name in FILENAMES]
-
-
-def locate(explicit: str | os.PathLike | None = None) -> tuple[Path, str]:
-    """The weights file and its SHA-256, or WeightsError with one sentence saying where to put it."""
-    cands = candidate_paths(explicit)
-    for path, _ in cands:
-        if path.is_file():
-            return path, verify(path, SHA256_PREFIX, "Inception")
-    where = cands[0][1]
-    if where == "torch hub cache":
-        raise WeightsError(f"FID needs pytorch-fid's Inception weights: put pt_inception-2015-12-05-6726825d.pth "
-                           f"in {cands[0][0].parent}/, or pass --inception-weights PATH or set ${ENV_VAR}")
-    raise WeightsError(f"FID needs pytorch-fid's Inception weights, but {cands[0][0]} (from {where}) "
-                       f"{path_problem(cands[0][0], 'file')}; pass the path of pt_inception-2015-12-05-6726825d.pth")
-
-
-def resolve_weights(explicit: str | os.PathLike | None = None, allow_unverified: bool = False) -> Weights:
-    """The one lookup of Inception weights, made once per command: a verified file if there is one; else, with
-    ``allow_unverified``, the first candidate file that exists (verified False, the reason why); else
-    unavailable (path None) with the reason."""
-    try:
-        path, sha = locate(explicit)
-        return Weights(INCEPTION, path, sha, True)
-    except WeightsError as exc:
-        if allow_unverified:
-            for path, _ in candidate_paths(explicit):
-                if path.is_file():
-                    return Weights(INCEPTION, path, sha256_file(path), False, str(exc))
-        return Weights(INCEPTION, reason=str(exc))
 
 
 def fid_inception_architecture() -> nn.Module:
@@ -185,5 +145,5 @@ def extractor(weights: Weights, device: torch.device | str) -> InceptionExtracto
     return InceptionExtractor(_NETS[weights.sha256], weights.sha256, device)
 
 
-__all__ = ["WeightsError", "locate", "load", "FIDInception", "InceptionExtractor", "fid_inception_architecture",
-           "resolve_weights", "identity", "extractor"]
+__all__ = ["WeightsError", "load", "FIDInception", "InceptionExtractor", "fid_inception_architecture",
+           "identity", "extractor"]

@@ -86,6 +86,7 @@ class WeightsPolicy:
     ``*_unverified``), and which spaces were asked for by name (only those are ever downloaded)."""
 
     explicit: Mapping[str, Path] = field(default_factory=dict)
+    named_by: Mapping[str, str] = field(default_factory=dict)  # which option named an explicit file, if not --weights
     offline: bool = False
     allow_unverified: bool = False
     download: frozenset[str] = frozenset()
@@ -106,7 +107,8 @@ def candidates(space, policy: WeightsPolicy) -> list[tuple[Path, str]]:
     """Where ``space``'s weights file may be, in lookup order: the file named for it, else genbench's cache, the
     installed package that ships it, the space's own known places (e.g. the torch hub cache)."""
     if space.name in policy.explicit:
-        return [(Path(policy.explicit[space.name]).expanduser(), f"--weights {space.name}=FILE")]
+        where = policy.named_by.get(space.name, f"--weights {space.name}=FILE")
+        return [(Path(policy.explicit[space.name]).expanduser(), where)]
     wf = space.weights
     out = [(weights_dir() / wf.file, "genbench's weights cache")]
     if wf.package and package_file(wf.package) is not None:
@@ -141,7 +143,7 @@ def _checked(space, path: Path, where: str, policy: WeightsPolicy) -> Weights:
     if digest.startswith(pin):
         return Weights(space.name, path, digest, True)
     why = (f"{path} (from {where}) has SHA-256 {digest[:16]}..., expected {pin[:16]}...; it is not the published "
-           f"{space.weights.file}")
+           f"file ({space.weights.file})")
     if policy.allow_unverified:
         return Weights(space.name, path, digest, False, why)
     return Weights(space.name, reason=f"{why} (replace it, or pass --allow-unverified-weights to use it as "
