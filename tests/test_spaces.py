@@ -349,3 +349,27 @@ def test_eval_scores_images_in_the_offline_trained_space_and_the_copying_family_
     assert values[("averages", "authpct_effnet")] > 50
     assert values[("copies", "copying_effnet")] < -3 < 0 < values[("averages", "copying_effnet")]
     assert values[("copies", "fd_effnet")] < values[("averages", "fd_effnet")]
+
+
+def test_list_shows_every_space_with_where_its_weights_are(cli):
+    code, out, _ = cli("list")
+    assert code == 0
+    flat = " ".join(out.split())
+    for name in registry.names("spaces"):
+        assert name in flat
+    assert "installed:" in flat and "downloadable" in flat  # effnet and rand installed; dinov2 downloadable
+    assert "fd_<space>" in flat and "cmmd_<space>" in flat  # families once, not once per space
+
+
+def test_stats_exports_any_spaces_statistics(cli, tmp_path):
+    out = tmp_path / "effnet.npz"
+    code, said, err = cli("stats", "--features", "effnet", "--preset", "tiny", "--out", str(out), "--results",
+                          str(tmp_path / "r"), "--device", "cpu")
+    assert code == 0, err
+    with np.load(out) as f:
+        assert f["mu"].shape == (1280,) and f["sigma"].shape == (1280, 1280)
+        assert '"space": "effnet"' in str(f["protocol"]) and "579344248a93e230" in str(f["protocol"])
+    assert "in the effnet space" in " ".join(said.split())
+    code, _, err = cli("stats", "--features", "dinov2", "--preset", "tiny", "--out", str(tmp_path / "d.npz"),
+                       "--results", str(tmp_path / "r"), "--device", "cpu", "--offline")
+    assert code == 2 and "dinov2_vitl14_pretrain.pth" in err and "Traceback" not in err
