@@ -32,10 +32,12 @@ SIZE = 224
 class EffNetFeatures(nn.Module):
     def __init__(self, net: nn.Module):
         super().__init__()
-        self.net = net.eval().requires_grad_(False)
+        # channels-last: depthwise convolutions run 1.8x faster on a CPU (benchmarks/RESULTS.md), same features
+        # to float32 round-off
+        self.net = net.eval().requires_grad_(False).to(memory_format=torch.channels_last)
 
     def forward(self, x01: torch.Tensor) -> torch.Tensor:
-        x = torch_bicubic(to_uint8_levels(x01), SIZE) / 127.5 - 1
+        x = (torch_bicubic(to_uint8_levels(x01), SIZE) / 127.5 - 1).contiguous(memory_format=torch.channels_last)
         return self.net.forward_head(self.net.forward_features(x), pre_logits=True)
 
 
