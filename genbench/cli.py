@@ -255,10 +255,13 @@ def run(**options):
 def eval_cmd(**options):
     """Score images or a generator made outside genbench: a row NAME beside the trained models."""
     from genbench.eval.outside import EvalOptions, score_outside
+    from genbench.run import distributed
     from genbench.store.runfolder import load_records
 
     o = EvalOptions.of(**options)
     score_outside(o, echo=_say)
+    if not distributed.is_main():
+        return  # rank 0 prints the tables
     df = load_records(o.run.results)
     df = df[(df["dataset"] == o.run.dataset) & (df["preset"] == o.run.preset)]
     if not df.empty:

@@ -143,3 +143,77 @@ def test_a_signal_on_one_rank_stops_every_rank_after_the_same_step(tmp_path):
     ckpt = torch.load(tmp_path / "res" / "shapes" / "vae" / "tiny-seed0" / CHECKPOINT, weights_only=False)
     assert ckpt["step"] == 3 and ckpt["world_size"] == 2 and len(ckpt["rng_ranks"]) == 2
     assert not (tmp_path / "res" / "shapes" / "vae" / "tiny-seed0" / "results.json").exists()
+
+
+EVAL_METRICS = "swd,fd_rand,kid_rand,prdc_rand,cmmd_rand,fdinf_rand,authpct_rand,copying"
+
+
+def _split_eval_worker(rank: int, world: int, port: int, args: list[str], counts: str) -> None:
+    """A rank that embeds in batches of 32 (so 2 ranks have batches to split) and counts the batches it
+    embedded itself."""
+    from pathlib import Path
+
+    from genbench.metrics.core import features, shard
+
+    features.CHUNK = 32
+    real = shard.embed_split
+    done = []
+
+    def counted(items, embed):
+        return real(items, lambda item: done.append(1) or embed(item))
+
+    shard.embed_split = counted
+    _worker(rank, world, port, args, False)
+    Path(counts, f"rank{rank}").write_text(str(len(done)))
+
+
+def _values(results) -> dict[str, float]:
+    import json
+
+    records = json.loads((results / "shapes" / "vae" / "tiny-seed0" / "results.json").read_text())["records"]
+    return {r["metric"]: r["value"] for r in records}
+
+
+def test_two_processes_evaluate_as_one_splitting_the_sampling_and_embedding(tmp_path, monkeypatch, cli):
+    """The same trained model evaluated by one process and by two: the same values, number for number, and each
+    rank embedded about half of the batches."""
+    import shutil
+
+    monkeypatch.setattr("genbench.metrics.core.features.CHUNK", 32)
+    code, _, err = cli(*_args(tmp_path / "one", "--models", "vae", "--steps", "2", "--metrics", EVAL_METRICS))
+    assert code == 0, err
+    shutil.copytree(tmp_path / "one", tmp_path / "two")
+    (tmp_path / "two" / "shapes" / "vae" / "tiny-seed0" / "results.json").unlink()  # scores to compute again
+    shutil.rmtree(tmp_path / "two" / ".cache")  # and the real features with them
+    args = _args(tmp_path / "two", "--models", "vae", "--steps", "2", "--metrics", EVAL_METRICS)
+    mp.spawn(_split_eval_worker, args=(2, _free_port(), args, str(tmp_path)), nprocs=2, join=True)
+    one, two = _values(tmp_path / "one"), _values(tmp_path / "two")
+    assert set(one) == set(two) and len(one) >= 10
+    assert one == two  # CPU: bit for bit
+    done = [int((tmp_path / f"rank{r}").read_text()) for r in (0, 1)]
+    assert min(done) > 0 and abs(done[0] - done[1]) <= 2  # 2 generated chunks, 8 training batches, ... split
+
+
+def test_genbench_eval_of_an_image_file_splits_over_two_processes_with_the_same_values(tmp_path, monkeypatch, cli):
+    import json
+
+    import numpy as np
+
+    images = tmp_path / "imgs.npz"
+    np.savez(images, x=np.random.default_rng(0).integers(0, 256, (100, 16, 16, 3), dtype=np.uint8))
+    monkeypatch.setattr("genbench.metrics.core.features.CHUNK", 32)
+    common = ["eval", "--images", str(images), "--preset", "tiny", "--metrics", "fd_rand,kid_rand,prdc_rand"]
+    code, _, err = cli(*common, "--results", str(tmp_path / "one"))
+    assert code == 0, err
+    mp.spawn(_split_eval_worker, args=(2, _free_port(), [*common, "--results", str(tmp_path / "two")], str(tmp_path)),
+             nprocs=2, join=True)
+
+    def values(results):
+        records = json.loads((results / "shapes" / "imgs" / "tiny-seed0" / "results.json").read_text())["records"]
+        return {r["metric"]: r["value"] for r in records}
+
+    assert values(tmp_path / "one") == values(tmp_path / "two") and len(values(tmp_path / "one")) == 6
+    assert all(int((tmp_path / f"rank{r}").read_text()) > 0 for r in (0, 1))
+    run = ("shapes", "imgs", "tiny-seed0")
+    assert sorted(p.name for p in tmp_path.joinpath("two", *run).iterdir()) == \
+        sorted(p.name for p in tmp_path.joinpath("one", *run).iterdir())  # written once, by rank 0

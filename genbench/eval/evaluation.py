@@ -8,6 +8,8 @@ genbench.eval.evaluator's ``score_metrics``).
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -97,8 +99,20 @@ def run_meta(base: Record, status: str, **more) -> RunMeta:
 def evaluate_cell(plan: RunPlan, cell: Cell, model: GenerativeModel, data: LoadedData, base: Record,
                   previous: RunResults, echo: Callable[..., None]) -> list[Record]:
     """Score the trained model with the plan's metrics and say the scores in one line."""
-    ctx = EvalContext(model, data.dataset, data.train, data.heldout, plan.device, cell.seed, plan.eval_settings(cell))
+    settings = plan.eval_settings(cell)
+    if not distributed.is_main():  # the other ranks help evaluate (genbench.metrics.core.shard) but write nothing
+        settings = dataclasses.replace(settings, error_log=None)
+    ctx = EvalContext(model, data.dataset, data.train, data.heldout, plan.device, cell.seed, settings)
     records = score_metrics(ctx, plan.metrics, previous.records, base, now())
     echo(f"{cell.model}: " + ", ".join(f"{r.metric} {r.value:.4g}" if r.value is not None else f"{r.metric} {r.status}"
                                        for r in records))
     return records
+
+
+def shared_records(records: list[Record] | None) -> list[Record]:
+    """Rank 0's previous records on every rank (under torchrun; ``records`` is None on the others), so that every
+    rank reuses and recomputes the same metrics and their collectives (genbench.metrics.core.shard) meet."""
+    if distributed.current() is None:
+        return records or []
+    text = distributed.decide(json.dumps([r.to_dict() for r in records]) if records is not None else "")
+    return [Record.from_dict(d) for d in json.loads(text)]

@@ -37,6 +37,7 @@ from genbench.eval.external import (
 )
 from genbench.io import printable, safe_name
 from genbench.metrics.core.weights import sha256_file
+from genbench.run import distributed
 from genbench.run.plan import Cell, RunOptions, RunPlan, make_plan
 from genbench.store.records import Record, RunResults
 from genbench.store.runconfig import RunConfig
@@ -93,6 +94,7 @@ def score_outside(options: EvalOptions, echo: Callable[..., None] = print) -> li
         raise GenbenchError(f"--name {name} is a registered model; choose another name (e.g. {name}-external) so "
                             f"the row is not mixed with the trained model's runs.")
     plan = make_plan(r)
+    echo = echo if distributed.is_main() else _quiet
     data = evaluation.load_data(plan, r.dataset, [], echo)
     model, source = _model(o, data, plan.settings.image_size)
     model = model.to(plan.device)
@@ -171,6 +173,10 @@ def _score(plan: RunPlan, cell: Cell, model: GenerativeModel, data: LoadedData, 
     folder = plan.folder(cell)
     config = RunConfig(cell.dataset, plan.preset, cell.seed, cell.model, plan.settings, {}, plan.data_options,
                        source=source)
+    if not distributed.is_main():  # under torchrun: help evaluate (the sampling and embedding are split), write nothing
+        base = evaluation.base_record(plan, cell, config, step=0)
+        return evaluation.evaluate_cell(plan, cell, model, data, base,
+                                        RunResults(records=evaluation.shared_records(None)), _quiet)
     with folder.lock(echo):
         same = folder.holds_config(config)  # the same images: earlier scores may be reused; other images: none
         if not same:
@@ -182,6 +188,7 @@ def _score(plan: RunPlan, cell: Cell, model: GenerativeModel, data: LoadedData, 
         except GenbenchError as exc:  # a batch beyond the probe's two images that is not images in [-1, 1]
             raise GenbenchError(f"{source.kind} {source.path} cannot be scored: {exc}.") from None
         base = evaluation.base_record(plan, cell, config, step=0)
+        previous = RunResults(previous.run, evaluation.shared_records(previous.records))
         records = evaluation.evaluate_cell(plan, cell, model, data, base, previous, echo)
         folder.write_results(RunResults(evaluation.run_meta(base, "finished", source=source), records))
     return records

@@ -20,6 +20,7 @@ import torch
 from genbench import registry
 from genbench.api import Status
 from genbench.errors import GenbenchError
+from genbench.eval import evaluation
 from genbench.eval.evaluation import (
     LoadedData,
     base_record,
@@ -121,7 +122,7 @@ def run_cell(plan: RunPlan, cell: Cell, data: LoadedData, echo: Callable[..., No
     folder, config = plan.folder(cell), plan.run_config(cell)
     seed_everything(cell.seed)
     model = plan.classes[cell.model](plan.configs[cell.model], data.info(cell.dataset)).to(plan.device)
-    main = distributed.is_main()  # rank 0 alone writes the run folder and evaluates; others use a scratch one
+    main = distributed.is_main()  # rank 0 alone writes the run folder; others train in a scratch one
     train_folder = folder if main else RunFolder(Path(tempfile.mkdtemp(prefix="genbench-rank-")))
     if plan.fresh and main:
         folder.reset()
@@ -131,8 +132,12 @@ def run_cell(plan: RunPlan, cell: Cell, data: LoadedData, echo: Callable[..., No
     finally:
         if not main:
             shutil.rmtree(train_folder.path, ignore_errors=True)
-    if not main:
+    if not main:  # every rank evaluates, splitting the sampling and embedding (genbench.metrics.core.shard)
+        if distributed.decide(res.status == "finished"):
+            evaluate_cell(plan, cell, model, data, base_record(plan, cell, config, res.step),
+                          RunResults(records=evaluation.shared_records(None)), _silent)
         return RunOutcome(cell.model, folder.path, res.status, res.message, seconds=res.seconds)
+    distributed.decide(res.status == "finished")
     previous = previous_results(folder, plan.fresh)
     base = base_record(plan, cell, config, res.step)
     meta = run_meta(base, res.status, train_seconds=round(res.seconds, 2), images_per_s=round(res.images_per_s, 1),
@@ -147,7 +152,8 @@ def run_cell(plan: RunPlan, cell: Cell, data: LoadedData, echo: Callable[..., No
              f"({res.images_per_s:.0f} img/s)")
     else:
         echo(f"{cell.model}: already trained to step {res.step} in {folder}; evaluating")
-    records = evaluate_cell(plan, cell, model, data, base, previous, echo)
+    records = evaluate_cell(plan, cell, model, data, base,
+                            RunResults(previous.run, evaluation.shared_records(previous.records)), echo)
     kept = [r for r in previous.records if r.metric_plugin not in plan.metric_names and r.step == res.step]
     folder.write_results(RunResults(meta, kept + records))
     missing = [r for r in records if r.status == Status.UNAVAILABLE]

@@ -19,6 +19,7 @@ import torch
 
 from genbench.api import EvalContext, GenerativeModel
 from genbench.io import cache_path, json_hash, read_json, write_json
+from genbench.metrics.core import shard
 
 TWIN_SEED = 0
 
@@ -54,6 +55,6 @@ def chance_level(ctx: EvalContext, metric: str, protocol: dict[str, Any],
     if cached is not None:
         return cached
     value = float(score(dataclasses.replace(ctx, model=untrained_twin(ctx.model))))
-    if path is not None:
+    if path is not None and shard.is_writer():
         write_json(path, {"metric": metric, "value": value, "protocol": protocol})
     return value

@@ -7,7 +7,9 @@ pixels), so a second run extracts no real-image features and any change to these
 The cache is read with ``allow_pickle=False`` (a crafted file cannot run code), and a file that does not
 hold an (n, d) float array is recomputed and replaced.
 Generated-image features are memoised in memory per model object and state fingerprint (parameters and buffers), so
-``fid`` and ``kid`` in one evaluation sample and embed the generated images once.
+``fid`` and ``kid`` in one evaluation sample and embed the generated images once. Under torchrun the batches and
+generator chunks are split among the ranks and the features gathered (genbench.metrics.core.shard): the same
+features as one process computes.
 """
 
 from __future__ import annotations
@@ -23,9 +25,13 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from genbench.api import FeatureSpace, ImageSet, Weights
+from genbench.api import FeatureSpace, GenerativeModel, ImageSet, Weights
 from genbench.io import atomic_path, cache_path, json_hash
+from genbench.metrics.core import shard
 from genbench.metrics.core.inference import state_fingerprint
+
+
+CHUNK = 500  # images per batch given to an extractor (and per generator chunk): the unit split among torchrun ranks
 
 
 class Extractor(Protocol):
@@ -49,7 +55,7 @@ def protocol_hash(protocol: dict[str, Any]) -> str:
 
 
 def reference_features(extractor: Extractor, images: ImageSet, n: int, cache_dir: str | os.PathLike | None,
-                       batch_size: int = 500) -> tuple[np.ndarray, dict[str, Any]]:
+                       batch_size: int | None = None) -> tuple[np.ndarray, dict[str, Any]]:
     """Features of the first ``n`` images of ``images`` and {'cache': 'hit'|'miss'|'off', 'key', 'path'}."""
     n = min(n, len(images))
     protocol = reference_protocol(extractor, images, n)
@@ -59,13 +65,14 @@ def reference_features(extractor: Extractor, images: ImageSet, n: int, cache_dir
     if path is not None:
         info["path"] = str(path)
         cached = _read_cached(path, n) if path.is_file() else None
-        if cached is not None:
+        if shard.all_agree(cached is not None):  # under torchrun: every rank reads it, or all compute
             info["cache"] = "hit"
             return cached, info
         info["cache"] = "miss"
-    feats = np.concatenate([extractor(images.as_float(slice(i, min(i + batch_size, n))))
-                            for i in range(0, n, batch_size)])
-    if path is not None:
+    batch_size = batch_size or CHUNK
+    batches = [slice(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
+    feats = np.concatenate(shard.embed_split(batches, lambda rows: extractor(images.as_float(rows))))
+    if path is not None and shard.is_writer():
         with atomic_path(path) as tmp, tmp.open("wb") as fh:
             np.savez(fh, features=feats.astype(np.float32), protocol=json.dumps(protocol, sort_keys=True))
     return feats.astype(np.float32).astype(np.float64), info
@@ -87,15 +94,25 @@ def _read_cached(path: Path, n: int) -> np.ndarray | None:
 _GENERATED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def generated_features(extractor: Extractor, model, n: int, seed: int, batch_size: int = 500) -> np.ndarray:
+def generated_features(extractor: Extractor, model, n: int, seed: int, batch_size: int | None = None) -> np.ndarray:
     """Features of ``model.sample_chunks(n, seed)``, memoised per model object while its parameters stay the same."""
     key = (protocol_hash(extractor.identity), n, seed, state_fingerprint(model))
     memo = _GENERATED.setdefault(model, {})
     if key not in memo:
         memo.clear()
-        feats = [extractor(x) for x in model.sample_chunks(n, seed, batch_size)]
+        feats = shard.embed_split(_chunks(model, n, seed, batch_size or CHUNK), lambda chunk: extractor(chunk()))
         memo[key] = np.concatenate(feats).astype(np.float32).astype(np.float64)
     return memo[key]
+
+
+def _chunks(model, n: int, seed: int, batch_size: int) -> list:
+    """``model.sample_chunks(n, seed)`` as thunks, so that under torchrun each rank generates only its own
+    chunks (chunk i is ``sample(size, seed * 1_000_003 + i)``, whoever draws it); a model that yields its own
+    chunks (a fixed image set) is read whole, each rank embedding its share."""
+    if type(model).sample_chunks is GenerativeModel.sample_chunks:
+        return [lambda i=i: model.sample(min(batch_size, n - i), seed=seed * 1_000_003 + i)
+                for i in range(0, n, batch_size)]
+    return [lambda x=x: x for x in model.sample_chunks(n, seed, batch_size)]
 
 
 # -- shared by the feature-space metric plugins --------------------------------------------------

@@ -1,0 +1,57 @@
+"""Evaluation over ``torchrun`` ranks: the images to embed split among the processes, the features gathered.
+
+When ``genbench run`` or ``genbench eval`` runs under torchrun, every rank evaluates (rank 0 alone writes); the
+expensive part of a feature-space evaluation, generating samples and embedding images, is split here, batch by
+batch: batch (or generator chunk) k goes to rank k mod N, each rank embeds its own, and ``all_gather`` gives
+every rank all of them in order. The batches are the single process's batches, computed by the same calls on the
+same inputs, so the features, and every value computed from them, equal a one-process evaluation's (CPU: bit for
+bit; GPUs: to the kernels' own determinism). What is not split: latent inference (Langevin chains draw noise
+from each process's own stream, so a split would change the numbers) and the metrics' maths on the gathered
+features (every rank computes it; only rank 0's records are written).
+
+It uses ``torch.distributed``'s process group as the runner set it up (genbench.run.distributed); with none, or
+one process, everything here is the identity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+import torch.distributed as dist
+
+
+def group() -> tuple[int, int]:
+    """(this process's rank, the number of processes); (0, 1) without a process group."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def is_writer() -> bool:
+    """Whether this process writes shared files (caches): rank 0, or the only process."""
+    return group()[0] == 0
+
+
+def all_agree(flag: bool) -> bool:
+    """True on every rank when ``flag`` is true on every rank (e.g. every rank found the cached features)."""
+    rank, world = group()
+    if world == 1:
+        return flag
+    flags: list[Any] = [None] * world
+    dist.all_gather_object(flags, bool(flag))
+    return all(flags)
+
+
+def embed_split(items: Iterable[Any], embed: Callable[[Any], np.ndarray]) -> list[np.ndarray]:
+    """``embed`` of every item of ``items`` (batches, or generator chunks: callables producing one), item k on
+    rank k mod N, gathered on every rank in the items' order."""
+    rank, world = group()
+    if world == 1:
+        return [embed(item) for item in items]
+    mine = {k: embed(item) for k, item in enumerate(items) if k % world == rank}
+    parts: list[Any] = [None] * world
+    dist.all_gather_object(parts, mine)
+    merged = {k: v for part in parts for k, v in part.items()}
+    return [merged[k] for k in sorted(merged)]
