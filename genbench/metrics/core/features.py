@@ -30,7 +30,6 @@ from genbench.io import atomic_path, cache_path, json_hash
 from genbench.metrics.core import shard
 from genbench.metrics.core.inference import state_fingerprint
 
-
 CHUNK = 500  # images per batch given to an extractor (and per generator chunk): the unit split among torchrun ranks
 
 
