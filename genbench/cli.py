@@ -199,6 +199,10 @@ def _shard(ctx, param, value):
 @click.option("--amp", default="none", show_default=True, type=click.Choice(["none", "bf16"]),
               help="Mixed precision for the training passes.")
 @click.option("--compile", is_flag=True, help="torch.compile the generator.")
+@click.option("--log", "log", default="jsonl,tensorboard", show_default=True, metavar="KINDS",
+              callback=lambda c, p, v: v.split(","),
+              help="Watch logs in each run folder: jsonl (metrics.jsonl), tensorboard (tb/: `tensorboard --logdir "
+                   "RESULTS`), comma-separated, or none.")
 @_space_options
 def run(**options):
     """Train and evaluate models on a dataset; records go to RESULTS/<dataset>/<model>/<preset>-seed<S>/."""

@@ -51,7 +51,7 @@ LAYERS = [
     ["genbench.run.plan", "genbench.plan", "genbench.present.tree", "genbench.present.overview"],
     ["genbench.run.trainer", "genbench.eval.evaluator", "genbench.present.tables", "genbench.present.verdicts"],
     ["genbench.store.runfolder", "genbench.runfolder", "genbench.run.validate", "genbench.run.config",
-     "genbench.run.accel", "genbench.run.distributed", "genbench.run.signals"],
+     "genbench.run.accel", "genbench.run.distributed", "genbench.run.signals", "genbench.run.runlog"],
     ["genbench.store.records", "genbench.store.runconfig", "genbench.store.lock", "genbench.metrics",
      "genbench.spaces", "genbench.datasets", "genbench.eval.external", "genbench.toolkit"],
     ["genbench", "genbench.api", "genbench.backbones", "genbench.sparsity", "genbench.langevin", "genbench.render",

@@ -13,6 +13,7 @@ grid once, the slices differing in size by at most one cell.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,13 +23,14 @@ import torch
 
 from genbench import registry
 from genbench.api import INCEPTION, EvalSettings, GenerativeModel, Metric, ModelConfig, Weights
-from genbench.errors import GenbenchError
+from genbench.errors import GenbenchError, did_you_mean
 from genbench.metrics.core import inception
 from genbench.metrics.core import weights as lookup
 from genbench.metrics.core.weights import WeightsPolicy, offline_from_env
 from genbench.run import distributed
 from genbench.run.accel import Acceleration
 from genbench.run.config import RunSettings, load_toml, resolve
+from genbench.run.runlog import DEFAULT_KINDS, KINDS
 from genbench.run.trainer import Schedule
 from genbench.run.validate import check_results_folder, check_weights
 from genbench.store.runconfig import RunConfig
@@ -75,6 +77,7 @@ class RunOptions:
     shard: tuple[int, int] = (0, 1)
     amp: str = "none"
     compile: bool = False
+    log: list[str] = field(default_factory=lambda: list(DEFAULT_KINDS))  # watch logs (runlog.KINDS), or ["none"]
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,7 @@ class RunPlan:
     networks: tuple[Weights, ...] = ()  # the pretrained networks' weights, resolved once
     fresh: bool = False
     progress: bool = True
+    logs: tuple[str, ...] = DEFAULT_KINDS  # the watch logs each run writes (genbench.run.runlog)
 
     @property
     def preset(self) -> str:
@@ -143,13 +147,14 @@ class RunPlan:
     def schedule(self, cell: Cell) -> Schedule:
         """When the cell's training checkpoints, samples and logs (it trains to its model config's steps)."""
         s = self.settings
-        return Schedule(cell.seed, s.ckpt_every, s.sample_every, s.log_every)
+        return Schedule(cell.seed, s.ckpt_every, s.sample_every, s.log_every, self.logs, s.watch_every)
 
 
 def make_plan(options: RunOptions) -> RunPlan:
     """Resolve and check everything ``options`` ask for; the one place settings are resolved."""
     o = options
     _check_lists(o)
+    logs = check_logs(o.log)
     models = list(dict.fromkeys(o.models or []))  # None: a plan that trains nothing (eval, stats)
     for name in models:
         registry.get_model(name)
@@ -178,7 +183,7 @@ def make_plan(options: RunOptions) -> RunPlan:
     grid = Grid(models, datasets, list(dict.fromkeys(o.seeds or [o.seed])), o.preset, o.shard)
     return RunPlan(grid, Path(o.results), settings, classes, configs, metrics, o.metrics is not None, device,
                    Acceleration(o.amp, o.compile), {"data_root": str(o.data_root)} if o.data_root else {},
-                   tuple(networks.values()), o.fresh, progress)
+                   tuple(networks.values()), o.fresh, progress, logs)
 
 
 # Feature spaces (docs/README "Feature spaces"). By default a command computes every space-taking metric in
@@ -232,6 +237,23 @@ def _check_lists(o: RunOptions) -> None:
             raise GenbenchError(f"{option} is empty; name at least one, e.g. {option} {example}.")
     for seed in o.seeds or [o.seed]:
         check_seed(seed, "--seeds" if o.seeds else "--seed")
+
+
+def check_logs(kinds: list[str]) -> tuple[str, ...]:
+    """``--log``'s kinds, each known (``none`` alone: no watch log); TensorBoard's package present if asked for."""
+    kinds = list(dict.fromkeys(k.strip() for k in kinds if k.strip()))
+    if kinds == ["none"]:
+        return ()
+    if not kinds:
+        raise GenbenchError(f"--log is empty; name at least one of {', '.join(KINDS)} (or none), e.g. --log jsonl.")
+    for k in kinds:
+        if k not in KINDS:
+            raise GenbenchError(f"--log {k}: not a kind of log; choose from {', '.join(KINDS)} (comma-separated), "
+                                f"or none{did_you_mean(k, KINDS)}.")
+    if "tensorboard" in kinds and importlib.util.find_spec("tensorboard") is None:
+        raise GenbenchError("--log tensorboard needs the tensorboard package; install it (pip install tensorboard) "
+                            "or pass --log jsonl.")
+    return tuple(kinds)
 
 
 def check_seed(seed: int, option: str = "--seed") -> None:

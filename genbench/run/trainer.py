@@ -6,7 +6,8 @@ stopped, and a run whose config changed refuses to resume instead of mixing two 
 trains to its model's ``config.steps`` (``ModelConfig.steps``: the one home of a run's length).
 SIGTERM, SIGINT and SIGUSR1 stop the loop after the step in progress with a checkpoint of that step
 (genbench.run.signals). train_log.csv always matches the state: a resumed run cuts it back to the
-checkpoint's step, a run started from step 0 replaces it.
+checkpoint's step, a run started from step 0 replaces it; so do the watch logs (metrics.jsonl and TensorBoard's
+tb/: genbench.run.runlog), which rank 0 alone writes.
 """
 
 from __future__ import annotations
@@ -29,21 +30,25 @@ from genbench.io import write_text
 from genbench.rng import rng_state, seed_everything, set_rng_state
 from genbench.run import distributed, signals
 from genbench.run.accel import Acceleration
+from genbench.run.runlog import RunLog, default_watch_every, harness_values
 from genbench.run.validate import nonfinite_parameters
 from genbench.store.runconfig import RunConfig
 from genbench.store.runfolder import CHECKPOINT, CONFIG, RECONSTRUCTIONS, SAMPLES, TRAIN_LOG, RunFolder
-from genbench.viz import save_grid
+from genbench.viz import save_grid, to_unit
 
 
 @dataclass(frozen=True)
 class Schedule:
     """When the trainer does what: train from seed ``seed`` (to the model's ``config.steps``), checkpoint,
-    sample and log every so many steps."""
+    sample and log every so many steps; which watch logs it writes (``logs``: genbench.run.runlog.KINDS) and how
+    often TensorBoard gets images (``watch_every``; None: ``runlog.default_watch_every``)."""
 
     seed: int
     ckpt_every: int
     sample_every: int
     log_every: int
+    logs: tuple[str, ...] = ("jsonl",)
+    watch_every: int | None = None
 
 
 class BatchStream(Iterator[Batch]):
@@ -158,9 +163,13 @@ def train(model: GenerativeModel, data: ImageSet, folder: RunFolder, schedule: S
     accel = accel or Acceleration()
     accel.prepare(model)
     t0, seen0 = time.perf_counter(), stream.images_seen
-    loop = _Loop(model, stream, folder, schedule, label, accel, config)
+    runlog = RunLog(folder, schedule.logs, start, enabled=group is None or group.is_main)
+    loop = _Loop(model, stream, folder, schedule, label, accel, config, runlog, data)
     with signals.stop_point():  # a signal ends the step in progress, then the checkpoint below is written
-        status, message, step = _run_loop(loop, start, progress, group)
+        try:
+            status, message, step = _run_loop(loop, start, progress, group)
+        finally:
+            runlog.close()
         if status != "diverged" and step > start and loop.saved_at != step:
             save_checkpoint(folder, model, stream, step, config)
         seconds = time.perf_counter() - t0
@@ -228,6 +237,8 @@ class _Loop:
     label: str
     accel: Acceleration
     config: RunConfig
+    runlog: RunLog
+    data: ImageSet
     signum: int = 0  # the signal that stopped the loop (status "interrupted")
     saved_at: int = -1  # the step of the last checkpoint the loop wrote
 
@@ -239,8 +250,10 @@ class _Loop:
         grid_z = grid_latents(model, sch.seed)
         log = _Log(self.folder.file(TRAIN_LOG))
         task = bar.add_task(self.label, total=steps, completed=start, info="") if bar else None
+        watch_every = sch.watch_every or default_watch_every(steps, sch.sample_every)
         model.train()
         t0, seen0, step = time.perf_counter(), stream.images_seen, start
+        last_log = (t0, seen0)  # images/s in the watch logs: over the interval since the last logged step
         for step in range(start + 1, steps + 1):
             with self.accel.autocast(device):
                 losses = model.train_step(stream, step)
@@ -252,6 +265,13 @@ class _Loop:
                                     f"the last good checkpoint is kept in {self.folder}."), step - 1
             if step % sch.log_every == 0 or step == steps:
                 log.write(step, losses)
+                if self.runlog.kinds:
+                    now = time.perf_counter()
+                    rate = (stream.images_seen - last_log[1]) / max(now - last_log[0], 1e-9)
+                    self.runlog.scalars(step, losses, harness_values(model, device, rate))
+                    last_log = (now, stream.images_seen)
+            if self.runlog.tensorboard and (step % watch_every == 0 or step == steps):
+                self.runlog.images(step, _watch_images(model, grid_z, self.data))
             if bar:
                 rate = (stream.images_seen - seen0) / max(time.perf_counter() - t0, 1e-9)
                 info = " ".join(f"{k}={v:.3g}" for k, v in list(losses.items())[:4])
@@ -264,6 +284,7 @@ class _Loop:
                                     f"is kept in {self.folder}."), step
             if due:
                 save_checkpoint(self.folder, model, stream, step, self.config)
+                self.runlog.flush()  # a kill loses no logged step the checkpoint has
                 self.saved_at = step
             if step % sch.sample_every == 0 or step == steps:
                 _save_samples(model, grid_z, self.folder)
@@ -287,15 +308,44 @@ def _save_samples(model: GenerativeModel, z: torch.Tensor, folder: RunFolder) ->
     model.train(was)
 
 
-def _save_reconstructions(model: GenerativeModel, data: ImageSet, folder: RunFolder) -> None:
-    idx = torch.arange(min(16, len(data)))
+def _reconstructions(model: GenerativeModel, data: ImageSet, n: int = 16) -> tuple[torch.Tensor, int]:
+    """The first ``n`` training images above their reconstructions (2n images on the CPU), and n."""
+    idx = torch.arange(min(n, len(data)))
     x = data.as_float(idx).to(model.device)
     was = model.training
     model.eval()
     with torch.enable_grad():  # inference may run Langevin dynamics, which needs gradients
         rec = model.reconstruct(x, idx.to(model.device)).detach()
     model.train(was)
-    save_grid(torch.cat([x.cpu(), rec.cpu()]), folder.file(RECONSTRUCTIONS), nrow=len(idx))
+    return torch.cat([x.cpu(), rec.cpu()]), len(idx)
+
+
+def _save_reconstructions(model: GenerativeModel, data: ImageSet, folder: RunFolder) -> None:
+    images, n = _reconstructions(model, data)
+    save_grid(images, folder.file(RECONSTRUCTIONS), nrow=n)
+
+
+def _watch_images(model: GenerativeModel, z: torch.Tensor, data: ImageSet) -> dict[str, torch.Tensor]:
+    """TensorBoard's images: samples from the fixed latents ``z`` and, for inferrers, 8 reconstructions. The
+    random state is put back afterwards (a model's sampler or inference may draw), so watching a run never
+    changes what it trains."""
+    from torchvision.utils import make_grid
+
+    state = rng_state()
+    try:
+        with torch.no_grad():
+            was = model.training
+            model.eval()
+            samples = model.generate(z[:32]).clamp(-1, 1).float().cpu()
+            model.train(was)
+        out = {"samples/fixed_z": make_grid(to_unit(samples), nrow=8, padding=1, pad_value=1.0)}
+        if "inferrer" in capabilities(model):
+            images, n = _reconstructions(model, data, 8)
+            out["reconstructions/train"] = make_grid(to_unit(images.clamp(-1, 1).float()), nrow=n, padding=1,
+                                                     pad_value=1.0)
+    finally:
+        set_rng_state(state)
+    return out
 
 
 def _progress(enabled: bool):

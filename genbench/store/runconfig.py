@@ -45,10 +45,11 @@ class RunSettings:
     ckpt_every: int = 1000
     sample_every: int = 1000
     log_every: int = 10
+    watch_every: int | None = None  # TensorBoard's images; None: a tenth of the run, at most sample_every apart
     DOMAINS: typing.ClassVar[dict[str, domains.Domain]] = {
         "image_size": one_of(8, 16, 32, 64, why="the Table-1 ladder"), "n_train": optional(count),
         "n_heldout": non_negative_count, "n_eval": count, "n_fid": optional(integer(2)),
-        "ckpt_every": count, "sample_every": count, "log_every": count}
+        "ckpt_every": count, "sample_every": count, "log_every": count, "watch_every": optional(count)}
 
     @classmethod
     def from_json(cls, data: Any) -> RunSettings:
@@ -82,7 +83,7 @@ class RunConfig:
 
     def to_json(self) -> dict[str, Any]:
         out = {"dataset": self.dataset, "preset": self.preset, "seed": self.seed, "model_name": self.model_name,
-               "run": dataclasses.asdict(self.run), "model": jsonable(dict(self.model))}
+               "run": _settings_json(self.run), "model": jsonable(dict(self.model))}
         if self.source is not None:
             out["source"] = self.source.to_dict()
         out["data_options"] = jsonable(dict(self.data_options))
@@ -112,6 +113,14 @@ class RunConfig:
 
     def _without_steps(self) -> RunConfig:
         return dataclasses.replace(self, model={k: v for k, v in self.model.items() if k != "steps"})
+
+
+# Settings added after runs were committed, written only when set: a config.json reads back unchanged
+_UNSET_OMITTED = ("watch_every",)
+
+
+def _settings_json(run: RunSettings) -> dict[str, Any]:
+    return {k: v for k, v in dataclasses.asdict(run).items() if not (k in _UNSET_OMITTED and v is None)}
 
 
 _TEXT, _INT, _NUMBER, _OBJECT = (str,), (int,), (int, float), (dict,)

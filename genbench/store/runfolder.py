@@ -12,6 +12,11 @@
 | ``reconstructions.png`` | the trainer (inferrers)    | 16 training images above their reconstructions     |
 | ``train_log.csv``     | the trainer                  | the losses every ``log_every`` steps (cut back to  |
 |                       |                              | the checkpoint's step when a run resumes)          |
+| ``metrics.jsonl``     | the trainer (rank 0)         | one JSON object per logged step: losses, images/s, |
+|                       |                              | learning rates, peak memory (cut back on resume;   |
+|                       |                              | genbench.run.runlog)                               |
+| ``tb/``               | the trainer (rank 0)         | TensorBoard event files: the same scalars, sample  |
+|                       |                              | grids from fixed latents, reconstructions          |
 | ``error.log``         | the runner / evaluator       | tracebacks of a crashed model or metric            |
 | ``.lock``             | ``RunFolder.lock``           | the pid of the process using the folder            |
 
@@ -46,9 +51,12 @@ RESULTS = "results.json"
 SAMPLES = "samples.png"
 RECONSTRUCTIONS = "reconstructions.png"
 TRAIN_LOG = "train_log.csv"
+METRICS_LOG = "metrics.jsonl"
+TB_DIR = "tb"  # a folder of TensorBoard event files
 ERROR_LOG = "error.log"
 CACHE = ".cache"  # RESULTS/.cache/: the results folder's evaluation cache (features, chance levels)
-WRITTEN = (CONFIG, CHECKPOINT, RESULTS, SAMPLES, RECONSTRUCTIONS, TRAIN_LOG, ERROR_LOG)  # what genbench writes here
+# what genbench writes here
+WRITTEN = (CONFIG, CHECKPOINT, RESULTS, SAMPLES, RECONSTRUCTIONS, TRAIN_LOG, METRICS_LOG, TB_DIR, ERROR_LOG)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,175 @@
+"""Watching a run (issue 27): metrics.jsonl and TensorBoard event files, read back with TensorBoard's own reader
+and served by the real ``tensorboard``; a resumed run's logs hold each step once; ``--log`` is checked."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("tensorboard")
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
+
+RUN = ["run", "--models", "ours", "--preset", "tiny", "--device", "cpu", "--metrics", "swd", "--no-progress"]
+LOSSES = {"f_loss", "f_real", "f_fake", "f_gen", "g_loss", "mse", "z_norm"}  # what ours' train_step reports
+
+
+def _run_dir(results: Path) -> Path:
+    return results / "shapes" / "ours" / "tiny-seed0"
+
+
+def _jsonl(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def _events(run: Path) -> EventAccumulator:
+    acc = EventAccumulator(str(run / "tb"), size_guidance={"scalars": 0, "images": 0})
+    acc.Reload()
+    return acc
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    """One tiny ``ours`` run (20 steps, a log every 5, images every 2: the default tenth of the run)."""
+    from genbench.cli import main
+
+    results = tmp_path_factory.mktemp("watch")
+    try:
+        main([*RUN, "--results", str(results)])
+    except SystemExit as exc:
+        assert exc.code in (0, None)
+    return _run_dir(results)
+
+
+def test_tensorboard_reads_back_every_scalar_at_every_logged_step_and_the_image_grids(trained):
+    acc = _events(trained)
+    tags = acc.Tags()
+    assert {f"train/{k}" for k in LOSSES} | {"speed/images_per_s", "lr/g", "lr/f"} <= set(tags["scalars"])
+    assert any(t.startswith("memory/") for t in tags["scalars"])
+    for tag in tags["scalars"]:
+        assert [e.step for e in acc.Scalars(tag)] == [5, 10, 15, 20], tag
+    assert {"samples/fixed_z", "reconstructions/train"} <= set(tags["images"])  # ours infers
+    grids = acc.Images("samples/fixed_z")
+    assert [e.step for e in grids] == list(range(2, 21, 2))
+    assert grids[0].width > 16 and grids[0].height > 16
+
+
+def test_metrics_jsonl_has_one_object_per_logged_step_with_the_losses(trained):
+    rows = _jsonl(trained)
+    assert [r["step"] for r in rows] == [5, 10, 15, 20]
+    for r in rows:
+        assert set(r["losses"]) == LOSSES and all(isinstance(v, float) for v in r["losses"].values())
+        assert r["images_per_s"] > 0 and set(r["lr"]) == {"g", "f"} and r["time"] > 1e9
+    csv_steps = [int(line.split(",")[0]) for line in (trained / "train_log.csv").read_text().splitlines()[1:]]
+    assert csv_steps == [r["step"] for r in rows]  # the same steps as train_log.csv
+
+
+def test_a_resumed_run_has_each_step_once_in_both_logs(cli, tmp_path):
+    """A run killed after logging steps past its checkpoint (staged: the step-10 checkpoint put back under logs that
+    reach step 20), then rerun: both logs are cut back to step 10 and continue, each step once."""
+    run = _run_dir(tmp_path)
+    args = [*RUN, "--results", str(tmp_path), "--set", "log_every=2"]
+    assert cli(*args, "--steps", "10")[0] == 0
+    shutil.copy(run / "checkpoint.pt", tmp_path / "step10.pt")
+    assert cli(*args, "--steps", "20")[0] == 0
+    shutil.copy(tmp_path / "step10.pt", run / "checkpoint.pt")  # as if killed before the step-20 checkpoint
+    (run / "results.json").unlink()  # ... and before its evaluation
+    code, out, err = cli(*args, "--steps", "20")
+    assert code == 0, err
+    assert "resuming from step 10" in out
+    assert [r["step"] for r in _jsonl(run)] == list(range(2, 21, 2))
+    acc = _events(run)
+    for tag in ("train/g_loss", "lr/g"):
+        assert [e.step for e in acc.Scalars(tag)] == list(range(2, 21, 2)), tag
+    # images every tenth of the run: of 10 steps until the checkpoint, of 20 after it
+    assert [e.step for e in acc.Images("samples/fixed_z")] == [*range(1, 11), *range(12, 21, 2)]
+    # the earlier sessions' event files were rewritten: no reader sees a step beyond the checkpoint twice
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+
+    steps = [e.step for f in sorted((run / "tb").iterdir()) for e in EventFileLoader(str(f)).Load()
+             if e.summary.value and e.summary.value[0].tag == "train/g_loss"]
+    assert sorted(steps) == list(range(2, 21, 2))
+
+
+def test_a_signal_stopped_run_s_logs_end_at_its_saved_step_and_the_rerun_continues_them(tmp_path):
+    from test_reliability import _genbench, _signal_mid_run  # the real CLI, signalled
+
+    args = [*RUN, "--steps", "60", "--set", "log_every=1", "--set", "ckpt_every=40", "--set", "watch_every=20",
+            "--results", str(tmp_path)]
+    run = _run_dir(tmp_path)
+    proc, _ = _signal_mid_run(args, run, 15, after=12)  # SIGTERM
+    _, err = proc.communicate()
+    assert proc.returncode == 143, err
+    step = int([line for line in err.splitlines() if line.startswith("interrupted at step")][0].split()[3])
+    assert [r["step"] for r in _jsonl(run)] == list(range(1, step + 1))
+    assert max(e.step for e in _events(run).Scalars("train/g_loss")) == step
+    assert _genbench(*args).returncode == 0
+    assert [r["step"] for r in _jsonl(run)] == list(range(1, 61))
+    assert [e.step for e in _events(run).Scalars("train/g_loss")] == list(range(1, 61))
+
+
+def test_log_option_is_checked_and_none_writes_no_watch_log(cli, tmp_path):
+    code, _, err = cli(*RUN, "--results", str(tmp_path), "--log", "jsonl,wandb")
+    assert code == 2 and "--log wandb: not a kind of log; choose from jsonl, tensorboard" in err
+    assert not tmp_path.joinpath("shapes").exists()
+    code, _, err = cli(*RUN, "--results", str(tmp_path), "--steps", "4", "--log", "none")
+    assert code == 0, err
+    run = _run_dir(tmp_path)
+    assert (run / "train_log.csv").exists() and not (run / "metrics.jsonl").exists() and not (run / "tb").exists()
+
+
+def test_a_linked_tb_folder_is_refused(cli, tmp_path):
+    run, elsewhere = _run_dir(tmp_path / "res"), tmp_path / "elsewhere"
+    run.mkdir(parents=True)
+    elsewhere.mkdir()
+    (run / "tb").symlink_to(elsewhere)
+    code, _, err = cli(*RUN, "--results", str(tmp_path / "res"), "--steps", "4")
+    assert code != 0 and "symbolic link" in err and list(elsewhere.iterdir()) == []
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_tensorboard_serves_a_scalar_series_over_http(trained):
+    exe = shutil.which("tensorboard") or str(Path(sys.executable).with_name("tensorboard"))
+    if not Path(exe).exists():
+        pytest.skip("the tensorboard executable is not installed")
+    logdir = trained.parents[2]  # the results folder, as README says: tensorboard --logdir results
+    port = _free_port()
+    proc = subprocess.Popen([exe, "--logdir", str(logdir), "--host", "127.0.0.1", "--port", str(port),
+                             "--reload_interval", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    run = "shapes/ours/tiny-seed0/tb"
+    url = (f"http://127.0.0.1:{port}/data/plugin/scalars/scalars?"
+           + urllib.parse.urlencode({"tag": "train/g_loss", "run": run}))
+    try:
+        series, end = None, time.monotonic() + 25
+        while series is None and time.monotonic() < end:
+            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+            try:
+                with urllib.request.urlopen(url, timeout=3) as r:
+                    data = json.loads(r.read())
+                series = data if data else None  # empty until the first load of the logdir
+            except (OSError, ValueError):
+                pass
+            if series is None:
+                time.sleep(0.5)
+        assert series is not None, "tensorboard served no scalars within 25 s"
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+    assert [row[1] for row in series] == [5, 10, 15, 20]  # [wall_time, step, value]
+    g_loss = [r["losses"]["g_loss"] for r in _jsonl(trained)]
+    assert [row[2] for row in series] == pytest.approx(g_loss, rel=1e-5)
