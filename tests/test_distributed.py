@@ -145,7 +145,7 @@ def test_a_signal_on_one_rank_stops_every_rank_after_the_same_step(tmp_path):
     assert not (tmp_path / "res" / "shapes" / "vae" / "tiny-seed0" / "results.json").exists()
 
 
-EVAL_METRICS = "swd,fd_rand,kid_rand,prdc_rand,cmmd_rand,fdinf_rand,authpct_rand,copying"
+EVAL_METRICS = "fd_rand,kid_rand,prdc_rand,cmmd_rand,copying"
 
 
 def _split_eval_worker(rank: int, world: int, port: int, args: list[str], counts: str) -> None:
@@ -188,7 +188,7 @@ def test_two_processes_evaluate_as_one_splitting_the_sampling_and_embedding(tmp_
     args = _args(tmp_path / "two", "--models", "vae", "--steps", "2", "--metrics", EVAL_METRICS)
     mp.spawn(_split_eval_worker, args=(2, _free_port(), args, str(tmp_path)), nprocs=2, join=True)
     one, two = _values(tmp_path / "one"), _values(tmp_path / "two")
-    assert set(one) == set(two) and len(one) >= 10
+    assert set(one) == set(two) and len(one) == 8
     assert one == two  # CPU: bit for bit
     done = [int((tmp_path / f"rank{r}").read_text()) for r in (0, 1)]
     assert min(done) > 0 and abs(done[0] - done[1]) <= 2  # 2 generated chunks, 8 training batches, ... split
