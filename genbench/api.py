@@ -427,7 +427,9 @@ class FeatureSpace:
     space, named by ``space_name``. ``build(path)`` returns a module taking images in [0, 1], (B, 3, H, W) at
     their own size, and returning (B, ``dims``) features: the preprocessing (resize, normalisation) is inside it
     and described by ``preprocessing``. ``missing()`` says what must be installed when the library it is built
-    with is absent (None when nothing is missing)."""
+    with is absent (None when nothing is missing). A space may also define ``make_extractor(weights, device)``
+    to give its own feature extractor (Inception and the random CNN keep the extractors their published and
+    recorded values came from)."""
 
     name: ClassVar[str] = ""
     network: ClassVar[str] = ""  # the network in words: architecture, training data, which layer or token

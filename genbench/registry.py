@@ -43,6 +43,7 @@ class Entry:
 _manual: dict[str, dict[str, Entry]] = {k: {} for k in KINDS}
 _cache: dict[str, dict[str, Entry]] = {}
 _problems: dict[str, list[str]] = {}
+_in_space: dict[tuple[type, type], type] = {}
 
 
 def _validate(kind: str, name: str, obj: Any) -> None:
@@ -115,7 +116,10 @@ def _per_space(entries: dict[str, Entry]) -> dict[str, Entry]:
             out[name] = entry
             continue
         for space in spaces:
-            cls = entry.obj.in_space(space)
+            key = (entry.obj, space)
+            if key not in _in_space:  # one class per (family, space): the same object on every lookup
+                _in_space[key] = entry.obj.in_space(space)
+            cls = _in_space[key]
             if cls.name not in out:
                 out[cls.name] = Entry(cls.name, "metrics", entry.source, f"{entry.target} in space {space.name}",
                                       cls)

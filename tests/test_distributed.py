@@ -4,6 +4,7 @@ starts them (RANK / WORLD_SIZE / MASTER_ADDR in the environment), against one pr
 from __future__ import annotations
 
 import functools
+import json
 import socket
 
 import pytest
@@ -79,6 +80,9 @@ def test_two_processes_match_one_process_on_the_same_global_batch(tmp_path, monk
     assert len(seen) == 6 * 16
     # evaluation ran once, in rank 0's run folder; no other rank wrote there
     assert (tmp_path / "ddp" / run / "results.json").exists()
+    steps = [[json.loads(line)["step"] for line in (tmp_path / r / run / "metrics.jsonl").read_text().splitlines()]
+             for r in ("ddp", "one")]
+    assert steps[0] == steps[1] and len(set(steps[0])) == len(steps[0])  # the watch log once, by rank 0
     assert sorted(p.name for p in (tmp_path / "ddp" / run).iterdir()) == \
         sorted(p.name for p in (tmp_path / "one" / run).iterdir())
 

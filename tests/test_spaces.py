@@ -35,6 +35,7 @@ def test_every_family_is_a_metric_in_every_space_and_the_fields_names_are_kept()
     assert registry.get_metric("prdc_dinov2").columns == ("precision_dinov2", "recall_dinov2", "density_dinov2",
                                                          "coverage_dinov2")
     assert registry.get_metric("fid").rank == 10 and registry.get_metric("fd_rand").rank == 40  # as before spaces
+    assert registry.get_metric("fd_effnet") is registry.get_metric("fd_effnet")  # one class per (family, space)
 
 
 def test_a_third_party_space_gets_every_family(clean_manual_registry):
