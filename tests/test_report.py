@@ -45,6 +45,8 @@ def test_report_html_is_self_contained_and_shows_tables_and_figures(results, cli
     for png, _ in imgs:  # every embedded image decodes
         assert Image.open(io.BytesIO(base64.b64decode(png))).format == "PNG"
     assert alts.count("samples (fixed latents per seed)") == 2
+    assert alts[0] == "shapes · tiny: every metric, value and 95 % interval per model"  # first on the page
+    assert page.index(alts[0]) < page.index("<caption>shapes · tiny</caption>")
     assert alts.count("training curves (train_log.csv)") == 2
     assert alts.count("top: training images, bottom: reconstructions") == 1  # wgan does not infer
     assert alts.count("AND-OR tree of sample 0 (paper Fig. 1)") == 1  # only the renderer
@@ -65,7 +67,8 @@ def test_report_markdown_references_images_that_exist(results, tmp_path):
     text = md.read_text()
     assert "| model | swd ↓ | mse ↓ |" in text and "| mse | abp | wgan | Δ |" in text
     refs = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
-    assert len(refs) == 2 + 2 + 1 + 2 + 2  # samples x2, curves x2, reconstructions, tree + dictionary, strips x2
+    assert len(refs) == 1 + 2 + 2 + 1 + 2 + 2  # intervals, samples, curves, reconstructions, tree + dict, strips
+    assert text.index("intervals-shapes-tiny.png") < text.index("| model | swd ↓ | mse ↓ |")  # the picture first
     for ref in refs:
         with Image.open(md.parent / ref) as img:
             assert img.format == "PNG" and img.width > 50
@@ -119,3 +122,32 @@ def test_figure_seeds_limit_the_figures_not_the_tables(results, cli, tmp_path):
     assert code == 2 and "No runs with seed 7" in err and "seeds 0, 1" in err
     code, _, err = cli("report", "--results", str(res), "--figure-seeds", "zero")
     assert code == 2 and "--figure-seeds 'zero' is not a comma-separated list of integers" in err
+
+
+def test_the_interval_picture_reads_the_tables_numbers_and_marks():
+    """The whisker of one seed is its recorded interval; of several seeds, the t interval of their mean; the best
+    and tied marks are the table's."""
+    import numpy as np
+    import pandas as pd
+    from scipy import stats
+
+    from genbench.present.overview import build_overviews
+    from genbench.present.plots import _cells, interval, interval_plot
+
+    assert interval(np.array([2.0]), [[1.5, 2.5]]) == (1.5, 2.5) and interval(np.array([2.0]), [None]) is None
+    values = np.array([1.0, 2.0, 4.0])
+    lo, hi = stats.t.interval(0.95, 2, loc=values.mean(), scale=stats.sem(values))
+    assert interval(values, [None] * 3) == pytest.approx((lo, hi))
+    rows = []
+    for model, vals in (("good", [1.0, 1.1, 0.9]), ("bad", [5.0, 5.2, 4.9]), ("ok", [1.2, 3.0, 0.5])):
+        for seed, v in enumerate(vals):
+            rows.append(dict(dataset="d", preset="p", model=model, seed=seed, metric="m", value=v, status="ok",
+                             higher_is_better=False, note="", time=f"t{seed}", extra={}, protocol_id="x",
+                             step=1, metric_plugin="m"))
+    df = pd.DataFrame(rows)
+    t = build_overviews(df)[0]
+    cells, reference = _cells(df, t, t.columns[0])
+    marks = {model: mark for model, *_, mark in cells}
+    assert reference is None and marks["bad"] == "" and {marks["good"], marks["ok"]} <= {"best", "tied"}
+    assert {(r, c) for r, c in t.best} == {(m, t.columns[0]) for m, k in marks.items() if k == "best"}
+    assert interval_plot(df, t)[:8] == b"\x89PNG\r\n\x1a\n"

@@ -31,6 +31,7 @@ from genbench.api import capabilities
 from genbench.errors import GenbenchError
 from genbench.io import atomic_path, link_refused, path_problem, safe_name, write_text
 from genbench.present.overview import build_overviews, fit_width
+from genbench.present.plots import interval_plot
 from genbench.present.tables import Table, build_table, mark, md_text, metric_order, render, valueless
 from genbench.run.validate import check_writable
 from genbench.store.records import arrow, now
@@ -83,6 +84,7 @@ class Report:
     paper: list[Table]
     runs: dict[str, list[RunSection]]  # "dataset · preset" -> its runs
     figure_seeds: list[int] | None = None  # runs shown with figures: these seeds only (None: all)
+    plots: dict[str, Figure] = field(default_factory=dict)  # "dataset · preset" -> its interval plot
 
 
 # -- figures ----------------------------------------------------------------------------------
@@ -290,7 +292,20 @@ def collect(results: Path | str, figure_seeds: list[int] | None = None) -> Repor
     for folder, cfg in sorted(configs, key=key):
         runs.setdefault(f"{cfg.dataset} · {cfg.preset}", []).append(
             _run_section(folder, cfg, results / CACHE, data))
-    return Report(results, overviews, paper, runs, figure_seeds)
+    return Report(results, overviews, paper, runs, figure_seeds, _interval_plots(df, overviews))
+
+
+def _interval_plots(df: pd.DataFrame, overviews: list[Table]) -> dict[str, Figure]:
+    """Each overview's dot-and-whisker picture (genbench.present.plots), shown before its table."""
+    out = {}
+    for (dataset, preset), g in df.groupby(["dataset", "preset"], sort=False) if not df.empty else []:
+        title = f"{dataset} · {preset}"
+        t = next((t for t in overviews if t.title == title), None)
+        png = interval_plot(g, t) if t is not None else None
+        if png is not None:
+            out[title] = Figure(f"{title}: every metric, value and 95 % interval per model",
+                                f"intervals-{dataset}-{preset}.png", png)
+    return out
 
 
 def _code(text: str) -> str:
@@ -382,7 +397,10 @@ def to_html(rep: Report, stamp: str) -> str:
              f"{e(genbench.__version__)}{e(_scope(rep))}</p>"]
     if rep.overviews:
         parts.append("<h2>Overview</h2>")
-        parts += [_html_table(part) for t in rep.overviews for part in fit_width(t, PAGE_CHARS)]
+        for t in rep.overviews:
+            if t.title in rep.plots:
+                parts.append(f'<div class="figs">{_html_figure(rep.plots[t.title])}</div>')
+            parts += [_html_table(part) for part in fit_width(t, PAGE_CHARS)]
     if rep.runs:
         parts.append("<h2>Runs</h2>")
     for group, secs in rep.runs.items():
@@ -409,6 +427,9 @@ def to_markdown(rep: Report, stamp: str) -> str:
     if rep.overviews:
         lines += ["## Overview", ""]
         for t in rep.overviews:
+            if t.title in rep.plots:
+                f = rep.plots[t.title]
+                lines += [f"![{e(f.caption)}]({IMAGES}/{f.name})  ", f"*{e(f.caption)}*", ""]
             lines += [render(t, "md"), ""]
     if rep.runs:
         lines += ["## Runs", ""]
@@ -437,7 +458,7 @@ def write_report(results: Path | str, out: Path | str | None = None,
     rep = collect(results, figure_seeds)
     stamp = now()
     names: set[str] = set()
-    figures = [f for secs in rep.runs.values() for sec in secs for f in sec.figures]
+    figures = [*rep.plots.values(), *(f for secs in rep.runs.values() for sec in secs for f in sec.figures)]
     for f in figures:
         f.name = _unique(safe_name(f.name), names)  # names come from run metadata: stay in OUT/images
     page, md = out / "report.html", out / "report.md"
