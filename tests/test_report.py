@@ -151,3 +151,18 @@ def test_the_interval_picture_reads_the_tables_numbers_and_marks():
     assert reference is None and marks["bad"] == "" and {marks["good"], marks["ok"]} <= {"best", "tied"}
     assert {(r, c) for r, c in t.best} == {(m, t.columns[0]) for m, k in marks.items() if k == "best"}
     assert interval_plot(df, t)[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_curves_are_smoothed_as_tensorboard_smooths_them():
+    """A debiased exponential moving average with TensorBoard's weight 0.6: the first value is itself, a constant
+    stays constant, a step is approached geometrically."""
+    import numpy as np
+
+    from genbench.present.report import smoothed
+
+    assert np.allclose(smoothed(np.full(5, 3.0)), 3.0)
+    s = smoothed(np.array([0.0, 0.0, 1.0, 1.0, 1.0]))
+    assert s[0] == 0 and s[1] == 0 and 0 < s[2] < s[3] < s[4] < 1
+    w = 0.6  # by hand: EMA / (1 - w^k)
+    assert s[2] == pytest.approx((1 - w) / (1 - w**3))
+    assert np.isnan(smoothed(np.array([1.0, np.nan, 1.0]))[1])

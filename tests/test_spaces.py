@@ -374,3 +374,30 @@ def test_stats_exports_any_spaces_statistics(cli, tmp_path):
     code, _, err = cli("stats", "--features", "dinov2", "--preset", "tiny", "--out", str(tmp_path / "d.npz"),
                        "--results", str(tmp_path / "r"), "--device", "cpu", "--offline")
     assert code == 2 and "dinov2_vitl14_pretrain.pth" in err and "Traceback" not in err
+
+
+def test_generated_features_are_embedded_once_per_space_whatever_the_order():
+    """Metrics of several spaces interleave (fd_effnet, fd_rand, kid_effnet, ...): each space's samples are made
+    and embedded once per model state, and a changed model is embedded again."""
+    from metric_fakes import FakeGenerator
+
+    from genbench.metrics.core.features import generated_features
+
+    calls = []
+
+    class Counted:
+        def __init__(self, name):
+            self.identity = {"space": name}
+
+        def __call__(self, x):
+            calls.append(self.identity["space"])
+            return x.flatten(1)[:, :4].double().numpy()
+
+    model, a, b = FakeGenerator(), Counted("a"), Counted("b")
+    first = generated_features(a, model, 20, seed=0)
+    for extractor in (b, a, b, a):
+        generated_features(extractor, model, 20, seed=0)
+    assert calls == ["a", "b"]
+    with torch.no_grad():
+        model.lin.bias.add_(1.0)
+    assert not np.array_equal(generated_features(a, model, 20, seed=0), first) and calls == ["a", "b", "a"]

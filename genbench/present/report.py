@@ -113,8 +113,12 @@ def plot_curves(log: Path, title: str) -> bytes | None:
     fig.suptitle(title, fontsize=10)
     for i, c in enumerate(cols):
         ax = fig.add_subplot(nrows, ncols, i + 1)
-        ax.plot(df["step"], pd.to_numeric(df[c], errors="coerce"), lw=1.2, color="#1f77b4",
-                marker="." if len(df) < 20 else None)
+        raw = pd.to_numeric(df[c], errors="coerce")
+        if len(df) < 20:
+            ax.plot(df["step"], raw, lw=1.2, color="#1f77b4", marker=".")
+        else:  # as TensorBoard shows a curve: the raw values faint, the smoothed ones over them
+            ax.plot(df["step"], raw, lw=0.8, color="#1f77b4", alpha=0.3)
+            ax.plot(df["step"], smoothed(raw.to_numpy(float)), lw=1.4, color="#1f77b4")
         ax.set_title(c, fontsize=9)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
@@ -122,6 +126,20 @@ def plot_curves(log: Path, title: str) -> bytes | None:
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()
+
+
+SMOOTHING = 0.6  # TensorBoard's default smoothing weight
+
+
+def smoothed(values: np.ndarray, weight: float = SMOOTHING) -> np.ndarray:
+    """TensorBoard's scalar smoothing: an exponential moving average, debiased for its start (a NaN is skipped,
+    its place kept as NaN)."""
+    out, last, norm = np.full(len(values), np.nan), 0.0, 0.0
+    for i, v in enumerate(values):
+        if np.isfinite(v):
+            last, norm = last * weight + (1 - weight) * v, norm * weight + (1 - weight)
+            out[i] = last / norm
+    return out
 
 
 def _strip_png(samples: torch.Tensor, train: torch.Tensor, idx: np.ndarray) -> bytes:

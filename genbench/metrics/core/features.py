@@ -6,10 +6,11 @@ hash, resize, preprocessing) and the data (dataset, split, image size, n and a f
 pixels), so a second run extracts no real-image features and any change to these misses the cache.
 The cache is read with ``allow_pickle=False`` (a crafted file cannot run code), and a file that does not
 hold an (n, d) float array is recomputed and replaced.
-Generated-image features are memoised in memory per model object and state fingerprint (parameters and buffers), so
-``fid`` and ``kid`` in one evaluation sample and embed the generated images once. Under torchrun the batches and
-generator chunks are split among the ranks and the features gathered (genbench.metrics.core.shard): the same
-features as one process computes.
+Generated-image features are memoised in memory per model object, state fingerprint (parameters and buffers) and
+space, so the metrics of one space sample and embed the generated images once, in whatever order the metrics of
+several spaces come (an earlier memo held one space at a time, and every switch of space embedded them again).
+Under torchrun the batches and generator chunks are split among the ranks and the features gathered
+(genbench.metrics.core.shard): the same features as one process computes.
 """
 
 from __future__ import annotations
@@ -95,10 +96,13 @@ _GENERATED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 def generated_features(extractor: Extractor, model, n: int, seed: int, batch_size: int | None = None) -> np.ndarray:
     """Features of ``model.sample_chunks(n, seed)``, memoised per model object while its parameters stay the same."""
-    key = (protocol_hash(extractor.identity), n, seed, state_fingerprint(model))
     memo = _GENERATED.setdefault(model, {})
-    if key not in memo:
+    state = state_fingerprint(model)
+    if memo.get("state") != state:  # the model changed: none of its features hold
         memo.clear()
+        memo["state"] = state
+    key = (protocol_hash(extractor.identity), n, seed)  # one entry per space: metrics of several spaces interleave
+    if key not in memo:
         feats = shard.embed_split(_chunks(model, n, seed, batch_size or CHUNK), lambda chunk: extractor(chunk()))
         memo[key] = np.concatenate(feats).astype(np.float32).astype(np.float64)
     return memo[key]
