@@ -560,6 +560,12 @@ class Metric:
                      "rank": None if cls.rank is None else cls.rank + space.rank,
                      "__module__": cls.__module__, "__doc__": cls.__doc__})
 
+    @classmethod
+    def space_used(cls) -> str | None:
+        """The feature space whose weights the metric uses: its ``space``, or Inception for a metric that
+        ``needs`` the Inception weights (``isc``, third-party metrics written before spaces); else None."""
+        return cls.space or (INCEPTION if "inception_weights" in cls.needs else None)
+
     def applies(self, model: GenerativeModel) -> bool:
         return self.requires <= capabilities(model)
 

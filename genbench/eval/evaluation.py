@@ -58,7 +58,7 @@ def load_data(plan: RunPlan, dataset: str, models: list[str], echo: Callable[...
 
 def warn_weights(plan: RunPlan) -> None:
     """One warning per command and feature space whose metrics will run without its published weights."""
-    used = {m.space or ("inception" if "inception_weights" in m.needs else None) for m in plan.metrics}
+    used = {m.space_used() for m in plan.metrics}
     for weights in plan.networks:
         if weights.network not in used:
             continue

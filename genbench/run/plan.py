@@ -221,11 +221,7 @@ def choose_metrics(o: RunOptions, networks: dict[str, Weights]) -> tuple[type[Me
         return tuple(registry.get_metric(name) for name in o.metrics)
     spaces = set(o.features) if o.features else {n for n, w in networks.items() if w.available} | set(ALWAYS)
     metrics = (registry.get_metric(name) for name in registry.names("metrics"))
-    return tuple(m for m in metrics if _space_of(m) is None or _space_of(m) in spaces)
-
-
-def _space_of(metric: type[Metric]) -> str | None:
-    return metric.space or (INCEPTION if "inception_weights" in metric.needs else None)
+    return tuple(m for m in metrics if m.space_used() is None or m.space_used() in spaces)
 
 
 def _check_lists(o: RunOptions) -> None:

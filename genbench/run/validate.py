@@ -73,8 +73,7 @@ def check_weights(metrics: Sequence[type[Metric]], networks: Mapping[str, Weight
     for space in asked:
         weights = networks[space]
         if not weights.available:
-            wanted = [m.name for m in metrics if m.space == space or
-                      (space == "inception" and "inception_weights" in m.needs)]
+            wanted = [m.name for m in metrics if m.space_used() == space]
             what = f"Metric '{wanted[0]}'" if wanted else f"The {space} feature space"
             raise GenbenchError(f"{what} was asked for but is unavailable: {weights.reason}.")
         if not weights.verified and not zipfile.is_zipfile(weights.path):  # torch.save writes zip archives
