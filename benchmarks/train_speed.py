@@ -6,7 +6,8 @@ machine whose load drifts still gives a fair ratio):
 1. speed   training images/s per model at the preset (and peak GPU memory on CUDA);
 2. parts   `ours`: one training iteration / (critic step + (Langevin steps + 2) generator fwd+bwd), goal <= 1.2;
 3. sparse  sparse / dense generator forward+backward at the same size, goal <= 1.15;
-4. langevin one Langevin step / one generator forward+backward (parameter gradients), goal <= 0.7;
+4. langevin one Langevin step (generator frozen, as train_step and infer run it) / one generator forward+backward
+   (parameter gradients), goal <= 0.7;
 5. eval    seconds per metric for one `ours` model trained at the preset (the run's own eval_seconds).
 
 With ``--flops`` (for benchmarks/gpu_check.sh) table 1 also gives the FLOPs of one training step
@@ -30,6 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from genbench_plugins._common import frozen
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
@@ -217,8 +219,12 @@ def table_langevin(args, data, device) -> None:
     z = model.prior(len(y))
     energy = model.posterior_energy(y)
     k = 5
-    t_l, t_g = side_by_side(lambda: langevin(z, energy, model.config.delta, k),
-                            lambda: [energy(z).sum().backward() for _ in range(k)], device, args.repeats)
+
+    def chain():  # as train_step and infer run it: the generator frozen (no autograd state for its parameters)
+        with frozen(model.generator):
+            return langevin(z, energy, model.config.delta, k)
+
+    t_l, t_g = side_by_side(chain, lambda: [energy(z).sum().backward() for _ in range(k)], device, args.repeats)
     print(f"\n## 4. one Langevin step vs one generator forward+backward (with parameter gradients), batch "
           f"{len(y)}\n\n| Langevin step s | fwd+bwd s | ratio | goal |\n|---|---|---|---|\n"
           f"| {t_l / k:.4f} | {t_g / k:.4f} | {t_l / t_g:.2f} | <= 0.7 |")

@@ -138,7 +138,6 @@ def test_reference_cache_hit_and_miss_on_changed_protocol(tmp_path):
     assert i2["cache"] == "hit" and ex.calls == 10 and np.array_equal(f1, f2) and i2["key"] == i1["key"]
     changed = [(CountingExtractor(weights_sha256="bbb", resize="none"), train, 10),   # other weights
                (CountingExtractor(weights_sha256="aaa", resize="299"), train, 10),    # other resize
-               (ex, train, 8),                                                        # other n
                (ex, _train(n=10, seed=1), 10),                                        # other pixels
                (ex, _train(n=10, name="other"), 10)]                                  # other dataset
     keys = {i1["key"]}
@@ -150,6 +149,23 @@ def test_reference_cache_hit_and_miss_on_changed_protocol(tmp_path):
     assert len(keys) == 1 + len(changed)
     heldout = imageset(train.images.float() / 255, "fake", split="heldout")
     assert features.reference_features(ex, heldout, 10, tmp_path)[1]["cache"] == "miss"  # other split
+
+
+def test_reference_features_are_cached_in_whole_chunks_so_a_prefix_is_read_from_the_whole_set(tmp_path, monkeypatch):
+    """FD's first n images and the copying test's whole set are one embedding: every image is embedded in the
+    same chunk whatever n asks for it, so the prefix equals the whole set's first rows exactly."""
+    monkeypatch.setattr(features, "CHUNK", 4)
+    train = _train(n=10)
+    ex = CountingExtractor(weights_sha256="aaa", resize="none")
+    first, info = features.reference_features(ex, train, 6, tmp_path)
+    assert info["cache"] == "miss" and ex.calls == 8 and first.shape == (6, 4)  # chunks [0, 4) and [4, 8), whole
+    whole, info = features.reference_features(ex, train, 10, tmp_path)
+    assert info["cache"] == "miss" and ex.calls == 8 + 2  # only the last chunk [8, 10) was missing
+    again, info = features.reference_features(ex, train, 3, tmp_path)
+    assert info["cache"] == "hit" and ex.calls == 10
+    assert np.array_equal(whole[:6], first) and np.array_equal(whole[:3], again)
+    assert sorted(p.name for p in (tmp_path / "features").iterdir()) == [
+        f"{features.chunk_key(ex, train)}-{k}.npz" for k in range(3)]
 
 
 def test_random_cnn_asset_is_hash_checked(tmp_path):

@@ -120,7 +120,7 @@ def test_a_cache_planted_as_a_link_is_neither_read_nor_written_through(tmp_path)
     import torch
     from metric_fakes import imageset
 
-    from genbench.metrics.core.features import protocol_hash, reference_features, reference_protocol
+    from genbench.metrics.core.features import chunk_file, chunk_key, reference_features
     from genbench.metrics.core.randcnn import RandCNNExtractor
 
     images, extractor = imageset(torch.rand(6, 3, 16, 16)), RandCNNExtractor("cpu")
@@ -133,14 +133,14 @@ def test_a_cache_planted_as_a_link_is_neither_read_nor_written_through(tmp_path)
     assert info["cache"] == "off" and list(outside.iterdir()) == []
     (cache / "features").unlink()
     (cache / "features").mkdir()
-    key = protocol_hash(reference_protocol(extractor, images, 6))
+    name = chunk_file(chunk_key(extractor, images), 0)[1]
     planted = outside / "planted.npz"
     np.savez(planted, features=np.zeros((6, feats.shape[1]), np.float32))  # what a planted file would feed in
-    (cache / "features" / f"{key}.npz").symlink_to(planted)
+    (cache / "features" / name).symlink_to(planted)
     with pytest.warns(RuntimeWarning, match="symbolic link"):
         again, info = reference_features(extractor, images, 6, cache)
     assert info["cache"] == "off" and np.array_equal(again, feats)  # computed, not the planted zeros
-    assert (cache / "features" / f"{key}.npz").is_symlink() and np.load(planted)["features"].sum() == 0
+    assert (cache / "features" / name).is_symlink() and np.load(planted)["features"].sum() == 0
 
 
 def test_eval_and_compare_meet_planted_links_the_same_way(cli, shared, tmp_path):

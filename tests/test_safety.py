@@ -87,10 +87,10 @@ class _Extractor:
 
 def test_the_feature_cache_is_read_without_pickle_and_a_foreign_one_is_recomputed(tmp_path):
     """np.load(allow_pickle=False): the object array below would run its payload if unpickled."""
-    from genbench.metrics.core.features import protocol_hash, reference_features, reference_protocol
+    from genbench.metrics.core.features import chunk_file, chunk_key, reference_features
 
     images = registry.get_dataset("shapes")().load("train", 16, 32, 0)
-    path = tmp_path / "features" / f"{protocol_hash(reference_protocol(_Extractor(), images, 32))}.npz"
+    path = tmp_path.joinpath(*chunk_file(chunk_key(_Extractor(), images), 0))
     marker = tmp_path / "pwned"
     for craft in (lambda: _pickled_npz(path, marker),  # pickled objects
                   lambda: np.savez(path, features=np.zeros((5, 3))),  # the wrong number of rows

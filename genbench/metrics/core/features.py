@@ -1,9 +1,10 @@
 """Feature sets for the feature-space metrics (``fid``, ``kid``, ``fd_rand``, ``kid_rand``).
 
-Real-image features are computed once per *reference protocol* and cached on disk under
-``<cache_dir>/features/<hash>.npz``; the hash covers the extractor's identity (network and weights
-hash, resize, preprocessing) and the data (dataset, split, image size, n and a fingerprint of the
-pixels), so a second run extracts no real-image features and any change to these misses the cache.
+Real-image features are computed once per image set and space and cached on disk in chunks of ``CHUNK`` images,
+``<cache_dir>/features/<hash>-<k>.npz``; the hash covers the extractor's identity (network and weights
+hash, resize, preprocessing) and the data (dataset, split, image size and a fingerprint of all the pixels), so a
+second run extracts no real-image features, any change to these misses the cache, and the first n images' features
+(FD's 2048) are read from the whole set's (the copying test's) whichever metric came first.
 The cache is read with ``allow_pickle=False`` (a crafted file cannot run code), and a file that does not
 hold an (n, d) float array is recomputed and replaced.
 Generated-image features are memoised in memory per model object, state fingerprint (parameters and buffers) and
@@ -54,28 +55,49 @@ def protocol_hash(protocol: dict[str, Any]) -> str:
     return json_hash(protocol, 20)
 
 
+def chunk_key(extractor: Extractor, images: ImageSet) -> str:
+    """The cache key of an image set's feature chunks in one space: the reference protocol without n (a chunk
+    holds the features of images [k CHUNK, (k + 1) CHUNK) whatever n asked for them) and the chunk size."""
+    protocol = {k: v for k, v in reference_protocol(extractor, images, 0).items() if k != "n"}
+    return protocol_hash({**protocol, "chunk": CHUNK})
+
+
+def chunk_file(key: str, k: int) -> tuple[str, str]:
+    """The cache path parts of chunk ``k`` under ``cache_dir``."""
+    return "features", f"{key}-{k}.npz"
+
+
 def reference_features(extractor: Extractor, images: ImageSet, n: int, cache_dir: str | os.PathLike | None,
-                       batch_size: int | None = None) -> tuple[np.ndarray, dict[str, Any]]:
-    """Features of the first ``n`` images of ``images`` and {'cache': 'hit'|'miss'|'off', 'key', 'path'}."""
+                       ) -> tuple[np.ndarray, dict[str, Any]]:
+    """Features of the first ``n`` images of ``images`` and {'cache': 'hit'|'miss'|'off', 'key', 'path'}.
+
+    The images are embedded in whole chunks of ``CHUNK`` (the last one ends with the image set), each cached on
+    its own: every image is embedded in the same batch whatever n is asked, so the first 2048 training images'
+    features are those of the whole training set's, computed once for both (at most CHUNK - 1 images beyond n
+    are embedded to keep the batches whole)."""
     n = min(n, len(images))
-    protocol = reference_protocol(extractor, images, n)
-    key = protocol_hash(protocol)
+    key = chunk_key(extractor, images)
+    chunks = [slice(i, min(i + CHUNK, len(images))) for i in range(0, n, CHUNK)]
     info: dict[str, Any] = {"cache": "off", "key": key}
-    path = cache_path(cache_dir, "features", f"{key}.npz")
-    if path is not None:
-        info["path"] = str(path)
-        cached = _read_cached(path, n) if path.is_file() else None
-        if shard.all_agree(cached is not None):  # under torchrun: every rank reads it, or all compute
-            info["cache"] = "hit"
-            return cached, info
-        info["cache"] = "miss"
-    batch_size = batch_size or CHUNK
-    batches = [slice(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
-    feats = np.concatenate(shard.embed_split(batches, lambda rows: extractor(images.as_float(rows))))
-    if path is not None and shard.is_writer():
-        with atomic_path(path) as tmp, tmp.open("wb") as fh:
-            np.savez(fh, features=feats.astype(np.float32), protocol=json.dumps(protocol, sort_keys=True))
-    return feats.astype(np.float32).astype(np.float64), info
+    paths = [cache_path(cache_dir, *chunk_file(key, k)) for k in range(len(chunks))]
+    found: list[np.ndarray | None] = [None] * len(chunks)
+    if cache_dir is not None and all(p is not None for p in paths):
+        info["path"] = str(paths[0].parent)
+        found = [_read_cached(p, c.stop - c.start) if p.is_file() else None for p, c in zip(paths, chunks,
+                                                                                             strict=True)]
+        agreed = shard.all_agree_each([f is not None for f in found])  # torchrun: all read a chunk, or compute it
+        found = [f if ok else None for f, ok in zip(found, agreed, strict=True)]
+        info["cache"] = "hit" if all(f is not None for f in found) else "miss"
+    missing = [k for k, f in enumerate(found) if f is None]
+    computed = shard.embed_split([chunks[k] for k in missing], lambda rows: extractor(images.as_float(rows)))
+    for k, feats in zip(missing, computed, strict=True):
+        found[k] = feats.astype(np.float32).astype(np.float64)
+        if info["cache"] != "off" and shard.is_writer():
+            with atomic_path(paths[k]) as tmp, tmp.open("wb") as fh:
+                np.savez(fh, features=feats.astype(np.float32),
+                         protocol=json.dumps({**reference_protocol(extractor, images, 0), "chunk": [k, CHUNK]},
+                                             sort_keys=True))
+    return np.concatenate(found)[:n], info
 
 
 def _read_cached(path: Path, n: int) -> np.ndarray | None:

@@ -36,12 +36,17 @@ def is_writer() -> bool:
 
 def all_agree(flag: bool) -> bool:
     """True on every rank when ``flag`` is true on every rank (e.g. every rank found the cached features)."""
+    return all_agree_each([flag])[0]
+
+
+def all_agree_each(flags: list[bool]) -> list[bool]:
+    """``all_agree`` of each flag, in one exchange (e.g. which cached chunks every rank found)."""
     rank, world = group()
     if world == 1:
-        return flag
-    flags: list[Any] = [None] * world
-    dist.all_gather_object(flags, bool(flag))
-    return all(flags)
+        return [bool(f) for f in flags]
+    every: list[Any] = [None] * world
+    dist.all_gather_object(every, [bool(f) for f in flags])
+    return [all(rank_flags[i] for rank_flags in every) for i in range(len(flags))]
 
 
 def embed_split(items: Iterable[Any], embed: Callable[[Any], np.ndarray]) -> list[np.ndarray]:
