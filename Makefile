@@ -15,13 +15,15 @@ $(VENV)/.installed: pyproject.toml
 
 # The demo: the paper's model against two baselines on the embedded `shapes` data, the overview table
 # (printed by `run`), the AND-OR tree of ours, and the report page. DEMO_FLAGS adds `genbench run`
-# options (e.g. DEMO_FLAGS="--steps 20" for a quick check); RESULTS moves the results folder.
+# options (e.g. DEMO_FLAGS="--steps 20" for a quick check); DEMO_PRESET=small runs it at the reference grid's preset;
+# RESULTS moves the results folder.
 DEMO_MODELS ?= ours,vae,wgan
 DEMO_FLAGS ?=
+DEMO_PRESET ?= demo
 RESULTS ?= results
 demo: install
-	$(BIN)/genbench run --models $(DEMO_MODELS) --dataset shapes --preset small --results $(RESULTS) $(DEMO_FLAGS)
-	$(BIN)/genbench tree --run $(RESULTS)/shapes/ours/small-seed0
+	$(BIN)/genbench run --models $(DEMO_MODELS) --dataset shapes --preset $(DEMO_PRESET) --results $(RESULTS) $(DEMO_FLAGS)
+	$(BIN)/genbench tree --run $(RESULTS)/shapes/ours/$(DEMO_PRESET)-seed0
 	$(BIN)/genbench report --results $(RESULTS)
 
 test: install

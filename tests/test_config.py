@@ -23,6 +23,34 @@ def test_precedence():
     assert run.n_eval == 12 and cfg["vae"].batch_size == 4 and cfg["wgan"].batch_size == 4
 
 
+def test_the_demo_preset_is_each_models_small_preset_at_a_third_of_its_steps():
+    """`demo` (make demo) needs no entry in a model's PRESETS: a third-party model gets it from its `small` values."""
+    from dataclasses import dataclass
+
+    from genbench.api import ModelConfig
+    from genbench.run.config import DEMO_STEPS, PRESETS
+
+    @dataclass
+    class Config(ModelConfig):
+        lr: float = 1.0
+        PRESETS = {"small": {"steps": 300, "lr": 0.25}}
+
+    class ThirdParty:
+        pass
+
+    ThirdParty.Config = Config
+    classes = {**CLASSES, "ours": get_model("ours"), "third": ThirdParty}
+    run, cfg = resolve("demo", list(classes), classes)
+    _, small = resolve("small", list(classes), classes)
+    assert (run.n_train, run.n_eval, run.n_fid) == (2000, 250, 1000) and run.image_size == 32
+    for name in classes:
+        assert cfg[name].steps == max(1, round(small[name].steps * DEMO_STEPS)) < small[name].steps
+    assert cfg["third"].steps == 100 and cfg["third"].lr == 0.25  # its own small values, the steps scaled
+    assert cfg["ours"].langevin_steps == small["ours"].langevin_steps and cfg["wgan"].n_critic_warmup == 25
+    run, cfg = resolve("demo", ["vae"], CLASSES, None, parse_sets(["steps=5"]))
+    assert cfg["vae"].steps == 5 and PRESETS["demo"]["width"] == PRESETS["small"]["width"]  # --set still wins
+
+
 @pytest.mark.parametrize("sets, words", [
     (["nope=1"], ["nope"]),
     (["vae.nope=1"], ["vae", "nope", "lr"]),

@@ -19,7 +19,7 @@ from genbench.errors import GenbenchError, did_you_mean
 from genbench.io import path_problem
 from genbench.store.runconfig import RunSettings
 
-PRESET_NAMES = ("tiny", "small", "paper")
+PRESET_NAMES = ("tiny", "demo", "small", "paper")
 
 
 # Harness presets: values for RunSettings fields and for the ModelConfig fields every model has.
@@ -30,10 +30,31 @@ PRESETS: dict[str, dict[str, Any]] = {
     # CPU demo: a few minutes per model on 2 cores
     "small": {"image_size": 32, "width": 1 / 8, "n_train": 10000, "n_heldout": 250, "n_eval": 500, "n_fid": 2048,
               "steps": 1500, "batch_size": 64, "ckpt_every": 500, "sample_every": 500, "log_every": 10},
+    # make demo: `small` on 2,000 training images, every model at DEMO_STEPS of its small steps (DERIVED)
+    "demo": {"image_size": 32, "width": 1 / 8, "n_train": 2000, "n_heldout": 250, "n_eval": 250, "n_fid": 1000,
+             "steps": 500, "batch_size": 64, "ckpt_every": 500, "sample_every": 100, "log_every": 10},
     # Table 1 at 64x64 (GPU)
     "paper": {"image_size": 64, "width": 1.0, "n_train": None, "n_heldout": 1000, "n_eval": 10000,
               "ckpt_every": 1000, "sample_every": 1000, "log_every": 50},
 }
+
+
+# A preset a model need not declare: it is derived from the model's own values for another preset, the steps scaled,
+# so every model, a third-party one too, has it with the same share of its budget.
+DEMO_STEPS = 1 / 3
+DERIVED: dict[str, tuple[str, float]] = {"demo": ("small", DEMO_STEPS)}
+
+
+def model_preset(config_cls: type[ModelConfig], preset: str) -> dict[str, Any]:
+    """A model config's own values for ``preset``: its ``PRESETS[preset]``, or for a derived preset (``demo``) its
+    values for the base preset with the steps scaled."""
+    if preset in config_cls.PRESETS or preset not in DERIVED:
+        return dict(config_cls.PRESETS.get(preset, {}))
+    base, fraction = DERIVED[preset]
+    own = dict(config_cls.PRESETS.get(base, {}))
+    if "steps" in own:
+        own["steps"] = max(1, round(own["steps"] * fraction))
+    return own
 
 
 def _fields(cls) -> dict[str, dataclasses.Field]:
@@ -145,7 +166,7 @@ def resolve(preset: str, model_names: list[str], model_classes: dict[str, type],
         hints = typing.get_type_hints(cls)
         vals: dict[str, Any] = {}
         _apply(vals, fields, PRESETS[preset], hints)
-        _apply(vals, fields, cls.PRESETS.get(preset, {}), hints)
+        _apply(vals, fields, model_preset(cls, preset), hints)
         _apply(vals, fields, {k: v for k, v in file_values.items() if not isinstance(v, dict)}, hints,
                source="--config")
         _apply(vals, fields, file_values.get(name, {}), hints, prefix=f"{name}.", source="--config")
