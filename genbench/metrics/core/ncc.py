@@ -127,7 +127,12 @@ def _max_ncc_one_size(f_img: torch.Tensor, centred: tuple[torch.Tensor, torch.Te
                       dtype: torch.dtype) -> torch.Tensor:
     """(T, N) max NCC for templates of one size, ``centred`` = zero-mean templates (T, C, h, w) and their
     energies (T,), from the images' spectra ``f_img`` and their box sums and energies ``sums``
-    (N, H-h+1, W-w+1) each."""
+    (N, H-h+1, W-w+1) each.
+
+    The maximum over offsets of num / sqrt(var ssd) is taken as max(num x 1/sqrt(var)) x 1/sqrt(ssd): the window
+    factor (0 on flat windows) is computed once per image, not once per template, and the template's is a positive
+    constant. ``_valid_ncc`` also zeroes a window whose sqrt(var ssd) is not above the dtype's epsilon; templates for
+    which some non-flat window is that faint take ``_valid_ncc``'s path, so the result is the same either way."""
     (tz, ssd), (H, W) = centred, image_hw
     t_all, c, h, w = tz.shape
     rows, cols = H - h + 1, W - w + 1
@@ -135,18 +140,29 @@ def _max_ncc_one_size(f_img: torch.Tensor, centred: tuple[torch.Tensor, torch.Te
     inv_rows, inv_cols = _inverse_dft_rows(H, rows, f_tpl), _inverse_rdft_cols(W, cols, f_tpl)
     half = f_tpl.shape[-1]
     step = _chunk_elements(tz.device) // (H * half)
+    vol, eps = c * h * w, torch.finfo(dtype).eps
+    var = (sums[1] - sums[0] * sums[0] / vol).clamp_min(0)
+    live = (var > 100 * eps * sums[1] + 1e-12 * vol) & (var > 0)  # not flat (as _valid_ncc)
+    inv_window = torch.where(live, var.where(live, torch.ones_like(var)).rsqrt(), torch.zeros_like(var)).to(dtype)
+    faintest = var[live].min() if live.any() else var.new_tensor(float("inf"))
+    exact = (faintest * ssd <= eps * eps) & (ssd > 0)  # some live window would fail sqrt(var ssd) > eps
+    inv_tpl = torch.where(ssd > 0, ssd.where(ssd > 0, torch.ones_like(ssd)).rsqrt(), torch.zeros_like(ssd))
     out = torch.empty(t_all, len(f_img), dtype=torch.float64, device=tz.device)
     for t0 in range(0, t_all, max(1, step)):
         f_t = f_tpl[t0:t0 + max(1, step)]
+        t1 = t0 + len(f_t)
         n_step = max(1, step // len(f_t))
         for j in range(0, len(f_img), n_step):
             f_i = f_img[j:j + n_step]
             prod = _channel_product(f_i, f_t)
             part = (inv_rows @ prod.reshape(H, -1)).reshape(-1, half)  # (rows * n * t, W//2+1) complex
             num = (torch.view_as_real(part).reshape(-1, 2 * half) @ inv_cols).reshape(rows, len(f_i), len(f_t), cols)
-            ncc = _valid_ncc(num.permute(1, 2, 0, 3), sums[0][j:j + n_step], sums[1][j:j + n_step],
-                             ssd[t0:t0 + len(f_t)], c * h * w, dtype)
-            out[t0:t0 + len(f_t), j:j + n_step] = ncc.flatten(2).amax(2).T
+            num = num.permute(1, 2, 0, 3)  # (n, t, rows, cols)
+            best = (num * inv_window[j:j + n_step, None]).flatten(2).amax(2).double() * inv_tpl[t0:t1]
+            if exact[t0:t1].any():
+                ncc = _valid_ncc(num, sums[0][j:j + n_step], sums[1][j:j + n_step], ssd[t0:t1], vol, dtype)
+                best = torch.where(exact[t0:t1], ncc.flatten(2).amax(2), best)
+            out[t0:t1, j:j + n_step] = best.T
     return out
 
 
