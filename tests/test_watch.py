@@ -20,7 +20,8 @@ pytest.importorskip("tensorboard")
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
 
 RUN = ["run", "--models", "ours", "--preset", "tiny", "--device", "cpu", "--metrics", "swd", "--no-progress"]
-LOSSES = {"f_loss", "f_real", "f_fake", "f_gen", "g_loss", "mse", "z_norm"}  # what ours' train_step reports
+LANGEVIN = {"z_norm_before", "mse_before", "energy_before", "energy_after"}  # ours' chains, before and after
+LOSSES = {"f_loss", "f_real", "f_fake", "f_gen", "g_loss", "mse", "z_norm"} | LANGEVIN  # what ours' train_step reports
 
 
 def _run_dir(results: Path) -> Path:
@@ -71,6 +72,9 @@ def test_metrics_jsonl_has_one_object_per_logged_step_with_the_losses(trained):
         assert r["images_per_s"] > 0 and set(r["lr"]) == {"g", "f"} and r["time"] > 1e9
     csv_steps = [int(line.split(",")[0]) for line in (trained / "train_log.csv").read_text().splitlines()[1:]]
     assert csv_steps == [r["step"] for r in rows]  # the same steps as train_log.csv
+    # the Langevin diagnostics: the chains lower the posterior energy (on average over the logged steps)
+    before, after = ([r["losses"][f"energy_{k}"] for r in rows] for k in ("before", "after"))
+    assert sum(after) < sum(before)
 
 
 def test_a_resumed_run_has_each_step_once_in_both_logs(cli, tmp_path):
