@@ -63,17 +63,20 @@ class RunLog:
     def tensorboard(self) -> bool:
         return self._tb is not None
 
-    def scalars(self, step: int, losses: dict[str, float], extra: dict[str, Any]) -> None:
-        """One logged step: the model's values (``losses``) and the harness's (``extra``: images_per_s, lr,
-        peak memory)."""
+    def scalars(self, step: int, losses: dict[str, float] | None, extra: dict[str, Any],
+                quick: dict[str, float] | None = None) -> None:
+        """One logged step: the model's values (``losses``; None at a step that only has quick metrics), the
+        harness's (``extra``: images_per_s, lr, peak memory, quick_seconds) and the quick metrics
+        (genbench.run.quick: ``{"swd@128": ..}``, TensorBoard's ``quick/swd@128``)."""
         if "jsonl" in self.kinds:
-            row = {"step": step, "time": round(time.time(), 3), "losses": losses, **extra}
+            row = {"step": step, "time": round(time.time(), 3), **({"losses": losses} if losses is not None else {}),
+                   **extra, **({"quick": quick} if quick else {})}
             append_text(self.jsonl, json.dumps(row, allow_nan=True) + "\n")
         if self._tb is not None:
-            for k, v in losses.items():
-                self._tb.add_scalar(f"train/{k}", v, step)
-            for k, v in _flat(extra).items():
-                self._tb.add_scalar(k, v, step)
+            tags = {f"train/{k}": v for k, v in (losses or {}).items()} | _flat(extra)
+            tags |= {f"quick/{k}": v for k, v in (quick or {}).items()}
+            for tag, v in tags.items():
+                self._tb.add_scalar(tag, v, step)
 
     def images(self, step: int, grids: dict[str, torch.Tensor]) -> None:
         """Image grids (C, H, W in [0, 1]) by tag, e.g. ``samples/fixed_z``."""
@@ -103,7 +106,8 @@ def _flat(extra: dict[str, Any]) -> dict[str, float]:
     return out
 
 
-TAGS = {"images_per_s": "speed/images_per_s", "peak_mem_mib": "memory/peak_mib", "peak_rss_mib": "memory/peak_rss_mib"}
+TAGS = {"images_per_s": "speed/images_per_s", "quick_seconds": "speed/quick_seconds", "peak_mem_mib": "memory/peak_mib",
+        "peak_rss_mib": "memory/peak_rss_mib"}
 
 
 def harness_values(model, device: torch.device, images_per_s: float) -> dict[str, Any]:
