@@ -49,7 +49,7 @@ LAYERS = [
     ["genbench.run.runner", "genbench.runner", "genbench.present.report"],
     ["genbench.eval.evaluation"],
     ["genbench.run.plan", "genbench.plan", "genbench.present.tree", "genbench.present.overview",
-     "genbench.present.plots"],
+     "genbench.present.plots", "genbench.present.strip"],
     ["genbench.run.trainer", "genbench.eval.evaluator", "genbench.present.tables", "genbench.present.verdicts"],
     ["genbench.store.runfolder", "genbench.runfolder", "genbench.run.validate", "genbench.run.config",
      "genbench.run.accel", "genbench.run.distributed", "genbench.run.signals", "genbench.run.runlog",

@@ -69,6 +69,13 @@ def test_tensorboard_reads_back_every_scalar_at_every_logged_step_and_the_image_
     grids = acc.Images("samples/fixed_z")
     assert [e.step for e in grids] == list(range(2, 21, 2))
     assert grids[0].width > 16 and grids[0].height > 16
+    from PIL import Image
+
+    from genbench.run.runlog import grid_files
+
+    pngs = grid_files(trained / "watch")  # the same grids as PNGs, for the report's strip
+    assert [s for s, _ in pngs] == list(range(2, 21, 2))
+    assert Image.open(pngs[0][1]).size == (grids[0].width, grids[0].height)
 
 
 def test_metrics_jsonl_has_one_object_per_logged_step_with_the_losses(trained):
@@ -97,6 +104,7 @@ def test_a_resumed_run_has_each_step_once_in_both_logs(cli, tmp_path):
     assert cli(*args, "--steps", "20")[0] == 0
     shutil.copy(tmp_path / "step10.pt", run / "checkpoint.pt")  # as if killed before the step-20 checkpoint
     (run / "results.json").unlink()  # ... and before its evaluation
+    shutil.copy(run / "watch" / "fixed_z-20.png", run / "watch" / "fixed_z-13.png")  # a grid the rerun will not write
     code, out, err = cli(*args, "--steps", "20")
     assert code == 0, err
     assert "resuming from step 10" in out
@@ -104,8 +112,12 @@ def test_a_resumed_run_has_each_step_once_in_both_logs(cli, tmp_path):
     acc = _events(run)
     for tag in ("train/g_loss", "lr/g"):
         assert [e.step for e in acc.Scalars(tag)] == list(range(2, 21, 2)), tag
-    # images every tenth of the run: of 10 steps until the checkpoint, of 20 after it
+    # images every tenth of the run: of 10 steps until the checkpoint, of 20 after it; the same grids as PNGs, the
+    # later steps' cut back (fixed_z-13.png) and written again
     assert [e.step for e in acc.Images("samples/fixed_z")] == [*range(1, 11), *range(12, 21, 2)]
+    from genbench.run.runlog import grid_files
+
+    assert [s for s, _ in grid_files(run / "watch")] == [*range(1, 11), *range(12, 21, 2)]
     # the earlier sessions' event files were rewritten: no reader sees a step beyond the checkpoint twice
     from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 
@@ -139,13 +151,15 @@ def test_log_option_is_checked_and_none_writes_no_watch_log(cli, tmp_path):
     assert code == 0, err
     run = _run_dir(tmp_path)
     assert (run / "train_log.csv").exists() and not (run / "metrics.jsonl").exists() and not (run / "tb").exists()
+    assert not (run / "watch").exists()
 
 
-def test_a_linked_tb_folder_is_refused(cli, tmp_path):
+@pytest.mark.parametrize("name", ["tb", "watch"])
+def test_a_linked_tb_or_watch_folder_is_refused(cli, tmp_path, name):
     run, elsewhere = _run_dir(tmp_path / "res"), tmp_path / "elsewhere"
     run.mkdir(parents=True)
     elsewhere.mkdir()
-    (run / "tb").symlink_to(elsewhere)
+    (run / name).symlink_to(elsewhere)
     code, _, err = cli(*RUN, "--results", str(tmp_path / "res"), "--steps", "4")
     assert code != 0 and "symbolic link" in err and list(elsewhere.iterdir()) == []
 

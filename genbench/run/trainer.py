@@ -31,7 +31,7 @@ from genbench.rng import rng_state, seed_everything, set_rng_state
 from genbench.run import distributed, signals
 from genbench.run.accel import Acceleration
 from genbench.run.quick import QuickMetrics, default_quick_every, is_due
-from genbench.run.runlog import RunLog, default_watch_every, harness_values
+from genbench.run.runlog import GRID_TAG, RunLog, default_watch_every, harness_values
 from genbench.run.validate import nonfinite_parameters
 from genbench.store.runconfig import RunConfig
 from genbench.store.runfolder import CHECKPOINT, CONFIG, RECONSTRUCTIONS, SAMPLES, TRAIN_LOG, RunFolder
@@ -276,8 +276,8 @@ class _Loop:
             if self.runlog.kinds:
                 self._watch_scalars(step, losses if logged else None,
                                     quick if quick is not None and is_due(step, quick_every) else None)
-            if self.runlog.tensorboard and (step % watch_every == 0 or step == steps):
-                self.runlog.images(step, _watch_images(model, grid_z, self.data))
+            if self.runlog.kinds and (step % watch_every == 0 or step == steps):
+                self.runlog.images(step, _watch_images(model, grid_z, self.data, self.runlog.tensorboard))
             if bar:
                 rate = (stream.images_seen - seen0) / max(time.perf_counter() - t0, 1e-9)
                 info = " ".join(f"{k}={v:.3g}" for k, v in list(losses.items())[:4])
@@ -346,10 +346,11 @@ def _save_reconstructions(model: GenerativeModel, data: ImageSet, folder: RunFol
     save_grid(images, folder.file(RECONSTRUCTIONS), nrow=n)
 
 
-def _watch_images(model: GenerativeModel, z: torch.Tensor, data: ImageSet) -> dict[str, torch.Tensor]:
-    """TensorBoard's images: samples from the fixed latents ``z`` and, for inferrers, 8 reconstructions. The
-    random state is put back afterwards (a model's sampler or inference may draw), so watching a run never
-    changes what it trains."""
+def _watch_images(model: GenerativeModel, z: torch.Tensor, data: ImageSet,
+                  reconstructions: bool) -> dict[str, torch.Tensor]:
+    """The watch logs' images: samples from the fixed latents ``z`` and, for inferrers when ``reconstructions``
+    (TensorBoard is written), 8 reconstructions. The random state is put back afterwards (a model's sampler or
+    inference may draw), so watching a run never changes what it trains."""
     from torchvision.utils import make_grid
 
     state = rng_state()
@@ -359,8 +360,8 @@ def _watch_images(model: GenerativeModel, z: torch.Tensor, data: ImageSet) -> di
             model.eval()
             samples = model.generate(z[:32]).clamp(-1, 1).float().cpu()
             model.train(was)
-        out = {"samples/fixed_z": make_grid(to_unit(samples), nrow=8, padding=1, pad_value=1.0)}
-        if "inferrer" in capabilities(model):
+        out = {GRID_TAG: make_grid(to_unit(samples), nrow=8, padding=1, pad_value=1.0)}
+        if reconstructions and "inferrer" in capabilities(model):
             images, n = _reconstructions(model, data, 8)
             out["reconstructions/train"] = make_grid(to_unit(images.clamp(-1, 1).float()), nrow=n, padding=1,
                                                      pad_value=1.0)
