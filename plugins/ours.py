@@ -84,6 +84,9 @@ class _SparseABP(GenerativeModel):
     example_buffers = ("bank",)
     sparse: ClassVar[bool] = True
     with_critic: ClassVar[bool] = True
+    # train_step reports the chains' energy, latent norm and SSE before/after (``_chain_diagnostics``); False
+    # leaves them out (the training numbers are the same either way: tests/test_ours.py checks it bit for bit)
+    langevin_diagnostics: ClassVar[bool] = True
 
     def __init__(self, config: OursConfig, data: DataInfo):
         super().__init__(config, data)
@@ -120,13 +123,16 @@ class _SparseABP(GenerativeModel):
 
         # Eqn. 13: Langevin revision of the persistent chains, written back to the bank. Langevin needs
         # gradients with respect to z only: frozen parameters keep autograd from saving for their gradients.
+        z0 = self.bank[index]
+        energies: list[Tensor] | None = [] if self.langevin_diagnostics else None
         with frozen(self.generator):
-            z = langevin(self.bank[index], self.posterior_energy(y), c.delta, c.langevin_steps)
+            z = langevin(z0, self.posterior_energy(y), c.delta, c.langevin_steps, energies=energies)
         self.bank[index] = z
 
         # Eqns. 15 + 20: reconstruction of Y from the inferred Z, plus the critic's energy of g(Z_hat)
         # (minimised: lower energy = more data-like; Algorithm 1's "L - H" lost its minus sign).
-        sse = (y - self.generator(z)).pow(2).flatten(1).sum(1).mean()
+        sse_i = (y - self.generator(z)).pow(2).flatten(1).sum(1)
+        sse = sse_i.mean()
         g_loss = c.lambda_rec * sse
         if self.with_critic:
             self.critic.requires_grad_(False)
@@ -139,9 +145,23 @@ class _SparseABP(GenerativeModel):
         g_loss.backward()
         opt.step()
         log.update(g_loss=g_loss.detach(), mse=sse.detach(), z_norm=z.norm(dim=1).mean())
+        if energies:
+            log.update(self._chain_diagnostics(z0, energies[0], z, sse_i))
         out = dict(zip(log, torch.stack(list(log.values())).tolist(), strict=True))
-        out["mse"] /= y[0].numel()
+        for k in ("mse", "mse_before"):
+            if k in out:
+                out[k] /= y[0].numel()
         return out
+
+    def _chain_diagnostics(self, z0: Tensor, energy0: Tensor, z: Tensor, sse: Tensor) -> dict[str, Tensor]:
+        """Whether this step's Langevin chains did their job, from values the step computed anyway: the latent
+        norm, the posterior energy (Eqn. 14) and the per-image SSE of the chains before (``z0``, the energy
+        langevin took its first gradient of) and after (``z``, ``sse`` from the generator pass of the loss).
+        ``z_norm`` and ``mse`` are the after-values; the SSE before is the energy less its prior term."""
+        sigma2 = self.config.sigma ** 2
+        prior0, prior = 0.5 * z0.pow(2).sum(1), 0.5 * z.detach().pow(2).sum(1)
+        return {"z_norm_before": z0.norm(dim=1).mean(), "mse_before": (2 * sigma2 * (energy0 - prior0)).mean(),
+                "energy_before": energy0.mean(), "energy_after": (sse.detach() / (2 * sigma2) + prior).mean()}
 
     def _critic_step(self, y: Tensor, fake: Tensor) -> dict[str, Tensor]:
         """Eqn. 21 with docs/method.md section 3's regulariser: WGAN-GP penalty on real/fake interpolates

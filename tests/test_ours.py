@@ -114,6 +114,42 @@ def test_langevin_lowers_posterior_energy(shapes):
     assert after.mean() < before.mean()
 
 
+def test_langevin_reports_each_step_s_energies_without_changing_its_chains(shapes):
+    model, _ = _model("ours")
+    energy, z0 = model.posterior_energy(shapes.as_float(slice(0, 8))), model.bank[:8].clone()
+    from genbench.langevin import langevin
+
+    energies: list[torch.Tensor] = []
+    plain = langevin(z0, energy, 0.1, 3, generator=torch.Generator().manual_seed(1))
+    watched = langevin(z0, energy, 0.1, 3, generator=torch.Generator().manual_seed(1), energies=energies)
+    assert torch.equal(plain, watched) and len(energies) == 3
+    with torch.no_grad():
+        assert torch.equal(energies[0], energy(z0)) and not energies[0].requires_grad
+
+
+def test_langevin_diagnostics_change_no_training_number(shapes, monkeypatch):
+    """ours reports the chains' energy, latent norm and SSE before and after; training with them is bit for bit
+    training without them (the same losses, parameters, chains), and the diagnostics agree with the step's own
+    values: the SSE after is ``mse``, the norm after ``z_norm``, the energy after that SSE plus the prior term."""
+    from genbench.run.trainer import BatchStream
+
+    def steps(diagnose: bool) -> tuple[list[dict], dict]:
+        model, _ = _model("ours")
+        monkeypatch.setattr(model, "langevin_diagnostics", diagnose)
+        torch.manual_seed(3)
+        stream = BatchStream(shapes, 16, torch.device("cpu"), 0)
+        return [model.train_step(stream, s) for s in range(1, 5)], model.state_dict()
+
+    (plain, state), (watched, state_w) = steps(False), steps(True)
+    sigma2, numel = _model("ours")[0].config.sigma ** 2, 3 * 16 * 16
+    diagnostics = {"z_norm_before", "mse_before", "energy_before", "energy_after"}
+    for a, b in zip(plain, watched, strict=True):
+        assert set(b) == set(a) | diagnostics and all(a[k] == b[k] for k in a)  # ==: bit for bit
+        assert b["mse_before"] > 0 and b["z_norm_before"] > 0
+        assert b["energy_after"] == pytest.approx(b["mse"] * numel / (2 * sigma2) + 0.5 * b["z_norm"] ** 2, rel=0.05)
+    assert all(torch.equal(state[k], state_w[k]) for k in state)
+
+
 def test_infer_works_under_no_grad_and_fits_better_than_its_start(shapes):
     model, _ = _model("abp-sparse")
     y = shapes.as_float(slice(0, 8))

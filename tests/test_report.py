@@ -47,7 +47,12 @@ def test_report_html_is_self_contained_and_shows_tables_and_figures(results, cli
     assert alts.count("samples (fixed latents per seed)") == 2
     assert alts[0] == "shapes · tiny: every metric, value and 95 % interval per model"  # first on the page
     assert page.index(alts[0]) < page.index("<caption>shapes · tiny</caption>")
-    assert alts.count("training curves (train_log.csv)") == 2
+    assert alts.count("training curves (metrics.jsonl)") == 2  # the watch log, where there is one
+    grids = [(png, a) for png, a in imgs if a.startswith("the same 8 latents over training")]
+    assert len(grids) == 2 and all("3 of the 3 grids in watch/" in a for _, a in grids)
+    for png, _ in grids:  # steps 1, 2, 3 (watch_every: a tenth of 3 steps, at least 1): 8 samples of 16 px each
+        w, h = Image.open(io.BytesIO(base64.b64decode(png))).size
+        assert h == 3 * (16 + 2) and w > 8 * 17
     assert alts.count("top: training images, bottom: reconstructions") == 1  # wgan does not infer
     assert alts.count("AND-OR tree of sample 0 (paper Fig. 1)") == 1  # only the renderer
     assert alts.count("layer dictionaries: most used basis functions") == 1
@@ -67,7 +72,8 @@ def test_report_markdown_references_images_that_exist(results, tmp_path):
     text = md.read_text()
     assert "| model | swd ↓ | mse ↓ |" in text and "| mse | abp | wgan | Δ |" in text
     refs = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
-    assert len(refs) == 1 + 2 + 2 + 1 + 2 + 2  # intervals, samples, curves, reconstructions, tree + dict, strips
+    assert len(refs) == 1 + 2 + 2 + 2 + 1 + 2 + 2  # intervals, samples, grids over time, curves, reconstructions,
+    # tree + dict, nearest strips
     assert text.index("intervals-shapes-tiny.png") < text.index("| model | swd ↓ | mse ↓ |")  # the picture first
     for ref in refs:
         with Image.open(md.parent / ref) as img:
@@ -166,3 +172,39 @@ def test_curves_are_smoothed_as_tensorboard_smooths_them():
     w = 0.6  # by hand: EMA / (1 - w^k)
     assert s[2] == pytest.approx((1 - w) / (1 - w**3))
     assert np.isnan(smoothed(np.array([1.0, np.nan, 1.0]))[1])
+
+
+def test_curves_come_from_train_log_csv_without_metrics_jsonl_and_a_linked_watch_folder_is_not_entered(
+        results, cli, tmp_path):
+    import shutil
+
+    res, elsewhere = tmp_path / "results", tmp_path / "elsewhere"
+    shutil.copytree(results, res)
+    abp = res / "shapes" / "abp" / "tiny-seed0"
+    (abp / "metrics.jsonl").unlink()  # a run written before the watch logs
+    shutil.move(abp / "watch", elsewhere)
+    (abp / "watch").symlink_to(elsewhere)
+    code, _, err = cli("report", "--results", str(res), "--out", str(tmp_path / "page"))
+    assert code == 0, err
+    md = (tmp_path / "page" / "report.md").read_text()
+    assert md.count("*training curves (train_log.csv)*") == 1 and md.count("*training curves (metrics.jsonl)*") == 1
+    assert md.count("*the same 8 latents over training") == 1  # wgan's; abp's watch/ is a link: skipped
+
+
+def test_curves_read_metrics_jsonl_s_numbers_with_before_and_after_in_one_panel(tmp_path):
+    """metrics.jsonl's losses and quick metrics, at their own steps; anything that is not a number is skipped."""
+    import json
+
+    from genbench.present.report import curves_frame, plot_curves
+    from genbench.store.runfolder import RunFolder
+
+    rows = [{"step": 10, "losses": {"mse": 0.5, "mse_before": 0.6, "note": "x"}, "images_per_s": 3.0},
+            {"step": 15, "quick": {"swd@128": 90.0}},
+            {"step": 20, "losses": {"mse": 0.4, "mse_before": 0.45, "flag": True}, "quick": {"swd@128": 80.0}}]
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows) + '{"step": 3')
+    (tmp_path / "train_log.csv").write_text("step,mse\n10,9\n")
+    frame, source = curves_frame(RunFolder(tmp_path))
+    assert source == "metrics.jsonl" and list(frame.columns) == ["step", "mse", "mse_before", "quick swd@128"]
+    assert frame["step"].tolist() == [10, 15, 20] and frame["quick swd@128"].dropna().tolist() == [90.0, 80.0]
+    png = plot_curves(frame, "t")
+    assert Image.open(io.BytesIO(png)).width < 2.6 * 90 * 2 + 20  # two panels: mse (before/after), quick swd

@@ -55,7 +55,8 @@ def test_the_plan_writes_the_config_json_it_always_wrote():
     vae = registry.get_model("vae")
     assert config.to_json() == {
         "dataset": "shapes", "preset": "tiny", "seed": 1, "model_name": "vae",
-        "run": {k: v for k, v in dataclasses.asdict(plan.settings).items() if k != "watch_every"},  # unset: unwritten
+        "run": {k: v for k, v in dataclasses.asdict(plan.settings).items()
+                if k not in ("watch_every", "quick_every")},  # unset: unwritten
         "model": plan.configs["vae"].to_dict(), "data_options": {"data_root": "/d"}, "train": {"amp": "bf16"}}
     assert list(config.to_json()) == ["dataset", "preset", "seed", "model_name", "run", "model", "data_options",
                                       "train"]

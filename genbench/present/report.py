@@ -1,7 +1,9 @@
 """``genbench report``: one page with everything a results folder holds — the overview tables and the
 paper-layout tables (each value with its 95 % interval, best and tie marks by genbench.present.verdicts' rule, the
-rule and the protocol ids under each), and per run its sample grid, originals beside
-reconstructions, training curves, its first 8 samples beside their 3 nearest training images (in the
+rule and the protocol ids under each), and per run its sample grid, its fixed-latent samples over training (the
+grids the watch logs saved), originals beside reconstructions, training curves (from metrics.jsonl, the watch log,
+where there is one: the losses and the quick metrics; else train_log.csv), its first 8 samples beside their 3
+nearest training images (in the
 ``copying`` metric's random-CNN feature space, so a reader can look for copies), and for renderer models the
 AND-OR tree and the layer dictionaries — as a self-contained HTML file (images embedded as data URIs,
 inline CSS, no script, no network) and the same content as markdown with the images beside it.
@@ -32,7 +34,9 @@ from genbench.errors import GenbenchError
 from genbench.io import atomic_path, link_refused, path_problem, safe_name, write_text
 from genbench.present.overview import build_overviews, fit_width
 from genbench.present.plots import interval_plot
+from genbench.present.strip import grid_strip, spread
 from genbench.present.tables import Table, build_table, mark, md_text, metric_order, render, valueless
+from genbench.run.runlog import grid_files, read_rows
 from genbench.run.validate import check_writable
 from genbench.store.records import arrow, now
 from genbench.store.runconfig import RunConfig
@@ -40,9 +44,11 @@ from genbench.store.runfolder import (
     CACHE,
     CHECKPOINT,
     CONFIG,
+    METRICS_LOG,
     RECONSTRUCTIONS,
     SAMPLES,
     TRAIN_LOG,
+    WATCH_DIR,
     RunFolder,
     folders,
     load_records,
@@ -94,18 +100,47 @@ def _png(img: Image.Image) -> bytes:
     return buf.getvalue()
 
 
-def plot_curves(log: Path, title: str) -> bytes | None:
-    """Training curves from a train_log.csv, one small panel per logged quantity, as a PNG."""
+def curves_frame(folder: RunFolder) -> tuple[pd.DataFrame, str] | None:
+    """The run's training curves, a column per logged quantity beside ``step``, and the file they come from:
+    metrics.jsonl (the watch log: every value train_step reported, the quick metrics as ``quick <name>``) when it
+    holds the losses, else train_log.csv; None when neither is readable. Only numbers are taken from either."""
+    jsonl = folder.file(METRICS_LOG)
+    rows = read_rows(jsonl) if readable(jsonl) else []
+    if any(isinstance(r.get("losses"), dict) for r in rows):
+        frame = pd.DataFrame([{"step": r["step"], **_numbers(r.get("losses"), ""), **_numbers(r.get("quick"), "quick ")}
+                              for r in rows])
+        return frame, METRICS_LOG
+    log = folder.file(TRAIN_LOG)
+    if not readable(log):
+        return None
+    try:
+        return pd.read_csv(log), TRAIN_LOG
+    except (OSError, ValueError, pd.errors.EmptyDataError):
+        return None
+
+
+def _numbers(values, prefix: str) -> dict[str, float]:
+    """The numbers of a JSON object from metrics.jsonl, named ``prefix + key`` (anything else is skipped: a file
+    from elsewhere is data)."""
+    if not isinstance(values, dict):
+        return {}
+    return {prefix + str(k): float(v) for k, v in values.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and str(k) != "step"}
+
+
+def plot_curves(df: pd.DataFrame, title: str) -> bytes | None:
+    """Training curves (``curves_frame``), one small panel per logged quantity, as a PNG; a quantity logged before
+    and after something (``x_before`` beside ``x_after`` or ``x``: ours' Langevin chains) shares one panel, the
+    before-values dashed."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure as MplFigure
 
-    try:
-        df = pd.read_csv(log)
-    except (OSError, ValueError, pd.errors.EmptyDataError):
-        return None
     cols = [c for c in df.columns if c != "step"]
     if df.empty or not cols or "step" not in df:
         return None
+    before = {after: c for c in cols if c.endswith("_before")
+              for after in (c.removesuffix("_before") + "_after", c.removesuffix("_before")) if after in cols}
+    cols = [c for c in cols if c not in before.values()]
     ncols = min(4, len(cols))
     nrows = math.ceil(len(cols) / ncols)
     fig = MplFigure(figsize=(2.6 * ncols, 1.9 * nrows + 0.4), dpi=90, layout="constrained")
@@ -113,19 +148,30 @@ def plot_curves(log: Path, title: str) -> bytes | None:
     fig.suptitle(title, fontsize=10)
     for i, c in enumerate(cols):
         ax = fig.add_subplot(nrows, ncols, i + 1)
-        raw = pd.to_numeric(df[c], errors="coerce")
-        if len(df) < 20:
-            ax.plot(df["step"], raw, lw=1.2, color="#1f77b4", marker=".")
-        else:  # as TensorBoard shows a curve: the raw values faint, the smoothed ones over them
-            ax.plot(df["step"], raw, lw=0.8, color="#1f77b4", alpha=0.3)
-            ax.plot(df["step"], smoothed(raw.to_numpy(float)), lw=1.4, color="#1f77b4")
-        ax.set_title(c, fontsize=9)
+        if c in before:
+            _curve(ax, df, before[c], "#ff7f0e", "--", "before")
+        _curve(ax, df, c, "#1f77b4", "-", "after" if c in before else None)
+        if c in before:
+            ax.legend(fontsize=6, loc="best", frameon=False)
+        ax.set_title(c.removesuffix("_after") + (" (before/after)" if c in before else ""), fontsize=9)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
     fig.supxlabel("step", fontsize=8)
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()
+
+
+def _curve(ax, df: pd.DataFrame, column: str, color: str, style: str, label: str | None) -> None:
+    """One quantity's curve, at the steps it was logged at (the quick metrics: fewer); with 20 points or more as
+    TensorBoard shows a curve, the raw values faint and the smoothed ones over them."""
+    raw = pd.to_numeric(df[column], errors="coerce")
+    step, raw = df["step"][raw.notna()], raw[raw.notna()]
+    if len(raw) < 20:
+        ax.plot(step, raw, lw=1.2, color=color, ls=style, marker=".", label=label)
+    else:
+        ax.plot(step, raw, lw=0.8, color=color, ls=style, alpha=0.3)
+        ax.plot(step, smoothed(raw.to_numpy(float)), lw=1.4, color=color, ls=style, label=label)
 
 
 SMOOTHING = 0.6  # TensorBoard's default smoothing weight
@@ -207,10 +253,14 @@ def _run_section(folder: RunFolder, config: RunConfig, cache: Path | None = None
         png = _picture(folder.file(file))
         if png is not None:
             sec.figures.append(Figure(caption, f"{slug}-{file}", png, zoom))
-    log = folder.file(TRAIN_LOG)
-    curves = plot_curves(log, f"{name}: training log") if readable(log) else None
-    if curves is not None:
-        sec.figures.append(Figure("training curves (train_log.csv)", f"{slug}-curves.png", curves))
+        if file == SAMPLES:
+            strip = _grid_strip(folder, size)
+            if strip is not None:
+                sec.figures.append(Figure(strip[1], f"{slug}-fixed_z-strip.png", strip[0], zoom))
+    curves = curves_frame(folder)
+    png = plot_curves(curves[0], f"{name}: training log") if curves is not None else None
+    if png is not None:
+        sec.figures.append(Figure(f"training curves ({curves[1]})", f"{slug}-curves.png", png))
     if folder.file(CHECKPOINT).is_file():
         try:
             png, caption = nearest_strip(folder, cache, {} if data is None else data)
@@ -240,6 +290,22 @@ def _run_section(folder: RunFolder, config: RunConfig, cache: Path | None = None
             sec.figures.append(Figure("layer dictionaries: most used basis functions", f"{slug}-dictionary.png",
                                       _png(dic)))
     return sec
+
+
+def _grid_strip(folder: RunFolder, image_size: int) -> tuple[bytes, str] | None:
+    """The run's fixed-latent grids over training (genbench.present.strip) and its caption; None without grids.
+    A linked watch/ is not entered (one warning), a linked or damaged grid is skipped (``_picture``)."""
+    watch = folder.file(WATCH_DIR)
+    if watch.is_symlink():
+        readable(watch)  # the one warning naming the link
+        return None
+    grids = grid_files(watch)
+    shown = [(step, png) for step, f in spread(grids) if (png := _picture(f)) is not None]
+    strip = grid_strip(shown, image_size)
+    if strip is None:
+        return None
+    return strip, (f"the same 8 latents over training, a row per step ({len(shown)} of the {len(grids)} grids in "
+                   f"{WATCH_DIR}/, the first row of each)")
 
 
 MAX_PICTURE_PIXELS = 4096 * 4096  # far above any sample grid genbench writes; a bigger image is not one of them

@@ -147,7 +147,8 @@ class RunPlan:
     def schedule(self, cell: Cell) -> Schedule:
         """When the cell's training checkpoints, samples and logs (it trains to its model config's steps)."""
         s = self.settings
-        return Schedule(cell.seed, s.ckpt_every, s.sample_every, s.log_every, self.logs, s.watch_every)
+        return Schedule(cell.seed, s.ckpt_every, s.sample_every, s.log_every, self.logs, s.watch_every,
+                        s.quick_every)
 
 
 def make_plan(options: RunOptions) -> RunPlan:

@@ -3,15 +3,19 @@ TensorBoard event files under ``tb/`` (``tensorboard --logdir results``).
 
 - **What.** Every ``log_every`` steps (and at the last step) both get the values the model's ``train_step``
   reported, images/s over the interval, each optimizer's learning rate and the peak memory (CUDA: the allocator's
-  peak; CPU: the process's peak resident set). Every ``watch_every`` steps TensorBoard also gets a grid of
-  samples from the same latents each time and, for models that infer, reconstructions of training images.
-- **Resume.** Both logs follow train_log.csv's discipline: when a run (re)starts they are cut back to its
+  peak; CPU: the process's peak resident set); every ``quick_every`` steps, the quick metrics (genbench.run.quick).
+  Every ``watch_every`` steps TensorBoard also gets a grid of samples from the same latents each time and, for
+  models that infer, reconstructions of training images; the grid is also saved as ``watch/fixed_z-<step>.png``
+  (with either log: the report shows these grids over time as a strip).
+- **Resume.** The logs follow train_log.csv's discipline: when a run (re)starts they are cut back to its
   checkpoint's step (from step 0 they are removed), so a resumed run's logs hold each step once and a signal-stopped
   run's end at the step it saved. The event files are rewritten without the later events (so every reader agrees,
-  not only those that honour TensorBoard's purge marker) and the new writer is opened with ``purge_step`` too.
+  not only those that honour TensorBoard's purge marker) and the new writer is opened with ``purge_step`` too; the
+  grids of later steps are removed.
 - **Who.** Only rank 0 writes (genbench.run.distributed); the trainer passes ``enabled=False`` elsewhere.
-- **Links.** ``metrics.jsonl`` is read and appended without following a link; ``tb/`` is refused when it is a link
-  (``RunFolder.refuse_links``, which every writer of a run folder passes, names both).
+- **Links.** ``metrics.jsonl`` is read and appended without following a link; ``tb/`` and ``watch/`` are refused
+  when they are links (``RunFolder.refuse_links``, which every writer of a run folder passes, names them); a grid is
+  written atomically (a link in its place is replaced, never followed).
 
 ``torch.utils.tensorboard`` is imported only when TensorBoard is written or cut.
 """
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
 import shutil
 import time
@@ -29,12 +34,14 @@ from typing import Any
 
 import torch
 
-from genbench.io import append_text, open_nofollow, write_text
-from genbench.store.runfolder import METRICS_LOG, TB_DIR, RunFolder
+from genbench.io import append_text, atomic_path, open_nofollow, write_text
+from genbench.store.runfolder import METRICS_LOG, TB_DIR, WATCH_DIR, RunFolder
 
 KINDS = ("jsonl", "tensorboard")
 DEFAULT_KINDS = KINDS  # both: the measured cost is within noise of none (benchmarks/RESULTS.md)
 EVENTS_PREFIX = "events.out.tfevents."
+GRID_TAG = "samples/fixed_z"  # the TensorBoard image also saved as watch/fixed_z-<step>.png
+GRID_FILE = re.compile(r"fixed_z-(\d+)\.png")
 
 
 def default_watch_every(steps: int, sample_every: int) -> int:
@@ -49,9 +56,11 @@ class RunLog:
         self.kinds = tuple(kinds) if enabled else ()
         self.jsonl = folder.file(METRICS_LOG)
         self.tb_dir = folder.file(TB_DIR)
+        self.watch_dir = folder.file(WATCH_DIR)
         if enabled:  # whatever is written now: a log of another kind from an earlier session is cut too
             cut_jsonl(self.jsonl, start)
             cut_events(self.tb_dir, start)
+            cut_grids(self.watch_dir, start)
         self._tb = None
         if "tensorboard" in self.kinds:
             from torch.utils.tensorboard import SummaryWriter
@@ -63,23 +72,31 @@ class RunLog:
     def tensorboard(self) -> bool:
         return self._tb is not None
 
-    def scalars(self, step: int, losses: dict[str, float], extra: dict[str, Any]) -> None:
-        """One logged step: the model's values (``losses``) and the harness's (``extra``: images_per_s, lr,
-        peak memory)."""
+    def scalars(self, step: int, losses: dict[str, float] | None, extra: dict[str, Any],
+                quick: dict[str, float] | None = None) -> None:
+        """One logged step: the model's values (``losses``; None at a step that only has quick metrics), the
+        harness's (``extra``: images_per_s, lr, peak memory, quick_seconds) and the quick metrics
+        (genbench.run.quick: ``{"swd@128": ..}``, TensorBoard's ``quick/swd@128``)."""
         if "jsonl" in self.kinds:
-            row = {"step": step, "time": round(time.time(), 3), "losses": losses, **extra}
+            row = {"step": step, "time": round(time.time(), 3), **({"losses": losses} if losses is not None else {}),
+                   **extra, **({"quick": quick} if quick else {})}
             append_text(self.jsonl, json.dumps(row, allow_nan=True) + "\n")
         if self._tb is not None:
-            for k, v in losses.items():
-                self._tb.add_scalar(f"train/{k}", v, step)
-            for k, v in _flat(extra).items():
-                self._tb.add_scalar(k, v, step)
+            tags = {f"train/{k}": v for k, v in (losses or {}).items()} | _flat(extra)
+            tags |= {f"quick/{k}": v for k, v in (quick or {}).items()}
+            for tag, v in tags.items():
+                self._tb.add_scalar(tag, v, step)
 
     def images(self, step: int, grids: dict[str, torch.Tensor]) -> None:
-        """Image grids (C, H, W in [0, 1]) by tag, e.g. ``samples/fixed_z``."""
+        """Image grids (C, H, W in [0, 1]) by tag, e.g. ``samples/fixed_z`` (also saved as a PNG)."""
         if self._tb is not None:
             for tag, grid in grids.items():
                 self._tb.add_image(tag, grid, step)
+        if self.kinds and GRID_TAG in grids:
+            from torchvision.utils import save_image
+
+            with atomic_path(self.watch_dir / f"fixed_z-{step}.png") as tmp:
+                save_image(grids[GRID_TAG], tmp, format="png")
 
     def flush(self) -> None:
         if self._tb is not None:
@@ -103,7 +120,8 @@ def _flat(extra: dict[str, Any]) -> dict[str, float]:
     return out
 
 
-TAGS = {"images_per_s": "speed/images_per_s", "peak_mem_mib": "memory/peak_mib", "peak_rss_mib": "memory/peak_rss_mib"}
+TAGS = {"images_per_s": "speed/images_per_s", "quick_seconds": "speed/quick_seconds", "peak_mem_mib": "memory/peak_mib",
+        "peak_rss_mib": "memory/peak_rss_mib"}
 
 
 def harness_values(model, device: torch.device, images_per_s: float) -> dict[str, Any]:
@@ -126,15 +144,22 @@ def cut_jsonl(path: Path, step: int) -> None:
     if step == 0:
         path.unlink(missing_ok=True)  # a link is removed, never followed
         return
-    try:
-        fd = open_nofollow(path, os.O_RDONLY)
-    except FileNotFoundError:
+    lines = _lines(path)
+    if lines is None:
         return
-    with os.fdopen(fd, errors="replace") as f:
-        lines = f.read().splitlines()
     kept = [line for line in lines if _step_of(line) is not None and _step_of(line) <= step]
     if len(kept) != len(lines):
         write_text(path, "".join(line + "\n" for line in kept))
+
+
+def _lines(path: Path) -> list[str] | None:
+    """The lines of ``path``, never read through a link (OSError); None when there is no such file."""
+    try:
+        fd = open_nofollow(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    with os.fdopen(fd, errors="replace") as f:
+        return f.read().splitlines()
 
 
 def _step_of(line: str) -> int | None:
@@ -144,6 +169,36 @@ def _step_of(line: str) -> int | None:
         return None
     s = row.get("step") if isinstance(row, dict) else None
     return s if isinstance(s, int) and not isinstance(s, bool) else None
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """metrics.jsonl's rows (JSON objects with an integer step), never read through a link; a line that is not
+    one (a kill mid-append) is skipped; no file, or a link: none."""
+    try:
+        lines = _lines(path) or []
+    except OSError:
+        return []
+    return [json.loads(line) for line in lines if _step_of(line) is not None]
+
+
+def grid_files(watch_dir: Path) -> list[tuple[int, Path]]:
+    """The fixed-latent grids in ``watch_dir`` as (step, path), in step order; none when it is a link."""
+    if watch_dir.is_symlink() or not watch_dir.is_dir():
+        return []
+    found = ((GRID_FILE.fullmatch(f.name), f) for f in watch_dir.iterdir())
+    return sorted((int(m.group(1)), f) for m, f in found if m)
+
+
+def cut_grids(watch_dir: Path, step: int) -> None:
+    """Make the grids match a state at ``step``: from step 0 the folder goes; on resume the later steps' grids."""
+    if watch_dir.is_symlink() or not watch_dir.is_dir():
+        return  # a link is refused before training (RunFolder.refuse_links)
+    if step == 0:
+        shutil.rmtree(watch_dir)
+        return
+    for s, f in grid_files(watch_dir):
+        if s > step:
+            f.unlink()
 
 
 def cut_events(tb_dir: Path, step: int) -> None:

@@ -30,7 +30,8 @@ from genbench.io import write_text
 from genbench.rng import rng_state, seed_everything, set_rng_state
 from genbench.run import distributed, signals
 from genbench.run.accel import Acceleration
-from genbench.run.runlog import RunLog, default_watch_every, harness_values
+from genbench.run.quick import QuickMetrics, default_quick_every, is_due
+from genbench.run.runlog import GRID_TAG, RunLog, default_watch_every, harness_values
 from genbench.run.validate import nonfinite_parameters
 from genbench.store.runconfig import RunConfig
 from genbench.store.runfolder import CHECKPOINT, CONFIG, RECONSTRUCTIONS, SAMPLES, TRAIN_LOG, RunFolder
@@ -40,8 +41,9 @@ from genbench.viz import save_grid, to_unit
 @dataclass(frozen=True)
 class Schedule:
     """When the trainer does what: train from seed ``seed`` (to the model's ``config.steps``), checkpoint,
-    sample and log every so many steps; which watch logs it writes (``logs``: genbench.run.runlog.KINDS) and how
-    often TensorBoard gets images (``watch_every``; None: ``runlog.default_watch_every``)."""
+    sample and log every so many steps; which watch logs it writes (``logs``: genbench.run.runlog.KINDS), how
+    often TensorBoard gets images (``watch_every``; None: ``runlog.default_watch_every``) and the watch logs get
+    quick metrics (``quick_every``; None: ``quick.default_quick_every``; 0: never)."""
 
     seed: int
     ckpt_every: int
@@ -49,6 +51,7 @@ class Schedule:
     log_every: int
     logs: tuple[str, ...] = ("jsonl",)
     watch_every: int | None = None
+    quick_every: int | None = None
 
 
 class BatchStream(Iterator[Batch]):
@@ -241,6 +244,7 @@ class _Loop:
     data: ImageSet
     signum: int = 0  # the signal that stopped the loop (status "interrupted")
     saved_at: int = -1  # the step of the last checkpoint the loop wrote
+    last_log: tuple[float, int] = (0.0, 0)  # (time, images seen) at the last logged step: images/s over the interval
 
     def run(self, start: int, bar) -> tuple[str, str, int]:
         """Train from ``start``; returns (status, message, last good step)."""
@@ -251,9 +255,12 @@ class _Loop:
         log = _Log(self.folder.file(TRAIN_LOG))
         task = bar.add_task(self.label, total=steps, completed=start, info="") if bar else None
         watch_every = sch.watch_every or default_watch_every(steps, sch.sample_every)
+        quick_every = default_quick_every(steps) if sch.quick_every is None else sch.quick_every
+        quick = QuickMetrics(self.data, sch.seed, device) if (
+            self.runlog.kinds and quick_every and "generator" in capabilities(model)) else None
         model.train()
         t0, seen0, step = time.perf_counter(), stream.images_seen, start
-        last_log = (t0, seen0)  # images/s in the watch logs: over the interval since the last logged step
+        self.last_log = (t0, seen0)
         for step in range(start + 1, steps + 1):
             with self.accel.autocast(device):
                 losses = model.train_step(stream, step)
@@ -263,15 +270,14 @@ class _Loop:
             if bad:
                 return "diverged", (f"{self.label} diverged at step {step} ({', '.join(bad)} is not finite); "
                                     f"the last good checkpoint is kept in {self.folder}."), step - 1
-            if step % sch.log_every == 0 or step == steps:
+            logged = step % sch.log_every == 0 or step == steps
+            if logged:
                 log.write(step, losses)
-                if self.runlog.kinds:
-                    now = time.perf_counter()
-                    rate = (stream.images_seen - last_log[1]) / max(now - last_log[0], 1e-9)
-                    self.runlog.scalars(step, losses, harness_values(model, device, rate))
-                    last_log = (now, stream.images_seen)
-            if self.runlog.tensorboard and (step % watch_every == 0 or step == steps):
-                self.runlog.images(step, _watch_images(model, grid_z, self.data))
+            if self.runlog.kinds:
+                self._watch_scalars(step, losses if logged else None,
+                                    quick if quick is not None and is_due(step, quick_every) else None)
+            if self.runlog.kinds and (step % watch_every == 0 or step == steps):
+                self.runlog.images(step, _watch_images(model, grid_z, self.data, self.runlog.tensorboard))
             if bar:
                 rate = (stream.images_seen - seen0) / max(time.perf_counter() - t0, 1e-9)
                 info = " ".join(f"{k}={v:.3g}" for k, v in list(losses.items())[:4])
@@ -293,6 +299,21 @@ class _Loop:
                                        f"checkpoint of that step is in {self.folder}; the same command resumes "
                                        f"from it."), step
         return "finished", "", step
+
+    def _watch_scalars(self, step: int, losses: dict[str, float] | None, quick: QuickMetrics | None) -> None:
+        """The watch logs' scalars of ``step``: the losses and harness values at a logged step (images/s over
+        the interval since the last one, the quick metrics' time left out), the quick metrics when due."""
+        scores = quick(self.model) if quick is not None else None
+        extra: dict[str, Any] = {"quick_seconds": round(quick.seconds, 3)} if quick is not None else {}
+        if quick is not None:  # not training time
+            self.last_log = (self.last_log[0] + quick.seconds, self.last_log[1])
+        if losses is not None:
+            now, seen = time.perf_counter(), self.stream.images_seen
+            rate = (seen - self.last_log[1]) / max(now - self.last_log[0], 1e-9)
+            extra = {**harness_values(self.model, self.model.device, rate), **extra}
+            self.last_log = (now, seen)
+        if losses is not None or scores:
+            self.runlog.scalars(step, losses, extra, scores)
 
 
 def grid_latents(model: GenerativeModel, seed: int) -> torch.Tensor:
@@ -325,10 +346,11 @@ def _save_reconstructions(model: GenerativeModel, data: ImageSet, folder: RunFol
     save_grid(images, folder.file(RECONSTRUCTIONS), nrow=n)
 
 
-def _watch_images(model: GenerativeModel, z: torch.Tensor, data: ImageSet) -> dict[str, torch.Tensor]:
-    """TensorBoard's images: samples from the fixed latents ``z`` and, for inferrers, 8 reconstructions. The
-    random state is put back afterwards (a model's sampler or inference may draw), so watching a run never
-    changes what it trains."""
+def _watch_images(model: GenerativeModel, z: torch.Tensor, data: ImageSet,
+                  reconstructions: bool) -> dict[str, torch.Tensor]:
+    """The watch logs' images: samples from the fixed latents ``z`` and, for inferrers when ``reconstructions``
+    (TensorBoard is written), 8 reconstructions. The random state is put back afterwards (a model's sampler or
+    inference may draw), so watching a run never changes what it trains."""
     from torchvision.utils import make_grid
 
     state = rng_state()
@@ -338,8 +360,8 @@ def _watch_images(model: GenerativeModel, z: torch.Tensor, data: ImageSet) -> di
             model.eval()
             samples = model.generate(z[:32]).clamp(-1, 1).float().cpu()
             model.train(was)
-        out = {"samples/fixed_z": make_grid(to_unit(samples), nrow=8, padding=1, pad_value=1.0)}
-        if "inferrer" in capabilities(model):
+        out = {GRID_TAG: make_grid(to_unit(samples), nrow=8, padding=1, pad_value=1.0)}
+        if reconstructions and "inferrer" in capabilities(model):
             images, n = _reconstructions(model, data, 8)
             out["reconstructions/train"] = make_grid(to_unit(images.clamp(-1, 1).float()), nrow=n, padding=1,
                                                      pad_value=1.0)

@@ -46,10 +46,12 @@ class RunSettings:
     sample_every: int = 1000
     log_every: int = 10
     watch_every: int | None = None  # TensorBoard's images; None: a tenth of the run, at most sample_every apart
+    quick_every: int | None = None  # quick metrics (genbench.run.quick); None: a fifth of the run, >= 100 apart
     DOMAINS: typing.ClassVar[dict[str, domains.Domain]] = {
         "image_size": one_of(8, 16, 32, 64, why="the Table-1 ladder"), "n_train": optional(count),
         "n_heldout": non_negative_count, "n_eval": count, "n_fid": optional(integer(2)),
-        "ckpt_every": count, "sample_every": count, "log_every": count, "watch_every": optional(count)}
+        "ckpt_every": count, "sample_every": count, "log_every": count, "watch_every": optional(count),
+        "quick_every": optional(non_negative_count)}
 
     @classmethod
     def from_json(cls, data: Any) -> RunSettings:
@@ -116,7 +118,7 @@ class RunConfig:
 
 
 # Settings added after runs were committed, written only when set: a config.json reads back unchanged
-_UNSET_OMITTED = ("watch_every",)
+_UNSET_OMITTED = ("watch_every", "quick_every")
 
 
 def _settings_json(run: RunSettings) -> dict[str, Any]:

@@ -17,6 +17,8 @@
 |                       |                              | genbench.run.runlog)                               |
 | ``tb/``               | the trainer (rank 0)         | TensorBoard event files: the same scalars, sample  |
 |                       |                              | grids from fixed latents, reconstructions          |
+| ``watch/``            | the trainer (rank 0)         | ``fixed_z-<step>.png``: TensorBoard's fixed-latent |
+|                       |                              | grids as PNGs, the report's strip (cut on resume)  |
 | ``error.log``         | the runner / evaluator       | tracebacks of a crashed model or metric            |
 | ``.lock``             | ``RunFolder.lock``           | the pid of the process using the folder            |
 
@@ -53,10 +55,11 @@ RECONSTRUCTIONS = "reconstructions.png"
 TRAIN_LOG = "train_log.csv"
 METRICS_LOG = "metrics.jsonl"
 TB_DIR = "tb"  # a folder of TensorBoard event files
+WATCH_DIR = "watch"  # a folder of the fixed-latent grids over time (genbench.run.runlog)
 ERROR_LOG = "error.log"
 CACHE = ".cache"  # RESULTS/.cache/: the results folder's evaluation cache (features, chance levels)
 # what genbench writes here
-WRITTEN = (CONFIG, CHECKPOINT, RESULTS, SAMPLES, RECONSTRUCTIONS, TRAIN_LOG, METRICS_LOG, TB_DIR, ERROR_LOG)
+WRITTEN = (CONFIG, CHECKPOINT, RESULTS, SAMPLES, RECONSTRUCTIONS, TRAIN_LOG, METRICS_LOG, TB_DIR, WATCH_DIR, ERROR_LOG)
 
 
 @dataclass(frozen=True)
