@@ -11,12 +11,14 @@ generated set; per metric, feature dimension d, sample size n (per side) and dis
   sqrt(0.95 x 0.05 / draws) (1.3 % at 300 draws, 2.2 % at 100, 3.4 % at 40);
 - **low / high**: the share of new intervals that lie wholly below / above that mean (2.5 % each at the level).
 
-Methods side by side, from the same splits of the same draws: ``old`` = split halves as the metrics had them
-before (the variance at n extrapolated from halves and quarters by a/m + b/(m(m-1)), the interval the 2.5 and
-97.5 percentiles of value + c (d_b - mean d); ``legacy_split_interval`` below) and ``new`` = what the metrics use
-now (genbench.metrics.core.bootstrap): for KID and CMMD ``kernel_interval`` (a score interval: the variance at
-equality from swapped halves, the first-order part growing with the distance), for FD ``frechet_interval``
-(the same extrapolated variance as old, value ± 1.96 sd instead of the replicates' percentiles).
+Methods side by side, on the same draws: ``old`` = split halves as the metrics had them before (the variance at
+n extrapolated from halves and quarters by a/m + b/(m(m-1)), the interval the 2.5 and 97.5 percentiles of
+value + c (d_b - mean d); ``legacy_split_interval`` below; B = 200 splits for KID and CMMD, 100 for FD, a
+quarter of them quartered) and ``new`` = what the metrics use now (genbench.metrics.core.bootstrap): for KID
+and CMMD ``kernel_interval`` (a score interval: the variance at equality from swapped halves, the first-order
+part growing with the distance; the same 200 splits as old), for FD ``frechet_interval`` (the same
+extrapolated variance as old from 50 splits, 25 of them quartered, value ± 1.96 sd instead of the replicates'
+percentiles).
 
 Features: real ~ N(0, diag(s²)), generated ~ N(delta s / sqrt(d), diag(s²)) with s_j² proportional to 1/j (a
 decaying spectrum like a network's features), mean s² = 1; CMMD takes them L2-normalised, as it takes any
@@ -45,6 +47,7 @@ from genbench.metrics.core.cmmd import cmmd, l2_normalize
 from genbench.metrics.core.frechet import feature_stats, frechet_distance
 
 Z = bs.Z
+LEGACY_B_FRECHET = 100  # the Fréchet distances' splits before (25 of them quartered, as now)
 
 
 def features(rng: np.random.Generator, n: int, d: int, delta: float) -> tuple[np.ndarray, np.ndarray]:
@@ -67,18 +70,6 @@ def legacy_split_interval(value: float, t: np.ndarray, b: int, n: int) -> tuple[
     return float(lo), float(hi)
 
 
-def once(statistic):
-    """``statistic`` computed once: the old and the new Fréchet intervals read the same split statistics."""
-    memo = {}
-
-    def stat(*w):
-        if "t" not in memo:
-            memo["t"] = statistic(*w)
-        return memo["t"]
-
-    return stat
-
-
 def one_draw(real: np.ndarray, fake: np.ndarray, metrics: list[str]) -> dict[str, tuple]:
     """{metric: (value, (old lo, old hi), (new lo, new hi))}."""
     n, sizes = len(real), {"real": len(real), "generated": len(fake)}
@@ -95,10 +86,9 @@ def one_draw(real: np.ndarray, fake: np.ndarray, metrics: list[str]) -> dict[str
         out[name] = (value, legacy_split_interval(value, t, bs.B, n), (new.lo, new.hi))
     if "fd" in metrics:
         value = frechet_distance(*feature_stats(real), *feature_stats(fake))
-        stat = once(bs.frechet_replicates(real, fake))
-        new = bs.split_interval(value, stat, sizes, bs.B_FRECHET)
-        t = stat(*bs.split_masks(sizes, bs.B_FRECHET))
-        out["fd"] = (value, legacy_split_interval(value, t, bs.B_FRECHET, n), (new.lo, new.hi))
+        t = bs.frechet_replicates(real, fake)(*bs.split_masks(sizes, LEGACY_B_FRECHET))
+        new = bs.frechet_interval(value, real, fake)
+        out["fd"] = (value, legacy_split_interval(value, t, LEGACY_B_FRECHET, n), (new.lo, new.hi))
     return out
 
 
@@ -126,7 +116,8 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(1)
     print(f"{args.draws} draws per cell (coverage SE {100 * np.sqrt(0.95 * 0.05 / args.draws):.1f} %); B = {bs.B} "
-          f"splits (KID, CMMD), {bs.B_FRECHET} (FD); distances in sqrt(d/n): small {args.small:g}, clear "
+          f"splits (KID, CMMD), FD {LEGACY_B_FRECHET} old, {bs.B_FRECHET} new; distances in sqrt(d/n): small "
+          f"{args.small:g}, clear "
           f"{args.clear:g}; coverage of E[value]\n")
     print("| metric | d | n | distance (delta) | true sd | old width/true | old coverage | new width/true | "
           "new coverage | new low / high |")

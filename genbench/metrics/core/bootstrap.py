@@ -52,10 +52,14 @@ split halves for the feature-space distances (KID, FD, CMMD), whose bootstrap is
   sqrt(V + kappa max(T, 0))), so two models' replicates difference as their values would under one variance
   each, paired by split.
 - **Bootstrap** (``bootstrap``; every other metric): resampling with replacement, ``scipy.stats.bootstrap``.
-- **B** = ``B`` (200) replicates; ``B_FRECHET`` (100) for the Fréchet distances, whose replicate needs two
-  covariances and an eigendecomposition (benchmarks/bootstrap_cost.py measures the cost); a split costs two
-  statistics, and B // 4 of them four more (quarters; MMD²: the swapped pair instead, from the same products).
-  Efron & Tibshirani
+- **B** = ``B`` (200) replicates; ``B_FRECHET`` (50) splits for the Fréchet distances, ``FRECHET_QUARTERS``
+  (25) of them also cut in quarters, because their statistic needs two covariances and an eigendecomposition:
+  at the `small` preset's 2048 per side the 100 splits (25 quartered) they had were 73 of the 83 interval
+  seconds of a cached generator-only evaluation, 30 % of it (benchmarks/bootstrap_cost.py, RESULTS.md). 50
+  splits raise the Monte Carlo spread of the width (its sd over 20 split seeds, same data) from 8-15 % to 13-18 %
+  (measured at n = 500, d = 64 and 480); a paired verdict from 50 replicates can reach p = 1/50 at least. A
+  MMD² split costs two statistics and a swapped pair from the same kernel products; a Fréchet split two
+  statistics, and a quartered one four more. Efron & Tibshirani
   (1993, section 19.3) advise about 1000 replicates for percentile intervals (25-200 for a standard error): at
   200 the ends are the ~5th and ~195th replicate and carry Monte Carlo error of a few percent of the width,
   the price of storing the replicates with every record and of a cost within the evaluation's budget.
@@ -123,7 +127,8 @@ import torch
 from scipy import stats
 
 B = 200  # replicates (the ends of a 95 % interval are about the 5th and 195th of them; see the module notes)
-B_FRECHET = 100  # fewer for the Fréchet distances: a replicate costs two covariances and an eigendecomposition
+B_FRECHET = 50  # fewer for the Fréchet distances: a replicate costs two covariances and an eigendecomposition
+FRECHET_QUARTERS = 25  # of them also cut in quarters (75 df for the variance at n/4, the noisier of the two)
 LEVEL = 0.95
 Z = float(stats.norm.ppf((1 + LEVEL) / 2))  # 1.96
 SEED = 19  # one fixed stream for every model: replicate b of the real side is the same for all of them
@@ -149,7 +154,7 @@ def describe(resampled: str, b: int = B, interval: str = INTERVAL, **more: Any) 
 # The interval parts of the feature-space distances' protocols (fid, fd_rand and kid, kid_rand, in every space):
 # split halves, not the bootstrap (see the module notes, "Split halves")
 FRECHET_INTERVAL = describe("feature vectors, real and generated, split in disjoint halves and quarters",
-                            b=B_FRECHET, interval=SPLIT_INTERVAL)
+                            b=B_FRECHET, interval=SPLIT_INTERVAL, quartered=FRECHET_QUARTERS)
 KERNEL_INTERVAL = describe("feature vectors, real and generated, split in disjoint halves, then swapped across sides",
                            interval=SCORE_INTERVAL, statistic="unbiased MMD² of each half and swapped pair")
 
@@ -246,15 +251,16 @@ def quarter_splits(b: int) -> int:
     return max(2, b // 4)
 
 
-def split_masks(sizes: dict[str, int], b: int = B, seed: int = SEED) -> list[np.ndarray]:
+def split_masks(sizes: dict[str, int], b: int = B, seed: int = SEED, quarters: int | None = None) -> list[np.ndarray]:
     """Per side (in order, one stream: the real side first, so the same for every model), b random permutations
-    of its units cut into two disjoint halves of n // 2, and the first ``quarter_splits(b)`` of them also into
-    four quarters of n // 4 (two in each half): 0/1 rows [half 1 (b); half 2 (b); quarter 1..4 (b // 4 each)]."""
+    of its units cut into two disjoint halves of n // 2, and the first ``quarters`` (``quarter_splits(b)`` unless
+    given) of them also into four quarters of n // 4 (two in each half): 0/1 rows [half 1 (b); half 2 (b);
+    quarter 1..4 (``quarters`` each)]."""
     rng = np.random.default_rng(seed)
     out = []
     for n in sizes.values():
         perm = rng.permuted(np.tile(np.arange(n), (b, 1)), axis=1)
-        h, q, few = n // 2, n // 4, perm[:quarter_splits(b)]
+        h, q, few = n // 2, n // 4, perm[:quarter_splits(b) if quarters is None else quarters]
         blocks = [perm[:, :h], perm[:, h:2 * h]] + [few[:, k * q:(k + 1) * q] for k in range(4)]
         out.append(np.concatenate([counts(x, n) for x in blocks]))
     return out
@@ -286,7 +292,7 @@ def _scaled(value: float, d: np.ndarray, sd: float) -> np.ndarray:
 
 
 def split_interval(value: float, statistic: Callable[..., np.ndarray], sizes: dict[str, int], b: int = B,
-                   seed: int = SEED) -> Interval | None:
+                   seed: int = SEED, quarters: int | None = None) -> Interval | None:
     """The interval of ``value`` from ``b`` split halves (``split_masks``; ``statistic`` as for ``bootstrap``):
     value ± z sd, sd² the variance at n (the Fréchet distances' method).
 
@@ -298,7 +304,7 @@ def split_interval(value: float, statistic: Callable[..., np.ndarray], sizes: di
     if not np.isfinite(value) or any(n < SPLIT_MIN for n in sizes.values()):
         return None
     t0 = time.perf_counter()
-    t = np.asarray(statistic(*split_masks(sizes, b, seed)), np.float64)
+    t = np.asarray(statistic(*split_masks(sizes, b, seed, quarters)), np.float64)
     if not np.isfinite(t).all():
         return None
     half = t[:b] - t[b:2 * b]
@@ -345,23 +351,31 @@ def _weighted(x: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, torch.Ten
     return mu, a, a.square().sum()
 
 
-def _trace_sqrt(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+def _root_sum(m: torch.Tensor) -> torch.Tensor:
+    """The sum of the square roots of a symmetric PSD matrix's eigenvalues (negative round-off clamped), float64."""
+    return torch.linalg.eigvalsh(m).double().clamp_min(0).sqrt().sum()
+
+
+def _trace_sqrt(a: torch.Tensor, b: torch.Tensor, fast: bool = False) -> torch.Tensor:
     """Tr((S1 S2)^1/2) for S1 = AᵀA, S2 = BᵀB: the nuclear norm of A Bᵀ when the points are fewer than the
     dimensions; else from L (S1 = L Lᵀ): Tr((Lᵀ S2 L)^1/2); a singular S1 falls back to eigh. The two Gram
     products, most of the cost, are taken in float32 from float64-centred rows (a replicate moves by ~1e-6 of
-    the replicates' spread); the rest is float64."""
+    the replicates' spread); the rest is float64, or float32 with ``fast`` (the split halves: 1.4-1.5x faster,
+    a half's distance moved by ~1e-6 of itself, 0.05 % of the halves' differences, at 2048 x 1280 and x 480)."""
     d = a.shape[1]
     a32, b32 = a.float(), b.float()
     if max(len(a), len(b)) < d:  # the nuclear norm of C = A Bᵀ: sqrt of the eigenvalues of C Cᵀ (1.9x svdvals)
-        c = (a32 @ b32.T).double()
-        return torch.linalg.eigvalsh(c @ c.T).clamp_min(0).sqrt().sum()
-    s1, s2 = (a32.T @ a32).double(), (b32.T @ b32).double()
+        c = a32 @ b32.T if fast else (a32 @ b32.T).double()
+        return _root_sum(c @ c.T)
+    s1, s2 = (a32.T @ a32, b32.T @ b32) if fast else ((a32.T @ a32).double(), (b32.T @ b32).double())
     chol, info = torch.linalg.cholesky_ex(s1)
     if int(info) == 0:
-        return torch.linalg.eigvalsh(chol.T @ s2 @ chol).clamp_min(0).sqrt().sum()
+        return _root_sum(chol.T @ s2 @ chol)
+    if fast:
+        return _trace_sqrt(a, b)
     lam, u = torch.linalg.eigh(s1)
     root = (u * lam.clamp_min(0).sqrt()) @ u.T
-    return torch.linalg.eigvalsh(root @ s2 @ root).clamp_min(0).sqrt().sum()
+    return _root_sum(root @ s2 @ root)
 
 
 def frechet_replicates(real, fake, device: torch.device | str = "cpu") -> Callable[..., np.ndarray]:
@@ -381,12 +395,49 @@ def frechet_replicates(real, fake, device: torch.device | str = "cpu") -> Callab
     return stat
 
 
-def frechet_interval(value: float, real, fake, device: torch.device | str = "cpu",
-                     b: int = B_FRECHET) -> Interval | None:
+def frechet_subsets(real, fake, device: torch.device | str = "cpu") -> Callable[..., np.ndarray]:
+    """Fréchet distances between subsets (rows of 0/1 masks, as ``split_masks`` draws) of the real and generated
+    feature sets, for the split halves: ``_trace_sqrt`` in float32 (``fast``), and where a subset has fewer
+    points than dimensions its A Bᵀ is not multiplied out but cut from the whole sets' cross Gram matrix
+    X Yᵀ (made once, in float32, from rows centred on the real mean) and double-centred: the centred rows'
+    products are the subset's products minus their row and column means plus their grand mean. Its least
+    eigenvalue is 0 (centred rows sum to 0) and is left out: in float32 it is round-off, inflated by the root."""
+    x = torch.as_tensor(np.asarray(real), dtype=torch.float64, device=device)
+    y = torch.as_tensor(np.asarray(fake), dtype=torch.float64, device=device)
+    shift = x.mean(0)  # the distance does not change when both sets move together
+    x, y = x - shift, y - shift
+    gram: list[torch.Tensor] = []
+
+    def trace_sqrt(ir: torch.Tensor, ig: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        if max(len(ir), len(ig)) >= x.shape[1]:
+            return _trace_sqrt(a, b, fast=True)
+        if not gram:
+            gram.append(x.float() @ y.float().T)
+        c = gram[0][ir][:, ig]
+        c = c - c.mean(1, keepdim=True) - c.mean(0, keepdim=True) + c.mean()
+        c = c / float(np.sqrt((len(ir) - 1) * (len(ig) - 1)))
+        ev = torch.linalg.eigvalsh(c @ c.T if len(ir) <= len(ig) else c.T @ c).double()
+        return ev[1:].clamp_min(0).sqrt().sum()  # centred rows: the least is 0 but for round-off, which sqrt inflates
+
+    def stat(wr: np.ndarray, wf: np.ndarray) -> np.ndarray:
+        out = np.empty(len(wr))
+        for i, (u, v) in enumerate(zip(torch.as_tensor(wr, device=device), torch.as_tensor(wf, device=device),
+                                       strict=True)):
+            ir, ig = u.nonzero().squeeze(1), v.nonzero().squeeze(1)
+            mu1, a, tr1 = _weighted(x, u.double())
+            mu2, b, tr2 = _weighted(y, v.double())
+            out[i] = float((mu1 - mu2).square().sum() + tr1 + tr2 - 2 * trace_sqrt(ir, ig, a, b))
+        return out
+
+    return stat
+
+
+def frechet_interval(value: float, real, fake, device: torch.device | str = "cpu", b: int = B_FRECHET,
+                     quarters: int = FRECHET_QUARTERS) -> Interval | None:
     """Split-half interval (``split_interval``) of a Fréchet distance: the distance's bias depends on the sample
     size only, so it cancels in the difference of two equal-size halves."""
-    return split_interval(value, frechet_replicates(real, fake, device), {"real": len(real), "generated": len(fake)},
-                          b)
+    return split_interval(value, frechet_subsets(real, fake, device), {"real": len(real), "generated": len(fake)},
+                          b, quarters=min(b, quarters))
 
 
 Kernel = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
