@@ -5,13 +5,14 @@ SWD replicates' grid comes to the exact W1 of each resample.
    in this process, first with a fresh cache (chance levels and reference features computed, as on a first
    ``make demo``), then again with them cached (as for every further model of a grid); per metric the seconds
    it took and the seconds its bootstrap took (``extra['ci_seconds']``, summed over its scores), and the share.
-   The generator-only row is what a GAN's evaluation runs.
+   The generator-only row (the metrics that need nothing but a generator) is what a GAN's evaluation runs.
 2. SWD replicates: on the run's real and generated images, B = 100 resamples and 32 directions per pyramid
    level, each replicate's W1 computed exactly (every merged value) and as the metric computes it (each image's
    CDF at a grid of quantile points): their spread (std), the largest difference of the centred replicates,
    and seconds.
-3. feature-distance intervals (``--intervals-only`` runs just this): seconds of the old bootstrap and of the
-   split halves (issue 29) of KID and FD on the same features, and their ratio.
+3. feature-distance intervals (``--intervals-only`` runs just this): seconds of the split-half intervals of KID
+   and FD before (halves and quarters, issue 29) and now (KID: halves and swapped halves in one pass over the
+   kernel matrices; FD: halves and quarters), on the same features.
 
 Without ``--run`` a model is first trained at the preset into a temporary folder (``--steps``: evaluation
 cost does not depend on how long the model trained).
@@ -30,8 +31,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
-GENERATOR_METRICS = ("swd", "fd_rand", "kid_rand", "fid", "kid", "sparsity", "copying")
 
 
 def train(model: str, preset: str, steps: int, results: Path) -> Path:
@@ -74,7 +73,8 @@ def evaluation_table(run: Path, cache: Path, which: str = "fresh cache") -> list
         share = f"{100 * boot / seconds:.1f} %" if seconds > 0 and boot > 0 else ""
         lines.append(f"| {name} | {seconds:.2f} | {boot:.2f} | {share} |")
     boot_all = sum(b for _, b in per.values())
-    gen = [v for k, v in per.items() if k in GENERATOR_METRICS]
+    generator_only = {m.name for m in metrics if m.requires <= {"generator"}}
+    gen = [v for k, v in per.items() if k in generator_only]
     g_eval, g_boot = sum(s for s, _ in gen), sum(b for _, b in gen)
     lines += [f"| **all** | {total:.2f} | {boot_all:.2f} | **{100 * boot_all / total:.1f} %** |",
               f"| generator metrics only | {g_eval:.2f} | {g_boot:.2f} | {100 * g_boot / max(g_eval, 1e-9):.1f} % |"]
@@ -141,31 +141,33 @@ def swd_table(run: Path, b: int = 100, directions: int = 128) -> list[str]:
     return lines
 
 
-def distance_interval_table(sizes=((500, 480), (90, 480), (2048, 64)), repeats: int = 3) -> list[str]:
-    """Seconds of the old (bootstrap with replacement) and the new (split halves, issue 29) intervals of KID and
-    FD on the same features (|N(0, 1)| vectors; 480 is the random CNN's dimension), best of ``repeats``."""
+def distance_interval_table(sizes=((500, 480), (90, 480), (2048, 64), (2048, 1280)), repeats: int = 3) -> list[str]:
+    """Seconds of the split-half intervals of KID and FD before (halves and quarters, B = 200 and 100: KID's from
+    ``kernel_replicates`` on ``split_masks``' rows, as the metric had it) and now (``kernel_interval``,
+    ``frechet_interval``) on the same features (|N(0, 1)| vectors; 480 is the random CNN's dimension, 1280
+    effnet's), best of ``repeats`` (one at 1280-d)."""
     from genbench.metrics.core import bootstrap as bs
 
     rng = np.random.default_rng(0)
-    lines = ["### 3. feature-distance intervals, old bootstrap vs split halves, seconds (best of "
-             f"{repeats})", "", "| n per side | d | KID old | KID new | new/old | FD old | FD new | new/old |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["### 3. feature-distance intervals, before vs now, seconds (best of "
+             f"{repeats}; of 1 at 1280-d)", "", "| n per side | d | KID before | KID now | now/before | FD now |",
+             "|---|---|---|---|---|---|"]
     for n, d in sizes:
         r, f = np.abs(rng.standard_normal((n, d))), np.abs(rng.standard_normal((n, d))) * 1.05
         two = {"real": n, "generated": n}
-        runs = {"kid old": (bs.bootstrap, bs.kernel_replicates(r, f), two), "kid new": (bs.kernel_interval, r, f),
-                "fd old": (bs.bootstrap, bs.frechet_replicates(r, f), two, bs.B_FRECHET),
-                "fd new": (bs.frechet_interval, r, f)}
+        runs = {"kid before": (lambda a, b, two=two: bs.kernel_replicates(a, b)(*bs.split_masks(two))),
+                "kid now": (lambda a, b: bs.kernel_interval(0.0, a, b)),
+                "fd now": (lambda a, b: bs.frechet_interval(0.0, a, b))}
         t = {}
-        for name, (fn, *args) in runs.items():
+        for name, fn in runs.items():
             times = []
-            for _ in range(repeats):
+            for _ in range(repeats if d < 1000 else 1):
                 t0 = time.perf_counter()
-                fn(0.0, *args)
+                fn(r, f)
                 times.append(time.perf_counter() - t0)
             t[name] = min(times)
-        lines.append(f"| {n} | {d} | {t['kid old']:.2f} | {t['kid new']:.2f} | {t['kid new'] / t['kid old']:.2f} | "
-                     f"{t['fd old']:.2f} | {t['fd new']:.2f} | {t['fd new'] / t['fd old']:.2f} |")
+        lines.append(f"| {n} | {d} | {t['kid before']:.2f} | {t['kid now']:.2f} | "
+                     f"{t['kid now'] / t['kid before']:.2f} | {t['fd now']:.2f} |")
     return lines
 
 

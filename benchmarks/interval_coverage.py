@@ -1,27 +1,36 @@
 """Do the 95 % intervals of the feature-space distances hold their level (issue 29, item 10)? On Gaussian
 features with a known answer, the value and its interval are computed on many independent draws of a real and a
-generated set; per metric, feature dimension, sample size n (per side) and distance from equality:
+generated set; per metric, feature dimension d, sample size n (per side) and distance from equality:
 
 - **true sd**: the standard deviation of the value over the draws (the spread an interval should show);
 - **width / true**: the mean interval width over (2 x 1.96 x true sd): 1 is right, > 1 too wide (ties called
   that are not), < 1 too narrow;
 - **coverage**: the share of intervals that hold the mean of the value over the draws (KID is unbiased, so that
-  is its true value; the intervals of a Fréchet distance show its sampling spread, not a correction of its
-  small-sample bias, so what they should hold is E[FD at n]).
+  is its true value; the intervals of a Fréchet distance and of CMMD show their sampling spread, not a correction
+  of their small-sample bias, so what they should hold is E[value at n]); its Monte Carlo standard error is
+  sqrt(0.95 x 0.05 / draws) (1.3 % at 300 draws, 2.2 % at 100, 3.4 % at 40);
+- **low / high**: the share of new intervals that lie wholly below / above that mean (2.5 % each at the level).
 
-Methods side by side: ``old`` = the bootstrap with replacement (genbench.metrics.core.bootstrap.bootstrap over
-``kernel_replicates`` / ``frechet_replicates``, percentile, re-centred; the method before issue 29) and ``new``
-= the split halves the metrics now use (``kernel_interval`` / ``frechet_interval``). ``mean`` is a mean over
-units (the first feature of the generated set; ``mean_interval``, one method for both columns), for scale.
+Methods side by side, on the same draws: ``old`` = split halves as the metrics had them before (the variance at
+n extrapolated from halves and quarters by a/m + b/(m(m-1)), the interval the 2.5 and 97.5 percentiles of
+value + c (d_b - mean d); ``legacy_split_interval`` below; B = 200 splits for KID and CMMD, 100 for FD, a
+quarter of them quartered) and ``new`` = what the metrics use now (genbench.metrics.core.bootstrap): for KID
+and CMMD ``kernel_interval`` (a score interval: the variance at equality from swapped halves, the first-order
+part growing with the distance; the same 200 splits as old), for FD ``frechet_interval`` (the same
+extrapolated variance as old from 50 splits, 25 of them quartered, value ± 1.96 sd instead of the replicates'
+percentiles).
 
 Features: real ~ N(0, diag(s²)), generated ~ N(delta s / sqrt(d), diag(s²)) with s_j² proportional to 1/j (a
-decaying spectrum like a network's features), mean s² = 1: ``delta`` is the distance of the means in units of
-the average feature sd. Distances: 0 (equal distributions), ``small`` and ``clear`` (--small, --clear).
-Dimensions 64 and 512 stand in for "every feature space" (Inception's is 2048; the random CNN's 480).
-The value of KID here is the unbiased MMD² of the whole sets (the metric averages 100 subsets of 1000, the
-same for n <= 1000).
+decaying spectrum like a network's features), mean s² = 1; CMMD takes them L2-normalised, as it takes any
+embedding, with its kernel (RBF, sigma 10, x 1000). Distances are given in units of sqrt(d / n), delta =
+factor x sqrt(d / n): for the mean-difference (linear) part of these statistics the first-order variance is then
+about factor² times the degenerate one, so ``--small`` 2 (default) sits between equality and a clear difference
+at every n and d (it is delta = 1 at d = 64, n = 250, the old table's "small") and ``--clear`` 8 is dominated by
+the first-order term. Dimensions 64 and 512 stand in for "every feature space" (the trained spaces are wider:
+effnet 1280, Inception 2048, DINOv2 ViT-L 1024, CLIP 768; the random CNN 480). The value of KID here is the
+unbiased MMD² of the whole sets (the metric averages 100 subsets of 1000, the same for n <= 1000).
 
-    nice -n 10 .venv/bin/python benchmarks/interval_coverage.py --dims 64 --sizes 90 250 500 --draws 200
+    nice -n 10 env OMP_NUM_THREADS=1 .venv/bin/python benchmarks/interval_coverage.py --dims 64 --sizes 250 --draws 300
 """
 
 from __future__ import annotations
@@ -32,10 +41,13 @@ import time
 import numpy as np
 import torch
 
+from genbench.metrics.cmmd import scaled_rbf
 from genbench.metrics.core import bootstrap as bs
+from genbench.metrics.core.cmmd import cmmd, l2_normalize
 from genbench.metrics.core.frechet import feature_stats, frechet_distance
 
-Z = 1.959963984540054  # the 97.5 % normal quantile
+Z = bs.Z
+LEGACY_B_FRECHET = 100  # the Fréchet distances' splits before (25 of them quartered, as now)
 
 
 def features(rng: np.random.Generator, n: int, d: int, delta: float) -> tuple[np.ndarray, np.ndarray]:
@@ -46,63 +58,85 @@ def features(rng: np.random.Generator, n: int, d: int, delta: float) -> tuple[np
     return real, fake
 
 
+def legacy_split_interval(value: float, t: np.ndarray, b: int, n: int) -> tuple[float, float]:
+    """The split-half interval the metrics had before (commit 8f9857c): replicates value + c (d_b - mean d),
+    c² = (variance at n extrapolated from halves and quarters) / E[d²], and their 2.5 and 97.5 percentiles; ``t``
+    the statistic on ``bs.split_masks``' rows (halves, then quarters)."""
+    half = t[:b] - t[b:2 * b]
+    v_half = float(np.mean(half ** 2)) / 2
+    v_quarter = float(np.var(t[2 * b:].reshape(4, -1), axis=0, ddof=1).mean())
+    c = np.sqrt(bs.extrapolated_variance(v_half, v_quarter, n) / (2 * v_half))
+    lo, hi = np.percentile(value + c * (half - half.mean()), [2.5, 97.5])
+    return float(lo), float(hi)
+
+
 def one_draw(real: np.ndarray, fake: np.ndarray, metrics: list[str]) -> dict[str, tuple]:
-    """{metric: (value, old interval, new interval)}."""
-    sizes = {"real": len(real), "generated": len(fake)}
+    """{metric: (value, (old lo, old hi), (new lo, new hi))}."""
+    n, sizes = len(real), {"real": len(real), "generated": len(fake)}
     out = {}
-    if "kid" in metrics:
-        stat = bs.kernel_replicates(real, fake)
-        value = float(stat(np.ones((1, len(real))), np.ones((1, len(fake))))[0])
-        out["kid"] = (value, bs.bootstrap(value, stat, sizes), bs.kernel_interval(value, real, fake))
+    for name in [m for m in metrics if m in ("kid", "cmmd")]:
+        if name == "kid":
+            x, y, kernel = real, fake, bs.cubic_kernel
+            value = float(bs.kernel_replicates(x, y)(np.ones((1, n)), np.ones((1, n)))[0])
+        else:
+            x, y, kernel = l2_normalize(real), l2_normalize(fake), scaled_rbf
+            value = cmmd(real, fake)
+        t = bs.kernel_replicates(x, y, kernel=kernel)(*bs.split_masks(sizes))
+        new = bs.kernel_interval(value, x, y, kernel=kernel)
+        out[name] = (value, legacy_split_interval(value, t, bs.B, n), (new.lo, new.hi))
     if "fd" in metrics:
         value = frechet_distance(*feature_stats(real), *feature_stats(fake))
-        old = bs.bootstrap(value, bs.frechet_replicates(real, fake), sizes, bs.B_FRECHET)
-        out["fd"] = (value, old, bs.frechet_interval(value, real, fake))
-    if "mean" in metrics:
-        iv = bs.mean_interval(float(fake[:, 0].mean()), fake[:, 0])
-        out["mean"] = (iv.value, iv, iv)
+        t = bs.frechet_replicates(real, fake)(*bs.split_masks(sizes, LEGACY_B_FRECHET))
+        new = bs.frechet_interval(value, real, fake)
+        out["fd"] = (value, legacy_split_interval(value, t, LEGACY_B_FRECHET, n), (new.lo, new.hi))
     return out
 
 
-def summarise(rows: list[tuple]) -> tuple[float, float, float, float, float]:
-    """(true sd, old width ratio, old coverage, new width ratio, new coverage) of one cell's draws."""
+def summarise(rows: list[tuple]) -> tuple[float, ...]:
+    """(true sd, old width ratio, old coverage, new width ratio, new coverage, new low, new high) of one cell."""
     values = np.array([r[0] for r in rows])
     truth, sd = values.mean(), values.std(ddof=1)
     res = [sd]
     for k in (1, 2):
-        lo, hi = np.array([r[k].lo for r in rows]), np.array([r[k].hi for r in rows])
+        lo, hi = np.array([r[k][0] for r in rows]), np.array([r[k][1] for r in rows])
         res += [float(np.mean(hi - lo)) / (2 * Z * sd), float(np.mean((lo <= truth) & (truth <= hi)))]
-    return tuple(res)
+    return (*res, float(np.mean(hi < truth)), float(np.mean(lo > truth)))
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--dims", type=int, nargs="+", default=[64, 512])
     p.add_argument("--sizes", type=int, nargs="+", default=[90, 250, 500, 2048])
-    p.add_argument("--draws", type=int, default=200)
-    p.add_argument("--small", type=float, default=1.0, help="delta of the 'small' distance")
-    p.add_argument("--clear", type=float, default=4.0, help="delta of the 'clear' distance")
-    p.add_argument("--metrics", nargs="+", default=["kid", "fd", "mean"])
+    p.add_argument("--draws", type=int, default=300)
+    p.add_argument("--small", type=float, default=2.0, help="the 'small' distance in units of sqrt(d / n)")
+    p.add_argument("--clear", type=float, default=8.0, help="the 'clear' distance in units of sqrt(d / n)")
+    p.add_argument("--distances", nargs="+", default=["0", "small", "clear"])
+    p.add_argument("--metrics", nargs="+", default=["kid", "cmmd", "fd"])
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
     torch.set_num_threads(1)
-    print(f"{args.draws} draws per cell; B = {bs.B} (KID, mean), {bs.B_FRECHET} (FD); delta small {args.small}, "
-          f"clear {args.clear}; coverage of E[value]\n")
-    print("| metric | d | n | distance | true sd | old width/true | old coverage | new width/true | new coverage |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print(f"{args.draws} draws per cell (coverage SE {100 * np.sqrt(0.95 * 0.05 / args.draws):.1f} %); B = {bs.B} "
+          f"splits (KID, CMMD), FD {LEGACY_B_FRECHET} old, {bs.B_FRECHET} new; distances in sqrt(d/n): small "
+          f"{args.small:g}, clear "
+          f"{args.clear:g}; coverage of E[value]\n")
+    print("| metric | d | n | distance (delta) | true sd | old width/true | old coverage | new width/true | "
+          "new coverage | new low / high |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    factors = {"0": 0.0, "small": args.small, "clear": args.clear}
     for d in args.dims:
         for n in args.sizes:
-            for name, delta in (("0", 0.0), ("small", args.small), ("clear", args.clear)):
+            for name in args.distances:
+                delta = factors[name] * np.sqrt(d / n)
                 t0 = time.perf_counter()
-                rng = np.random.default_rng([args.seed, d, n, int(delta * 1000)])
+                rng = np.random.default_rng([args.seed, d, n, int(factors[name] * 1000)])
                 cells: dict[str, list] = {}
                 for _ in range(args.draws):
                     for metric, row in one_draw(*features(rng, n, d, delta), args.metrics).items():
                         cells.setdefault(metric, []).append(row)
                 for metric, rows in cells.items():
-                    sd, ow, oc, nw, nc = summarise(rows)
-                    print(f"| {metric} | {d} | {n} | {name} ({delta:g}) | {sd:.3g} | {ow:.2f} | {100 * oc:.1f} % | "
-                          f"{nw:.2f} | {100 * nc:.1f} % |", flush=True)
+                    sd, ow, oc, nw, nc, low, high = summarise(rows)
+                    print(f"| {metric} | {d} | {n} | {name} ({delta:.2f}) | {sd:.3g} | {ow:.2f} | {100 * oc:.1f} % | "
+                          f"{nw:.2f} | {100 * nc:.1f} % | {100 * low:.1f} / {100 * high:.1f} % |", flush=True)
                 print(f"<!-- d {d} n {n} {name}: {time.perf_counter() - t0:.0f} s -->", flush=True)
 
 

@@ -13,9 +13,9 @@ value is marked 'warn' (†): the Fréchet distance is biased upwards on small s
 that bias away).
 
 Interval: split halves of the real and generated feature vectors already extracted
-(genbench.metrics.core.bootstrap.split_interval: B = 100 splits; FD's small-sample bias cancels in the difference
-of two equal halves, the variance at n is extrapolated from n/2 and n/4; the bootstrap with replacement it
-replaced was 1.6-2x too wide near equality).
+(genbench.metrics.core.bootstrap.frechet_interval: B = 50 splits, 25 of them quartered; FD's small-sample bias
+cancels in the difference of two equal halves, the variance at n is extrapolated from n/2 and n/4, the interval
+is value ± 1.96 sd; the bootstrap with replacement it replaced was 1.6-2x too wide near equality).
 """
 
 from __future__ import annotations

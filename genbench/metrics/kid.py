@@ -8,9 +8,11 @@ averaged over 100 random subsets of up to 1000 samples per set; the standard dev
 in ``extra``. Unbiased, so it can be slightly negative and needs no small-sample warning.
 
 Interval: split halves of the real and generated feature vectors already extracted
-(genbench.metrics.core.bootstrap.split_interval, issue 29: B = 200 splits, the unbiased MMD² of each half and
-quarter, the variance at n extrapolated from n/2 and n/4; the bootstrap with replacement it replaced was 1.3-1.7x
-too wide near equality), not 100 subsets again.
+(genbench.metrics.core.bootstrap.kernel_interval, issue 29: B = 200 splits; the unbiased MMD² of each half and
+of the halves swapped across the sides, the variance at equality from the swapped ones, and a score interval
+whose variance grows with the distance; the bootstrap with replacement was 1.3-1.7x too wide near equality, the
+plug-in split-half interval too narrow between equality and a clear difference), on the whole sets, not 100
+subsets again (shifted to the value).
 """
 
 from __future__ import annotations
