@@ -68,12 +68,12 @@ def run_plan(plan: RunPlan, echo: Callable[..., None] = print) -> list[RunOutcom
         todo = [c for c in todo if c not in done]
         for c in todo:  # before anything trains: a results.json the run would have to merge with
             previous_results(plan.folder(c), fresh=False)
-    if todo:
-        warn_weights(plan)
     outcomes: list[RunOutcome] = []
-    for dataset in dict.fromkeys(c.dataset for c in todo):
+    for i, dataset in enumerate(dict.fromkeys(c.dataset for c in todo)):
         cells = [c for c in todo if c.dataset == dataset]
         data = load_data(plan, dataset, [c.model for c in cells], say)
+        if i == 0:  # once the data is there: a run that cannot start says only why
+            warn_weights(plan)
         for cell in cells:
             outcomes.append(_guarded(plan, cell, data, say))
     return outcomes
