@@ -61,7 +61,8 @@ def _args(results, *extra) -> list[str]:
 
 
 def test_two_processes_match_one_process_on_the_same_global_batch(tmp_path, monkeypatch, cli):
-    args = ["--models", "abp-sparse", "--steps", "6", "--metrics", "sparsity", "--set", "batch_size=16"]
+    args = ["--models", "abp-sparse", "--steps", "6", "--metrics", "sparsity", "--set", "batch_size=16",
+            "--set", "quick_every=6"]  # quick metrics: rank 0 alone computes them, the others go on
     _spawn(_args(tmp_path / "ddp", *args), deterministic=True)
     with monkeypatch.context() as m:
         m.setattr("genbench_plugins.ours.langevin", _noise_free_langevin())
@@ -80,9 +81,11 @@ def test_two_processes_match_one_process_on_the_same_global_batch(tmp_path, monk
     assert len(seen) == 6 * 16
     # evaluation ran once, in rank 0's run folder; no other rank wrote there
     assert (tmp_path / "ddp" / run / "results.json").exists()
-    steps = [[json.loads(line)["step"] for line in (tmp_path / r / run / "metrics.jsonl").read_text().splitlines()]
-             for r in ("ddp", "one")]
+    rows = [[json.loads(line) for line in (tmp_path / r / run / "metrics.jsonl").read_text().splitlines()]
+            for r in ("ddp", "one")]
+    steps = [[row["step"] for row in r] for r in rows]
     assert steps[0] == steps[1] and len(set(steps[0])) == len(steps[0])  # the watch log once, by rank 0
+    assert [sorted(r[-1]["quick"]) for r in rows] == [["fd_rand@256", "swd@128"]] * 2
     assert sorted(p.name for p in (tmp_path / "ddp" / run).iterdir()) == \
         sorted(p.name for p in (tmp_path / "one" / run).iterdir())
 
