@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from genbench import registry
 from genbench.api import GenerativeModel, ModelConfig
@@ -105,6 +106,14 @@ def _log_steps(run_dir: Path) -> list[int]:
     return [int(r.split(",")[0]) for r in rows]
 
 
+def _watch_steps(run_dir: Path) -> list[list[int]]:
+    """The steps of metrics.jsonl and of train/loss in the TensorBoard events, read by TensorBoard's own reader."""
+    rows = [json.loads(line)["step"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    events = EventAccumulator(str(run_dir / "tb"), size_guidance={"scalars": 0})
+    events.Reload()
+    return [rows, [e.step for e in events.Scalars("train/loss")]]
+
+
 def _signal_mid_run(args: list[str], run_dir: Path, signum: int, after: int) -> tuple[subprocess.Popen, int]:
     """Start ``genbench run`` and send it ``signum`` once train_log.csv shows step ``after``; returns the ended
     process and the last step the log showed when the signal was sent."""
@@ -142,11 +151,13 @@ def test_sigterm_mid_training_checkpoints_that_step_and_the_rerun_matches_an_uni
     assert step >= seen >= 45
     assert torch.load(run / CHECKPOINT, weights_only=False)["step"] == step  # not the periodic one of step 40
     assert _log_steps(run)[-1] == step and not (run / "results.json").exists()
+    assert _watch_steps(run) == [list(range(1, step + 1))] * 2  # the watch logs end at the saved step too
 
     again = _genbench(*SIGNAL_RUN, "--results", str(stopped))
     assert again.returncode == 0, again.stderr
     assert f"vae: resuming from step {step} " in again.stdout
     assert _log_steps(run) == list(range(1, 151))  # one row per step: nothing repeated, nothing missing
+    assert _watch_steps(run) == [list(range(1, 151))] * 2
     assert _genbench(*SIGNAL_RUN, "--results", str(straight)).returncode == 0
     a, b = _weights(run), _weights(straight / "shapes" / "vae" / "tiny-seed0")
     for name in a:  # CPU, same seed: bit-identical

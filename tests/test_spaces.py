@@ -327,21 +327,29 @@ def _write_pngs(folder: Path, images01: torch.Tensor) -> Path:
     return folder
 
 
-def test_eval_scores_images_in_the_offline_trained_space_and_the_copying_family_separates_copies(cli, tmp_path):
+@pytest.fixture(scope="module")
+def effnet_results(tmp_path_factory):
+    """One results folder for the tests that embed the tiny training set in effnet: its evaluation cache
+    (RESULTS/.cache) then embeds it once for the module, not once per test."""
+    return tmp_path_factory.mktemp("effnet_results")
+
+
+def test_eval_scores_images_in_the_offline_trained_space_and_the_copying_family_separates_copies(
+        cli, tmp_path, effnet_results):
     """Done when: every space-taking metric reads a value in ``effnet`` from an image folder with no network; a
     model returning its training images is told from one returning averages of pairs of them by C_T and AuthPct."""
     train = registry.get_dataset("shapes")().load("train", 16, n=256)
     x01 = train.as_float(slice(0, 256)).add(1).div(2)
     copies = _write_pngs(tmp_path / "copies", x01[:64])
     averages = _write_pngs(tmp_path / "averages", (x01[:64] + x01[64:128]) / 2)
-    common = ("--dataset", "shapes", "--preset", "tiny", "--device", "cpu", "--results", str(tmp_path / "r"),
+    common = ("--dataset", "shapes", "--preset", "tiny", "--device", "cpu", "--results", str(effnet_results),
               "--features", "effnet")
     for folder in (copies, averages):
         code, out, err = cli("eval", "--images", str(folder), *common)
         assert code == 0, err
     from genbench.store.runfolder import load_records
 
-    df = load_records(tmp_path / "r")
+    df = load_records(effnet_results)
     values = {(r.model, r.metric): r.value for r in df.itertuples()}
     for metric in ("fd_effnet", "kid_effnet", "precision_effnet", "coverage_effnet", "cmmd_effnet",
                    "fdinf_effnet", "copying_effnet", "authpct_effnet"):
@@ -362,10 +370,10 @@ def test_list_shows_every_space_with_where_its_weights_are(cli):
     assert "fd_<space>" in flat and "cmmd_<space>" in flat  # families once, not once per space
 
 
-def test_stats_exports_any_spaces_statistics(cli, tmp_path):
+def test_stats_exports_any_spaces_statistics(cli, tmp_path, effnet_results):
     out = tmp_path / "effnet.npz"
     code, said, err = cli("stats", "--features", "effnet", "--preset", "tiny", "--out", str(out), "--results",
-                          str(tmp_path / "r"), "--device", "cpu")
+                          str(effnet_results), "--device", "cpu")
     assert code == 0, err
     with np.load(out) as f:
         assert f["mu"].shape == (1280,) and f["sigma"].shape == (1280, 1280)

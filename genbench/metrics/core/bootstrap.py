@@ -117,6 +117,7 @@ replicates cost matrix products rather than B recomputations:
 from __future__ import annotations
 
 import dataclasses
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -124,13 +125,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy import stats
 
 B = 200  # replicates (the ends of a 95 % interval are about the 5th and 195th of them; see the module notes)
 B_FRECHET = 50  # fewer for the Fréchet distances: a replicate costs two covariances and an eigendecomposition
 FRECHET_QUARTERS = 25  # of them also cut in quarters (75 df for the variance at n/4, the noisier of the two)
 LEVEL = 0.95
-Z = float(stats.norm.ppf((1 + LEVEL) / 2))  # 1.96
+Z = statistics.NormalDist().inv_cdf((1 + LEVEL) / 2)  # 1.96
 SEED = 19  # one fixed stream for every model: replicate b of the real side is the same for all of them
 INTERVAL = "percentile, re-centred on the value"
 SPLIT_INTERVAL = ("value ± 1.96 sd; sd² the variance at n extrapolated by a/m + b/(m(m-1)) from disjoint random "
@@ -204,6 +204,8 @@ def bootstrap(value: float, statistic: Callable[..., np.ndarray], sizes: dict[st
 
     def stat(*idx, axis=-1):
         return np.asarray(statistic(*(counts(i, sizes[k]) for i, k in zip(idx, names, strict=True))), np.float64)
+
+    from scipy import stats  # here, not at the top: scipy.stats costs every command a second to import
 
     res = stats.bootstrap(tuple(np.arange(sizes[k]) for k in names), stat, n_resamples=b, vectorized=True,
                           method="percentile", confidence_level=LEVEL, random_state=np.random.default_rng(seed))

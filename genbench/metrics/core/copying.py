@@ -74,8 +74,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import mannwhitneyu
-from sklearn.cluster import KMeans
 
 MIN_GENERATED_PER_CELL = 21  # cells need Q_m(pi) > tau = 20/m (reference data_copying_tests.py L135, tau at call sites)
 MIN_HELDOUT_PER_CELL = 20  # fewer held-out points per used cell on average -> ``few_samples``
@@ -154,6 +152,8 @@ def nearest_training(generated: np.ndarray, train: np.ndarray, k: int = 3) -> tu
 def z_u(generated_dist: np.ndarray, heldout_dist: np.ndarray) -> float:
     """Z-scored Mann-Whitney U of generated vs held-out nearest-training distances, as the reference computes
     it (data_copying_tests.py L36-39): continuity-corrected mean n m / 2 - 0.5, untied variance."""
+    from scipy.stats import mannwhitneyu
+
     m, n = len(generated_dist), len(heldout_dist)
     u = mannwhitneyu(generated_dist, heldout_dist, alternative="less", method="asymptotic").statistic
     return float((u - (n * m / 2 - 0.5)) / np.sqrt(n * m * (n + m + 1) / 12))
@@ -195,5 +195,7 @@ def copying_statistic(train: np.ndarray, heldout: np.ndarray, generated: np.ndar
     k = default_cells(len(p), len(q)) if cells is None else int(cells)
     if not 1 <= k <= len(t):
         raise ValueError(f"cells must be between 1 and the {len(t)} training points, got {k}")
+    from sklearn.cluster import KMeans  # imported where used: scipy/sklearn cost every command a second
+
     km = KMeans(n_clusters=k, n_init=KMEANS_N_INIT, random_state=seed).fit(t)
     return _statistic_in_cells(t, km.predict(t), p, km.predict(p), q, km.predict(q), k)
