@@ -83,6 +83,20 @@ def test_kid_grows_with_shift():
     assert abs(v0) < 2 * sd0 and 10 * abs(v0) < v1 < v2
 
 
+def test_kid_of_whole_sets_is_computed_once_and_equals_every_subsets_value():
+    """subset_size >= both sets: each of KID's subsets is a permutation of the whole sets, so it is computed once
+    (std 0); the value is every permuted subset's MMD² to float64 round-off."""
+    rng = np.random.default_rng(5)
+    real, fake = rng.standard_normal((120, 6)), rng.standard_normal((120, 6)) + 0.3
+    value, sd = kernel_distance(real, fake, subsets=100, subset_size=1000)
+    perms = [mmd2_unbiased(real[rng.permutation(120)], fake[rng.permutation(120)]) for _ in range(5)]
+    assert sd == 0.0 and value > 0
+    assert np.allclose(perms, value, rtol=1e-12, atol=0)
+    # one set larger than the subsets: subsets are drawn, and they differ
+    _, sd_sub = kernel_distance(real, np.vstack([fake, fake + 0.1]), subsets=5, subset_size=1000)
+    assert sd_sub > 0
+
+
 def test_swd_near_zero_for_identical_sets_and_grows_with_shift():
     g = torch.Generator().manual_seed(0)
     real = torch.rand(16, 3, 32, 32, generator=g) * 2 - 1

@@ -177,12 +177,12 @@ def _photos(n: int = 64) -> torch.Tensor:
 def test_effnet_is_fed_as_it_was_trained():
     """The first BatchNorm's running statistics were accumulated on the training inputs: on real photographs,
     inputs scaled to [-1, 1] (TF-Lite's convention) meet them, ImageNet mean/std normalisation does not."""
-    from genbench.spaces.effnet import SIZE, EffNetSpace
+    from genbench.spaces.effnet import SIZE, EffNetSpace, network
     from genbench.spaces.resize import to_uint8_levels, torch_bicubic
 
     space = EffNetSpace()
-    feats = space.build(lookup.resolve(space, WeightsPolicy(offline=True)).path)
-    net = feats.net
+    path = lookup.resolve(space, WeightsPolicy(offline=True)).path
+    feats, net = space.build(path), network(path)  # the features (BatchNorms folded) and the classifier as trained
     x = torch_bicubic(to_uint8_levels((_photos() + 1) / 2), SIZE) / 255
     bn = net.bn1
     ok = bn.running_var > 1e-4
@@ -197,7 +197,12 @@ def test_effnet_is_fed_as_it_was_trained():
     assert z_error(2 * x - 1) < 0.1 < 0.2 < z_error((x - mean) / std)
     with torch.no_grad():
         out = feats((_photos(4) + 1) / 2)
+        unfolded = net.forward_head(net.forward_features(torch_bicubic(to_uint8_levels((_photos(4) + 1) / 2), SIZE)
+                                                         / 127.5 - 1), pre_logits=True)
     assert out.shape == (4, 1280) and torch.isfinite(out).all() and out.std(0).mean() > 0
+    # the BatchNorms folded into the convolutions: the trained network's features to float32 round-off
+    assert (out - unfolded).abs().max() <= 1e-5 * unfolded.abs().max()
+    assert not [m for m in feats.modules() if isinstance(m, torch.nn.BatchNorm2d)]
 
 
 def _official_dinov2_small(seed: int = 0) -> dict[str, torch.Tensor]:

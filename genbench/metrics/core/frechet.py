@@ -109,9 +109,13 @@ def mmd2_unbiased(x: np.ndarray, y: np.ndarray) -> float:
 def kernel_distance(real: np.ndarray, fake: np.ndarray, subsets: int = KID_SUBSETS,
                     subset_size: int = KID_SUBSET_SIZE, seed: int = 0) -> tuple[float, float]:
     """KID: mean and standard deviation of the unbiased MMD² over ``subsets`` random subsets of
-    ``min(subset_size, len(real), len(fake))`` samples drawn without replacement from each set."""
+    ``min(subset_size, len(real), len(fake))`` samples drawn without replacement from each set. When both sets
+    have exactly that many samples every subset is the whole set (in another order): the value is computed once
+    and its standard deviation is 0 (the same value to float64 round-off, at 1/100 of the cost)."""
     real, fake = np.asarray(real, np.float64), np.asarray(fake, np.float64)
     m = min(subset_size, len(real), len(fake))
+    if m == len(real) == len(fake):
+        return mmd2_unbiased(real, fake), 0.0
     rng = np.random.default_rng(seed)
     vals = np.array([mmd2_unbiased(real[rng.choice(len(real), m, replace=False)],
                                    fake[rng.choice(len(fake), m, replace=False)]) for _ in range(subsets)])
