@@ -154,6 +154,9 @@ class Table1Generator(nn.Module):
             cin, res = cout, res * 2
         self.blocks = nn.ModuleList(blocks)
         self.out = Conv3x3(cin, out_channels, equalized, gain=1.0, init_std=init_std)
+        # the convolutions run channels-last (weights here, activations in forward): a Langevin step and a training
+        # fwd+bwd take 0.7-0.75x the time on a CPU (benchmarks/RESULTS.md); values equal to float32 round-off
+        self.to(memory_format=torch.channels_last)
 
     def forward(self, z: Tensor, trace: list | None = None, pre_tanh: bool = False) -> Tensor:
         h = self.fc_norm(self.fc(z).view(-1, self.c0, 4, 4))
@@ -162,9 +165,10 @@ class Table1Generator(nn.Module):
         x = a * mask if mask is not None else a
         if trace is not None:
             trace.append({"name": "fc", "res": 4, "relu": (h > 0), "topk": mask, "out": x})
+        x = x.contiguous(memory_format=torch.channels_last)
         for block in self.blocks:
             x = block(x, trace)
-        y = self.out(x)
+        y = self.out(x).contiguous()  # images in the usual layout for everything downstream
         if trace is not None:
             trace.append({"name": "out", "res": self.image_size, "out": y})
         return y if pre_tanh else torch.tanh(y)
