@@ -85,7 +85,7 @@ def test_two_processes_match_one_process_on_the_same_global_batch(tmp_path, monk
             for r in ("ddp", "one")]
     steps = [[row["step"] for row in r] for r in rows]
     assert steps[0] == steps[1] and len(set(steps[0])) == len(steps[0])  # the watch log once, by rank 0
-    assert [sorted(r[-1]["quick"]) for r in rows] == [["fd_rand@256", "swd@128"]] * 2
+    assert [sorted(r[-1]["quick"]) for r in rows] == [["fd_rand@256", "swd@64"]] * 2
     assert sorted(p.name for p in (tmp_path / "ddp" / run).iterdir()) == \
         sorted(p.name for p in (tmp_path / "one" / run).iterdir())
 

@@ -39,7 +39,7 @@ def _events(run: Path) -> EventAccumulator:
     return acc
 
 
-QUICK = {"swd@128", "fd_rand@256"}  # genbench.run.quick at tiny: 256 training images
+QUICK = {"swd@64", "fd_rand@256"}  # genbench.run.quick at tiny: 256 training images
 
 
 @pytest.fixture(scope="module")

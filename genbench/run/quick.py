@@ -5,16 +5,17 @@ improving shows it in training, not after it.
 - **What.** ``swd`` (genbench.metrics.swd.swd: the sliced Wasserstein distance on Laplacian-pyramid patches) on
   the first ``SWD_N`` images of each side and ``fd_rand`` (genbench.metrics.core.frechet: the Fréchet distance,
   in the random-CNN space of genbench.metrics.core.randcnn, the cheapest space there is) on ``FD_N``, named with
-  their counts (``swd@128``, ``fd_rand@256``): at these counts both are biased and noisy, so a value compares
+  their counts (``swd@64``, ``fd_rand@256``): at these counts both are biased and noisy, so a value compares
   only with the same run's other points (a trend), never with an evaluated ``swd`` or ``fd_rand``.
 - **The same inputs each time.** The samples come from the same latents (seeded per run) and the real side is
   the same images, embedded once per session; SWD's patches and directions are seeded by the run's seed too.
 - **Watching changes nothing.** Every random state is put back afterwards (genbench.rng.rng_restored) and the
   model is sampled in eval mode and put back as it was (``GenerativeModel.sample``).
 - **When.** ``quick_every`` is a run setting; unset, a run gets ``POINTS`` of them (every fifth of the run), never
-  closer than ``MIN_EVERY`` steps apart: a point costs about as much as a dozen `small` training steps of
-  ``ours`` (benchmarks/RESULTS.md), so a `tiny` run (20 steps) gets none unless asked; 0 turns them off. The
-  trainer computes them on rank 0 only, and only where a watch log is written (genbench.run.runlog).
+  closer than ``MIN_EVERY`` steps apart: a point costs about as much as three `small` training steps of ``ours``
+  (benchmarks/RESULTS.md), so five cost about 2.5 % of its 600 steps, and a `tiny` run (20 steps) gets none
+  unless asked; 0 turns them off. The trainer computes them on rank 0 only, and only where a watch log is written
+  (genbench.run.runlog).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from genbench.metrics.core.randcnn import RandCNNExtractor
 from genbench.metrics.swd import swd
 from genbench.rng import rng_restored
 
-SWD_N = 128  # images per side for swd (its cost grows faster than n: 128 -> 256 is 2.5x)
+SWD_N = 64  # images per side for swd: its sorts are a quick point's main cost (128 costs 2.5x: benchmarks/RESULTS.md)
 FD_N = 256  # images per side for fd_rand (cheap: a small random CNN)
 POINTS = 5  # quick points per run by default
 MIN_EVERY = 100  # ... at least this many steps apart
@@ -49,7 +50,7 @@ def is_due(step: int, every: int) -> bool:
 
 class QuickMetrics:
     """The quick metrics of one training session (the module docstring): the real side is prepared at the first
-    call; each call scores the model as it is then and returns ``{"swd@128": .., "fd_rand@256": ..}``."""
+    call; each call scores the model as it is then and returns ``{"swd@64": .., "fd_rand@256": ..}``."""
 
     def __init__(self, data: ImageSet, seed: int, device: torch.device | str = "cpu"):
         self.data, self.seed, self.device = data, seed, torch.device(device)

@@ -76,7 +76,7 @@ class RunLog:
                 quick: dict[str, float] | None = None) -> None:
         """One logged step: the model's values (``losses``; None at a step that only has quick metrics), the
         harness's (``extra``: images_per_s, lr, peak memory, quick_seconds) and the quick metrics
-        (genbench.run.quick: ``{"swd@128": ..}``, TensorBoard's ``quick/swd@128``)."""
+        (genbench.run.quick: ``{"swd@64": ..}``, TensorBoard's ``quick/swd@64``)."""
         if "jsonl" in self.kinds:
             row = {"step": step, "time": round(time.time(), 3), **({"losses": losses} if losses is not None else {}),
                    **extra, **({"quick": quick} if quick else {})}
