@@ -1,0 +1,100 @@
+"""Which split-half interval for KID and FD (issue 29, item 10)? The variants tried when the plug-in split-half
+interval fell short between equality and a clear difference, on the same draws and splits (Gaussian features
+of benchmarks/interval_coverage.py, delta in units of the average feature sd as there before the sqrt(d/n)
+scale). Per draw: T the value, d_b = T(half 1) - T(half 2) over B splits (Var(T at n/2) = mean d² / 2 = 2A + 4V,
+A the first-order and V the degenerate part of Var(T at n)), the quarters of a quarter of the splits, and the
+swapped halves (real half 1 + generated half 2 against real half 2 + generated half 1: a null at n, whose
+variance is V and, for FD, whose mean is the value at equality, beta).
+
+- ``plug-in``: value ± z sd, sd² extrapolated from halves and quarters by a/m + b/(m(m-1)) (the interval before,
+  with normal quantiles instead of the replicates' percentiles);
+- ``swap Wald``: value ± z sqrt(Â + V̂), V̂ from the swaps, Â = max(mean d²/4 - 2V̂, 0);
+- ``score, ratio``: every θ with (T - θ)² <= z² (V̂ + kappa (θ - beta)+), kappa = Â / max(T - beta, z sqrt(Â + V̂));
+- ``score, Rayleigh``: the same with kappa = (mean d² / 4) / P, P the plug-in squared distance with the noise in it
+  (KID: the biased MMD²; FD: the value): what ``kernel_interval`` uses.
+
+Coverage of E[value] over the draws, width over 2 x 1.96 x the true sd, the share of intervals wholly below /
+above, and the correlation of the width with the value over the draws (a plug-in width that shrinks with the
+value misses from below). One command per metric:
+
+    nice -n 10 env OMP_NUM_THREADS=1 .venv/bin/python benchmarks/interval_variants.py --metric kid --n 250 --d 64
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import torch
+from interval_coverage import features
+
+from genbench.metrics.core import bootstrap as bs
+from genbench.metrics.core.frechet import feature_stats, frechet_distance
+
+Z = bs.Z
+
+
+def one_draw(x: np.ndarray, y: np.ndarray, metric: str, b: int) -> dict[str, float]:
+    n = len(x)
+    sizes = {"real": n, "generated": n}
+    masks = bs.split_masks(sizes, b)
+    hr, hg = masks[0][:2 * b], masks[1][:2 * b]
+    swap_r, swap_g = np.concatenate([hr[:b], hg[b:]], 1), np.concatenate([hr[b:], hg[:b]], 1)
+    if metric == "kid":
+        stat = bs.kernel_replicates(x, y)
+        ks = bs.kernel_splits(x, y, [hr, hg])
+        t, swaps, value, plug, beta = stat(*masks), ks.swap, ks.whole_u, ks.whole_v, 0.0
+    else:
+        stat = bs.frechet_replicates(x, y)
+        pooled = np.vstack([x, y])
+        swaps = bs.frechet_replicates(pooled, pooled)(swap_r, swap_g)
+        t, value = stat(*masks), frechet_distance(*feature_stats(x), *feature_stats(y))
+        plug, beta = value, float(swaps.mean())
+    half = t[:b] - t[b:2 * b]
+    v_half = float(np.mean(half ** 2)) / 2
+    v_quarter = float(np.var(t[2 * b:].reshape(4, -1), axis=0, ddof=1).mean())
+    return {"T": value, "v_half": v_half, "v_quarter": v_quarter, "null": float(np.var(swaps, ddof=1)),
+            "beta": beta, "plug": plug, "n": n}
+
+
+def intervals(r: dict[str, float]) -> dict[str, tuple[float, float]]:
+    t, u, null, beta = r["T"], r["T"] - r["beta"], r["null"], r["beta"]
+    a = max(r["v_half"] / 2 - 2 * null, 0.0)
+    sd = np.sqrt(bs.extrapolated_variance(r["v_half"], r["v_quarter"], int(r["n"])))
+    ratio = a / max(u, Z * np.sqrt(a + null))
+    rayleigh = r["v_half"] / 2 / r["plug"] if r["plug"] > 0 else 0.0
+    return {"plug-in": (t - Z * sd, t + Z * sd),
+            "swap Wald": (t - Z * np.sqrt(a + null), t + Z * np.sqrt(a + null)),
+            "score, ratio": tuple(beta + e for e in bs.score_bounds(u, null, ratio)),
+            "score, Rayleigh": tuple(beta + e for e in bs.score_bounds(u, null, rayleigh))}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--metric", choices=["kid", "fd"], default="kid")
+    p.add_argument("--n", type=int, default=250)
+    p.add_argument("--d", type=int, default=64)
+    p.add_argument("--delta", type=float, nargs="+", default=[0.0, 0.5, 1.0, 2.0, 4.0])
+    p.add_argument("--draws", type=int, default=400)
+    p.add_argument("--splits", type=int, default=100)
+    args = p.parse_args()
+    torch.set_num_threads(1)
+    print(f"{args.metric}, n = {args.n}, d = {args.d}, {args.draws} draws, {args.splits} splits (coverage SE "
+          f"{100 * np.sqrt(0.95 * 0.05 / args.draws):.1f} %)\n")
+    print("| delta | true sd | variant | width/true | coverage | below / above | corr(value, width) |\n"
+          "|---|---|---|---|---|---|---|")
+    for delta in args.delta:
+        rng = np.random.default_rng([11, args.n, args.d, int(delta * 100)])
+        rows = [one_draw(*features(rng, args.n, args.d, delta), args.metric, args.splits) for _ in range(args.draws)]
+        values = np.array([r["T"] for r in rows])
+        truth, sd = values.mean(), values.std(ddof=1)
+        per = [intervals(r) for r in rows]
+        for name in per[0]:
+            lo, hi = np.array([q[name][0] for q in per]), np.array([q[name][1] for q in per])
+            print(f"| {delta:g} | {sd:.3g} | {name} | {np.mean(hi - lo) / (2 * Z * sd):.2f} | "
+                  f"{100 * np.mean((lo <= truth) & (truth <= hi)):.1f} % | {100 * np.mean(hi < truth):.1f} / "
+                  f"{100 * np.mean(lo > truth):.1f} % | {np.corrcoef(values, hi - lo)[0, 1]:.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
