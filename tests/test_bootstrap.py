@@ -95,6 +95,21 @@ def test_frechet_subsets_are_the_frechet_distance_of_the_halves_and_quarters(n, 
     np.testing.assert_allclose(got, want, rtol=1e-5)
 
 
+def test_frechet_subsets_leave_out_features_constant_in_either_set_without_changing_the_distance():
+    """A feature constant over one whole set (a dead unit) is constant in its subsets: the halves' distances with
+    it left out of the root are still the distances of the explicitly selected points (means and traces keep it)."""
+    rng = np.random.default_rng(7)
+    n, d = 60, 12
+    x, y = rng.standard_normal((n, d)), rng.standard_normal((n, d)) * 1.2 + 0.3
+    x[:, 2] = 0.0  # dead in the real set only
+    y[:, 5] = 4.0  # dead in the generated set only
+    x[:, 7], y[:, 7] = 1.0, -1.0  # dead in both, at different values (the mean term sees it)
+    wr, wf = bs.split_masks({"real": n, "generated": n}, 4, quarters=2)
+    got = bs.frechet_subsets(x, y)(wr, wf)
+    want = [_fd(x[a > 0], y[b > 0]) for a, b in zip(wr, wf, strict=True)]
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
 def test_kernel_replicates_are_the_unbiased_mmd_over_pairs_of_distinct_points():
     rng = np.random.default_rng(3)
     n = 15
