@@ -418,3 +418,28 @@ def test_paired_split_replicates_give_the_spread_of_a_difference_of_two_models_o
         lo, hi = np.percentile(d, [2.5, 97.5])
         widths.append(hi - lo)
     assert 0.75 <= np.mean(widths) / (2 * 1.96 * np.std(diffs, ddof=1)) <= 1.3
+
+
+def test_an_eigensolver_that_gives_up_in_float32_is_retried_in_float64(monkeypatch):
+    """LAPACK's float32 eigvalsh can fail to converge on an ill-conditioned matrix (it did on a random CNN's
+    features): the split halves then solve that matrix in float64 instead of failing the metric."""
+    real = torch.linalg.eigvalsh
+    calls = []
+
+    def flaky(m):
+        calls.append(m.dtype)
+        if m.dtype == torch.float32:
+            raise torch.linalg.LinAlgError("linalg.eigh: The algorithm failed to converge")
+        return real(m)
+
+    m = torch.tensor([[2.0, 1.0], [1.0, 2.0]])
+    monkeypatch.setattr(torch.linalg, "eigvalsh", flaky)
+    np.testing.assert_allclose(bs._eigvalsh(m).numpy(), [1.0, 3.0], rtol=1e-12)
+    assert calls == [torch.float32, torch.float64]
+
+    def broken(m):
+        raise torch.linalg.LinAlgError("linalg.eigh: The algorithm failed to converge")
+
+    monkeypatch.setattr(torch.linalg, "eigvalsh", broken)
+    with pytest.raises(torch.linalg.LinAlgError):  # a float64 failure is not hidden
+        bs._eigvalsh(m.double())

