@@ -16,9 +16,14 @@ from genbench.store.runfolder import CHECKPOINT
 
 # The 2-process run and the 1-process run see the same global batches; they differ only in the
 # order of floating-point sums (each rank's mean gradient, then the mean of the two). Measured on
-# tiny abp-sparse over 6 steps (values up to 4.7): largest difference 3.2e-6 (generator.fc.weight),
-# 1.2e-7 in the bank.
-TOLERANCE = 5e-5
+# tiny abp-sparse over 6 steps (values up to 4.7): on an Intel machine the largest difference was
+# 3.2e-6; on an AMD EPYC (AVX2) 6.8e-5, in one element of generator.fc.weight's 320,000, with 99 % of
+# every tensor's elements within 2.8e-6. Adam with beta1 = 0 moves an element by about lr (7e-4) a
+# step whatever its gradient's size, so round-off on a gradient near zero can show in a single
+# element. A run on other batches (one process at batch 8 against the two at 16) differs at the
+# 99th percentile by 5e-4 to 5e-2 per tensor, 50x this tolerance and more.
+TOLERANCE = 1e-5  # the 99th percentile of |difference| per tensor
+MAX_DIFF = 7e-4  # and no element further apart than one Adam step (the tiny preset's lr)
 
 
 def _free_port() -> int:
@@ -64,9 +69,14 @@ def test_two_processes_match_one_process_on_the_same_global_batch(tmp_path, monk
     args = ["--models", "abp-sparse", "--steps", "6", "--metrics", "sparsity", "--set", "batch_size=16",
             "--set", "quick_every=6"]  # quick metrics: rank 0 alone computes them, the others go on
     _spawn(_args(tmp_path / "ddp", *args), deterministic=True)
+    threads = torch.get_num_threads()
     with monkeypatch.context() as m:
         m.setattr("genbench_plugins.ours.langevin", _noise_free_langevin())
-        code, _, err = cli(*_args(tmp_path / "one", *args))
+        torch.set_num_threads(1)  # as each rank: the kernels' sums in the same order, whatever the machine's cores
+        try:
+            code, _, err = cli(*_args(tmp_path / "one", *args))
+        finally:
+            torch.set_num_threads(threads)
     assert code == 0, err
     run = "shapes/abp-sparse/tiny-seed0"
     ddp = torch.load(tmp_path / "ddp" / run / CHECKPOINT, weights_only=False)
@@ -75,7 +85,8 @@ def test_two_processes_match_one_process_on_the_same_global_batch(tmp_path, monk
     assert torch.equal(ddp["stream"]["perm"], one["stream"]["perm"]) and ddp["stream"]["pos"] == one["stream"]["pos"]
     for name, a in one["model"]["model"].items():
         b = ddp["model"]["model"][name]
-        assert (a - b).abs().max() <= TOLERANCE, name
+        diff = (a - b).abs().flatten().float()
+        assert diff.quantile(0.99) <= TOLERANCE and diff.max() <= MAX_DIFF, (name, diff.max())
     # every example of the 6 global batches had its chain revised, rank 1's half included
     seen = set(one["stream"]["perm"][:one["stream"]["pos"]].tolist())
     assert len(seen) == 6 * 16
