@@ -140,7 +140,7 @@ def test_sliced_replicates_are_w1_of_the_resampled_sets_when_the_grid_holds_ever
     a = torch.randn(n * p, dirs, dtype=torch.float64, generator=g)
     b = torch.randn(n * p, dirs, dtype=torch.float64, generator=g) + 0.5
     acc = bs.SlicedReplicates(n, p, b=7, grid=2 * n * p)
-    acc.add(*torch.sort(a, dim=0), *torch.sort(b, dim=0))
+    acc.add(a.T, a.T.sort(dim=1).values, b.T, b.T.sort(dim=1).values)
     wr, wf = acc.drawn
     want = []
     for u, v in zip(wr, wf, strict=True):

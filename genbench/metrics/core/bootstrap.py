@@ -635,31 +635,33 @@ class SlicedReplicates:
         self.directions = 0
         self.seconds = 0.0
 
-    def _cdfs(self, values: torch.Tensor, rows: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+    def _cdfs(self, values: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
         """(n, k * G): each image's share of its values <= each grid point, per direction (k of them)."""
         k, g, n = grid.shape[0], grid.shape[1], self.n
-        bins = torch.searchsorted(grid, values.T.contiguous(), out_int32=True)  # (k, M): value <= grid[j] iff j >= bin
-        key = rows.T.to(torch.int32).div_(self.per_image, rounding_mode="floor")  # the image of each value
-        key.add_(torch.arange(0, k * n, n, dtype=torch.int32)[:, None]).mul_(g + 1).add_(bins)
-        counts = torch.bincount(key.T.reshape(-1), minlength=k * n * (g + 1)).view(k, n, g + 1)  # order is moot
+        bins = torch.searchsorted(grid, values, out_int32=True)  # (k, M): value <= grid[j] iff j >= bin
+        image = torch.arange(values.shape[1], dtype=torch.int32).div_(self.per_image, rounding_mode="floor")
+        key = (image + torch.arange(0, k * n, n, dtype=torch.int32)[:, None]).mul_(g + 1).add_(bins)
+        counts = torch.bincount(key.reshape(-1), minlength=k * n * (g + 1)).view(k, n, g + 1)
         return counts.cumsum(2)[:, :, :g].permute(1, 0, 2).reshape(n, k * g).float().div_(self.per_image)
 
-    def add(self, sorted_real: torch.Tensor, rows_real: torch.Tensor, sorted_fake: torch.Tensor,
-            rows_fake: torch.Tensor) -> None:
-        """Directions in columns: each set's projections sorted per column (M, k) and the rows they came from
-        (image-major: row r belongs to image r // per_image), as ``torch.sort(x @ d, dim=0)`` returns them."""
+    def add(self, real: torch.Tensor, real_sorted: torch.Tensor, fake: torch.Tensor,
+            fake_sorted: torch.Tensor) -> None:
+        """Directions in rows: each set's projections (k, M) in image-major order (column r belongs to image
+        r // per_image) and the same sorted along each row. The CDFs need only which image a value came from,
+        not its rank (the counts per image are the same in any order); the sorted rows give the grid."""
         t0 = time.perf_counter()
-        m, g = sorted_real.shape[0], self.grid
+        m, g = real.shape[1], self.grid
         ranks = torch.linspace(0, m - 1, max(2, g // 2)).round().long()
         step = max(1, SWD_CHUNK // (self.n * g))
-        for c in range(0, sorted_real.shape[1], step):
-            sa, sb = sorted_real[:, c:c + step].float(), sorted_fake[:, c:c + step].float()
-            grid = torch.cat([sa[ranks], sb[ranks]]).sort(dim=0).values.T.contiguous()  # (k, G)
-            cdf_a = self._cdfs(sa, rows_real[:, c:c + step], grid)
-            cdf_b = self._cdfs(sb, rows_fake[:, c:c + step], grid)
+        for c in range(0, real.shape[0], step):
+            rows = slice(c, c + step)
+            grid = torch.cat([real_sorted[rows, ranks], fake_sorted[rows, ranks]], dim=1).float()
+            grid = grid.sort(dim=1).values  # (k, G)
+            cdf_a = self._cdfs(real[rows].float(), grid)
+            cdf_b = self._cdfs(fake[rows].float(), grid)
             diff = (self.w[0] @ cdf_a - self.w[1] @ cdf_b).div_(self.n).view(len(self.w[0]), -1, grid.shape[1])
             self.total += (diff[:, :, :-1].abs() * grid.diff(dim=1)).sum((1, 2)).double()
-            self.directions += sa.shape[1]
+            self.directions += grid.shape[0]
         self.seconds += time.perf_counter() - t0
 
     def interval(self, value: float, scale: float = 1e3) -> Interval | None:
