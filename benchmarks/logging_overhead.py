@@ -5,11 +5,12 @@ a few hundred samples every ``quick_every`` steps), in one process, the sides al
 medians and the ratios to off. Goal: < 5 % (ratio < 1.05).
 
 The run's real intervals are kept (log_every from the preset); images are logged every ``--watch-every`` steps
-and quick metrics computed every ``--quick-every`` steps. The defaults are a 600-step `small` run of ``ours``'s
-cadence (images every 60 steps: a tenth of it; quick metrics every 120: a fifth) timed over 120 steps, two grids
-and one quick point per timed run. One untimed run of each side first pays the one-time costs (imports).
+(reconstructions with every other grid) and quick metrics computed every ``--quick-every`` steps. The defaults
+are a 600-step `small` run of ``ours``'s cadence (images every 60 steps: a tenth of it; quick metrics every 200: a
+third) timed over 120 steps; ``--steps 600`` times the whole run (what RESULTS.md reports). One untimed run of
+each side first pays the one-time costs (imports).
 
-    OMP_NUM_THREADS=2 nice .venv/bin/python benchmarks/logging_overhead.py --steps 120 --repeats 2
+    OMP_NUM_THREADS=2 nice .venv/bin/python benchmarks/logging_overhead.py --steps 600 --repeats 2
 """
 
 from __future__ import annotations

@@ -68,6 +68,7 @@ def test_tensorboard_reads_back_every_scalar_at_every_logged_step_and_the_image_
     assert {"samples/fixed_z", "reconstructions/train"} <= set(tags["images"])  # ours infers
     grids = acc.Images("samples/fixed_z")
     assert [e.step for e in grids] == list(range(2, 21, 2))
+    assert [e.step for e in acc.Images("reconstructions/train")] == list(range(4, 21, 4))  # every other grid
     assert grids[0].width > 16 and grids[0].height > 16
     from PIL import Image
 
@@ -228,9 +229,9 @@ def test_quick_metrics_come_at_their_steps_and_change_no_training_number(tmp_pat
     assert [e.step for e in acc.Scalars("quick/swd@64")] == [3, 6]
 
 
-def test_quick_metrics_default_to_five_points_at_least_100_steps_apart():
+def test_quick_metrics_default_to_three_points_at_least_100_steps_apart():
     from genbench.run.quick import default_quick_every, is_due
 
-    assert default_quick_every(600) == 120 and default_quick_every(1500) == 300  # small: ours, the baselines
+    assert default_quick_every(600) == 200 and default_quick_every(1500) == 500  # small: ours, the baselines
     assert default_quick_every(20) == 100  # tiny: none unless asked
-    assert not is_due(120, 0) and is_due(240, 120) and not is_due(250, 120)
+    assert not is_due(120, 0) and is_due(400, 200) and not is_due(250, 200)

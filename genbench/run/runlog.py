@@ -5,8 +5,9 @@ TensorBoard event files under ``tb/`` (``tensorboard --logdir results``).
   reported, images/s over the interval, each optimizer's learning rate and the peak memory (CUDA: the allocator's
   peak; CPU: the process's peak resident set); every ``quick_every`` steps, the quick metrics (genbench.run.quick).
   Every ``watch_every`` steps TensorBoard also gets a grid of samples from the same latents each time and, for
-  models that infer, reconstructions of training images; the grid is also saved as ``watch/fixed_z-<step>.png``
-  (with either log: the report shows these grids over time as a strip).
+  models that infer, at every ``RECON_GRIDS``-th grid (and the last), reconstructions of training images (for
+  ``ours`` a Langevin inference: ten times the grid's cost at `small`); the grid is also saved as
+  ``watch/fixed_z-<step>.png`` (with either log: the report shows these grids over time as a strip).
 - **Resume.** The logs follow train_log.csv's discipline: when a run (re)starts they are cut back to its
   checkpoint's step (from step 0 they are removed), so a resumed run's logs hold each step once and a signal-stopped
   run's end at the step it saved. The event files are rewritten without the later events (so every reader agrees,
@@ -42,11 +43,17 @@ DEFAULT_KINDS = KINDS  # both: the measured cost is within noise of none (benchm
 EVENTS_PREFIX = "events.out.tfevents."
 GRID_TAG = "samples/fixed_z"  # the TensorBoard image also saved as watch/fixed_z-<step>.png
 GRID_FILE = re.compile(r"fixed_z-(\d+)\.png")
+RECON_GRIDS = 2  # reconstructions with every other grid: 0.47 s of a grid event's 0.57 at small (RESULTS.md)
 
 
 def default_watch_every(steps: int, sample_every: int) -> int:
     """Images in TensorBoard every tenth of the run (at least every step), at most ``sample_every`` apart."""
     return max(1, min(sample_every, steps // 10))
+
+
+def reconstructions_due(step: int, steps: int, watch_every: int) -> bool:
+    """Whether the grid of ``step`` comes with reconstructions: every ``RECON_GRIDS``-th grid and the last."""
+    return step % (RECON_GRIDS * watch_every) == 0 or step == steps
 
 
 class RunLog:

@@ -31,7 +31,7 @@ from genbench.rng import rng_state, seed_everything, set_rng_state
 from genbench.run import distributed, signals
 from genbench.run.accel import Acceleration
 from genbench.run.quick import QuickMetrics, default_quick_every, is_due
-from genbench.run.runlog import GRID_TAG, RunLog, default_watch_every, harness_values
+from genbench.run.runlog import GRID_TAG, RunLog, default_watch_every, harness_values, reconstructions_due
 from genbench.run.validate import nonfinite_parameters
 from genbench.store.runconfig import RunConfig
 from genbench.store.runfolder import CHECKPOINT, CONFIG, RECONSTRUCTIONS, SAMPLES, TRAIN_LOG, RunFolder
@@ -277,7 +277,8 @@ class _Loop:
                 self._watch_scalars(step, losses if logged else None,
                                     quick if quick is not None and is_due(step, quick_every) else None)
             if self.runlog.kinds and (step % watch_every == 0 or step == steps):
-                self.runlog.images(step, _watch_images(model, grid_z, self.data, self.runlog.tensorboard))
+                recon = self.runlog.tensorboard and reconstructions_due(step, steps, watch_every)
+                self.runlog.images(step, _watch_images(model, grid_z, self.data, recon))
             if bar:
                 rate = (stream.images_seen - seen0) / max(time.perf_counter() - t0, 1e-9)
                 info = " ".join(f"{k}={v:.3g}" for k, v in list(losses.items())[:4])
