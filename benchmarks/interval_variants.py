@@ -8,6 +8,8 @@ variance is V and, for FD, whose mean is the value at equality, beta).
 
 - ``plug-in``: value ± z sd, sd² extrapolated from halves and quarters by a/m + b/(m(m-1)) (the interval before,
   with normal quantiles instead of the replicates' percentiles);
+- ``plug-in, log``: the same sd on the log scale, value x exp(± z sd / value) (FD >= 0 and right-skewed: a
+  delta-method interval of log T, wider above than below);
 - ``swap Wald``: value ± z sqrt(Â + V̂), V̂ from the swaps, Â = max(mean d²/4 - 2V̂, 0);
 - ``score, ratio``: every θ with (T - θ)² <= z² (V̂ + kappa (θ - beta)+), kappa = Â / max(T - beta, z sqrt(Â + V̂));
 - ``score, Rayleigh``: the same with kappa = (mean d² / 4) / P, P the plug-in squared distance with the noise in it
@@ -37,7 +39,8 @@ Z = bs.Z
 def one_draw(x: np.ndarray, y: np.ndarray, metric: str, b: int) -> dict[str, float]:
     n = len(x)
     sizes = {"real": n, "generated": n}
-    masks = bs.split_masks(sizes, b)
+    quarters = min(b, bs.FRECHET_QUARTERS) if metric == "fd" else bs.quarter_splits(b)  # as the metrics do
+    masks = bs.split_masks(sizes, b, quarters=quarters)
     hr, hg = masks[0][:2 * b], masks[1][:2 * b]
     swap_r, swap_g = np.concatenate([hr[:b], hg[b:]], 1), np.concatenate([hr[b:], hg[:b]], 1)
     if metric == "kid":
@@ -54,7 +57,27 @@ def one_draw(x: np.ndarray, y: np.ndarray, metric: str, b: int) -> dict[str, flo
     v_half = float(np.mean(half ** 2)) / 2
     v_quarter = float(np.var(t[2 * b:].reshape(4, -1), axis=0, ddof=1).mean())
     return {"T": value, "v_half": v_half, "v_quarter": v_quarter, "null": float(np.var(swaps, ddof=1)),
-            "beta": beta, "plug": plug, "n": n}
+            "beta": beta, "plug": plug, "n": n, "splits": b, "quarters": quarters}
+
+
+def satterthwaite_quantile(v_half: float, v_quarter: float, n: int, splits: int, quarters: int) -> float:
+    """Student's t quantile for value ± t sd, sd² = c1 v_half + c2 v_quarter (extrapolated_variance's weights),
+    with Satterthwaite's degrees of freedom: v_half has one per split, v_quarter three per quartered split."""
+    from scipy import stats
+
+    def law(k):
+        return 1 / k, 1 / (k * (k - 1))
+
+    (x2, y2), (x4, y4), (xn, yn) = law(n // 2), law(n // 4), law(n)
+    det = x2 * y4 - x4 * y2
+    a, b = (v_half * y4 - v_quarter * y2) / det, (x2 * v_quarter - x4 * v_half) / det
+    if a < 0 or b < 0:
+        df = splits
+    else:
+        c1, c2 = (y4 * xn - x4 * yn) / det, (x2 * yn - y2 * xn) / det
+        df = (c1 * v_half + c2 * v_quarter) ** 2 / ((c1 * v_half) ** 2 / splits
+                                                   + (c2 * v_quarter) ** 2 / (3 * quarters))
+    return float(stats.t.ppf(0.975, df))
 
 
 def intervals(r: dict[str, float]) -> dict[str, tuple[float, float]]:
@@ -63,7 +86,11 @@ def intervals(r: dict[str, float]) -> dict[str, tuple[float, float]]:
     sd = np.sqrt(bs.extrapolated_variance(r["v_half"], r["v_quarter"], int(r["n"])))
     ratio = a / max(u, Z * np.sqrt(a + null))
     rayleigh = r["v_half"] / 2 / r["plug"] if r["plug"] > 0 else 0.0
+    log_half = Z * sd / t if t > 0 else 0.0
+    tq = satterthwaite_quantile(r["v_half"], r["v_quarter"], int(r["n"]), r["splits"], r["quarters"])
     return {"plug-in": (t - Z * sd, t + Z * sd),
+            "plug-in, log": (t * np.exp(-log_half), t * np.exp(log_half)),
+            "plug-in, t": (t - tq * sd, t + tq * sd),
             "swap Wald": (t - Z * np.sqrt(a + null), t + Z * np.sqrt(a + null)),
             "score, ratio": tuple(beta + e for e in bs.score_bounds(u, null, ratio)),
             "score, Rayleigh": tuple(beta + e for e in bs.score_bounds(u, null, rayleigh))}
