@@ -42,6 +42,11 @@ def scaled(channels: int, width: float) -> int:
     return max(4, int(round(channels * width)))
 
 
+# nearest 2x upsampling then a 3x3 kernel (w0, w1, w2 along an axis) = a stride-2 transposed convolution with
+# the 4 taps (w2, w1 + w2, w0 + w1, w0): ConvTranspose's tap p - 2i + 1 multiplies input i at output p
+UP_TAPS = torch.tensor([[0.0, 0.0, 1.0], [0.0, 1.0, 1.0], [1.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+
+
 class Conv3x3(nn.Module):
     """3x3, stride 1, padding 1, no bias (Table 1). Equalised: w ~ N(0,1), scaled by gain/sqrt(fan_in)."""
 
@@ -61,6 +66,16 @@ class Conv3x3(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return F.conv2d(x, self.weight * self.scale, padding=1)
+
+    def upsampled(self, x: Tensor) -> Tensor:
+        """This convolution of ``x`` upsampled 2x by nearest neighbour, as one transposed convolution (stride 2,
+        4x4 kernel, padding 1): an output row 2i + a sees input rows {i - 1, i} (a = 0) or {i, i + 1} (a = 1),
+        so each 3x3 kernel folds into a 4x4 one (``UP_TAPS`` per axis). The same function and parameters; 2.25x
+        fewer multiplications and no upsampled copy: 0.55-0.7x the time forward+backward on a CPU
+        (benchmarks/RESULTS.md), outputs equal to float32 round-off."""
+        taps = UP_TAPS.to(self.weight.device, self.weight.dtype)
+        kernel = torch.einsum("pi,ocij,qj->copq", taps, self.weight * self.scale, taps)
+        return F.conv_transpose2d(x, kernel.contiguous(memory_format=torch.channels_last), stride=2, padding=1)
 
 
 class Dense(nn.Module):
@@ -116,8 +131,7 @@ class GenBlock(nn.Module):
         self.k = sparse.conv_k(res) if sparse is not None else None
 
     def forward(self, x: Tensor, trace: list | None = None) -> Tensor:
-        x = F.interpolate(x, scale_factor=2, mode="nearest")
-        h1 = self.norm1(self.conv1(x))
+        h1 = self.norm1(self.conv1.upsampled(x))  # conv1(nearest 2x upsampling of x)
         a1 = F.relu(h1)
         h2 = self.norm2(self.conv2(a1))
         a2 = F.relu(h2)

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genbench.api import GenerativeModel, UnitRender
@@ -89,8 +88,7 @@ def propagate(gen: Table1Generator, trace: list[dict], layer: str, h: Tensor, sa
     start = names.index(layer)  # blocks[start:] lie above layer (trace[0] is 'fc', trace[i] is blocks[i-1])
     stop = names.index(until) if until is not None else len(names) - 1
     for block, rec in zip(gen.blocks[start:stop], trace[start + 1:stop + 1], strict=True):
-        h = F.interpolate(h, scale_factor=2, mode="nearest")
-        h = block.conv1(h) * rec["relu1"][sample]
+        h = block.conv1.upsampled(h) * rec["relu1"][sample]
         h = block.conv2(h) * rec["relu2"][sample]
         if rec["topk"] is not None:
             h = h * rec["topk"][sample]

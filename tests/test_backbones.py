@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from genbench.backbones import Conv3x3, Sparsity, Table1EnergyNet, Table1Generator
+from genbench.backbones import UP_TAPS, Conv3x3, Sparsity, Table1EnergyNet, Table1Generator
 
 
 def test_paper_scale_generator_is_table1():
@@ -56,3 +56,27 @@ def test_equalized_lr_scales_unit_normal_weights():
     ref = torch.nn.functional.conv2d(x, c.weight * c.scale, padding=1)
     assert torch.allclose(c(x), ref)
     assert not hasattr(c, "bias")  # Table 1 convs are bias-free (exact basis rendering)
+
+
+@pytest.mark.parametrize("equalized", [True, False])
+def test_upsampled_conv_is_the_conv_of_the_nearest_upsampling(equalized):
+    """The generator blocks' transposed convolution equals nearest 2x upsampling then the 3x3 convolution, in
+    value and in both gradients (float64: exact up to round-off), at every border."""
+    torch.manual_seed(0)
+    c = Conv3x3(5, 3, equalized).double()
+    x = torch.randn(2, 5, 4, 6, dtype=torch.float64, requires_grad=True)
+    ref = torch.nn.functional.conv2d(torch.nn.functional.interpolate(x, scale_factor=2, mode="nearest"),
+                                     c.weight * c.scale, padding=1)
+    out = c.upsampled(x)
+    assert out.shape == (2, 3, 8, 12)
+    torch.testing.assert_close(out, ref, rtol=0, atol=1e-12)
+    w = torch.randn_like(ref)
+    gx_ref, gw_ref = torch.autograd.grad((ref * w).sum(), (x, c.weight))
+    gx, gw = torch.autograd.grad((out * w).sum(), (x, c.weight))
+    torch.testing.assert_close(gx, gx_ref, rtol=0, atol=1e-12)
+    torch.testing.assert_close(gw, gw_ref, rtol=0, atol=1e-12)
+    # a wrong tap order (the kernel flipped) is not the same function: the check can fail
+    flipped = torch.nn.functional.conv_transpose2d(
+        x, torch.einsum("pi,ocij,qj->copq", UP_TAPS.double().flip(0), c.weight * c.scale, UP_TAPS.double().flip(0)),
+        stride=2, padding=1)
+    assert (flipped - ref).abs().max() > 1e-3
