@@ -37,7 +37,7 @@ class RandSpace(FeatureSpace):
                           package=f"genbench:assets/{randcnn.ASSET.name}")
     comparable = "nothing published (genbench's own random network)"
     rank = 30
-    batch_size = 500
+    batch_size = 50  # on a CPU (the extractor takes 500 on an accelerator): see randcnn.RandCNNExtractor
 
     def identity(self, weights: Weights) -> dict[str, Any]:
         return randcnn.RandCNNExtractor.identity_for()
