@@ -188,15 +188,16 @@ def table_eval(run: Path, baseline: Path, metrics: list[str], repeats: int) -> N
         sec = {side: statistics.median(r[m]["seconds"] for r in runs[side]) for side in runs}
         for side in total:
             total[side] += sec[side]
-        rel = 0.0
+        rel, where = 0.0, ""
         for k, v in runs["new"][0][m]["values"].items():
             o = runs["old"][0][m]["values"].get(k)
             if v is not None and o is not None:
-                rel = max(rel, abs(v - o) / max(abs(o), 1e-300))
+                if abs(v - o) / max(abs(o), 1e-300) > rel:
+                    rel, where = abs(v - o) / max(abs(o), 1e-300), f" ({k}: {o:.6g} -> {v:.6g})"
             elif (v is None) != (o is None):
-                rel = float("inf")
+                rel, where = float("inf"), f" ({k})"
         ratio = sec["old"] / sec["new"] if sec["new"] > 0 else float("nan")
-        print(f"| {m} | {sec['old']:.2f} | {sec['new']:.2f} | {ratio:.2f} | {rel:.1e} |")
+        print(f"| {m} | {sec['old']:.2f} | {sec['new']:.2f} | {ratio:.2f} | {rel:.1e}{where if rel else ''} |")
     print(f"| **all** | {total['old']:.2f} | {total['new']:.2f} | {total['old'] / max(total['new'], 1e-9):.2f} | |")
 
 
