@@ -13,7 +13,9 @@ variance is V and, for FD, whose mean is the value at equality, beta).
 - ``swap Wald``: value ± z sqrt(Â + V̂), V̂ from the swaps, Â = max(mean d²/4 - 2V̂, 0);
 - ``score, ratio``: every θ with (T - θ)² <= z² (V̂ + kappa (θ - beta)+), kappa = Â / max(T - beta, z sqrt(Â + V̂));
 - ``score, Rayleigh``: the same with kappa = (mean d² / 4) / P, P the plug-in squared distance with the noise in it
-  (KID: the biased MMD²; FD: the value): what ``kernel_interval`` uses.
+  (KID: the biased MMD²; FD: the value): what ``kernel_interval`` uses;
+- ``plug-in, eighths`` (FD): value ± z sd, sd² fitted to the variances at n/2, n/4 and n/8 (the quartered splits
+  also cut in eighths) by weighted non-negative least squares (``fitted_variance``).
 
 Coverage of E[value] over the draws, width over 2 x 1.96 x the true sd, the share of intervals wholly below /
 above, and the correlation of the width with the value over the draws (a plug-in width that shrinks with the
@@ -56,8 +58,39 @@ def one_draw(x: np.ndarray, y: np.ndarray, metric: str, b: int) -> dict[str, flo
     half = t[:b] - t[b:2 * b]
     v_half = float(np.mean(half ** 2)) / 2
     v_quarter = float(np.var(t[2 * b:].reshape(4, -1), axis=0, ddof=1).mean())
-    return {"T": value, "v_half": v_half, "v_quarter": v_quarter, "null": float(np.var(swaps, ddof=1)),
-            "beta": beta, "plug": plug, "n": n, "splits": b, "quarters": quarters}
+    out = {"T": value, "v_half": v_half, "v_quarter": v_quarter, "null": float(np.var(swaps, ddof=1)),
+           "beta": beta, "plug": plug, "n": n, "splits": b, "quarters": quarters}
+    if metric == "fd":  # the quartered splits' permutations also cut in eighths (7 df each), for the 3-size fit
+        out["v_eighth"] = float(np.var(stat(*eighth_masks(sizes, b, quarters)).reshape(8, -1), axis=0, ddof=1).mean())
+    return out
+
+
+def eighth_masks(sizes: dict[str, int], b: int, quarters: int) -> list[np.ndarray]:
+    """The first ``quarters`` of ``split_masks``' permutations (the same stream) cut into eight blocks of n // 8:
+    0/1 rows [eighth 1 (quarters); ...; eighth 8]."""
+    rng = np.random.default_rng(bs.SEED)
+    out = []
+    for n in sizes.values():
+        few = rng.permuted(np.tile(np.arange(n), (b, 1)), axis=1)[:quarters]
+        e = n // 8
+        out.append(np.concatenate([bs.counts(few[:, k * e:(k + 1) * e], n) for k in range(8)]))
+    return out
+
+
+def fitted_variance(r: dict[str, float]) -> float:
+    """Var at n from the variances at n/2, n/4 and n/8 by a/m + b/(m(m-1)) with a, b >= 0: least squares weighted
+    by each estimate's degrees of freedom over its squared size (a variance estimate's variance is 2 v² / df)."""
+    from scipy.optimize import nnls
+
+    n = int(r["n"])
+    rows, vals = [], []
+    for k, v, df in ((n // 2, r["v_half"], r["splits"]), (n // 4, r["v_quarter"], 3 * r["quarters"]),
+                     (n // 8, r["v_eighth"], 7 * r["quarters"])):
+        w = np.sqrt(df) / max(v, 1e-300)
+        rows.append([w / k, w / (k * (k - 1))])
+        vals.append(w * v)
+    (a, b2), _ = nnls(np.array(rows), np.array(vals))
+    return a / n + b2 / (n * (n - 1))
 
 
 def satterthwaite_quantile(v_half: float, v_quarter: float, n: int, splits: int, quarters: int) -> float:
@@ -93,7 +126,9 @@ def intervals(r: dict[str, float]) -> dict[str, tuple[float, float]]:
             "plug-in, t": (t - tq * sd, t + tq * sd),
             "swap Wald": (t - Z * np.sqrt(a + null), t + Z * np.sqrt(a + null)),
             "score, ratio": tuple(beta + e for e in bs.score_bounds(u, null, ratio)),
-            "score, Rayleigh": tuple(beta + e for e in bs.score_bounds(u, null, rayleigh))}
+            "score, Rayleigh": tuple(beta + e for e in bs.score_bounds(u, null, rayleigh)),
+            **({"plug-in, eighths": (t - Z * np.sqrt(fitted_variance(r)), t + Z * np.sqrt(fitted_variance(r)))}
+               if "v_eighth" in r else {})}
 
 
 def main() -> None:
