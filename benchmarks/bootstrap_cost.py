@@ -69,7 +69,10 @@ def evaluation_table(run: Path, cache: Path, which: str = "fresh cache") -> list
         per[r.metric_plugin][1] = boot + float((r.extra or {}).get("ci_seconds", 0.0))
     lines = [f"### whole evaluation of {run} ({config.model_name}, {config.preset}), seconds per metric "
              f"({which})", "", "| metric | evaluation s | bootstrap s | bootstrap share |", "|---|---|---|---|"]
+    skipped = sorted(name for name, (seconds, boot) in per.items() if seconds == 0 and boot == 0)
     for name, (seconds, boot) in sorted(per.items()):
+        if name in skipped:  # recorded as unavailable or not applicable, no time taken
+            continue
         share = f"{100 * boot / seconds:.1f} %" if seconds > 0 and boot > 0 else ""
         lines.append(f"| {name} | {seconds:.2f} | {boot:.2f} | {share} |")
     boot_all = sum(b for _, b in per.values())
@@ -78,6 +81,9 @@ def evaluation_table(run: Path, cache: Path, which: str = "fresh cache") -> list
     g_eval, g_boot = sum(s for s, _ in gen), sum(b for _, b in gen)
     lines += [f"| **all** | {total:.2f} | {boot_all:.2f} | **{100 * boot_all / total:.1f} %** |",
               f"| generator metrics only | {g_eval:.2f} | {g_boot:.2f} | {100 * g_boot / max(g_eval, 1e-9):.1f} % |"]
+    if skipped:
+        lines += ["", "Not run (0 s: their space or network is not on this machine, or the model lacks what they "
+                  f"need): {', '.join(skipped)}."]
     return lines
 
 
