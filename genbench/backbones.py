@@ -15,6 +15,7 @@ need batch norm or a classic initialisation (DCGAN, WGAN) select them with ``nor
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -47,6 +48,12 @@ def scaled(channels: int, width: float) -> int:
 UP_TAPS = torch.tensor([[0.0, 0.0, 1.0], [0.0, 1.0, 1.0], [1.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
 
 
+@functools.cache
+def _up_taps(device: torch.device, dtype: torch.dtype) -> Tensor:
+    """UP_TAPS on a device, made once (no host-to-device copy per forward)."""
+    return UP_TAPS.to(device, dtype)
+
+
 class Conv3x3(nn.Module):
     """3x3, stride 1, padding 1, no bias (Table 1). Equalised: w ~ N(0,1), scaled by gain/sqrt(fan_in)."""
 
@@ -73,7 +80,7 @@ class Conv3x3(nn.Module):
         so each 3x3 kernel folds into a 4x4 one (``UP_TAPS`` per axis). The same function and parameters; 2.25x
         fewer multiplications and no upsampled copy: 0.55-0.7x the time forward+backward on a CPU
         (benchmarks/RESULTS.md), outputs equal to float32 round-off."""
-        taps = UP_TAPS.to(self.weight.device, self.weight.dtype)
+        taps = _up_taps(self.weight.device, self.weight.dtype)
         kernel = torch.einsum("pi,ocij,qj->copq", taps, self.weight * self.scale, taps)
         return F.conv_transpose2d(x, kernel.contiguous(memory_format=torch.channels_last), stride=2, padding=1)
 
