@@ -192,8 +192,8 @@ def table_eval(run: Path, baseline: Path, metrics: list[str], repeats: int) -> N
         for k, v in runs["new"][0][m]["values"].items():
             o = runs["old"][0][m]["values"].get(k)
             if v is not None and o is not None:
-                if abs(v - o) / max(abs(o), 1e-300) > rel:
-                    rel, where = abs(v - o) / max(abs(o), 1e-300), f" ({k}: {o:.6g} -> {v:.6g})"
+                if (r := abs(v - o) / max(abs(o), 1e-300)) > rel:
+                    rel, where = r, f" ({k}: {o:.6g} -> {v:.6g})"
             elif (v is None) != (o is None):
                 rel, where = float("inf"), f" ({k})"
         ratio = sec["old"] / sec["new"] if sec["new"] > 0 else float("nan")

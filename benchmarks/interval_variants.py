@@ -66,13 +66,11 @@ def one_draw(x: np.ndarray, y: np.ndarray, metric: str, b: int) -> dict[str, flo
 
 
 def eighth_masks(sizes: dict[str, int], b: int, quarters: int) -> list[np.ndarray]:
-    """The first ``quarters`` of ``split_masks``' permutations (the same stream) cut into eight blocks of n // 8:
-    0/1 rows [eighth 1 (quarters); ...; eighth 8]."""
-    rng = np.random.default_rng(bs.SEED)
+    """The first ``quarters`` of ``split_masks``' permutations (``bs.split_permutations``) cut into eight blocks of
+    n // 8: 0/1 rows [eighth 1 (quarters); ...; eighth 8]."""
     out = []
-    for n in sizes.values():
-        few = rng.permuted(np.tile(np.arange(n), (b, 1)), axis=1)[:quarters]
-        e = n // 8
+    for n, perm in zip(sizes.values(), bs.split_permutations(sizes, b), strict=True):
+        few, e = perm[:quarters], n // 8
         out.append(np.concatenate([bs.counts(few[:, k * e:(k + 1) * e], n) for k in range(8)]))
     return out
 
@@ -127,8 +125,12 @@ def intervals(r: dict[str, float]) -> dict[str, tuple[float, float]]:
             "swap Wald": (t - Z * np.sqrt(a + null), t + Z * np.sqrt(a + null)),
             "score, ratio": tuple(beta + e for e in bs.score_bounds(u, null, ratio)),
             "score, Rayleigh": tuple(beta + e for e in bs.score_bounds(u, null, rayleigh)),
-            **({"plug-in, eighths": (t - Z * np.sqrt(fitted_variance(r)), t + Z * np.sqrt(fitted_variance(r)))}
-               if "v_eighth" in r else {})}
+            **({"plug-in, eighths": (t - Z * sd8, t + Z * sd8)} if (sd8 := eighths_sd(r)) is not None else {})}
+
+
+def eighths_sd(r: dict[str, float]) -> float | None:
+    """The plug-in sd from the three-size fit, where the draw has eighths (FD)."""
+    return float(np.sqrt(fitted_variance(r))) if "v_eighth" in r else None
 
 
 def main() -> None:

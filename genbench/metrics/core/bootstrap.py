@@ -253,15 +253,20 @@ def quarter_splits(b: int) -> int:
     return max(2, b // 4)
 
 
+def split_permutations(sizes: dict[str, int], b: int = B, seed: int = SEED) -> list[np.ndarray]:
+    """Per side (in order, one stream: the real side first), b random permutations of its units, (b, n) each:
+    what ``split_masks`` cuts into halves and quarters."""
+    rng = np.random.default_rng(seed)
+    return [rng.permuted(np.tile(np.arange(n), (b, 1)), axis=1) for n in sizes.values()]
+
+
 def split_masks(sizes: dict[str, int], b: int = B, seed: int = SEED, quarters: int | None = None) -> list[np.ndarray]:
     """Per side (in order, one stream: the real side first, so the same for every model), b random permutations
     of its units cut into two disjoint halves of n // 2, and the first ``quarters`` (``quarter_splits(b)`` unless
     given) of them also into four quarters of n // 4 (two in each half): 0/1 rows [half 1 (b); half 2 (b);
     quarter 1..4 (``quarters`` each)]."""
-    rng = np.random.default_rng(seed)
     out = []
-    for n in sizes.values():
-        perm = rng.permuted(np.tile(np.arange(n), (b, 1)), axis=1)
+    for n, perm in zip(sizes.values(), split_permutations(sizes, b, seed), strict=True):
         h, q, few = n // 2, n // 4, perm[:quarter_splits(b) if quarters is None else quarters]
         blocks = [perm[:, :h], perm[:, h:2 * h]] + [few[:, k * q:(k + 1) * q] for k in range(4)]
         out.append(np.concatenate([counts(x, n) for x in blocks]))
