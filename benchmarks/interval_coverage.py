@@ -11,17 +11,20 @@ generated set; per metric, feature dimension d, sample size n (per side) and dis
   sqrt(0.95 x 0.05 / draws) (1.3 % at 300 draws, 2.2 % at 100, 3.4 % at 40);
 - **low / high**: the share of new intervals that lie wholly below / above that mean (2.5 % each at the level).
 
-Methods side by side, on the same draws: ``old`` = split halves as the metrics had them before (the variance at
-n extrapolated from halves and quarters by a/m + b/(m(m-1)), the interval the 2.5 and 97.5 percentiles of
-value + c (d_b - mean d); ``legacy_split_interval`` below; B = 200 splits for KID and CMMD, 100 for FD, a
-quarter of them quartered) and ``new`` = what the metrics use now (genbench.metrics.core.bootstrap): for KID
-and CMMD ``kernel_interval`` (a score interval: the variance at equality from swapped halves, the first-order
-part growing with the distance; the same 200 splits as old), for FD ``frechet_interval`` (the same
-extrapolated variance as old from 50 splits, 25 of them quartered, value ± 1.96 sd instead of the replicates'
-percentiles).
+Methods side by side, on the same draws: ``old`` = what the metrics had before. For KID and CMMD split halves
+with the variance at n extrapolated from halves and quarters by a/m + b/(m(m-1)) and the interval the 2.5 and
+97.5 percentiles of value + c (d_b - mean d) (``legacy_split_interval`` below; B = 200 splits, a quarter of them
+quartered); for FD the plug-in split-half interval it had until 2026-12-07, value ± 1.96 sd with that
+extrapolated variance of the whole distance from its 50 splits, 25 of them quartered. ``new`` = what the metrics
+use now (genbench.metrics.core.bootstrap): for KID and CMMD ``kernel_interval`` (a score interval: the variance
+at equality from swapped halves, the first-order part growing with the distance; the same 200 splits as old),
+for FD ``frechet_interval`` (the mean term's variance law, 2 tr(Ω²) + 4 q θ, on its variance-stabilised scale;
+the covariance term's variance from the same splits as old).
 
 Features: real ~ N(0, diag(s²)), generated ~ N(delta s / sqrt(d), diag(s²)) with s_j² proportional to 1/j (a
-decaying spectrum like a network's features), mean s² = 1; CMMD takes them L2-normalised, as it takes any
+decaying spectrum like a network's features), mean s² = 1 (``--shift aligned``; ``top``, ``tail`` and ``scale``
+move the generated set along the widest feature, over the narrower half of them, or scale its spread: see
+``features``; FD's excess over equality is delta² in each); CMMD takes them L2-normalised, as it takes any
 embedding, with its kernel (RBF, sigma 10, x 1000). Distances are given in units of sqrt(d / n), delta =
 factor x sqrt(d / n): for the mean-difference (linear) part of these statistics the first-order variance is then
 about factor² times the degenerate one, so ``--small`` 2 (default) sits between equality and a clear difference
@@ -47,15 +50,32 @@ from genbench.metrics.core.cmmd import cmmd, l2_normalize
 from genbench.metrics.core.frechet import feature_stats, frechet_distance
 
 Z = bs.Z
-LEGACY_B_FRECHET = 100  # the Fréchet distances' splits before (25 of them quartered, as now)
 
 
-def features(rng: np.random.Generator, n: int, d: int, delta: float) -> tuple[np.ndarray, np.ndarray]:
+SHIFTS = ("aligned", "top", "tail", "scale")
+
+
+def features(rng: np.random.Generator, n: int, d: int, delta: float,
+             shift: str = "aligned") -> tuple[np.ndarray, np.ndarray]:
+    """Real and generated Gaussian features, the generated set ``delta`` away (FD's excess over equality is
+    delta² in every ``shift``): ``aligned`` its mean moved by delta s / sqrt(d) (along the features' own spread),
+    ``top`` by delta along the first (widest) feature only, ``tail`` by delta spread evenly over the narrower
+    half of the features, ``scale`` its spread multiplied by 1 + delta / sqrt(d) (a covariance difference; the
+    means equal)."""
     s = 1 / np.sqrt(np.arange(1, d + 1))
     s *= np.sqrt(d / np.square(s).sum())
     real = rng.standard_normal((n, d)) * s
-    fake = rng.standard_normal((n, d)) * s + delta * s / np.sqrt(d)
-    return real, fake
+    fake = rng.standard_normal((n, d)) * s
+    if shift == "aligned":
+        return real, fake + delta * s / np.sqrt(d)
+    if shift == "scale":
+        return real, fake * (1 + delta / np.sqrt(d))
+    u = np.zeros(d)
+    if shift == "top":
+        u[0] = 1.0
+    else:
+        u[d // 2:] = 1 / np.sqrt(d - d // 2)
+    return real, fake + delta * u
 
 
 def legacy_split_interval(value: float, t: np.ndarray, b: int, n: int) -> tuple[float, float]:
@@ -86,9 +106,10 @@ def one_draw(real: np.ndarray, fake: np.ndarray, metrics: list[str]) -> dict[str
         out[name] = (value, legacy_split_interval(value, t, bs.B, n), (new.lo, new.hi))
     if "fd" in metrics:
         value = frechet_distance(*feature_stats(real), *feature_stats(fake))
-        t = bs.frechet_replicates(real, fake)(*bs.split_masks(sizes, LEGACY_B_FRECHET))
+        t = bs.frechet_subsets(real, fake)(*bs.split_masks(sizes, bs.B_FRECHET, quarters=bs.FRECHET_QUARTERS))
+        sd = np.sqrt(bs.split_variance(t, bs.B_FRECHET, n))
         new = bs.frechet_interval(value, real, fake)
-        out["fd"] = (value, legacy_split_interval(value, t, LEGACY_B_FRECHET, n), (new.lo, new.hi))
+        out["fd"] = (value, (value - Z * sd, value + Z * sd), (new.lo, new.hi))
     return out
 
 
@@ -113,12 +134,13 @@ def main() -> None:
     p.add_argument("--distances", nargs="+", default=["0", "small", "clear"])
     p.add_argument("--metrics", nargs="+", default=["kid", "cmmd", "fd"])
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--shift", choices=SHIFTS, default="aligned", help="how the generated set differs (features())")
     args = p.parse_args()
     torch.set_num_threads(1)
     print(f"{args.draws} draws per cell (coverage SE {100 * np.sqrt(0.95 * 0.05 / args.draws):.1f} %); B = {bs.B} "
-          f"splits (KID, CMMD), FD {LEGACY_B_FRECHET} old, {bs.B_FRECHET} new; distances in sqrt(d/n): small "
+          f"splits (KID, CMMD), FD {bs.B_FRECHET} ({bs.FRECHET_QUARTERS} quartered); distances in sqrt(d/n): small "
           f"{args.small:g}, clear "
-          f"{args.clear:g}; coverage of E[value]\n")
+          f"{args.clear:g}; generated set differing by {args.shift!r}; coverage of E[value]\n")
     print("| metric | d | n | distance (delta) | true sd | old width/true | old coverage | new width/true | "
           "new coverage | new low / high |")
     print("|---|---|---|---|---|---|---|---|---|---|")
@@ -131,7 +153,7 @@ def main() -> None:
                 rng = np.random.default_rng([args.seed, d, n, int(factors[name] * 1000)])
                 cells: dict[str, list] = {}
                 for _ in range(args.draws):
-                    for metric, row in one_draw(*features(rng, n, d, delta), args.metrics).items():
+                    for metric, row in one_draw(*features(rng, n, d, delta, args.shift), args.metrics).items():
                         cells.setdefault(metric, []).append(row)
                 for metric, rows in cells.items():
                     sd, ow, oc, nw, nc, low, high = summarise(rows)

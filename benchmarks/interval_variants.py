@@ -14,6 +14,9 @@ variance is V and, for FD, whose mean is the value at equality, beta).
 - ``score, ratio``: every θ with (T - θ)² <= z² (V̂ + kappa (θ - beta)+), kappa = Â / max(T - beta, z sqrt(Â + V̂));
 - ``score, Rayleigh``: the same with kappa = (mean d² / 4) / P, P the plug-in squared distance with the noise in it
   (KID: the biased MMD²; FD: the value): what ``kernel_interval`` uses;
+- ``stabilised, Rayleigh``: the same variance law, V̂ + kappa θ, but the interval on the scale sqrt(u + V̂/kappa),
+  where that variance does not grow with θ (``bs.stabilised_bounds``, what ``frechet_interval`` uses for FD's mean
+  term);
 - ``plug-in, eighths`` (FD): value ± z sd, sd² fitted to the variances at n/2, n/4 and n/8 (the quartered splits
   also cut in eighths) by weighted non-negative least squares (``fitted_variance``).
 
@@ -125,6 +128,7 @@ def intervals(r: dict[str, float]) -> dict[str, tuple[float, float]]:
             "swap Wald": (t - Z * np.sqrt(a + null), t + Z * np.sqrt(a + null)),
             "score, ratio": tuple(beta + e for e in bs.score_bounds(u, null, ratio)),
             "score, Rayleigh": tuple(beta + e for e in bs.score_bounds(u, null, rayleigh)),
+            "stabilised, Rayleigh": tuple(beta + e for e in bs.stabilised_bounds(u, null, rayleigh)),
             **({"plug-in, eighths": (t - Z * sd8, t + Z * sd8)} if (sd8 := eighths_sd(r)) is not None else {})}
 
 

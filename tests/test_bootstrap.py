@@ -356,6 +356,101 @@ def test_score_bounds_solve_the_score_equation_and_are_wald_without_a_slope():
     assert bs.score_bounds(edge * (1 - 1e-12), 0.01, 0.3)[0] == pytest.approx(0.0, abs=1e-9)
 
 
+def test_stabilised_bounds_are_a_fixed_distance_apart_on_the_square_root_scale_and_wald_without_a_slope():
+    z = bs.Z
+    assert bs.stabilised_bounds(0.3, 0.01, 0.0) == pytest.approx((0.3 - z * 0.1, 0.3 + z * 0.1))
+    for u, v0, slope in ((0.5, 0.01, 0.2), (0.3, 0.05, 0.1), (2.0, 0.001, 0.05)):
+        lo, hi = bs.stabilised_bounds(u, v0, slope)
+        k = v0 / slope
+        assert np.sqrt(hi + k) - np.sqrt(u + k) == pytest.approx(z * np.sqrt(slope) / 2, rel=1e-9)
+        assert np.sqrt(u + k) - np.sqrt(lo + k) == pytest.approx(z * np.sqrt(slope) / 2, rel=1e-9)
+        assert lo < u < hi and hi - u > u - lo  # longer above: the variance grows with θ
+    lo, hi = bs.stabilised_bounds(-0.05, 0.001, 1.0)  # sqrt(u + k) below the half-width: the lower end at -k
+    assert lo == pytest.approx(-0.001) and hi > -0.05
+    # far from equality the interval is Wald's at the variance there (the delta method's limit)
+    u, v0, slope = 100.0, 1e-4, 0.01
+    lo, hi = bs.stabilised_bounds(u, v0, slope)
+    assert (hi - lo) / 2 == pytest.approx(z * np.sqrt(v0 + slope * u), rel=1e-3)
+
+
+@pytest.mark.parametrize("n,d", [(40, 6), (15, 30)])
+def test_mean_term_is_its_definition_either_way_round(n, d):
+    """M, tr Ω and Δ̂ᵀΩΔ̂ by numpy's covariances; tr(Ω²) from Wishart-unbiased ||Σ||² estimates (d <= n: d x d
+    Gram matrices; d > n: n x n ones)."""
+    rng = np.random.default_rng(40)
+    x, y = rng.standard_normal((n, d)) * 2, rng.standard_normal((n + 3, d)) + 0.3
+    mt = bs.mean_term(x, y)
+    sr, sg = np.cov(x, rowvar=False), np.cov(y, rowvar=False)
+    nr, ng = len(x), len(y)
+    delta = x.mean(0) - y.mean(0)
+    omega = sr / nr + sg / ng
+
+    def unbiased(s, nu):
+        return nu * nu / ((nu - 1) * (nu + 2)) * (np.sum(s * s) - np.trace(s) ** 2 / nu)
+
+    tr_omega2 = unbiased(sr, nr - 1) / nr ** 2 + unbiased(sg, ng - 1) / ng ** 2 + 2 * np.sum(sr * sg) / (nr * ng)
+    assert mt.m == pytest.approx(delta @ delta, rel=1e-12)
+    assert mt.noise == pytest.approx(np.trace(omega), rel=1e-12)
+    assert mt.null_var == pytest.approx(2 * tr_omega2, rel=1e-5)  # float32 Gram products
+    assert mt.slope == pytest.approx(4 * (delta @ omega @ delta) / (delta @ delta), rel=1e-12)
+    assert mt.excess == pytest.approx(mt.m - mt.noise)
+
+
+def test_mean_term_law_gives_the_mean_and_spread_of_the_mean_term_over_draws():
+    """Gaussian features, generated mean moved along the features' spread: over 600 draws E[M] = θ + tr Ω and
+    Var(M) = 2 tr(Ω²) + 4 q θ (the estimates from single draws, averaged), at equality and apart; a law without
+    the first-order part (the null alone) would be 5x short apart."""
+    rng = np.random.default_rng(41)
+    n, d = 100, 8
+    s = 1 / np.sqrt(np.arange(1, d + 1))
+    for theta in (0.0, 0.25):
+        shift = s * np.sqrt(theta / np.sum(s * s))
+        ms, laws = [], []
+        for _ in range(600):
+            x, y = rng.standard_normal((n, d)) * s, rng.standard_normal((n, d)) * s + shift
+            ms.append(float(np.square(x.mean(0) - y.mean(0)).sum()))
+            laws.append(bs.mean_term(x, y))
+        assert np.mean(ms) == pytest.approx(theta + np.mean([m.noise for m in laws]), abs=3 * np.std(ms) / 24)
+        law_var = np.mean([m.null_var + m.slope * theta for m in laws])
+        assert np.var(ms) == pytest.approx(law_var, rel=0.2), (theta, np.var(ms), law_var)
+        if theta:
+            assert np.var(ms) > 4 * np.mean([m.null_var for m in laws])
+
+
+def test_between_equality_and_a_clear_difference_the_frechet_interval_holds_its_level_and_the_plug_in_did_not():
+    """Gaussian features (8 dimensions, a decaying spectrum, 1,000 per side), the generated mean moved along the
+    features' spread by 2 sqrt(d/n), where the first-order and degenerate parts of the mean term's variance are
+    of one size: the plug-in interval (value ± 1.96 sd, sd² the whole distance's extrapolated split variance,
+    what ``fd`` had) misses from below, its width falling with the value; ``frechet_interval`` does not. E[value]
+    and its sd from 400 draws; 100 intervals of each, on the same draws: the new one holds E[value] at least 93
+    times and lies wholly below it at most 3 times, width 0.8-1.25x the real spread; the plug-in lies below more
+    often (here 4 times against the new one's 1; in a scan of 150 other draws at this size 12 against 3)."""
+    rng = np.random.default_rng(42)
+    n, d = 1000, 8
+    s = 1 / np.sqrt(np.arange(1, d + 1))
+    s *= np.sqrt(d / np.sum(s * s))
+    shift = 2 * np.sqrt(d / n) * s / np.sqrt(d)
+
+    def draw():
+        return rng.standard_normal((n, d)) * s, rng.standard_normal((n, d)) * s + shift
+
+    values = [_fd(*draw()) for _ in range(400)]
+    mean, sd = np.mean(values), np.std(values, ddof=1)
+    masks = bs.split_masks({"real": n, "generated": n}, bs.B_FRECHET, quarters=bs.FRECHET_QUARTERS)
+    new, plug = [], []
+    for _ in range(100):
+        x, y = draw()
+        v = _fd(x, y)
+        new.append(bs.frechet_interval(v, x, y))
+        var = bs.split_variance(bs.frechet_subsets(x, y)(*masks), bs.B_FRECHET, n)
+        plug.append((v - bs.Z * np.sqrt(var), v + bs.Z * np.sqrt(var)))
+    held, below = sum(i.lo <= mean <= i.hi for i in new), sum(i.hi < mean for i in new)
+    width = np.mean([i.hi - i.lo for i in new]) / (2 * bs.Z * sd)
+    plug_below = sum(hi < mean for _, hi in plug)
+    assert held >= 93 and below <= 3 and 0.8 <= width <= 1.25, (held, below, width)
+    assert plug_below > below, (plug_below, below)
+
+
 def test_between_equality_and_a_clear_difference_kernel_intervals_hold_their_level():
     """A known case in the regime where the plug-in (value ± z sd) intervals fell short: 12 dimensions, 60 per
     side, means 0.5 apart (in sd units) so that the first-order and the degenerate parts of KID's variance are of
@@ -376,9 +471,11 @@ def test_between_equality_and_a_clear_difference_kernel_intervals_hold_their_lev
 def test_near_equality_the_bootstrap_is_too_wide_and_split_halves_are_not(name):
     """Equal distributions, n = 60 per side, 12 dimensions: widths against 2 x 1.96 x the value's real spread (its
     sd over 400 draws). The old bootstrap with replacement is too wide (duplicates and a plug-in world that is
-    not at equality: KID is a degenerate U-statistic there). Split halves are not: FD's interval, and for KID
-    the replicates a paired verdict differences and the interval's lower half, the side a difference has to
-    clear (its upper half is longer: the score interval allows for the variance a larger distance would have)."""
+    not at equality: KID is a degenerate U-statistic there). Split halves are not: the replicates a paired verdict
+    differences, FD's whole interval, and for KID the interval's lower half, the side a difference has to clear
+    (its upper half is longer: the score interval allows for the variance a larger distance would have). FD's
+    interval is longer above too (its mean term's variance grows with the distance), so its lower half is
+    only bounded away from collapse (0.65x the real spread at least; 0.77x here)."""
     rng = np.random.default_rng(29)
     value, stat, b = (_kid, bs.kernel_replicates, bs.B) if name == "kid" else (_fd, bs.frechet_replicates,
                                                                                bs.B_FRECHET)
@@ -393,7 +490,7 @@ def test_near_equality_the_bootstrap_is_too_wide_and_split_halves_are_not(name):
     assert ratio["old"] > 1.3, ratio
     spread = np.mean([np.std(i.replicates) for i in new]) / true_sd
     lower = np.mean([i.value - i.lo for i in new]) / (1.96 * true_sd)
-    assert 0.8 <= spread <= 1.25 and 0.8 <= lower <= 1.25, (ratio, spread, lower)
+    assert 0.8 <= spread <= 1.25 and (0.65 if name == "fd" else 0.8) <= lower <= 1.25, (ratio, spread, lower)
     if name == "fd":
         assert 0.8 <= ratio["new"] <= 1.25, ratio
 

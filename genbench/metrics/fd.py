@@ -12,10 +12,13 @@ training-set size as in the paper (docs/method.md section 5) unless ``n_fid`` ca
 value is marked 'warn' (†): the Fréchet distance is biased upwards on small samples (``fdinf`` extrapolates
 that bias away).
 
-Interval: split halves of the real and generated feature vectors already extracted
-(genbench.metrics.core.bootstrap.frechet_interval: B = 50 splits, 25 of them quartered; FD's small-sample bias
-cancels in the difference of two equal halves, the variance at n is extrapolated from n/2 and n/4, the interval
-is value ± 1.96 sd; the bootstrap with replacement it replaced was 1.6-2x too wide near equality).
+Interval (genbench.metrics.core.bootstrap.frechet_interval), from the feature vectors already extracted: the
+mean term ||mu_r - mu_g||² by its variance law in closed form (2 tr(Ω²) + 4 q θ, growing with the distance θ;
+the interval taken on the scale where that variance is constant), the covariance term's variance from split
+halves of each side (B = 50 splits, 25 of them quartered; FD's small-sample bias cancels in the difference of
+two equal halves, the variance at n is extrapolated from n/2 and n/4). The bootstrap with replacement before it
+was 1.6-2x too wide near equality; the plug-in value ± 1.96 sd after it missed from below between equality and
+a clear difference.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ class FD(SpaceMetric):
     description = "Fréchet distance (Heusel et al. 2017, Eq. 6) in a feature space: FID in Inception"
     family = "fd"
     rank = 10
-    version = 2
+    version = 3
     constants = {"interval": bootstrap.FRECHET_INTERVAL}
 
     def scores(self, ctx: EvalContext, extractor: Extractor) -> list[Score]:

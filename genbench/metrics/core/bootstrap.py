@@ -11,7 +11,7 @@ split halves for the feature-space distances (KID, FD, CMMD), whose bootstrap is
   images for the reconstruction errors (``mse``, ``lpips``), generated samples and training images for
   ``ncc``, the scored images for ``dissect``. Features and per-unit numbers already computed for the value are
   reused; nothing is extracted again.
-- **Split halves** (``split_interval``, ``kernel_interval``; ``fd`` and ``kid`` in every space, ``cmmd``). Why
+- **Split halves** (``frechet_interval``, ``kernel_interval``; ``fd`` and ``kid`` in every space, ``cmmd``). Why
   not the bootstrap: near equality (where a verdict matters) KID is a degenerate U-statistic, and the Fréchet
   distance a quadratic functional of the same kind; a bootstrap world (the empirical distributions, with
   duplicates in every resample) is not at equality, so its replicates add a spread of the same order as the
@@ -26,11 +26,18 @@ split halves for the feature-space distances (KID, FD, CMMD), whose bootstrap is
   distance and a degenerate part V ∝ 1/m², all there is at equality (Hoeffding 1948), so Var(T at n/2) = 2A +
   4V at n; carried to n:
 
-  - *Fréchet distances* (``split_interval``): the four quarters of B // 4 of the splits give Var(T at n/4)
-    (their sample variance, 3 df each) and a, b >= 0 in a/m + b/(m(m−1)) are fitted to the two sizes
-    (``extrapolated_variance``; the rate estimated rather than assumed, as Bertail, Politis & Romano, JASA 1999,
-    do from subsample spreads at several m); for the Fréchet distance that law is the delta method's, an
-    approximation (d/m not small: at equality Var(n/2)/Var(n) measured 3.7, not 4). Interval value ± 1.96 sd.
+  - *Fréchet distances* (``frechet_interval``): FD = M + C, M = ||Δ̂||² the mean term, C the covariance term.
+    C's variance at n: the four quarters of B // 4 of the splits give Var(C at n/4) (their sample variance, 3 df
+    each) and a, b >= 0 in a/m + b/(m(m−1)) are fitted to the two sizes (``extrapolated_variance``; the rate
+    estimated rather than assumed, as Bertail, Politis & Romano, JASA 1999, do from subsample spreads at several
+    m; for the Fréchet distance that law is the delta method's, an approximation: d/m not small). M's variance
+    is known in closed form (``MeanTerm``): Δ̂ ~ N(Δ, Ω), Ω = S_r/n_r + S_g/n_g, so Var(M) = 2 tr(Ω²) + 4 Δᵀ Ω Δ,
+    taken as 2 tr(Ω²) + 4 q θ, θ = ||Δ||², q the Rayleigh quotient of Ω along the observed Δ̂. The variance of T
+    then grows linearly with the unknown θ, and the interval comes from the scale sqrt(u + k) on which it does
+    not (``stabilised_bounds``). The plug-in value ± 1.96 sd it replaced (sd² the whole distance's extrapolated
+    split variance) took the first-order part at Δ̂, small exactly when the value came out low: 87.5-90.7 %
+    coverage at n = 2,048 between equality and a clear difference, nearly every miss from below
+    (benchmarks/RESULTS.md, where the variants tried on the way are too).
   - *MMD² (KID, CMMD)* (``kernel_interval``): V from the *swapped* halves, (real half 1 + generated half 2)
     against (real half 2 + generated half 1): two sets of n with the same composition, equally distributed
     whatever the models, so their MMD² is a draw of the null at n itself (a stratified permutation; no rate
@@ -45,12 +52,13 @@ split halves for the feature-space distances (KID, FD, CMMD), whose bootstrap is
     witness (first-order variance per unit of squared RKHS distance along the direction the data show, both
     with the noise's share). It is longer above than below. Tried and not taken (same draws): a slope Â / T̂
     (Â = Var(T at n/2) / 2 − 2V) gave 90 % between, the plug-in variance 87-91 %, the Rayleigh slope 93-95 %;
-    for the Fréchet distance the Rayleigh slope was worse than the plug-in (its bias, mostly covariance noise,
-    carries little first-order variance), so it keeps value ± 1.96 sd.
+    for the Fréchet distance the Rayleigh slope of the whole distance was worse than the plug-in (its bias,
+    mostly covariance noise, carries little first-order variance): there the quotient is taken of the mean term
+    alone, in closed form.
 
-  Replicate b is value + sd (d_b − mean d) / rms(d − mean d): sd the spread at the value (FD: its sd; MMD²:
-  sqrt(V + kappa max(T, 0))), so two models' replicates difference as their values would under one variance
-  each, paired by split.
+  Replicate b is value + sd (d_b − mean d) / rms(d − mean d): sd the spread at the value (FD: sqrt(null + 4 q
+  max(θ̂, 0)); MMD²: sqrt(V + kappa max(T, 0))), so two models' replicates difference as their values would
+  under one variance each, paired by split.
 - **Bootstrap** (``bootstrap``; every other metric): resampling with replacement, ``scipy.stats.bootstrap``.
 - **B** = ``B`` (200) replicates; ``B_FRECHET`` (50) splits for the Fréchet distances, ``FRECHET_QUARTERS``
   (25) of them also cut in quarters, because their statistic needs two covariances and an eigendecomposition:
@@ -133,9 +141,12 @@ LEVEL = 0.95
 Z = statistics.NormalDist().inv_cdf((1 + LEVEL) / 2)  # 1.96
 SEED = 19  # one fixed stream for every model: replicate b of the real side is the same for all of them
 INTERVAL = "percentile, re-centred on the value"
-SPLIT_INTERVAL = ("value ± 1.96 sd; sd² the variance at n extrapolated by a/m + b/(m(m-1)) from disjoint random "
-                  "halves and quarters of each side; replicates value + sd (d_b - mean d) / rms, "
-                  "d_b = T(half 1) - T(half 2)")
+FRECHET_METHOD = ("FD = M + C: M the mean term, Var(M) = 2 tr(Ω²) + 4 q θ (Ω = S_r/n_r + S_g/n_g, θ = ||Δ||², q the "
+                  "Rayleigh quotient of Ω along the observed Δ); C's variance at n extrapolated by a/m + b/(m(m-1)) "
+                  "from disjoint random halves and quarters of each side, plus 2 Cov(M, C) from the halves; "
+                  "interval for θ from M - tr Ω on the scale sqrt(u + k), k = null / (4 q), the variance-stabilised "
+                  "scale, shifted by value - (M - tr Ω); replicates value + sd (d_b - mean d) / rms, "
+                  "d_b = T(half 1) - T(half 2), sd the spread at the value")
 SCORE_INTERVAL = ("score interval: every t with (T - t)² <= 1.96² (V0 + kappa max(t, 0)), T the whole sets' unbiased "
                   "MMD², V0 the variance of the swapped halves' MMD² (the null at n), kappa = (Var(T at n/2) / 2) / "
                   "biased MMD²; shifted by value - T; replicates value + the halves' differences scaled to "
@@ -154,7 +165,7 @@ def describe(resampled: str, b: int = B, interval: str = INTERVAL, **more: Any) 
 # The interval parts of the feature-space distances' protocols (fid, fd_rand and kid, kid_rand, in every space):
 # split halves, not the bootstrap (see the module notes, "Split halves")
 FRECHET_INTERVAL = describe("feature vectors, real and generated, split in disjoint halves and quarters",
-                            b=B_FRECHET, interval=SPLIT_INTERVAL, quartered=FRECHET_QUARTERS)
+                            b=B_FRECHET, interval=FRECHET_METHOD, quartered=FRECHET_QUARTERS)
 KERNEL_INTERVAL = describe("feature vectors, real and generated, split in disjoint halves, then swapped across sides",
                            interval=SCORE_INTERVAL, statistic="unbiased MMD² of each half and swapped pair")
 
@@ -298,28 +309,14 @@ def _scaled(value: float, d: np.ndarray, sd: float) -> np.ndarray:
     return value + (sd / rms) * u if rms > 0 else np.full(len(d), float(value))
 
 
-def split_interval(value: float, statistic: Callable[..., np.ndarray], sizes: dict[str, int], b: int = B,
-                   seed: int = SEED, quarters: int | None = None) -> Interval | None:
-    """The interval of ``value`` from ``b`` split halves (``split_masks``; ``statistic`` as for ``bootstrap``):
-    value ± z sd, sd² the variance at n (the Fréchet distances' method).
-
-    Two disjoint halves are two independent samples of n/2, so the difference T(half 1) - T(half 2) has mean 0
-    (whatever T's bias at n/2) and variance 2 Var(T at n/2), with no duplicate and no plug-in distribution in
-    it; the four quarters of some splits give Var(T at n/4) likewise (their sample variance);
-    ``extrapolated_variance`` carries both to n. The replicates are the differences scaled to sd (``_scaled``).
-    None when a side has fewer than ``SPLIT_MIN`` units or a value is not finite."""
-    if not np.isfinite(value) or any(n < SPLIT_MIN for n in sizes.values()):
-        return None
-    t0 = time.perf_counter()
-    t = np.asarray(statistic(*split_masks(sizes, b, seed, quarters)), np.float64)
-    if not np.isfinite(t).all():
-        return None
+def split_variance(t: np.ndarray, b: int, m: int) -> float:
+    """Var(T at m) from a statistic ``t`` on ``split_masks``' rows (b halves' pairs, then the quarters): the halves'
+    differences give Var(T at m/2) (E[d²] = 2 Var, 1 df per split), the quarters Var(T at m/4) (their sample
+    variance, 3 df per quartered split), ``extrapolated_variance`` carries both to m."""
     half = t[:b] - t[b:2 * b]
-    v_half = float(np.mean(half ** 2)) / 2  # E[d²] = 2 Var(T at n/2): 1 df per split
-    v_quarter = float(np.var(t[2 * b:].reshape(4, -1), axis=0, ddof=1).mean())  # four independent values, 3 df
-    sd = float(np.sqrt(extrapolated_variance(v_half, v_quarter, min(sizes.values())))) if v_half > 0 else 0.0
-    return Interval(float(value), value - Z * sd, value + Z * sd, _scaled(value, half, sd), dict(sizes),
-                    time.perf_counter() - t0)
+    v_half = float(np.mean(half ** 2)) / 2
+    v_quarter = float(np.var(t[2 * b:].reshape(4, -1), axis=0, ddof=1).mean())
+    return extrapolated_variance(v_half, v_quarter, m) if v_half > 0 else 0.0
 
 
 def score_bounds(t: float, null_var: float, kappa: float) -> tuple[float, float]:
@@ -457,12 +454,119 @@ def frechet_subsets(real, fake, device: torch.device | str = "cpu") -> Callable[
     return stat
 
 
+def stabilised_bounds(u: float, null_var: float, slope: float) -> tuple[float, float]:
+    """The interval of θ = E[u] for an estimate u whose variance grows with what it estimates, Var(u) = null_var +
+    slope θ (a noncentral chi-square's law): on the scale g(u) = sqrt(u + k), k = null_var / slope, the variance
+    is slope / 4 whatever θ (Anscombe's variance-stabilising transform; the delta method: g'(θ)² Var(u) =
+    (null_var + slope θ) / (4 (θ + k))), so the interval is g(u) ± z sqrt(slope) / 2 carried back,
+    (sqrt(u + k) ± z sqrt(slope) / 2)² - k, the lower root at 0 where it would cross it. The width comes from the
+    law at each θ, not from the variance at u, so a low u does not come with a short interval; on that scale a
+    squared distance is also nearly symmetric. Wald's u ± z sqrt(null_var) without a slope."""
+    if slope <= 0:
+        return u - Z * float(np.sqrt(null_var)), u + Z * float(np.sqrt(null_var))
+    k = null_var / slope
+    root, h = float(np.sqrt(max(u + k, 0.0))), Z * float(np.sqrt(slope)) / 2
+    return max(root - h, 0.0) ** 2 - k, (root + h) ** 2 - k
+
+
+@dataclass(frozen=True)
+class MeanTerm:
+    """The mean term of a Fréchet distance, M = ||mu_r - mu_g||² (Heusel et al. 2017, Eq. 6, first term), and its
+    variance law. The difference of the sample means is Δ̂ ~ N(Δ, Ω), Ω = S_r / n_r + S_g / n_g (central limit
+    theorem), so E[M] = ||Δ||² + tr Ω and Var(M) = 2 tr(Ω²) + 4 Δᵀ Ω Δ (the moments of a quadratic form of a
+    Gaussian vector): a degenerate part that is all there is at equality, and a first-order part that grows with
+    the distance. ``slope`` = 4 q, q = Δ̂ᵀ Ω Δ̂ / Δ̂ᵀ Δ̂ the Rayleigh quotient of Ω along the observed difference
+    (first-order variance per unit of squared distance along the direction the data show; near equality the
+    noise's own quotient, tr(Ω²) / tr Ω)."""
+
+    m: float  # ||Δ̂||²
+    noise: float  # tr Ω, the mean term's bias
+    null_var: float  # 2 tr(Ω²), from unbiased estimates of ||Σ_r||², ||Σ_g||² and tr(Σ_r Σ_g)
+    slope: float  # 4 q
+
+    @property
+    def excess(self) -> float:
+        """M - tr Ω: an unbiased estimate of ||Δ||²."""
+        return self.m - self.noise
+
+
+def _frobenius(g: torch.Tensor, trace: float, nu: int) -> float:
+    """An unbiased estimate of ||Σ||²_F from ||S||²_F = ||g||²_F / nu² (g the Gram matrix of nu + 1 centred rows,
+    either way round) and tr S = trace, for Gaussian rows: E||S||² = (1 + 1/nu) ||Σ||² + (tr Σ)² / nu and E(tr S)²
+    = (tr Σ)² + 2 ||Σ||² / nu (Wishart moments), so nu² / ((nu - 1)(nu + 2)) (||S||² - (tr S)² / nu)."""
+    sq = float(g.double().square().sum()) / nu ** 2
+    return max(nu * nu / ((nu - 1) * (nu + 2)) * (sq - trace ** 2 / nu), 0.0)
+
+
+def mean_term(real, fake, device: torch.device | str = "cpu") -> MeanTerm:
+    """``MeanTerm`` of two feature sets: products in float32 from float64-centred rows, the Gram matrices the
+    cheaper way round (d x d or n x n)."""
+    x = torch.as_tensor(np.asarray(real), dtype=torch.float64, device=device)
+    y = torch.as_tensor(np.asarray(fake), dtype=torch.float64, device=device)
+    (nr, d), ng = x.shape, len(y)
+    delta = x.mean(0) - y.mean(0)
+    xc, yc = x - x.mean(0), y - y.mean(0)
+    tr_r, tr_g = float(xc.square().sum()) / (nr - 1), float(yc.square().sum()) / (ng - 1)
+    a, c = xc.float(), yc.float()
+    if d <= min(nr, ng):
+        sr, sg = a.T @ a, c.T @ c
+        cross = float((sr.double() * sg.double()).sum())  # <X_cᵀX_c, Y_cᵀY_c> = ||X_c Y_cᵀ||²
+    else:
+        sr, sg = a @ a.T, c @ c.T
+        cross = float((a @ c.T).double().square().sum())
+    tr_omega2 = (_frobenius(sr, tr_r, nr - 1) / nr ** 2 + _frobenius(sg, tr_g, ng - 1) / ng ** 2
+                 + 2 * cross / ((nr - 1) * (ng - 1) * nr * ng))
+    noise = tr_r / nr + tr_g / ng
+    m = float(delta.square().sum())
+    along = float((xc @ delta).square().sum()) / ((nr - 1) * nr) + float((yc @ delta).square().sum()) / ((ng - 1) * ng)
+    q = along / m if m > 0 else (tr_omega2 / noise if noise > 0 else 0.0)
+    return MeanTerm(m, noise, 2 * tr_omega2, 4 * q)
+
+
+def mean_term_subsets(real, fake, wr: np.ndarray, wf: np.ndarray) -> np.ndarray:
+    """The mean term ||mean of the real subset - mean of the generated subset||² of each row of 0/1 masks."""
+    x, y = np.asarray(real, np.float64), np.asarray(fake, np.float64)
+    diff = (wr @ x) / wr.sum(1, keepdims=True) - (wf @ y) / wf.sum(1, keepdims=True)
+    return np.square(diff).sum(1)
+
+
 def frechet_interval(value: float, real, fake, device: torch.device | str = "cpu", b: int = B_FRECHET,
                      quarters: int = FRECHET_QUARTERS) -> Interval | None:
-    """Split-half interval (``split_interval``) of a Fréchet distance: the distance's bias depends on the sample
-    size only, so it cancels in the difference of two equal-size halves."""
-    return split_interval(value, frechet_subsets(real, fake, device), {"real": len(real), "generated": len(fake)},
-                          b, quarters=min(b, quarters))
+    """The interval of a Fréchet distance T = M + C (M the mean term, C the covariance term) for E[T]: the mean
+    term by its variance law (``MeanTerm``), the covariance term from ``b`` split halves, ``quarters`` of them
+    also cut in quarters (``split_masks``).
+
+    - C: its variance at n from the halves' and quarters' C = T - M (``split_variance``; the Fréchet distance's
+      bias depends on the sample size only and cancels in the difference of two equal halves), plus 2 Cov(M, C)
+      (zero for Gaussian features, whose sample means and covariances are independent), at n/2 the mean product of
+      the halves' differences of M and C over 2, halved to n as a first-order term is.
+    - M: Var(M) = 2 tr(Ω²) + 4 q θ, θ = ||Δ||²: with C's share added to the part at equality, the variance of
+      T grows linearly with θ, and the interval is ``stabilised_bounds`` of θ from M - tr Ω, shifted by value -
+      (M - tr Ω). The plug-in interval before (value ± 1.96 sd, sd² the whole distance's split variance) took
+      the first-order part at Δ̂, small exactly when the value came out low, and missed from below between
+      equality and a clear difference (87.5-90.7 % coverage at n = 2,048; benchmarks/RESULTS.md).
+
+    The replicates (what a paired difference of two models reads) are the halves' differences of T scaled to the
+    spread at the value, sqrt(null + slope max(θ̂, 0)). None when a side has fewer than ``SPLIT_MIN`` units or a
+    value is not finite."""
+    sizes = {"real": len(real), "generated": len(fake)}
+    if not np.isfinite(value) or any(n < SPLIT_MIN for n in sizes.values()):
+        return None
+    t0 = time.perf_counter()
+    q = min(b, quarters)
+    masks = split_masks(sizes, b, quarters=q)
+    t = np.asarray(frechet_subsets(real, fake, device)(*masks), np.float64)
+    if not np.isfinite(t).all():
+        return None
+    mean = mean_term(real, fake, device)
+    m = mean_term_subsets(real, fake, *masks)
+    c = t - m
+    d_m, d_c = m[:b] - m[b:2 * b], c[:b] - c[b:2 * b]
+    null = max(split_variance(c, b, min(sizes.values())) + float(np.mean(d_m * d_c)) / 2, 0.0) + mean.null_var
+    lo, hi = stabilised_bounds(mean.excess, null, mean.slope)
+    shift = value - mean.excess
+    reps = _scaled(value, t[:b] - t[b:2 * b], float(np.sqrt(null + mean.slope * max(mean.excess, 0.0))))
+    return Interval(float(value), lo + shift, hi + shift, reps, sizes, time.perf_counter() - t0)
 
 
 Kernel = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
