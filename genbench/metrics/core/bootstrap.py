@@ -531,7 +531,7 @@ def mean_term_subsets(real, fake, wr: np.ndarray, wf: np.ndarray) -> np.ndarray:
 
 
 def frechet_interval(value: float, real, fake, device: torch.device | str = "cpu", b: int = B_FRECHET,
-                     quarters: int = FRECHET_QUARTERS) -> Interval | None:
+                     quarters: int = FRECHET_QUARTERS, seed: int = SEED) -> Interval | None:
     """The interval of a Fréchet distance T = M + C (M the mean term, C the covariance term) for E[T]: the mean
     term by its variance law (``MeanTerm``), the covariance term from ``b`` split halves, ``quarters`` of them
     also cut in quarters (``split_masks``).
@@ -553,8 +553,7 @@ def frechet_interval(value: float, real, fake, device: torch.device | str = "cpu
     if not np.isfinite(value) or any(n < SPLIT_MIN for n in sizes.values()):
         return None
     t0 = time.perf_counter()
-    q = min(b, quarters)
-    masks = split_masks(sizes, b, quarters=q)
+    masks = split_masks(sizes, b, seed, quarters=min(b, quarters))
     t = np.asarray(frechet_subsets(real, fake, device)(*masks), np.float64)
     if not np.isfinite(t).all():
         return None
