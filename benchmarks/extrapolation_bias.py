@@ -19,20 +19,27 @@ import numpy as np
 from genbench.metrics.core import bootstrap as bs
 
 
+def law(k: int) -> tuple[float, float]:
+    """The two rates of a degree-2 U-statistic's variance at k units (``bs.extrapolated_variance``'s law)."""
+    return 1 / k, 1 / (k * (k - 1))
+
+
+def linear_weights(n: int) -> tuple[float, float]:
+    """(c1, c2): the unclamped law carries the variances at n // 2 and n // 4 to n as c1 v_half + c2 v_quarter."""
+    (x2, y2), (x4, y4), (xn, yn) = law(n // 2), law(n // 4), law(n)
+    det = x2 * y4 - x4 * y2
+    return (y4 * xn - x4 * yn) / det, (x2 * yn - y2 * xn) / det
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--n", type=int, default=2048)
     p.add_argument("--draws", type=int, default=20000)
     args = p.parse_args()
-    n, h, q = args.n, args.n // 2, args.n // 4
+    n = args.n
     df_half, df_quarter = bs.B_FRECHET, 3 * bs.FRECHET_QUARTERS
-
-    def law(k: int) -> tuple[float, float]:
-        return 1 / k, 1 / (k * (k - 1))
-
-    (x2, y2), (x4, y4), (xn, yn) = law(h), law(q), law(n)
-    det = x2 * y4 - x4 * y2
-    c1, c2 = (y4 * xn - x4 * yn) / det, (x2 * yn - y2 * xn) / det
+    (x2, y2), (x4, y4) = law(n // 2), law(n // 4)
+    c1, c2 = linear_weights(n)
     rng = np.random.default_rng(0)
     print(f"n = {n}, {df_half} df at n/2, {df_quarter} at n/4, {args.draws} draws; true variance at n = 1\n")
     print("| degenerate share | Var(n/4) / Var(n/2) | clamped fit: mean | sd | mean sqrt | linear: mean | sd | "

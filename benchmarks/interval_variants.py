@@ -33,6 +33,7 @@ import argparse
 
 import numpy as np
 import torch
+from extrapolation_bias import law, linear_weights
 from interval_coverage import features
 
 from genbench.metrics.core import bootstrap as bs
@@ -99,16 +100,13 @@ def satterthwaite_quantile(v_half: float, v_quarter: float, n: int, splits: int,
     with Satterthwaite's degrees of freedom: v_half has one per split, v_quarter three per quartered split."""
     from scipy import stats
 
-    def law(k):
-        return 1 / k, 1 / (k * (k - 1))
-
-    (x2, y2), (x4, y4), (xn, yn) = law(n // 2), law(n // 4), law(n)
+    (x2, y2), (x4, y4) = law(n // 2), law(n // 4)
     det = x2 * y4 - x4 * y2
     a, b = (v_half * y4 - v_quarter * y2) / det, (x2 * v_quarter - x4 * v_half) / det
     if a < 0 or b < 0:
         df = splits
     else:
-        c1, c2 = (y4 * xn - x4 * yn) / det, (x2 * yn - y2 * xn) / det
+        c1, c2 = linear_weights(n)
         df = (c1 * v_half + c2 * v_quarter) ** 2 / ((c1 * v_half) ** 2 / splits
                                                    + (c2 * v_quarter) ** 2 / (3 * quarters))
     return float(stats.t.ppf(0.975, df))

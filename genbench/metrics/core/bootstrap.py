@@ -504,8 +504,8 @@ def mean_term(real, fake, device: torch.device | str = "cpu") -> MeanTerm:
     x = torch.as_tensor(np.asarray(real), dtype=torch.float64, device=device)
     y = torch.as_tensor(np.asarray(fake), dtype=torch.float64, device=device)
     (nr, d), ng = x.shape, len(y)
-    delta = x.mean(0) - y.mean(0)
-    xc, yc = x - x.mean(0), y - y.mean(0)
+    mx, my = x.mean(0), y.mean(0)
+    delta, xc, yc = mx - my, x - mx, y - my
     tr_r, tr_g = float(xc.square().sum()) / (nr - 1), float(yc.square().sum()) / (ng - 1)
     a, c = xc.float(), yc.float()
     if d <= min(nr, ng):
