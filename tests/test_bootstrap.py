@@ -110,6 +110,24 @@ def test_frechet_subsets_leave_out_features_constant_in_either_set_without_chang
     np.testing.assert_allclose(got, want, rtol=1e-5)
 
 
+def test_frechet_subsets_with_linearly_dependent_features_take_the_qr_root_and_keep_the_distance():
+    """Features that are linear combinations of others (a random CNN's) leave every subset's covariance singular:
+    no Cholesky factor, so the halves take A = QR (R S2 Rᵀ); still the distances of the selected points. Exact
+    dependence is the hard case for the float32 products: the null directions' round-off (~1e-7 of the largest
+    eigenvalue) comes out of the root as ~3e-4 of its square root each, 4e-5 of the distance here (on a random
+    CNN's features 1e-4 of the halves' differences, benchmarks/RESULTS.md)."""
+    rng = np.random.default_rng(11)
+    n, d = 160, 12
+    x, y = rng.standard_normal((n, d)), rng.standard_normal((n, d)) * 1.1 + 0.2
+    for z in (x, y):
+        z[:, 9:] = z[:, :3] @ rng.standard_normal((3, 3))  # three dependent features: rank 9 of 12
+    wr, wf = bs.split_masks({"real": n, "generated": n}, 4, quarters=2)
+    got = bs.frechet_subsets(x, y)(wr, wf)
+    want = [_fd(x[a > 0], y[b > 0]) for a, b in zip(wr, wf, strict=True)]
+    np.testing.assert_allclose(got, want, rtol=1e-4)
+    assert np.ptp(want) > 100 * np.abs(np.subtract(got, want)).max()  # far below the subsets' differences
+
+
 def test_kernel_replicates_are_the_unbiased_mmd_over_pairs_of_distinct_points():
     rng = np.random.default_rng(3)
     n = 15

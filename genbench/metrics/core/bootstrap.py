@@ -101,7 +101,8 @@ replicates cost matrix products rather than B recomputations:
 - Fréchet distance (``frechet_replicates``): exact, for a subset too; the covariance of a resample is the
   weighted covariance of the distinct points; Tr((S1 S2)^1/2) as the nuclear norm of A Bᵀ (A, B the weighted
   centred points) when there are fewer points than dimensions, else from a Cholesky factor of S1 (eigenvalues
-  of Lᵀ S2 L), with the symmetric eigendecomposition of ``frechet`` as fallback.
+  of Lᵀ S2 L), with the symmetric eigendecomposition of ``frechet`` as fallback. The split halves'
+  (``frechet_subsets``) take a QR factor of A instead, which a singular S1 does not stop.
 - KID (``kernel_replicates``; any kernel callable(x, y) -> matrix, the cubic one by default): the unbiased
   MMD² of each row's units over pairs of *distinct* original points (for 0/1 rows, a half or quarter, exactly
   the U-statistic of that subset), from the kernel matrices computed once in blocks; on the whole sets, not
@@ -371,26 +372,34 @@ def _root_sum(m: torch.Tensor) -> torch.Tensor:
     return _eigvalsh(m).clamp_min(0).sqrt().sum()
 
 
-def _trace_sqrt(a: torch.Tensor, b: torch.Tensor, fast: bool = False) -> torch.Tensor:
+def _trace_sqrt(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Tr((S1 S2)^1/2) for S1 = AᵀA, S2 = BᵀB: the nuclear norm of A Bᵀ when the points are fewer than the
     dimensions; else from L (S1 = L Lᵀ): Tr((Lᵀ S2 L)^1/2); a singular S1 falls back to eigh. The two Gram
     products, most of the cost, are taken in float32 from float64-centred rows (a replicate moves by ~1e-6 of
-    the replicates' spread); the rest is float64, or float32 with ``fast`` (the split halves: 1.4-1.5x faster,
-    a half's distance moved by ~1e-6 of itself, 0.05 % of the halves' differences, at 2048 x 1280 and x 480)."""
+    the replicates' spread); the rest is float64."""
     d = a.shape[1]
     a32, b32 = a.float(), b.float()
     if max(len(a), len(b)) < d:  # the nuclear norm of C = A Bᵀ: sqrt of the eigenvalues of C Cᵀ (1.9x svdvals)
-        c = a32 @ b32.T if fast else (a32 @ b32.T).double()
+        c = (a32 @ b32.T).double()
         return _root_sum(c @ c.T)
-    s1, s2 = (a32.T @ a32, b32.T @ b32) if fast else ((a32.T @ a32).double(), (b32.T @ b32).double())
+    s1, s2 = (a32.T @ a32).double(), (b32.T @ b32).double()
     chol, info = torch.linalg.cholesky_ex(s1)
     if int(info) == 0:
         return _root_sum(chol.T @ s2 @ chol)
-    if fast:
-        return _trace_sqrt(a, b)
     lam, u = torch.linalg.eigh(s1)
     root = (u * lam.clamp_min(0).sqrt()) @ u.T
     return _root_sum(root @ s2 @ root)
+
+
+def _trace_sqrt_qr(a32: torch.Tensor, b32: torch.Tensor) -> torch.Tensor:
+    """Tr((S1 S2)^1/2) for S1 = AᵀA, S2 = BᵀB from A = QR: S1 = RᵀR, and RᵀR S2 has the eigenvalues of the
+    symmetric R S2 Rᵀ, so the root is theirs. QR and S2 in float32 (most of the cost), R S2 Rᵀ and its
+    eigenvalues in float64: unlike a Cholesky factor, R exists when S1 is singular, and the many near-zero
+    eigenvalues of a singular product are what float32 gets wrong and the root inflates (on a random CNN's
+    features of 2 x 2,048 `shapes` images a half's distance within 1e-4 of the halves' differences of an exact
+    float64 root; float32 throughout moved the interval's ends by 2e-3 of its width)."""
+    r = torch.linalg.qr(a32, mode="r")[1].double()
+    return _root_sum(r @ (b32.T @ b32).double() @ r.T)
 
 
 def frechet_replicates(real, fake, device: torch.device | str = "cpu") -> Callable[..., np.ndarray]:
@@ -412,11 +421,13 @@ def frechet_replicates(real, fake, device: torch.device | str = "cpu") -> Callab
 
 def frechet_subsets(real, fake, device: torch.device | str = "cpu") -> Callable[..., np.ndarray]:
     """Fréchet distances between subsets (rows of 0/1 masks, as ``split_masks`` draws) of the real and generated
-    feature sets, for the split halves: ``_trace_sqrt`` in float32 (``fast``), and where a subset has fewer
-    points than dimensions its A Bᵀ is not multiplied out but cut from the whole sets' cross Gram matrix
-    X Yᵀ (made once, in float32, from rows centred on the real mean) and double-centred: the centred rows'
-    products are the subset's products minus their row and column means plus their grand mean. Its least
-    eigenvalue is 0 (centred rows sum to 0) and is left out: in float32 it is round-off, inflated by the root."""
+    feature sets, for the split halves. Each subset's rows are centred in float64 and multiplied in float32
+    (a half's distance moves by ~1e-6 of itself, far below the halves' differences). Where a subset has at least
+    as many points as dimensions the root is ``_trace_sqrt_qr``; where it has fewer, its A Bᵀ is not multiplied
+    out but cut from the whole sets' cross Gram matrix X Yᵀ (made once, in float32, from rows centred on the real
+    mean) and double-centred: the centred rows' products are the subset's products minus their row and column
+    means plus their grand mean. Its least eigenvalue is 0 (centred rows sum to 0) and is left out: in float32
+    it is round-off, inflated by the root."""
     x = torch.as_tensor(np.asarray(real), dtype=torch.float64, device=device)
     y = torch.as_tensor(np.asarray(fake), dtype=torch.float64, device=device)
     shift = x.mean(0)  # the distance does not change when both sets move together
@@ -425,14 +436,19 @@ def frechet_subsets(real, fake, device: torch.device | str = "cpu") -> Callable[
     # a feature constant over a whole set (a random CNN's dead ReLU unit) is constant in each of its subsets: its
     # row and column of that set's covariance are 0, and Tr((S1 S2)^1/2) = Tr((S1^1/2 S2 S1^1/2)^1/2) does not
     # see the other set's entries there (nor, by symmetry, S1's where S2 is 0), so leaving it out of the root
-    # changes nothing (the means and traces keep it); it spares the Cholesky factor the exact zero pivots that
-    # sent every split to the eigh fallback (3x the time)
+    # changes nothing (the means and traces keep it) and makes the products smaller
     live = (x.var(0) > 0) & (y.var(0) > 0)
-    live = None if bool(live.all()) else live
+    xl, yl = (x, y) if bool(live.all()) else (x[:, live], y[:, live])
 
-    def trace_sqrt(ir: torch.Tensor, ig: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    def root(a32: torch.Tensor, b32: torch.Tensor) -> torch.Tensor:  # S1 = L Lᵀ: Tr((Lᵀ S2 L)^1/2), else by QR
+        chol, info = torch.linalg.cholesky_ex(a32.T @ a32)
+        if int(info) == 0:
+            return _root_sum(chol.T @ (b32.T @ b32) @ chol)
+        return _trace_sqrt_qr(a32, b32)
+
+    def trace_sqrt(ir: torch.Tensor, ig: torch.Tensor) -> torch.Tensor:
         if max(len(ir), len(ig)) >= x.shape[1]:
-            return _trace_sqrt(a, b, fast=True) if live is None else _trace_sqrt(a[:, live], b[:, live], fast=True)
+            return root(_centred(xl[ir]).float(), _centred(yl[ig]).float())
         if not gram:
             gram.append(x.float() @ y.float().T)
         c = gram[0][ir][:, ig]
@@ -442,16 +458,28 @@ def frechet_subsets(real, fake, device: torch.device | str = "cpu") -> Callable[
         return ev[1:].clamp_min(0).sqrt().sum()  # centred rows: the least is 0 but for round-off, which sqrt inflates
 
     def stat(wr: np.ndarray, wf: np.ndarray) -> np.ndarray:
-        out = np.empty(len(wr))
-        for i, (u, v) in enumerate(zip(torch.as_tensor(wr, device=device), torch.as_tensor(wf, device=device),
-                                       strict=True)):
-            ir, ig = u.nonzero().squeeze(1), v.nonzero().squeeze(1)
-            mu1, a, tr1 = _weighted(x, u.double())
-            mu2, b, tr2 = _weighted(y, v.double())
-            out[i] = float((mu1 - mu2).square().sum() + tr1 + tr2 - 2 * trace_sqrt(ir, ig, a, b))
-        return out
+        (mr, tr), (mg, tg) = _subset_moments(x, wr), _subset_moments(y, wf)
+        rows = [[torch.as_tensor(m, device=device).nonzero().squeeze(1) for m in side] for side in (wr, wf)]
+        roots = [trace_sqrt(ir, ig) for ir, ig in zip(*rows, strict=True)]
+        return ((mr - mg).square().sum(1) + tr + tg - 2 * torch.stack(roots)).cpu().numpy()
 
     return stat
+
+
+def _subset_moments(z: torch.Tensor, masks: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """The means (rows) and covariance traces of the subsets of ``z`` that the rows of 0/1 ``masks`` select,
+    float64, from two products: trace = (sum of the rows' squared norms - m ||mean||²) / (m - 1), the rows
+    centred on the whole set's mean first, so that nothing cancels badly."""
+    w = torch.as_tensor(masks, dtype=torch.float64, device=z.device)
+    m, centre = w.sum(1), z.mean(0)
+    z = z - centre
+    mean = w @ z / m[:, None]
+    return mean + centre, (w @ z.square().sum(1) - m * mean.square().sum(1)) / (m - 1)
+
+
+def _centred(rows: torch.Tensor) -> torch.Tensor:
+    """Rows minus their mean over sqrt(n - 1): A with AᵀA the unbiased covariance."""
+    return (rows - rows.mean(0)) / float(np.sqrt(len(rows) - 1))
 
 
 def stabilised_bounds(u: float, null_var: float, slope: float) -> tuple[float, float]:
@@ -525,9 +553,9 @@ def mean_term(real, fake, device: torch.device | str = "cpu") -> MeanTerm:
 
 def mean_term_subsets(real, fake, wr: np.ndarray, wf: np.ndarray) -> np.ndarray:
     """The mean term ||mean of the real subset - mean of the generated subset||² of each row of 0/1 masks."""
-    x, y = np.asarray(real, np.float64), np.asarray(fake, np.float64)
-    diff = (wr @ x) / wr.sum(1, keepdims=True) - (wf @ y) / wf.sum(1, keepdims=True)
-    return np.square(diff).sum(1)
+    (mr, _), (mg, _) = (_subset_moments(torch.as_tensor(np.asarray(z), dtype=torch.float64), w)
+                        for z, w in ((real, wr), (fake, wf)))
+    return (mr - mg).square().sum(1).numpy()
 
 
 def frechet_interval(value: float, real, fake, device: torch.device | str = "cpu", b: int = B_FRECHET,
