@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -71,8 +73,17 @@ class Conv3x3(nn.Module):
                 nn.init.normal_(self.weight, 0.0, init_std)
             self.scale = 1.0
 
+    def kernel(self) -> Tensor:
+        return self.weight * self.scale
+
+    def folded(self) -> Tensor:
+        """The 4x4 kernel of ``upsampled``."""
+        taps = _up_taps(self.weight.device, self.weight.dtype)
+        kernel = torch.einsum("pi,ocij,qj->copq", taps, self.weight * self.scale, taps)
+        return kernel.contiguous(memory_format=torch.channels_last)
+
     def forward(self, x: Tensor) -> Tensor:
-        return F.conv2d(x, self.weight * self.scale, padding=1)
+        return F.conv2d(x, _held(self, "kernel"), padding=1)
 
     def upsampled(self, x: Tensor) -> Tensor:
         """This convolution of ``x`` upsampled 2x by nearest neighbour, as one transposed convolution (stride 2,
@@ -80,9 +91,7 @@ class Conv3x3(nn.Module):
         so each 3x3 kernel folds into a 4x4 one (``UP_TAPS`` per axis). The same function and parameters; 2.25x
         fewer multiplications and no upsampled copy: 0.55-0.7x the time forward+backward on a CPU
         (benchmarks/RESULTS.md), outputs equal to float32 round-off."""
-        taps = _up_taps(self.weight.device, self.weight.dtype)
-        kernel = torch.einsum("pi,ocij,qj->copq", taps, self.weight * self.scale, taps)
-        return F.conv_transpose2d(x, kernel.contiguous(memory_format=torch.channels_last), stride=2, padding=1)
+        return F.conv_transpose2d(x, _held(self, "folded"), stride=2, padding=1)
 
 
 class Dense(nn.Module):
@@ -104,8 +113,39 @@ class Dense(nn.Module):
                 nn.init.normal_(self.weight, 0.0, init_std)
             self.scale = 1.0
 
+    def kernel(self) -> Tensor:
+        return self.weight * self.scale
+
     def forward(self, x: Tensor) -> Tensor:
-        return F.linear(x, self.weight * self.scale, self.bias)
+        return F.linear(x, _held(self, "kernel"), self.bias)
+
+
+def _held(layer: Conv3x3 | Dense, kernel: str) -> Tensor:
+    """``layer.<kernel>()``: made once while ``held_kernels`` holds the layer's weights fixed, else now."""
+    held = layer.__dict__.get("_held")
+    if held is None or layer.weight.requires_grad:  # a kernel with a graph would be backpropagated twice
+        return getattr(layer, kernel)()
+    if kernel not in held:
+        held[kernel] = getattr(layer, kernel)()
+    return held[kernel]
+
+
+@contextmanager
+def held_kernels(*modules: nn.Module) -> Iterator[None]:
+    """While the parameters of ``modules`` are held fixed (no gradients, no updates: a Langevin chain through a
+    frozen generator, a critic scoring another network's samples), each layer's run-time kernel (the weight
+    times its equalised-learning-rate scale; the upsampling convolution's folded 4x4 kernel) is made at its
+    first use and reused, not remade at every forward: a `small` Langevin step on a CPU takes 0.9x the time
+    (benchmarks/RESULTS.md). The same values; nothing is kept after the block."""
+    layers = [m for module in modules for m in module.modules() if isinstance(m, Conv3x3 | Dense)]
+    before = [m.__dict__.get("_held") for m in layers]
+    for m in layers:
+        m._held = {}
+    try:
+        yield
+    finally:
+        for m, held in zip(layers, before, strict=True):
+            m._held = held
 
 
 def _norm(kind: str, channels: int) -> nn.Module:

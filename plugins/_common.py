@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from genbench.backbones import Table1EnergyNet
+from genbench.backbones import Table1EnergyNet, held_kernels
 
 # log sigma^2 is clamped so that exp() neither underflows nor overflows early in training
 LOGVAR_RANGE = (-12.0, 8.0)
@@ -51,12 +51,14 @@ def optimise(opt: torch.optim.Optimizer, loss: Tensor) -> None:
 
 @contextmanager
 def frozen(*modules: nn.Module) -> Iterator[None]:
-    """Hold these networks' parameters fixed (no gradients) while another network's loss is built."""
+    """Hold these networks' parameters fixed (no gradients) while another network's loss is built; their layers'
+    run-time kernels are made once for the block (``held_kernels``)."""
     params = [p for m in modules for p in m.parameters()]
     for p in params:
         p.requires_grad_(False)
     try:
-        yield
+        with held_kernels(*modules):
+            yield
     finally:
         for p in params:
             p.requires_grad_(True)

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from genbench.backbones import UP_TAPS, Conv3x3, Sparsity, Table1EnergyNet, Table1Generator
+from genbench.backbones import UP_TAPS, Conv3x3, Sparsity, Table1EnergyNet, Table1Generator, held_kernels
 
 
 def test_paper_scale_generator_is_table1():
@@ -80,3 +80,43 @@ def test_upsampled_conv_is_the_conv_of_the_nearest_upsampling(equalized):
         x, torch.einsum("pi,ocij,qj->copq", UP_TAPS.double().flip(0), c.weight * c.scale, UP_TAPS.double().flip(0)),
         stride=2, padding=1)
     assert (flipped - ref).abs().max() > 1e-3
+
+
+def test_held_kernels_are_made_once_give_the_same_values_and_are_dropped_after_the_block():
+    """Inside ``held_kernels`` a frozen generator's layers make their run-time kernels once (the folded 4x4 one
+    of the upsampling convolutions too) and reuse them: outputs and gradients with respect to the input are those
+    of the plain forward; after the block a changed weight is seen, and a layer whose weights need gradients
+    never reuses a kernel (its graph would be backpropagated twice)."""
+    torch.manual_seed(0)
+    g = Table1Generator(latent_dim=8, image_size=16, width=1 / 32, sparsity=Sparsity(fc_k=4, conv_frac=0.5))
+    z = torch.randn(3, 8, requires_grad=True)
+
+    def run():
+        out = g(z)
+        return out, torch.autograd.grad(out.square().sum(), z)[0]
+
+    calls = []
+    folded = Conv3x3.folded
+    Conv3x3.folded = lambda self: calls.append(self) or folded(self)
+    try:
+        g.requires_grad_(False)
+        want, want_grad = run()
+        n_plain = len(calls)
+        with held_kernels(g):
+            got = [run() for _ in range(3)]
+        n_held = len(calls) - n_plain
+        g.requires_grad_(True)
+        with held_kernels(g):  # weights need gradients: no kernel kept, the weights' gradients flow
+            g(z).sum().backward()
+            g(z).sum().backward()
+    finally:
+        Conv3x3.folded = folded
+    assert n_held == n_plain == len(g.blocks)  # one fold per upsampling convolution for three forwards
+    for out, grad in got:
+        torch.testing.assert_close(out, want, rtol=0, atol=0)
+        torch.testing.assert_close(grad, want_grad, rtol=0, atol=0)
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in (g.fc.weight, g.blocks[0].conv1.weight))
+    assert all(m.__dict__.get("_held") is None for m in g.modules())
+    with torch.no_grad():
+        g.out.weight.mul_(2.0)
+    assert not torch.equal(g(z), want)
