@@ -6,6 +6,7 @@ import torch
 from metric_fakes import single_blas_thread  # noqa: F401
 from pytorch_fid.fid_score import calculate_frechet_distance
 
+from genbench.metrics.core import frechet as frechet_module
 from genbench.metrics.core.frechet import (
     feature_stats,
     frechet_distance,
@@ -95,6 +96,29 @@ def test_kid_of_whole_sets_is_computed_once_and_equals_every_subsets_value():
     # one set larger than the subsets: subsets are drawn, and they differ
     _, sd_sub = kernel_distance(real, np.vstack([fake, fake + 0.1]), subsets=5, subset_size=1000)
     assert sd_sub > 0
+
+
+def test_kid_subsets_from_the_whole_sets_kernels_are_each_subsets_mmd2():
+    """Where the subsets' kernel matrices would cost more than the whole sets' (10 x 20² > 48 x 45), each subset's
+    MMD² is summed from the whole sets' kernel matrices, in blocks (2 rows here, so the diagonal of every block is
+    left out): the same subsets, mean and std as the subset-by-subset loop, to float64 round-off."""
+    rng = np.random.default_rng(8)
+    real, fake = rng.standard_normal((48, 5)), rng.standard_normal((45, 5)) * 1.2 + 0.2
+    replay = np.random.default_rng(3)
+    want = [mmd2_unbiased(real[replay.choice(48, 20, replace=False)], fake[replay.choice(45, 20, replace=False)])
+            for _ in range(10)]
+    got = kernel_distance(real, fake, subsets=10, subset_size=20, seed=3)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(frechet_module, "KERNEL_ROWS", 2)
+        blocked = kernel_distance(real, fake, subsets=10, subset_size=20, seed=3)
+    for mean, std in (got, blocked):
+        assert mean == pytest.approx(np.mean(want), rel=1e-12)
+        assert std == pytest.approx(np.std(want), rel=1e-10) and std > 0
+    # few small subsets (2 x 10² < 48 x 45): one subset at a time, from the same stream of picks
+    replay = np.random.default_rng(3)
+    few = [mmd2_unbiased(real[replay.choice(48, 10, replace=False)], fake[replay.choice(45, 10, replace=False)])
+           for _ in range(2)]
+    assert kernel_distance(real, fake, subsets=2, subset_size=10, seed=3) == (np.mean(few), np.std(few))
 
 
 def test_swd_near_zero_for_identical_sets_and_grows_with_shift():
