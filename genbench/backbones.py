@@ -79,7 +79,7 @@ class Conv3x3(nn.Module):
     def folded(self) -> Tensor:
         """The 4x4 kernel of ``upsampled``."""
         taps = _up_taps(self.weight.device, self.weight.dtype)
-        kernel = torch.einsum("pi,ocij,qj->copq", taps, self.weight * self.scale, taps)
+        kernel = torch.einsum("pi,ocij,qj->copq", taps, self.kernel(), taps)
         return kernel.contiguous(memory_format=torch.channels_last)
 
     def forward(self, x: Tensor) -> Tensor:
