@@ -421,8 +421,16 @@ def frechet_replicates(real, fake, device: torch.device | str = "cpu") -> Callab
 
 def frechet_subsets(real, fake, device: torch.device | str = "cpu") -> Callable[..., np.ndarray]:
     """Fréchet distances between subsets (rows of 0/1 masks, as ``split_masks`` draws) of the real and generated
-    feature sets, for the split halves. Each subset's rows are centred in float64 and multiplied in float32
-    (a half's distance moves by ~1e-6 of itself, far below the halves' differences). Where a subset has at least
+    feature sets, for the split halves: ``frechet_subset_terms``' two terms summed."""
+    terms = frechet_subset_terms(real, fake, device)
+    return lambda wr, wf: np.add(*terms(wr, wf))
+
+
+def frechet_subset_terms(real, fake, device: torch.device | str = "cpu") -> Callable[..., tuple[np.ndarray, ...]]:
+    """The two terms of the Fréchet distances between subsets (rows of 0/1 masks) of the real and generated
+    feature sets: (the mean term ||mean_r - mean_g||², the covariance term tr S_r + tr S_g - 2 tr((S_r S_g)^1/2)),
+    one array each. Each subset's rows are centred in float64 and multiplied in float32 (a half's distance moves
+    by ~1e-6 of itself, far below the halves' differences). Where a subset has at least
     as many points as dimensions the root is ``_trace_sqrt_qr``; where it has fewer, its A Bᵀ is not multiplied
     out but cut from the whole sets' cross Gram matrix X Yᵀ (made once, in float32, from rows centred on the real
     mean) and double-centred: the centred rows' products are the subset's products minus their row and column
@@ -457,13 +465,13 @@ def frechet_subsets(real, fake, device: torch.device | str = "cpu") -> Callable[
         ev = _eigvalsh(c @ c.T if len(ir) <= len(ig) else c.T @ c)
         return ev[1:].clamp_min(0).sqrt().sum()  # centred rows: the least is 0 but for round-off, which sqrt inflates
 
-    def stat(wr: np.ndarray, wf: np.ndarray) -> np.ndarray:
+    def terms(wr: np.ndarray, wf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         (mr, tr), (mg, tg) = _subset_moments(x, wr), _subset_moments(y, wf)
         rows = [[torch.as_tensor(m, device=device).nonzero().squeeze(1) for m in side] for side in (wr, wf)]
         roots = [trace_sqrt(ir, ig) for ir, ig in zip(*rows, strict=True)]
-        return ((mr - mg).square().sum(1) + tr + tg - 2 * torch.stack(roots)).cpu().numpy()
+        return (mr - mg).square().sum(1).cpu().numpy(), (tr + tg - 2 * torch.stack(roots)).cpu().numpy()
 
-    return stat
+    return terms
 
 
 def _subset_moments(z: torch.Tensor, masks: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
@@ -551,13 +559,6 @@ def mean_term(real, fake, device: torch.device | str = "cpu") -> MeanTerm:
     return MeanTerm(m, noise, 2 * tr_omega2, 4 * q)
 
 
-def mean_term_subsets(real, fake, wr: np.ndarray, wf: np.ndarray) -> np.ndarray:
-    """The mean term ||mean of the real subset - mean of the generated subset||² of each row of 0/1 masks."""
-    (mr, _), (mg, _) = (_subset_moments(torch.as_tensor(np.asarray(z), dtype=torch.float64), w)
-                        for z, w in ((real, wr), (fake, wf)))
-    return (mr - mg).square().sum(1).numpy()
-
-
 def frechet_interval(value: float, real, fake, device: torch.device | str = "cpu", b: int = B_FRECHET,
                      quarters: int = FRECHET_QUARTERS, seed: int = SEED) -> Interval | None:
     """The interval of a Fréchet distance T = M + C (M the mean term, C the covariance term) for E[T]: the mean
@@ -582,12 +583,11 @@ def frechet_interval(value: float, real, fake, device: torch.device | str = "cpu
         return None
     t0 = time.perf_counter()
     masks = split_masks(sizes, b, seed, quarters=min(b, quarters))
-    t = np.asarray(frechet_subsets(real, fake, device)(*masks), np.float64)
+    m, c = frechet_subset_terms(real, fake, device)(*masks)
+    t = m + c
     if not np.isfinite(t).all():
         return None
     mean = mean_term(real, fake, device)
-    m = mean_term_subsets(real, fake, *masks)
-    c = t - m
     d_m, d_c = m[:b] - m[b:2 * b], c[:b] - c[b:2 * b]
     null = max(split_variance(c, b, min(sizes.values())) + float(np.mean(d_m * d_c)) / 2, 0.0) + mean.null_var
     lo, hi = stabilised_bounds(mean.excess, null, mean.slope)
