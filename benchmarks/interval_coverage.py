@@ -34,12 +34,29 @@ effnet 1280, Inception 2048, DINOv2 ViT-L 1024, CLIP 768; the random CNN 480). T
 unbiased MMD² of the whole sets (the metric averages 100 subsets of 1000, the same for n <= 1000).
 
     nice -n 10 env OMP_NUM_THREADS=1 .venv/bin/python benchmarks/interval_coverage.py --dims 64 --sizes 250 --draws 300
+
+**In a feature space** (``--space rand``, ``effnet``, any installed space): the features are a network's, of images
+rendered fresh for every draw from the embedded ``shapes`` generator (``genbench.datasets.shapes.render_images``;
+unlimited, so every draw is an independent sample of the dataset's distribution, with no finite pool to correct
+for). Real: n images. Generated: n images of which each is, with probability p, one of a variant (``--variant``:
+``blur``, the default, a Gaussian blur of 1 px sd, as a VAE's samples are blurred; ``omit``, a part left unpainted,
+``--omit-slot``) and otherwise another dataset image: a mixture, so the population KID and
+CMMD grow exactly as p² (MMD²(P, (1 - p) P + p Q) = p² MMD²(P, Q)) and FD about so. p is set per n from the
+equality cell (run first): p² MMD²(P, Q) = ``--small`` (default 2) or ``--clear`` (8) times KID's sd at equality,
+MMD²(P, Q) estimated on 2,000 + 2,000 images beforehand, so "small" is between equality and a clear difference at
+every n as in the Gaussian cells; each cell prints p and every metric's excess over equality in its own sds at
+equality. The network's features are non-Gaussian, wide (rand 480-d with dead units and exactly dependent ones,
+effnet 1280-d) and what the metrics read in use:
+
+    nice -n 10 .venv/bin/python benchmarks/interval_coverage.py --space rand --sizes 90 250 500 --draws 200
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import time
+from functools import partial
 
 import numpy as np
 import torch
@@ -78,6 +95,51 @@ def features(rng: np.random.Generator, n: int, d: int, delta: float,
     return real, fake + delta * u
 
 
+class RenderedSpace:
+    """Features, in an installed feature space, of ``shapes`` images rendered fresh for every call: independent
+    draws from the dataset's distribution and from a variant of it: blurred (a Gaussian of 1 px sd, as a VAE's
+    samples are) or with one part left unpainted."""
+
+    CHUNK = 500  # images rendered and embedded at once
+
+    def __init__(self, name: str, variant: str, omit_slot: int = 3, image_size: int = 32, seed: int = 0):
+        from genbench import registry
+        from genbench.metrics.core.features import space_extractor
+        from genbench.metrics.core.weights import WeightsPolicy, resolve
+
+        space = registry.get_space(name)()
+        weights = resolve(space, WeightsPolicy(offline=True), echo=lambda *a: None)
+        self.extractor = space_extractor(space, weights, "cpu")
+        if self.extractor is None:
+            raise SystemExit(f"the {name} space is not available here: {weights.reason}")
+        self.name, self.dims, self.variant, self.omit, self.size = name, space.dims, variant, omit_slot, image_size
+        self.seeds = itertools.count(seed * 1_000_000)  # every render its own stream
+
+    def features(self, n: int, other: bool = False) -> np.ndarray:
+        """n images' features: the dataset's, or (``other``) the variant's."""
+        from torchvision.transforms.functional import gaussian_blur
+
+        from genbench.datasets.shapes import render_images
+
+        out = []
+        for i in range(0, n, self.CHUNK):
+            omit = self.omit if other and self.variant == "omit" else None
+            images, _ = render_images(min(self.CHUNK, n - i), self.size, next(self.seeds), omit_slot=omit)
+            x = torch.from_numpy(images).float() / 127.5 - 1
+            out.append(self.extractor(gaussian_blur(x, [5, 5], [1.0, 1.0]) if other and omit is None else x))
+        return np.concatenate(out) if out else np.empty((0, self.dims))
+
+    def mixture(self, rng: np.random.Generator, n: int, p: float) -> tuple[np.ndarray, np.ndarray]:
+        """(n real, n generated): each generated image from the variant with probability p."""
+        k = int((rng.random(n) < p).sum())
+        return self.features(n), np.concatenate([self.features(n - k), self.features(k, other=True)])
+
+
+def kid_value(real: np.ndarray, fake: np.ndarray) -> float:
+    """The unbiased MMD² (KID's cubic kernel) of the whole sets."""
+    return float(bs.kernel_replicates(real, fake)(np.ones((1, len(real))), np.ones((1, len(fake))))[0])
+
+
 def legacy_split_interval(value: float, t: np.ndarray, b: int, n: int) -> tuple[float, float]:
     """The split-half interval the metrics had before (commit 8f9857c): replicates value + c (d_b - mean d),
     c² = (variance at n extrapolated from halves and quarters) / E[d²], and their 2.5 and 97.5 percentiles; ``t``
@@ -97,7 +159,7 @@ def one_draw(real: np.ndarray, fake: np.ndarray, metrics: list[str]) -> dict[str
     for name in [m for m in metrics if m in ("kid", "cmmd")]:
         if name == "kid":
             x, y, kernel = real, fake, bs.cubic_kernel
-            value = float(bs.kernel_replicates(x, y)(np.ones((1, n)), np.ones((1, n)))[0])
+            value = kid_value(x, y)
         else:
             x, y, kernel = l2_normalize(real), l2_normalize(fake), scaled_rbf
             value = cmmd(real, fake)
@@ -124,6 +186,54 @@ def summarise(rows: list[tuple]) -> tuple[float, ...]:
     return (*res, float(np.mean(hi < truth)), float(np.mean(lo > truth)))
 
 
+def summary_cells(rows: list[tuple]) -> str:
+    """``summarise`` as the table's last six cells."""
+    sd, ow, oc, nw, nc, low, high = summarise(rows)
+    return (f"{sd:.3g} | {ow:.2f} | {100 * oc:.1f} % | {nw:.2f} | {100 * nc:.1f} % | {100 * low:.1f} / "
+            f"{100 * high:.1f} % |")
+
+
+def cell_rows(draw, draws: int, metrics: list[str]) -> dict[str, list]:
+    """{metric: one_draw's row per draw}, ``draw()`` giving each draw's (real, generated) features."""
+    cells: dict[str, list] = {}
+    for _ in range(draws):
+        for metric, row in one_draw(*draw(), metrics).items():
+            cells.setdefault(metric, []).append(row)
+    return cells
+
+
+def space_cells(args) -> None:
+    """The coverage table in a feature space: mixtures of rendered ``shapes`` images (module notes)."""
+    space = RenderedSpace(args.space, args.variant, args.omit_slot, seed=args.seed)
+    rng = np.random.default_rng([args.seed, 7])
+    reference = kid_value(space.features(2000), space.features(2000, other=True))
+    variant = f"leaves slot {args.omit_slot} out" if args.variant == "omit" else "is blurred (1 px)"
+    print(f"{args.draws} draws per cell (coverage SE {100 * np.sqrt(0.95 * 0.05 / args.draws):.1f} %); space "
+          f"{space.name} ({space.dims}-d), shapes at {space.size} px, the variant {variant} "
+          f"(KID between the two: {reference:.4g}); p set so that p² x that is {args.small:g} (small) or "
+          f"{args.clear:g} (clear) KID sds at equality; coverage of E[value]\n")
+    print("| metric | n | distance (p) | excess / sd at equality | true sd | old width/true | old coverage | "
+          "new width/true | new coverage | new low / high |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    factors = {"0": 0.0, "small": args.small, "clear": args.clear}
+    for n in args.sizes:
+        at_zero: dict[str, tuple[float, float]] = {}
+        for name in ["0"] + [x for x in args.distances if x != "0"]:
+            t0 = time.perf_counter()
+            p = 0.0 if name == "0" else min(1.0, float(np.sqrt(factors[name] * at_zero["kid"][1] / reference)))
+            metrics = sorted(set(args.metrics) | {"kid"})
+            cells = cell_rows(partial(space.mixture, rng, n, p), args.draws, metrics)
+            for metric, rows in cells.items():
+                values = np.array([r[0] for r in rows])
+                if name == "0":
+                    at_zero[metric] = (float(values.mean()), float(values.std(ddof=1)))
+                if metric not in args.metrics or name not in args.distances:
+                    continue
+                excess = (values.mean() - at_zero[metric][0]) / at_zero[metric][1]
+                print(f"| {metric} | {n} | {name} ({p:.3f}) | {excess:.1f} | {summary_cells(rows)}", flush=True)
+            print(f"<!-- {space.name} n {n} {name}: {time.perf_counter() - t0:.0f} s -->", flush=True)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--dims", type=int, nargs="+", default=[64, 512])
@@ -135,8 +245,16 @@ def main() -> None:
     p.add_argument("--metrics", nargs="+", default=["kid", "cmmd", "fd"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--shift", choices=SHIFTS, default="aligned", help="how the generated set differs (features())")
+    p.add_argument("--space", help="a feature space's features of rendered shapes images instead of Gaussian ones")
+    p.add_argument("--variant", choices=("blur", "omit"), default="blur", help="how the mixture's other images "
+                   "differ (--space): blurred, or with a part left unpainted")
+    p.add_argument("--omit-slot", type=int, default=3, help="the part --variant omit leaves unpainted")
     args = p.parse_args()
     torch.set_num_threads(1)
+    if args.space:
+        with torch.no_grad():
+            space_cells(args)
+        return
     print(f"{args.draws} draws per cell (coverage SE {100 * np.sqrt(0.95 * 0.05 / args.draws):.1f} %); B = {bs.B} "
           f"splits (KID, CMMD), FD {bs.B_FRECHET} ({bs.FRECHET_QUARTERS} quartered); distances in sqrt(d/n): small "
           f"{args.small:g}, clear "
@@ -151,14 +269,10 @@ def main() -> None:
                 delta = factors[name] * np.sqrt(d / n)
                 t0 = time.perf_counter()
                 rng = np.random.default_rng([args.seed, d, n, int(factors[name] * 1000)])
-                cells: dict[str, list] = {}
-                for _ in range(args.draws):
-                    for metric, row in one_draw(*features(rng, n, d, delta, args.shift), args.metrics).items():
-                        cells.setdefault(metric, []).append(row)
+                cells = cell_rows(partial(features, rng, n, d, delta, args.shift), args.draws,
+                                  args.metrics)
                 for metric, rows in cells.items():
-                    sd, ow, oc, nw, nc, low, high = summarise(rows)
-                    print(f"| {metric} | {d} | {n} | {name} ({delta:.2f}) | {sd:.3g} | {ow:.2f} | {100 * oc:.1f} % | "
-                          f"{nw:.2f} | {100 * nc:.1f} % | {100 * low:.1f} / {100 * high:.1f} % |", flush=True)
+                    print(f"| {metric} | {d} | {n} | {name} ({delta:.2f}) | {summary_cells(rows)}", flush=True)
                 print(f"<!-- d {d} n {n} {name}: {time.perf_counter() - t0:.0f} s -->", flush=True)
 
 
