@@ -6,15 +6,17 @@ Prints, per dataset, one markdown table per claim; the README's and reference/RE
 are read from it. The claims, as the paper makes them (docs/method.md, section 5):
 
 1. **Samples**: ours has the best samples of the paper's eight models (Table 2). For every sample metric
-   recorded (swd, fd_rand, kid_rand, the *_rand precision/recall/density/coverage; fid, kid, isc and the
-   Inception family where weights were there), the column's verdict among the eight alone
+   recorded (swd; in every feature space recorded, FD, KID, CMMD, FD∞ and precision/recall/density/coverage:
+   fd_rand, kid_rand, fd_effnet, ...; fid, kid, isc and the Inception family where weights were there), the
+   column's verdict among the eight alone
    (``verdicts.decide``: best only when it beats every other one at the 5 % level, else tied leaders).
 2. **Reconstruction**: ours reconstructs best of the paper's models that reconstruct (Table 3): the same
    verdict among ours, vae, ali and alice on mse, mse_heldout (and lpips); then ours against each ablation.
 3. **Interpretability**: sparsity makes parts (Table 4 and Fig. 1): sparse against dense with everything
    else equal, ours vs ours-dense and abp-sparse vs abp, on ``dissect`` (shapes, the only dataset with true
    part masks) and ``ncc`` (``verdicts.difference``: Welch's t over seeds, or the paired bootstrap for one).
-4. **Copying** (not a paper claim; the first question on a 90-image dataset): each model's C_T per seed.
+4. **Copying** (not a paper claim; the first question on a 90-image dataset): each model's C_T per seed, in
+   every feature space recorded (``copying`` in the random CNN's, ``copying_effnet``, ...).
    C_T averages per-cell Mann-Whitney z-scores, about N(0, 1) under "as close as fresh data" when there is
    one cell (``lfw``: 10 held-out images, one cell) and tighter with more, so a model is said to copy when
    C_T < ``COPYING_Z`` in every seed (one-sided 5 % for one cell: conservative with more cells). The cells
@@ -48,7 +50,8 @@ RECONSTRUCT = ("ours", "vae", "ali", "alice")
 ABLATIONS = ("ours-dense", "abp", "abp-sparse")
 SPARSE_VS_DENSE = (("ours", "ours-dense"), ("abp-sparse", "abp"))
 SAMPLE_METRICS = ("swd", "fd_rand", "kid_rand", "precision_rand", "recall_rand", "density_rand", "coverage_rand",
-                  "fid", "kid", "isc", "precision", "recall", "density", "coverage")
+                  "fid", "kid", "isc", "precision", "recall", "density", "coverage")  # their order; every space's next
+SAMPLE_FAMILIES = ("swd", "fid", "fd", "kid", "isc", "prdc", "cmmd", "fdinf")  # metric plugins, less their _<space>
 RECON_METRICS = ("mse", "mse_heldout", "lpips")
 PARTS_METRICS = ("dissect", "ncc")
 COPYING_Z = -1.645  # one-sided 5 % of N(0, 1)
@@ -67,6 +70,18 @@ def _calibration(d: pd.DataFrame, metric: str) -> str:
     g = d[(d["metric"] == metric)]
     g = g[[verdicts.is_calibration(g[g["model"] == m]) for m in g["model"]]] if len(g) else g
     return _mean_std(g) if len(g) else "—"
+
+
+def family(plugin: str) -> str:
+    """A metric plugin's family: its name less the ``_<space>`` suffix (``fd_effnet`` -> ``fd``)."""
+    return str(plugin).split("_")[0]
+
+
+def sample_metrics(d: pd.DataFrame) -> list[str]:
+    """The sample-quality columns recorded in ``d``, in every feature space: those of ``SAMPLE_METRICS`` in its
+    order, then the other spaces' in the records' order (``fd_effnet``, ``precision_effnet``, ``cmmd_rand``, ...)."""
+    found = list(dict.fromkeys(d.loc[d["metric_plugin"].map(family).isin(SAMPLE_FAMILIES), "metric"]))
+    return [m for m in SAMPLE_METRICS if m in found] + [m for m in found if m not in SAMPLE_METRICS]
 
 
 def _column(d: pd.DataFrame, metric: str, models: tuple[str, ...], claimant: str):
@@ -151,7 +166,7 @@ def _cells_used(g: pd.DataFrame) -> str:
 
 def copying_rows(d: pd.DataFrame) -> list[list[str]]:
     rows = []
-    for metric in ("copying", "copying_inception"):
+    for metric in dict.fromkeys(d.loc[d["metric_plugin"].map(family) == "copying", "metric"]):
         for model, g in d[d["metric"] == metric].groupby("model", sort=False):
             x = g.sort_values("seed")["value"].astype(float)
             calib = verdicts.is_calibration(g)
@@ -185,7 +200,7 @@ def report(df: pd.DataFrame) -> str:
         out.append(f"## {dataset} · {preset} (seeds {', '.join(map(str, seeds))}: those every model has)\n")
         head = ["metric", "ours (mean ± std (seeds))", "ours' rank", "top three", "verdict", "best vs runner-up",
                 "p best vs every other / Holm", "calibration"]
-        rows = claim_rows(d, SAMPLE_METRICS, PAPER)
+        rows = claim_rows(d, sample_metrics(d), PAPER)
         out += ["**1. Samples: ours best of the paper's eight?**\n", md(head, rows) if rows else "no records", ""]
         rows = claim_rows(d, RECON_METRICS, RECONSTRUCT)
         out += ["**2. Reconstruction: ours best of ours, vae, ali, alice?**\n",

@@ -89,3 +89,27 @@ def test_a_model_ahead_in_a_grid_is_read_at_the_seeds_every_model_has(tmp_path):
     d, seeds = claims.balanced(claims._good(load_records(tmp_path)))
     assert seeds == [0, 1, 2] and 3 not in set(d["seed"]) and "real-heldout" in set(d["model"])
     assert len(d) == len(claims._good(df))
+
+
+def test_the_sample_claim_reads_every_feature_space_and_copying_every_space(tmp_path):
+    """A results folder with the trained space's columns: the sample claim tests fd_effnet, precision_effnet
+    (plugin prdc_effnet) and cmmd_rand beside swd and fd_rand, and not the memorisation or reconstruction
+    columns; the copying rows include copying_effnet."""
+    plugins = {"swd": "swd", "fd_rand": "fd_rand", "fd_effnet": "fd_effnet", "precision_effnet": "prdc_effnet",
+               "cmmd_rand": "cmmd_rand", "authpct_effnet": "authpct_effnet", "copying_effnet": "copying_effnet",
+               "mse": "mse"}
+    for model, shift in (("ours", 0.0), ("dcgan", 1.0)):
+        for seed in range(3):
+            recs = []
+            for metric, plugin in plugins.items():
+                r = _rec(model, seed, metric, 1.0 + shift + 0.01 * seed, metric != "authpct_effnet")
+                r["metric_plugin"] = plugin
+                if metric.startswith("copying"):
+                    r["extra"] = {"cells": 6, "cells_used": 6}
+                recs.append(r)
+            write_run(tmp_path / "shapes" / model / f"small-seed{seed}", {}, recs)
+    d = claims._good(load_records(tmp_path))
+    assert claims.sample_metrics(d) == ["swd", "fd_rand", "fd_effnet", "precision_effnet", "cmmd_rand"]
+    assert {r[0] for r in claims.copying_rows(d)} == {"copying_effnet"}
+    rows = claims.claim_rows(d, claims.sample_metrics(d), claims.PAPER)
+    assert [r[0].split()[0] for r in rows] == ["swd", "fd_rand", "fd_effnet", "precision_effnet", "cmmd_rand"]
