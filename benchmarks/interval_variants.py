@@ -1,4 +1,4 @@
-"""Which split-half interval for KID and FD (issue 29, item 10)? The variants tried when the plug-in split-half
+"""Which split-half interval for KID, CMMD and FD (issue 29, item 10)? The variants tried when the plug-in split-half
 interval fell short between equality and a clear difference, on the same draws and splits (Gaussian features
 of benchmarks/interval_coverage.py, delta in units of the average feature sd as there before the sqrt(d/n)
 scale). Per draw: T the value, d_b = T(half 1) - T(half 2) over B splits (Var(T at n/2) = mean d² / 2 = 2A + 4V,
@@ -22,21 +22,27 @@ variance is V and, for FD, whose mean is the value at equality, beta).
 
 Coverage of E[value] over the draws, width over 2 x 1.96 x the true sd, the share of intervals wholly below /
 above, and the correlation of the width with the value over the draws (a plug-in width that shrinks with the
-value misses from below). One command per metric:
+value misses from below). ``--metric`` takes several, each on the same draws:
 
     nice -n 10 env OMP_NUM_THREADS=1 .venv/bin/python benchmarks/interval_variants.py --metric kid --n 250 --d 64
+
+``--space rand`` (any installed space) draws a network's features of rendered ``shapes`` images instead, the
+generated set a mixture with a share ``--delta`` of blurred images (interval_coverage.py's ``--space`` cells).
 """
 
 from __future__ import annotations
 
 import argparse
+from functools import partial
 
 import numpy as np
 import torch
 from extrapolation_bias import law, linear_weights
-from interval_coverage import features
+from interval_coverage import RenderedSpace, features
 
+from genbench.metrics.cmmd import scaled_rbf
 from genbench.metrics.core import bootstrap as bs
+from genbench.metrics.core.cmmd import l2_normalize
 from genbench.metrics.core.frechet import feature_stats, frechet_distance
 
 Z = bs.Z
@@ -49,9 +55,12 @@ def one_draw(x: np.ndarray, y: np.ndarray, metric: str, b: int) -> dict[str, flo
     masks = bs.split_masks(sizes, b, quarters=quarters)
     hr, hg = masks[0][:2 * b], masks[1][:2 * b]
     swap_r, swap_g = np.concatenate([hr[:b], hg[b:]], 1), np.concatenate([hr[b:], hg[:b]], 1)
-    if metric == "kid":
-        stat = bs.kernel_replicates(x, y)
-        ks = bs.kernel_splits(x, y, [hr, hg])
+    if metric in ("kid", "cmmd"):
+        kernel = bs.cubic_kernel if metric == "kid" else scaled_rbf
+        if metric == "cmmd":
+            x, y = l2_normalize(x), l2_normalize(y)
+        stat = bs.kernel_replicates(x, y, kernel=kernel)
+        ks = bs.kernel_splits(x, y, [hr, hg], kernel=kernel)
         t, swaps, value, plug, beta = stat(*masks), ks.swap, ks.whole_u, ks.whole_v, 0.0
     else:
         stat = bs.frechet_replicates(x, y)
@@ -137,30 +146,41 @@ def eighths_sd(r: dict[str, float]) -> float | None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--metric", choices=["kid", "fd"], default="kid")
+    p.add_argument("--metric", choices=["kid", "cmmd", "fd"], nargs="+", default=["kid"],
+                   help="one or more, each on the same draws")
     p.add_argument("--n", type=int, default=250)
     p.add_argument("--d", type=int, default=64)
     p.add_argument("--delta", type=float, nargs="+", default=[0.0, 0.5, 1.0, 2.0, 4.0])
     p.add_argument("--draws", type=int, default=400)
     p.add_argument("--splits", type=int, default=100)
+    p.add_argument("--space", help="a feature space's features of rendered shapes images (interval_coverage.py "
+                   "--space); --delta is then the share p of the blurred variant among the generated images")
     args = p.parse_args()
     torch.set_num_threads(1)
-    print(f"{args.metric}, n = {args.n}, d = {args.d}, {args.draws} draws, {args.splits} splits (coverage SE "
+    torch.set_grad_enabled(False)
+    space = RenderedSpace(args.space, "blur") if args.space else None
+    where = f"space {args.space} ({space.dims}-d), delta = p" if space else f"d = {args.d}"
+    print(f"{', '.join(args.metric)}, n = {args.n}, {where}, {args.draws} draws, {args.splits} splits (coverage SE "
           f"{100 * np.sqrt(0.95 * 0.05 / args.draws):.1f} %)\n")
-    print("| delta | true sd | variant | width/true | coverage | below / above | corr(value, width) |\n"
-          "|---|---|---|---|---|---|---|")
+    print("| metric | delta | true sd | variant | width/true | coverage | below / above | corr(value, width) |\n"
+          "|---|---|---|---|---|---|---|---|")
     for delta in args.delta:
         rng = np.random.default_rng([11, args.n, args.d, int(delta * 100)])
-        rows = [one_draw(*features(rng, args.n, args.d, delta), args.metric, args.splits) for _ in range(args.draws)]
-        values = np.array([r["T"] for r in rows])
-        truth, sd = values.mean(), values.std(ddof=1)
-        per = [intervals(r) for r in rows]
-        for name in per[0]:
-            lo, hi = np.array([q[name][0] for q in per]), np.array([q[name][1] for q in per])
-            print(f"| {delta:g} | {sd:.3g} | {name} | {np.mean(hi - lo) / (2 * Z * sd):.2f} | "
-                  f"{100 * np.mean((lo <= truth) & (truth <= hi)):.1f} % | {100 * np.mean(hi < truth):.1f} / "
-                  f"{100 * np.mean(lo > truth):.1f} % | {np.corrcoef(values, hi - lo)[0, 1]:.2f} |", flush=True)
-
+        draw = partial(space.mixture, rng, args.n, delta) if space else partial(features, rng, args.n, args.d, delta)
+        rows: dict[str, list] = {m: [] for m in args.metric}
+        for _ in range(args.draws):
+            x, y = draw()
+            for metric in args.metric:
+                rows[metric].append(one_draw(x, y, metric, args.splits))
+        for metric, got in rows.items():
+            values = np.array([r["T"] for r in got])
+            truth, sd = values.mean(), values.std(ddof=1)
+            per = [intervals(r) for r in got]
+            for name in per[0]:
+                lo, hi = np.array([q[name][0] for q in per]), np.array([q[name][1] for q in per])
+                print(f"| {metric} | {delta:g} | {sd:.3g} | {name} | {np.mean(hi - lo) / (2 * Z * sd):.2f} | "
+                      f"{100 * np.mean((lo <= truth) & (truth <= hi)):.1f} % | {100 * np.mean(hi < truth):.1f} / "
+                      f"{100 * np.mean(lo > truth):.1f} % | {np.corrcoef(values, hi - lo)[0, 1]:.2f} |", flush=True)
 
 if __name__ == "__main__":
     main()
