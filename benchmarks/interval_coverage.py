@@ -16,8 +16,9 @@ with the variance at n extrapolated from halves and quarters by a/m + b/(m(m-1))
 97.5 percentiles of value + c (d_b - mean d) (``legacy_split_interval`` below; B = 200 splits, a quarter of them
 quartered); for FD the plug-in split-half interval it had until 2026-12-07, value ± 1.96 sd with that
 extrapolated variance of the whole distance from its 50 splits, 25 of them quartered. ``new`` = what the metrics
-use now (genbench.metrics.core.bootstrap): for KID and CMMD ``kernel_interval`` (a score interval: the variance
-at equality from swapped halves, the first-order part growing with the distance; the same 200 splits as old),
+use now (genbench.metrics.core.bootstrap): for KID and CMMD ``kernel_interval`` (the variance at equality from
+swapped halves, the first-order part growing with the distance, the interval on the variance-stabilised scale;
+a score interval of the same law until 2026-12-07, the tables before that date; the same 200 splits as old),
 for FD ``frechet_interval`` (the mean term's variance law, 2 tr(Ω²) + 4 q θ, on its variance-stabilised scale;
 the covariance term's variance from the same splits as old).
 

@@ -490,10 +490,9 @@ def test_near_equality_the_bootstrap_is_too_wide_and_split_halves_are_not(name):
     """Equal distributions, n = 60 per side, 12 dimensions: widths against 2 x 1.96 x the value's real spread (its
     sd over 400 draws). The old bootstrap with replacement is too wide (duplicates and a plug-in world that is
     not at equality: KID is a degenerate U-statistic there). Split halves are not: the replicates a paired verdict
-    differences, FD's whole interval, and for KID the interval's lower half, the side a difference has to clear
-    (its upper half is longer: the score interval allows for the variance a larger distance would have). FD's
-    interval is longer above too (its mean term's variance grows with the distance), so its lower half is
-    only bounded away from collapse (0.65x the real spread at least; 0.77x here)."""
+    differences and the whole interval. Both intervals are longer above (the variance they allow for grows with
+    the distance), so the lower half, the side a difference has to clear, is only bounded away from collapse
+    (0.65x the real spread at least; 0.69x for KID, 0.77x for FD here)."""
     rng = np.random.default_rng(29)
     value, stat, b = (_kid, bs.kernel_replicates, bs.B) if name == "kid" else (_fd, bs.frechet_replicates,
                                                                                bs.B_FRECHET)
@@ -508,9 +507,44 @@ def test_near_equality_the_bootstrap_is_too_wide_and_split_halves_are_not(name):
     assert ratio["old"] > 1.3, ratio
     spread = np.mean([np.std(i.replicates) for i in new]) / true_sd
     lower = np.mean([i.value - i.lo for i in new]) / (1.96 * true_sd)
-    assert 0.8 <= spread <= 1.25 and (0.65 if name == "fd" else 0.8) <= lower <= 1.25, (ratio, spread, lower)
-    if name == "fd":
-        assert 0.8 <= ratio["new"] <= 1.25, ratio
+    assert 0.8 <= spread <= 1.25 and 0.65 <= lower <= 1.25 and 0.8 <= ratio["new"] <= 1.25, (ratio, spread, lower)
+
+
+@pytest.mark.parametrize("name", ["kid", "cmmd"])
+def test_in_a_networks_own_features_the_kernel_intervals_are_not_twice_too_wide_at_equality(name):
+    """Where the score interval failed: the random CNN's features (the ``rand`` space) of rendered ``shapes``
+    images, equal distributions, 60 per side (two disjoint draws from 2,400 embedded images). Their spectrum has
+    a dominant direction (non-negative ReLU features), so the slope estimated at equality, the noise's Rayleigh
+    quotient, is large; the score interval's upper end grew as z² kappa and read 2.0x (KID) and 2.1x (CMMD) the
+    value's real spread (benchmarks/interval_coverage.py --space rand, n = 90 and 250). On the square-root scale
+    it grows as z² kappa / 4: the width within 0.75-1.3x of 2 x 1.96 x the real spread (sd over 300 draws), and
+    at least 27 of 30 intervals hold the mean value."""
+    from genbench.datasets.shapes import render_images
+    from genbench.metrics.cmmd import scaled_rbf
+    from genbench.metrics.core.cmmd import l2_normalize
+    from genbench.metrics.core.randcnn import RandCNNExtractor
+
+    images, _ = render_images(2400, 32, seed=11)
+    pool = RandCNNExtractor("cpu")(torch.from_numpy(images).float() / 127.5 - 1)
+    kernel = bs.cubic_kernel if name == "kid" else scaled_rbf
+    if name == "cmmd":
+        pool = l2_normalize(pool)
+    rng = np.random.default_rng(5)
+    n = 60
+
+    def draw():
+        idx = rng.choice(len(pool), 2 * n, replace=False)
+        return pool[idx[:n]], pool[idx[n:]]
+
+    def value(x, y):
+        return float(bs.kernel_replicates(x, y, kernel=kernel)(np.ones((1, n)), np.ones((1, n)))[0])
+
+    values = [value(*draw()) for _ in range(300)]
+    mean, sd = np.mean(values), np.std(values, ddof=1)
+    ivs = [bs.kernel_interval(value(x, y), x, y, kernel=kernel) for x, y in (draw() for _ in range(30))]
+    width = np.mean([i.hi - i.lo for i in ivs]) / (2 * bs.Z * sd)
+    held = sum(i.lo <= mean <= i.hi for i in ivs)
+    assert 0.75 <= width <= 1.3 and held >= 27, (width, held)
 
 
 def test_paired_split_replicates_give_the_spread_of_a_difference_of_two_models_on_the_same_real_images():

@@ -10,9 +10,9 @@ the V-statistic's floor is about 1000 (1/m + 1/n)(1 - E k) (module notes of the 
 
 Samples: the same n per side as ``fd`` in that space, from the same extracted features.
 Interval: split halves of the real and generated feature vectors, as ``kid``'s (genbench.metrics.core.bootstrap
-``kernel_interval`` with the scaled RBF kernel): a score interval for the whole sets' unbiased MMD², shifted to
-the value (the V-statistic differs from the U-statistic by about 1000 (1/m + 1/n)(1 - E k), a near constant, so
-their spreads agree).
+``kernel_interval`` with the scaled RBF kernel): an interval for the whole sets' unbiased MMD² on the
+variance-stabilised scale, shifted to the value (the V-statistic differs from the U-statistic by about
+1000 (1/m + 1/n)(1 - E k), a near constant, so their spreads agree).
 """
 
 from __future__ import annotations

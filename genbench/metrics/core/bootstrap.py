@@ -46,15 +46,22 @@ split halves for the feature-space distances (KID, FD, CMMD), whose bootstrap is
     and a clear difference (it covered 83-89 % there): the first-order part is estimated at the observed
     distance, so it is small exactly when the value came out low, and the interval then misses the truth from
     below (the plug-in variance correlated 0.86 with the value; its noise is the data's, not the splits': with
-    2000 splits it was as noisy as with 200). So the interval is a score interval (Wilson's construction;
-    ``score_bounds``): every θ that the value does not reject at θ's own variance V + kappa θ, kappa =
-    (Var(T at n/2) / 2) / (biased MMD²), the Rayleigh quotient of the sampling covariance at the empirical
+    2000 splits it was as noisy as with 200). So the interval comes from a variance law, V + kappa θ at θ, kappa
+    = (Var(T at n/2) / 2) / (biased MMD²), the Rayleigh quotient of the sampling covariance at the empirical
     witness (first-order variance per unit of squared RKHS distance along the direction the data show, both
-    with the noise's share). It is longer above than below. Tried and not taken (same draws): a slope Â / T̂
-    (Â = Var(T at n/2) / 2 − 2V) gave 90 % between, the plug-in variance 87-91 %, the Rayleigh slope 93-95 %;
-    for the Fréchet distance the Rayleigh slope of the whole distance was worse than the plug-in (its bias,
-    mostly covariance noise, carries little first-order variance): there the quotient is taken of the mean term
-    alone, in closed form.
+    with the noise's share), and, as for the Fréchet distance's mean term, from the scale sqrt(u + k), k =
+    V / kappa, on which that variance does not grow with θ (``stabilised_bounds``; longer above than below).
+    Until 2026-12-07 it was the score interval of the same law (Wilson's construction, ``score_bounds``: every
+    θ the value does not reject at θ's own variance): right on Gaussian features (1.1-1.3x the real spread at
+    equality), but in a network's own features 2.0x (KID) and 2.1x (CMMD) too wide at equality and 1.35-1.65x
+    between equality and a clear difference (the random CNN's features of rendered `shapes` images, n = 90 and
+    250; benchmarks/interval_coverage.py --space, RESULTS.md): there the slope estimated at equality, the
+    noise's Rayleigh quotient, is large (non-negative ReLU features have a dominant direction), and the score
+    interval's upper end grows as z² kappa, the stabilised one's as z² kappa / 4. Tried and not taken (same
+    draws): a slope Â / T̂ (Â = Var(T at n/2) / 2 − 2V) gave 90 % between, the plug-in variance 87-91 %; for the
+    Fréchet distance the Rayleigh slope of the whole distance was worse than the plug-in (its bias, mostly
+    covariance noise, carries little first-order variance): there the quotient is taken of the mean term alone,
+    in closed form.
 
   Replicate b is value + sd (d_b − mean d) / rms(d − mean d): sd the spread at the value (FD: sqrt(null + 4 q
   max(θ̂, 0)); MMD²: sqrt(V + kappa max(T, 0))), so two models' replicates difference as their values would
@@ -148,10 +155,10 @@ FRECHET_METHOD = ("FD = M + C: M the mean term, Var(M) = 2 tr(Ω²) + 4 q θ (Ω
                   "interval for θ from M - tr Ω on the scale sqrt(u + k), k = null / (4 q), the variance-stabilised "
                   "scale, shifted by value - (M - tr Ω); replicates value + sd (d_b - mean d) / rms, "
                   "d_b = T(half 1) - T(half 2), sd the spread at the value")
-SCORE_INTERVAL = ("score interval: every t with (T - t)² <= 1.96² (V0 + kappa max(t, 0)), T the whole sets' unbiased "
-                  "MMD², V0 the variance of the swapped halves' MMD² (the null at n), kappa = (Var(T at n/2) / 2) / "
-                  "biased MMD²; shifted by value - T; replicates value + the halves' differences scaled to "
-                  "sqrt(V0 + kappa max(T, 0))")
+KERNEL_METHOD = ("Var(T) = V0 + kappa θ at θ = E[T], T the whole sets' unbiased MMD², V0 the variance of the swapped "
+                 "halves' MMD² (the null at n), kappa = (Var(T at n/2) / 2) / biased MMD²; interval for θ on the scale "
+                 "sqrt(T + k), k = V0 / kappa, the variance-stabilised scale, shifted by value - T; replicates value "
+                 "+ the halves' differences scaled to sqrt(V0 + kappa max(T, 0))")
 SIGNIFICANT = 6  # digits kept of each stored replicate
 SWD_GRID = 128  # points per direction at which the SWD replicates evaluate each image's CDF
 SWD_CHUNK = 1 << 22  # images x grid points x directions per block of the SWD replicates (16 MiB in float32)
@@ -168,7 +175,7 @@ def describe(resampled: str, b: int = B, interval: str = INTERVAL, **more: Any) 
 FRECHET_INTERVAL = describe("feature vectors, real and generated, split in disjoint halves and quarters",
                             b=B_FRECHET, interval=FRECHET_METHOD, quartered=FRECHET_QUARTERS)
 KERNEL_INTERVAL = describe("feature vectors, real and generated, split in disjoint halves, then swapped across sides",
-                           interval=SCORE_INTERVAL, statistic="unbiased MMD² of each half and swapped pair")
+                           interval=KERNEL_METHOD, statistic="unbiased MMD² of each half and swapped pair")
 
 
 @dataclass(frozen=True)
@@ -324,7 +331,9 @@ def score_bounds(t: float, null_var: float, kappa: float) -> tuple[float, float]
     """Every θ with (t - θ)² <= z² (null_var + kappa max(θ, 0)): the interval of a statistic that is θ + noise,
     the noise's variance null_var at θ = 0 and growing by kappa per unit of θ (Wilson's score interval, for a
     variance that depends on the unknown). Above 0: θ = t + c ± sqrt((t + c)² - t² + z² null_var), c = z² kappa / 2;
-    below (where θ = 0 is not excluded): t - z sqrt(null_var). Continuous where the two meet (t = z sqrt(null_var))."""
+    below (where θ = 0 is not excluded): t - z sqrt(null_var). Continuous where the two meet (t = z sqrt(null_var)).
+    KID's and CMMD's construction until 2026-12-07 (now ``stabilised_bounds``); kept for the comparisons of
+    benchmarks/interval_variants.py and interval_coverage.py."""
     c = Z * Z * kappa / 2
     root = float(np.sqrt(max((t + c) ** 2 - t * t + Z * Z * null_var, 0.0)))
     hi = t + c + root
@@ -715,9 +724,10 @@ def kernel_interval(value: float, real, fake, device: torch.device | str = "cpu"
     norm of the empirical witness), Var(T at n/2) = E[d²] / 2 from the halves' differences d: their ratio is
     the Rayleigh quotient of the sampling covariance at the empirical witness, first-order variance per unit of
     squared distance along the direction the data show (numerator and denominator both carry the noise's
-    share). The interval is every θ the data do not reject at that θ's own variance (``score_bounds``): a
-    plug-in variance at T instead (value ± z sd) drops with T and was too narrow between equality and a clear
-    difference, where it covered 83-89 % (benchmarks/RESULTS.md). It is asymmetric, longer above. The
+    share). The interval is that law's on the variance-stabilised scale (``stabilised_bounds``): a plug-in
+    variance at T instead (value ± z sd) drops with T and was too narrow between equality and a clear
+    difference, where it covered 83-89 %; the score interval of the same law (``score_bounds``) was 2x too wide
+    at equality in a network's features (benchmarks/RESULTS.md). It is asymmetric, longer above. The
     replicates (what a paired difference of two models reads) are the halves' differences scaled to the
     spread at T, sqrt(V0 + kappa max(T, 0)): the variance of a test of two values at the values. None when a
     side has fewer than ``SPLIT_MIN`` units or a value is not finite."""
@@ -733,7 +743,7 @@ def kernel_interval(value: float, real, fake, device: torch.device | str = "cpu"
     v_half = float(np.mean(d ** 2)) / 2  # Var(T at n/2)
     null_var = float(np.var(ks.swap, ddof=1))
     kappa = v_half / 2 / ks.whole_v if ks.whole_v > 0 else 0.0
-    lo, hi = score_bounds(ks.whole_u, null_var, kappa)
+    lo, hi = stabilised_bounds(ks.whole_u, null_var, kappa)
     shift = value - ks.whole_u
     reps = _scaled(value, d, float(np.sqrt(null_var + kappa * max(ks.whole_u, 0.0))))  # the spread at T
     return Interval(float(value), lo + shift, hi + shift, reps, sizes, time.perf_counter() - t0)
