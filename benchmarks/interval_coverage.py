@@ -194,6 +194,17 @@ def summary_cells(rows: list[tuple]) -> str:
             f"{100 * high:.1f} % |")
 
 
+SUMMARY_COLUMNS = ["true sd", "old width/true", "old coverage", "new width/true", "new coverage", "new low / high"]
+
+
+def print_head(draws: int, setting: str, columns: list[str]) -> None:
+    """The preamble (draws, coverage SE, ``setting``) and the table header: ``columns``, then ``summary_cells``'."""
+    print(f"{draws} draws per cell (coverage SE {100 * np.sqrt(0.95 * 0.05 / draws):.1f} %); {setting}; coverage of "
+          f"E[value]\n")
+    cols = columns + SUMMARY_COLUMNS
+    print("| " + " | ".join(cols) + " |\n|" + "---|" * len(cols))
+
+
 def cell_rows(draw, draws: int, metrics: list[str]) -> dict[str, list]:
     """{metric: one_draw's row per draw}, ``draw()`` giving each draw's (real, generated) features."""
     cells: dict[str, list] = {}
@@ -209,13 +220,10 @@ def space_cells(args) -> None:
     rng = np.random.default_rng([args.seed, 7])
     reference = kid_value(space.features(2000), space.features(2000, other=True))
     variant = f"leaves slot {args.omit_slot} out" if args.variant == "omit" else "is blurred (1 px)"
-    print(f"{args.draws} draws per cell (coverage SE {100 * np.sqrt(0.95 * 0.05 / args.draws):.1f} %); space "
-          f"{space.name} ({space.dims}-d), shapes at {space.size} px, the variant {variant} "
-          f"(KID between the two: {reference:.4g}); p set so that p² x that is {args.small:g} (small) or "
-          f"{args.clear:g} (clear) KID sds at equality; coverage of E[value]\n")
-    print("| metric | n | distance (p) | excess / sd at equality | true sd | old width/true | old coverage | "
-          "new width/true | new coverage | new low / high |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print_head(args.draws, f"space {space.name} ({space.dims}-d), shapes at {space.size} px, the variant {variant} "
+               f"(KID between the two: {reference:.4g}); p set so that p² x that is {args.small:g} (small) or "
+               f"{args.clear:g} (clear) KID sds at equality",
+               ["metric", "n", "distance (p)", "excess / sd at equality"])
     factors = {"0": 0.0, "small": args.small, "clear": args.clear}
     for n in args.sizes:
         at_zero: dict[str, tuple[float, float]] = {}
@@ -256,13 +264,9 @@ def main() -> None:
         with torch.no_grad():
             space_cells(args)
         return
-    print(f"{args.draws} draws per cell (coverage SE {100 * np.sqrt(0.95 * 0.05 / args.draws):.1f} %); B = {bs.B} "
-          f"splits (KID, CMMD), FD {bs.B_FRECHET} ({bs.FRECHET_QUARTERS} quartered); distances in sqrt(d/n): small "
-          f"{args.small:g}, clear "
-          f"{args.clear:g}; generated set differing by {args.shift!r}; coverage of E[value]\n")
-    print("| metric | d | n | distance (delta) | true sd | old width/true | old coverage | new width/true | "
-          "new coverage | new low / high |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print_head(args.draws, f"B = {bs.B} splits (KID, CMMD), FD {bs.B_FRECHET} ({bs.FRECHET_QUARTERS} quartered); "
+               f"distances in sqrt(d/n): small {args.small:g}, clear {args.clear:g}; generated set differing by "
+               f"{args.shift!r}", ["metric", "d", "n", "distance (delta)"])
     factors = {"0": 0.0, "small": args.small, "clear": args.clear}
     for d in args.dims:
         for n in args.sizes:
