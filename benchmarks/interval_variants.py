@@ -8,7 +8,7 @@ variance is V and, for FD, whose mean is the value at equality, beta).
 
 - ``plug-in``: value ± z sd, sd² extrapolated from halves and quarters by a/m + b/(m(m-1)) (the interval before,
   with normal quantiles instead of the replicates' percentiles);
-- ``plug-in, log``: the same sd on the log scale, value x exp(± z sd / value) (FD >= 0 and right-skewed: a
+- ``plug-in, log`` (FD): the same sd on the log scale, value x exp(± z sd / value) (FD >= 0 and right-skewed: a
   delta-method interval of log T, wider above than below);
 - ``swap Wald``: value ± z sqrt(Â + V̂), V̂ from the swaps, Â = max(mean d²/4 - 2V̂, 0);
 - ``score, ratio``: every θ with (T - θ)² <= z² (V̂ + kappa (θ - beta)+), kappa = Â / max(T - beta, z sqrt(Â + V̂));
@@ -17,6 +17,9 @@ variance is V and, for FD, whose mean is the value at equality, beta).
 - ``stabilised, Rayleigh``: the same variance law, V̂ + kappa θ, but the interval on the scale sqrt(u + V̂/kappa),
   where that variance does not grow with θ (``bs.stabilised_bounds``, what ``frechet_interval`` uses for FD's mean
   term);
+- ``stabilised, ratio``: the same scale with the ratio's kappa, Â / max(T - beta, z sqrt(Â + V̂)): the first-order
+  variance with the degenerate part taken out over the unbiased distance (the Rayleigh quotient's numerator and
+  denominator both hold the noise's share, which pulls kappa toward the noise's own quotient);
 - ``plug-in, eighths`` (FD): value ± z sd, sd² fitted to the variances at n/2, n/4 and n/8 (the quartered splits
   also cut in eighths) by weighted non-negative least squares (``fitted_variance``).
 
@@ -48,7 +51,7 @@ from genbench.metrics.core.frechet import feature_stats, frechet_distance
 Z = bs.Z
 
 
-def one_draw(x: np.ndarray, y: np.ndarray, metric: str, b: int) -> dict[str, float]:
+def one_draw(x: np.ndarray, y: np.ndarray, metric: str, b: int) -> dict:
     n = len(x)
     sizes = {"real": n, "generated": n}
     quarters = min(b, bs.FRECHET_QUARTERS) if metric == "fd" else bs.quarter_splits(b)  # as the metrics do
@@ -71,7 +74,7 @@ def one_draw(x: np.ndarray, y: np.ndarray, metric: str, b: int) -> dict[str, flo
     half = t[:b] - t[b:2 * b]
     v_half = float(np.mean(half ** 2)) / 2
     v_quarter = float(np.var(t[2 * b:].reshape(4, -1), axis=0, ddof=1).mean())
-    out = {"T": value, "v_half": v_half, "v_quarter": v_quarter, "null": float(np.var(swaps, ddof=1)),
+    out = {"metric": metric, "T": value, "v_half": v_half, "v_quarter": v_quarter, "null": float(np.var(swaps, ddof=1)),
            "beta": beta, "plug": plug, "n": n, "splits": b, "quarters": quarters}
     if metric == "fd":  # the quartered splits' permutations also cut in eighths (7 df each), for the 3-size fit
         out["v_eighth"] = float(np.var(stat(*eighth_masks(sizes, b, quarters)).reshape(8, -1), axis=0, ddof=1).mean())
@@ -88,7 +91,7 @@ def eighth_masks(sizes: dict[str, int], b: int, quarters: int) -> list[np.ndarra
     return out
 
 
-def fitted_variance(r: dict[str, float]) -> float:
+def fitted_variance(r: dict) -> float:
     """Var at n from the variances at n/2, n/4 and n/8 by a/m + b/(m(m-1)) with a, b >= 0: least squares weighted
     by each estimate's degrees of freedom over its squared size (a variance estimate's variance is 2 v² / df)."""
     from scipy.optimize import nnls
@@ -121,7 +124,7 @@ def satterthwaite_quantile(v_half: float, v_quarter: float, n: int, splits: int,
     return float(stats.t.ppf(0.975, df))
 
 
-def intervals(r: dict[str, float]) -> dict[str, tuple[float, float]]:
+def intervals(r: dict) -> dict[str, tuple[float, float]]:
     t, u, null, beta = r["T"], r["T"] - r["beta"], r["null"], r["beta"]
     a = max(r["v_half"] / 2 - 2 * null, 0.0)
     sd = np.sqrt(bs.extrapolated_variance(r["v_half"], r["v_quarter"], int(r["n"])))
@@ -130,16 +133,18 @@ def intervals(r: dict[str, float]) -> dict[str, tuple[float, float]]:
     log_half = Z * sd / t if t > 0 else 0.0
     tq = satterthwaite_quantile(r["v_half"], r["v_quarter"], int(r["n"]), r["splits"], r["quarters"])
     return {"plug-in": (t - Z * sd, t + Z * sd),
-            "plug-in, log": (t * np.exp(-log_half), t * np.exp(log_half)),
+            # FD only: an MMD² estimate can be negative, where a log scale has no meaning
+            **({"plug-in, log": (t * np.exp(-log_half), t * np.exp(log_half))} if r["metric"] == "fd" else {}),
             "plug-in, t": (t - tq * sd, t + tq * sd),
             "swap Wald": (t - Z * np.sqrt(a + null), t + Z * np.sqrt(a + null)),
             "score, ratio": tuple(beta + e for e in bs.score_bounds(u, null, ratio)),
             "score, Rayleigh": tuple(beta + e for e in bs.score_bounds(u, null, rayleigh)),
             "stabilised, Rayleigh": tuple(beta + e for e in bs.stabilised_bounds(u, null, rayleigh)),
+            "stabilised, ratio": tuple(beta + e for e in bs.stabilised_bounds(u, null, ratio)),
             **({"plug-in, eighths": (t - Z * sd8, t + Z * sd8)} if (sd8 := eighths_sd(r)) is not None else {})}
 
 
-def eighths_sd(r: dict[str, float]) -> float | None:
+def eighths_sd(r: dict) -> float | None:
     """The plug-in sd from the three-size fit, where the draw has eighths (FD)."""
     return float(np.sqrt(fitted_variance(r))) if "v_eighth" in r else None
 

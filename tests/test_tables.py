@@ -129,3 +129,25 @@ def test_the_notes_under_either_layout_in_their_order(records):
         verdicts.CALIBRATION_NOTE, CI_NOTE, "† only 100 samples", "no values for: kid (unavailable)",
         "protocol: fid p1"]
     assert notes(good, ["fid"], False, False) == ["† only 100 samples", "protocol: fid p1"]
+
+
+def test_a_column_where_every_model_reads_one_value_is_said_to_rank_nothing(tmp_path):
+    from genbench.present.tables import same_value_notes
+
+    for seed in (0, 1):
+        for model in ("alpha", "beta"):
+            recs = [{"dataset": "shapes", "model": model, "preset": "small", "seed": seed, "metric": metric,
+                     "metric_plugin": metric.split("_")[0], "value": value, "status": "ok", "note": "",
+                     "higher_is_better": metric != "fd_effnet", "protocol_id": "p1", "protocol": {"n": 1},
+                     "config": {}, "time": f"2026-01-01T00:00:0{seed}", "extra": {}}
+                    for metric, value in [("precision_effnet", 0.0), ("recall_effnet", 0.0),
+                                          ("fd_effnet", 280.0 + seed)]]
+            write_run(tmp_path / "shapes" / model / f"small-seed{seed}", {}, recs)
+    df = load_records(tmp_path)
+    t = build_table(df, "precision_effnet")
+    assert "every model reads 0 in every seed: precision_effnet (this column cannot rank them)" in t.notes
+    assert not any("every model reads" in n for n in build_table(df, "fd_effnet").notes)
+    # the overview's one line for every column that reads one value
+    assert same_value_notes(df) == ["every model reads 0 in every seed: precision_effnet, recall_effnet "
+                                    "(these columns cannot rank them)"]
+    assert same_value_notes(df[df["model"] == "alpha"]) == []  # one model's equal seeds are no such column

@@ -158,6 +158,7 @@ def notes(good: pd.DataFrame, metrics: list[str], ci: bool, calibration: bool, b
     out = ([verdicts.CALIBRATION_NOTE] if calibration else []) + ([CI_NOTE] if ci else [])
     out += [f"† {n}" for n in sorted(set(good.loc[good["status"] == Status.WARN, "note"].dropna()))]
     out += chance_notes(good, by)
+    out += same_value_notes(good, by)
     out += space_notes(good)
     if empty:
         out.append(no_values(empty))
@@ -191,6 +192,25 @@ def mark(t: Table, r: str, c: str, best: str, tied: str, escape=lambda s: s) -> 
     """The cell's text (through ``escape``) in ``best`` (e.g. '**{}**') or ``tied`` form ('{} ≈') when marked."""
     text = escape(t.cells[(r, c)])
     return best.format(text) if (r, c) in t.best else tied.format(text) if (r, c) in t.tied else text
+
+
+def same_value_notes(d: pd.DataFrame, by: str | None = None) -> list[str]:
+    """'every model reads 0 in every seed: precision_effnet, recall_effnet (these columns cannot rank them)': the
+    metrics where two or more ranked models (not the calibration rows) read exactly one value in every record (a
+    trained space's precision of small models' samples, all 0), so that a column of equal numbers is said to hold
+    no ranking rather than read as a tie found; with ``by``, one line per value of that column."""
+    if d.empty:
+        return []
+    ranked = d[~d["model"].isin([m for m, g in d.groupby("model") if verdicts.is_calibration(g)])]
+    found: dict[tuple, list[str]] = {}
+    for keys, g in ranked.groupby(["metric"] + ([by] if by else []), sort=False):
+        metric, *where = keys
+        values = g["value"].astype(float)
+        if g["model"].nunique() >= 2 and values.nunique() == 1:
+            found.setdefault((*where, float(values.iloc[0])), []).append(str(metric))
+    return [f"every model reads {v:g} in every seed{', ' + where[0] if where else ''}: {', '.join(metrics)} "
+            f"({'these columns' if len(metrics) > 1 else 'this column'} cannot rank them)"
+            for (*where, v), metrics in found.items()]
 
 
 def chance_notes(d: pd.DataFrame, by: str | None = None) -> list[str]:
