@@ -20,6 +20,10 @@ variance is V and, for FD, whose mean is the value at equality, beta).
 - ``stabilised, ratio``: the same scale with the ratio's kappa, Â / max(T - beta, z sqrt(Â + V̂)): the first-order
   variance with the degenerate part taken out over the unbiased distance (the Rayleigh quotient's numerator and
   denominator both hold the noise's share, which pulls kappa toward the noise's own quotient);
+- ``stabilised, larger``: the same scale with the larger of the two kappas;
+- ``stabilised, oracle`` (KID, CMMD; cells after a delta = 0 cell): the same law with its two numbers known, V0 the
+  values' variance over the equality cell's draws and kappa = (this cell's variance - V0) / (its mean): the ceiling
+  of the law itself, what a perfect estimate of V0 and kappa would reach;
 - ``plug-in, eighths`` (FD): value ± z sd, sd² fitted to the variances at n/2, n/4 and n/8 (the quartered splits
   also cut in eighths) by weighted non-negative least squares (``fitted_variance``).
 
@@ -141,6 +145,7 @@ def intervals(r: dict) -> dict[str, tuple[float, float]]:
             "score, Rayleigh": tuple(beta + e for e in bs.score_bounds(u, null, rayleigh)),
             "stabilised, Rayleigh": tuple(beta + e for e in bs.stabilised_bounds(u, null, rayleigh)),
             "stabilised, ratio": tuple(beta + e for e in bs.stabilised_bounds(u, null, ratio)),
+            "stabilised, larger": tuple(beta + e for e in bs.stabilised_bounds(u, null, max(ratio, rayleigh))),
             **({"plug-in, eighths": (t - Z * sd8, t + Z * sd8)} if (sd8 := eighths_sd(r)) is not None else {})}
 
 
@@ -169,6 +174,7 @@ def main() -> None:
           f"{100 * np.sqrt(0.95 * 0.05 / args.draws):.1f} %)\n")
     print("| metric | delta | true sd | variant | width/true | coverage | below / above | corr(value, width) |\n"
           "|---|---|---|---|---|---|---|---|")
+    null_var: dict[str, float] = {}  # per metric, the values' variance over the draws at delta = 0
     for delta in args.delta:
         rng = np.random.default_rng([11, args.n, args.d, int(delta * 100)])
         draw = partial(space.mixture, rng, args.n, delta) if space else partial(features, rng, args.n, args.d, delta)
@@ -181,6 +187,12 @@ def main() -> None:
             values = np.array([r["T"] for r in got])
             truth, sd = values.mean(), values.std(ddof=1)
             per = [intervals(r) for r in got]
+            if delta == 0:
+                null_var[metric] = sd ** 2
+            if metric in null_var and metric != "fd" and delta > 0:  # the law with its true V0 and kappa
+                kappa = max(sd ** 2 - null_var[metric], 0.0) / truth
+                for r, q in zip(got, per, strict=True):
+                    q["stabilised, oracle"] = bs.stabilised_bounds(r["T"], null_var[metric], kappa)
             for name in per[0]:
                 lo, hi = np.array([q[name][0] for q in per]), np.array([q[name][1] for q in per])
                 print(f"| {metric} | {delta:g} | {sd:.3g} | {name} | {np.mean(hi - lo) / (2 * Z * sd):.2f} | "

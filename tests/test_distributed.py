@@ -163,7 +163,7 @@ def test_a_signal_on_one_rank_stops_every_rank_after_the_same_step(tmp_path):
     assert not (tmp_path / "res" / "shapes" / "vae" / "tiny-seed0" / "results.json").exists()
 
 
-EVAL_METRICS = "fd_rand,kid_rand,prdc_rand,cmmd_rand,copying"
+EVAL_METRICS = "fd_rand,kid_rand,prdc_rand,cmmd_rand,copying,mse"
 
 
 def _split_eval_worker(rank: int, world: int, port: int, args: list[str], counts: str) -> None:
@@ -171,18 +171,21 @@ def _split_eval_worker(rank: int, world: int, port: int, args: list[str], counts
     embedded itself."""
     from pathlib import Path
 
-    from genbench.metrics.core import features, shard
+    from genbench.metrics.core import features, inference, shard
 
     features.CHUNK = 32
-    real = shard.embed_split
-    done = []
+    inference.BATCH = 16  # the reconstruction metric's 64 + 64 images: 8 batches of z* to split
+    real, infer = shard.embed_split, inference._infer_range
+    done, inferred = [], []
 
     def counted(items, embed):
         return real(items, lambda item: done.append(1) or embed(item))
 
     shard.embed_split = counted
+    inference._infer_range = lambda *a: inferred.append(a[-1]) or infer(*a)
     _worker(rank, world, port, args, False)
     Path(counts, f"rank{rank}").write_text(str(len(done)))
+    Path(counts, f"inferred{rank}").write_text(json.dumps(inferred))
 
 
 def _values(results) -> dict[str, float]:
@@ -198,6 +201,7 @@ def test_two_processes_evaluate_as_one_splitting_the_sampling_and_embedding(tmp_
     import shutil
 
     monkeypatch.setattr("genbench.metrics.core.features.CHUNK", 32)
+    monkeypatch.setattr("genbench.metrics.core.inference.BATCH", 16)
     code, _, err = cli(*_args(tmp_path / "one", "--models", "vae", "--steps", "2", "--metrics", EVAL_METRICS))
     assert code == 0, err
     shutil.copytree(tmp_path / "one", tmp_path / "two")
@@ -206,10 +210,13 @@ def test_two_processes_evaluate_as_one_splitting_the_sampling_and_embedding(tmp_
     args = _args(tmp_path / "two", "--models", "vae", "--steps", "2", "--metrics", EVAL_METRICS)
     mp.spawn(_split_eval_worker, args=(2, _free_port(), args, str(tmp_path)), nprocs=2, join=True)
     one, two = _values(tmp_path / "one"), _values(tmp_path / "two")
-    assert set(one) == set(two) and len(one) == 8
+    assert set(one) == set(two) and len(one) == 10 and "mse_heldout" in one
     assert one == two  # CPU: bit for bit
     done = [int((tmp_path / f"rank{r}").read_text()) for r in (0, 1)]
-    assert min(done) > 0 and abs(done[0] - done[1]) <= 2  # 2 generated chunks, 8 training batches, ... split
+    assert min(done) > 0 and abs(done[0] - done[1]) <= 2  # generated chunks, training batches, z* batches: split
+    inferred = [json.loads((tmp_path / f"inferred{r}").read_text()) for r in (0, 1)]
+    assert len(inferred[0]) == len(inferred[1]) == 4  # mse's 4 + 4 batches of 16: each rank inferred half
+    assert not {tuple(r) for r in inferred[0]} & {tuple(r) for r in inferred[1]}
 
 
 def test_genbench_eval_of_an_image_file_splits_over_two_processes_with_the_same_values(tmp_path, monkeypatch, cli):

@@ -55,3 +55,29 @@ def test_mse_reuses_dissect_inference_bit_for_bit():
     assert torch.equal(real(x, torch.arange(100)), z[:100])
     assert torch.equal(rec, expected.detach())  # exactly what model.reconstruct gives
     assert mse == (expected.detach() - x).pow(2).sum().item() / x.numel()
+
+
+def test_a_noisy_inference_gives_each_batch_the_same_z_whatever_ran_before():
+    """A model whose infer draws noise: each batch is inferred under its own seeded state, so its z* does not
+    depend on the global stream or on which batches were inferred before it (or by another process), and the
+    caller's stream is left as it was."""
+    from genbench.metrics.core.inference import _infer_range
+
+    data = get_dataset("shapes")().load("train", 16, 30, 0)
+
+    def noisy():
+        model, _, real = _ours(30)  # the same weights every time (seed 0)
+        model.infer = lambda x, index=None: real(x, index) + torch.randn(len(x), model.config.latent_dim)
+        return model, real
+
+    torch.manual_seed(1)
+    expected_next = torch.rand(3)
+    model, real = noisy()
+    torch.manual_seed(1)
+    whole = [z for _, z in inferred_batches(model, data, 30, with_index=True, batch_size=10)]
+    assert torch.equal(torch.rand(3), expected_next)  # the caller's stream continues as if nothing ran
+    model.eval()
+    assert (whole[0] - real(data.as_float(slice(0, 10)), torch.arange(10))).abs().mean() > 0.5  # noise drawn
+    other, _ = noisy()
+    torch.manual_seed(99)  # another global state, and the third batch alone, first
+    assert torch.equal(_infer_range(other, data, True, (20, 30)), whole[2])

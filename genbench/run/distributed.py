@@ -32,8 +32,8 @@ model on N processes. What each rank does:
   (``agree_stop``: a max all-reduce of the pending signal after each step); they write one checkpoint
   together and exit with 128 + the signal's number (genbench.run.signals).
 - **Files.** Only rank 0 writes the run folder (checkpoints, logs, samples, results); the other ranks
-  train in a scratch folder that is removed afterwards. Every rank evaluates, splitting the sampling and
-  feature extraction (genbench.metrics.core.shard) on rank 0's previous records (so all ranks compute the
+  train in a scratch folder that is removed afterwards. Every rank evaluates, splitting the sampling, latent
+  inference and feature extraction (genbench.metrics.core.shard) on rank 0's previous records (so all ranks compute the
   same metrics and their collectives meet). A checkpoint holds every rank's RNG
   state: resuming on the same number of ranks continues exactly; on another number it continues the
   same data order and state with fresh random draws.

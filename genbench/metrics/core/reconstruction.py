@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import torch
 
 from genbench.api import GenerativeModel, ImageSet
+from genbench.metrics.core import inference
 from genbench.metrics.core.inference import inferred_batches, state_fingerprint
 
 MEMO_BYTES = 256 * 2**20  # reconstructions larger than this are recomputed rather than kept
@@ -58,10 +59,11 @@ def _compute_by_reconstruct(model: GenerativeModel, images: ImageSet, n: int, wi
 
 
 def reconstruction_batches(model: GenerativeModel, images: ImageSet, n: int, with_index: bool,
-                           batch_size: int = 100) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """(x, reconstruct(x)) for the first ``n`` images, in batches; ``with_index`` passes the dataset indices
-    (training images, so persistent latent chains may be used)."""
+                           batch_size: int | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """(x, reconstruct(x)) for the first ``n`` images, in batches (``inference.BATCH`` unless given);
+    ``with_index`` passes the dataset indices (training images, so persistent latent chains may be used)."""
     n = min(n, len(images))
+    batch_size = batch_size or inference.BATCH
     key = (id(images), images.split, n, with_index, state_fingerprint(model))
     memo = _MEMO.setdefault(model, {})
     if key in memo:

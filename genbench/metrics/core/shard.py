@@ -5,9 +5,10 @@ expensive part of a feature-space evaluation, generating samples and embedding i
 batch: batch (or generator chunk) k goes to rank k mod N, each rank embeds its own, and ``all_gather`` gives
 every rank all of them in order. The batches are the single process's batches, computed by the same calls on the
 same inputs, so the features, and every value computed from them, equal a one-process evaluation's (CPU: bit for
-bit; GPUs: to the kernels' own determinism). What is not split: latent inference (Langevin chains draw noise
-from each process's own stream, so a split would change the numbers) and the metrics' maths on the gathered
-features (every rank computes it; only rank 0's records are written).
+bit; GPUs: to the kernels' own determinism). Latent inference (z* for the reconstruction metrics and
+``dissect``, genbench.metrics.core.inference) splits the same way, each batch under its own seeded random state.
+What is not split: the metrics' maths on the gathered features (every rank computes it; only rank 0's records
+are written).
 
 It uses ``torch.distributed``'s process group as the runner set it up (genbench.run.distributed); with none, or
 one process, everything here is the identity.
@@ -18,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import numpy as np
 import torch.distributed as dist
 
 
@@ -49,9 +49,10 @@ def all_agree_each(flags: list[bool]) -> list[bool]:
     return [all(rank_flags[i] for rank_flags in every) for i in range(len(flags))]
 
 
-def embed_split(items: Iterable[Any], embed: Callable[[Any], np.ndarray]) -> list[np.ndarray]:
-    """``embed`` of every item of ``items`` (batches, or generator chunks: callables producing one), item k on
-    rank k mod N, gathered on every rank in the items' order."""
+def embed_split(items: Iterable[Any], embed: Callable[[Any], Any]) -> list[Any]:
+    """``embed`` of every item of ``items`` (batches, generator chunks: callables producing one, or ranges of
+    images to infer), item k on rank k mod N, gathered on every rank in the items' order (CPU arrays or tensors:
+    they are pickled between the processes)."""
     rank, world = group()
     if world == 1:
         return [embed(item) for item in items]
