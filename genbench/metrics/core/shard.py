@@ -8,7 +8,8 @@ same inputs, so the features, and every value computed from them, equal a one-pr
 bit; GPUs: to the kernels' own determinism). Latent inference (z* for the reconstruction metrics and
 ``dissect``, genbench.metrics.core.inference) splits the same way, each batch under its own seeded random state.
 What is not split: the metrics' maths on the gathered features (every rank computes it; only rank 0's records
-are written).
+are written), and a model's own ``reconstruct`` where it overrides generate(infer(x)) (no built-in model does),
+which every rank runs whole.
 
 It uses ``torch.distributed``'s process group as the runner set it up (genbench.run.distributed); with none, or
 one process, everything here is the identity.
