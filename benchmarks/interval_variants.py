@@ -21,6 +21,8 @@ variance is V and, for FD, whose mean is the value at equality, beta).
   variance with the degenerate part taken out over the unbiased distance (the Rayleigh quotient's numerator and
   denominator both hold the noise's share, which pulls kappa toward the noise's own quotient);
 - ``stabilised, larger``: the same scale with the larger of the two kappas;
+- ``stabilised, inflated``: the Rayleigh numerator (noise's share kept) over the ratio's denominator (the unbiased
+  distance, floored): a slope that errs high, most where the value came out low;
 - ``stabilised, oracle`` (KID, CMMD; cells after a delta = 0 cell): the same law with its two numbers known, V0 the
   values' variance over the equality cell's draws and kappa = (this cell's variance - V0) / (its mean): the ceiling
   of the law itself, what a perfect estimate of V0 and kappa would reach;
@@ -134,6 +136,7 @@ def intervals(r: dict) -> dict[str, tuple[float, float]]:
     sd = np.sqrt(bs.extrapolated_variance(r["v_half"], r["v_quarter"], int(r["n"])))
     ratio = a / max(u, Z * np.sqrt(a + null))
     rayleigh = r["v_half"] / 2 / r["plug"] if r["plug"] > 0 else 0.0
+    inflated = r["v_half"] / 2 / max(u, Z * np.sqrt(a + null))
     log_half = Z * sd / t if t > 0 else 0.0
     tq = satterthwaite_quantile(r["v_half"], r["v_quarter"], int(r["n"]), r["splits"], r["quarters"])
     return {"plug-in": (t - Z * sd, t + Z * sd),
@@ -146,6 +149,7 @@ def intervals(r: dict) -> dict[str, tuple[float, float]]:
             "stabilised, Rayleigh": tuple(beta + e for e in bs.stabilised_bounds(u, null, rayleigh)),
             "stabilised, ratio": tuple(beta + e for e in bs.stabilised_bounds(u, null, ratio)),
             "stabilised, larger": tuple(beta + e for e in bs.stabilised_bounds(u, null, max(ratio, rayleigh))),
+            "stabilised, inflated": tuple(beta + e for e in bs.stabilised_bounds(u, null, inflated)),
             **({"plug-in, eighths": (t - Z * sd8, t + Z * sd8)} if (sd8 := eighths_sd(r)) is not None else {})}
 
 
