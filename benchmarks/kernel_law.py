@@ -24,8 +24,7 @@ def estimates(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[float, float, fl
     """(T, V0 estimate, kappa estimate) as ``bs.kernel_interval`` takes them."""
     masks = [m[:2 * bs.B] for m in bs.split_masks({"real": len(x), "generated": len(y)}, bs.B, seed)]
     ks = bs.kernel_splits(x, y, masks)
-    v_half = float(np.mean((ks.half1 - ks.half2) ** 2)) / 2
-    return ks.whole_u, float(np.var(ks.swap, ddof=1)), v_half / 2 / ks.whole_v
+    return ks.whole_u, *bs.kernel_law(ks)
 
 
 def coverage(u: np.ndarray, v0, kappa, theta: float, sd: float) -> str:

@@ -711,6 +711,13 @@ def kernel_splits(real, fake, halves: list[np.ndarray], device: torch.device | s
     return KernelSplits(float(whole_u), float(whole_v), *(t.cpu().numpy() for t in (half1, half2, swap)))
 
 
+def kernel_law(ks: KernelSplits) -> tuple[float, float]:
+    """(V0, kappa) of an MMD²'s variance law Var(T) = V0 + kappa θ (``kernel_interval``): V0 the swapped halves'
+    variance, kappa = (Var(T at n/2) / 2) / V, Var(T at n/2) = E[d²] / 2 from the halves' differences d."""
+    v_half = float(np.mean((ks.half1 - ks.half2) ** 2)) / 2
+    return float(np.var(ks.swap, ddof=1)), v_half / 2 / ks.whole_v if ks.whole_v > 0 else 0.0
+
+
 def kernel_interval(value: float, real, fake, device: torch.device | str = "cpu", b: int = B,
                     kernel: Kernel = cubic_kernel, seed: int = SEED) -> Interval | None:
     """The interval of an MMD² value (KID's, CMMD's; ``kernel``: the cubic one unless given) from ``b`` split
@@ -740,9 +747,7 @@ def kernel_interval(value: float, real, fake, device: torch.device | str = "cpu"
     d = ks.half1 - ks.half2
     if not (np.isfinite(d).all() and np.isfinite(ks.swap).all() and np.isfinite(ks.whole_u)):
         return None
-    v_half = float(np.mean(d ** 2)) / 2  # Var(T at n/2)
-    null_var = float(np.var(ks.swap, ddof=1))
-    kappa = v_half / 2 / ks.whole_v if ks.whole_v > 0 else 0.0
+    null_var, kappa = kernel_law(ks)
     lo, hi = stabilised_bounds(ks.whole_u, null_var, kappa)
     shift = value - ks.whole_u
     reps = _scaled(value, d, float(np.sqrt(null_var + kappa * max(ks.whole_u, 0.0))))  # the spread at T
