@@ -17,8 +17,9 @@ with the variance at n extrapolated from halves and quarters by a/m + b/(m(m-1))
 quartered); for FD the plug-in split-half interval it had until 2026-12-07, value ± 1.96 sd with that
 extrapolated variance of the whole distance from its 50 splits, 25 of them quartered. ``new`` = what the metrics
 use now (genbench.metrics.core.bootstrap): for KID and CMMD ``kernel_interval`` (the variance at equality from
-swapped halves, the first-order part growing with the distance, the interval on the variance-stabilised scale;
-a score interval of the same law until 2026-12-07, the tables before that date; the same 200 splits as old),
+swapped halves, the first-order part growing with the distance, the interval on the variance-stabilised scale
+with the slope of ``interval_slope``, which errs high; a score interval of the same law, then the Rayleigh slope,
+in the tables of earlier dates; the same 200 splits as old),
 for FD ``frechet_interval`` (the mean term's variance law, 2 tr(Ω²) + 4 q θ, on its variance-stabilised scale;
 the covariance term's variance from the same splits as old).
 
@@ -50,6 +51,10 @@ equality. The network's features are non-Gaussian, wide (rand 480-d with dead un
 effnet 1280-d) and what the metrics read in use:
 
     nice -n 10 .venv/bin/python benchmarks/interval_coverage.py --space rand --sizes 90 250 500 --draws 200
+
+``--pool N`` embeds N dataset images and N / 4 of the variant once and draws every set from them without replacement
+(``PooledSpace``): the trained space's cells at n = 500 in minutes instead of hours, at the price of a finite
+population (a draw of 2n from N has its spread shrunk by 1 - 2n / N in variance).
 """
 
 from __future__ import annotations
@@ -136,6 +141,44 @@ class RenderedSpace:
         return self.features(n), np.concatenate([self.features(n - k), self.features(k, other=True)])
 
 
+class PooledSpace:
+    """``RenderedSpace``'s features embedded once and drawn from: a pool of ``size`` dataset images and
+    ``size // 4`` of the variant (cached in ``cache``, an .npz named by space, variant, size and seed), each draw
+    taking its images without replacement. The population is then the pool (the truth an interval should hold is
+    the mean over draws, as with fresh renders); a draw of 2n dataset images from a pool of N has its spread
+    shrunk by the finite-population factor 1 - 2n / N in variance (0.95 at n = 500 of 20,000), which a reader
+    should set against the widths printed. What makes the trained space's cells at n = 500 affordable on a CPU
+    (rendering and embedding 1,000 fresh images a draw is about 30 s)."""
+
+    def __init__(self, rendered: RenderedSpace, size: int, cache: str):
+        from pathlib import Path
+
+        path = Path(cache) / f"pool-{rendered.name}-{rendered.variant}-{size}-{rendered.size}px.npz"
+        if path.exists():
+            with np.load(path) as z:
+                self.real, self.other = z["real"], z["other"]
+        else:
+            self.real, self.other = rendered.features(size), rendered.features(size // 4, other=True)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp.npz")
+            np.savez(tmp, real=self.real, other=self.other)
+            tmp.replace(path)
+        self.name, self.dims, self.size = rendered.name, rendered.dims, rendered.size
+        self.rng = np.random.default_rng([size, 3])
+
+    def features(self, n: int, other: bool = False) -> np.ndarray:
+        """n features from the dataset's pool or (``other``) the variant's, without replacement."""
+        pool = self.other if other else self.real
+        return pool[self.rng.permutation(len(pool))[:n]]
+
+    def mixture(self, rng: np.random.Generator, n: int, p: float) -> tuple[np.ndarray, np.ndarray]:
+        """(n real, n generated) as ``RenderedSpace.mixture``, the images drawn from the pools."""
+        k = int((rng.random(n) < p).sum())
+        pick = rng.permutation(len(self.real))[:2 * n - k]
+        other = self.other[rng.permutation(len(self.other))[:k]]
+        return self.real[pick[:n]], np.concatenate([self.real[pick[n:]], other])
+
+
 def kid_value(real: np.ndarray, fake: np.ndarray) -> float:
     """The unbiased MMD² (KID's cubic kernel) of the whole sets."""
     return float(bs.kernel_replicates(real, fake)(np.ones((1, len(real))), np.ones((1, len(fake))))[0])
@@ -217,8 +260,11 @@ def cell_rows(draw, draws: int, metrics: list[str]) -> dict[str, list]:
 def space_cells(args) -> None:
     """The coverage table in a feature space: mixtures of rendered ``shapes`` images (module notes)."""
     space = RenderedSpace(args.space, args.variant, args.omit_slot, seed=args.seed)
+    if args.pool:
+        space = PooledSpace(space, args.pool, args.pool_cache)
     rng = np.random.default_rng([args.seed, 7])
-    reference = kid_value(space.features(2000), space.features(2000, other=True))
+    reference = kid_value(space.features(2000), space.features(min(2000, args.pool // 4) if args.pool else 2000,
+                                                                 other=True))
     variant = f"leaves slot {args.omit_slot} out" if args.variant == "omit" else "is blurred (1 px)"
     print_head(args.draws, f"space {space.name} ({space.dims}-d), shapes at {space.size} px, the variant {variant} "
                f"(KID between the two: {reference:.4g}); p set so that p² x that is {args.small:g} (small) or "
@@ -258,6 +304,9 @@ def main() -> None:
     p.add_argument("--variant", choices=("blur", "omit"), default="blur", help="how the mixture's other images "
                    "differ (--space): blurred, or with a part left unpainted")
     p.add_argument("--omit-slot", type=int, default=3, help="the part --variant omit leaves unpainted")
+    p.add_argument("--pool", type=int, help="with --space: embed this many images once and draw from them "
+                   "(PooledSpace) instead of rendering fresh ones for every draw")
+    p.add_argument("--pool-cache", default=".cache", help="where --pool keeps the embedded pool")
     args = p.parse_args()
     torch.set_num_threads(1)
     if args.space:

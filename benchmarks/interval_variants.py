@@ -23,6 +23,8 @@ variance is V and, for FD, whose mean is the value at equality, beta).
 - ``stabilised, larger``: the same scale with the larger of the two kappas;
 - ``stabilised, inflated``: the Rayleigh numerator (noise's share kept) over the ratio's denominator (the unbiased
   distance, floored): a slope that errs high, most where the value came out low;
+- ``stabilised, midway``: half way between the ratio's numerator and the inflated one's (Var(T at n/2) / 2 - V̂ =
+  Â + V̂, half the noise's share kept) over the same floored denominator;
 - ``stabilised, oracle`` (KID, CMMD; cells after a delta = 0 cell): the same law with its two numbers known, V0 the
   values' variance over the equality cell's draws and kappa = (this cell's variance - V0) / (its mean): the ceiling
   of the law itself, what a perfect estimate of V0 and kappa would reach;
@@ -47,7 +49,7 @@ from functools import partial
 import numpy as np
 import torch
 from extrapolation_bias import law, linear_weights
-from interval_coverage import RenderedSpace, features
+from interval_coverage import PooledSpace, RenderedSpace, features
 
 from genbench.metrics.cmmd import scaled_rbf
 from genbench.metrics.core import bootstrap as bs
@@ -137,6 +139,7 @@ def intervals(r: dict) -> dict[str, tuple[float, float]]:
     ratio = a / max(u, Z * np.sqrt(a + null))
     rayleigh = r["v_half"] / 2 / r["plug"] if r["plug"] > 0 else 0.0
     inflated = r["v_half"] / 2 / max(u, Z * np.sqrt(a + null))
+    midway = (r["v_half"] / 2 - null) / max(u, Z * np.sqrt(a + null))
     log_half = Z * sd / t if t > 0 else 0.0
     tq = satterthwaite_quantile(r["v_half"], r["v_quarter"], int(r["n"]), r["splits"], r["quarters"])
     return {"plug-in": (t - Z * sd, t + Z * sd),
@@ -150,6 +153,7 @@ def intervals(r: dict) -> dict[str, tuple[float, float]]:
             "stabilised, ratio": tuple(beta + e for e in bs.stabilised_bounds(u, null, ratio)),
             "stabilised, larger": tuple(beta + e for e in bs.stabilised_bounds(u, null, max(ratio, rayleigh))),
             "stabilised, inflated": tuple(beta + e for e in bs.stabilised_bounds(u, null, inflated)),
+            "stabilised, midway": tuple(beta + e for e in bs.stabilised_bounds(u, null, midway)),
             **({"plug-in, eighths": (t - Z * sd8, t + Z * sd8)} if (sd8 := eighths_sd(r)) is not None else {})}
 
 
@@ -169,11 +173,18 @@ def main() -> None:
     p.add_argument("--splits", type=int, default=100)
     p.add_argument("--space", help="a feature space's features of rendered shapes images (interval_coverage.py "
                    "--space); --delta is then the share p of the blurred variant among the generated images")
+    p.add_argument("--pool", type=int, help="with --space: embed this many images once and draw from them "
+                   "(interval_coverage.PooledSpace) instead of rendering fresh ones for every draw")
+    p.add_argument("--pool-cache", default=".cache", help="where --pool keeps the embedded pool")
     args = p.parse_args()
     torch.set_num_threads(1)
     torch.set_grad_enabled(False)
     space = RenderedSpace(args.space, "blur") if args.space else None
+    if space and args.pool:
+        space = PooledSpace(space, args.pool, args.pool_cache)
     where = f"space {args.space} ({space.dims}-d), delta = p" if space else f"d = {args.d}"
+    if args.pool:
+        where += f", drawn from a pool of {args.pool:,} images"
     print(f"{', '.join(args.metric)}, n = {args.n}, {where}, {args.draws} draws, {args.splits} splits (coverage SE "
           f"{100 * np.sqrt(0.95 * 0.05 / args.draws):.1f} %)\n")
     print("| metric | delta | true sd | variant | width/true | coverage | below / above | corr(value, width) |\n"
