@@ -49,7 +49,7 @@ from functools import partial
 import numpy as np
 import torch
 from extrapolation_bias import law, linear_weights
-from interval_coverage import PooledSpace, RenderedSpace, features
+from interval_coverage import SHIFTS, PooledSpace, RenderedSpace, features
 
 from genbench.metrics.cmmd import scaled_rbf
 from genbench.metrics.core import bootstrap as bs
@@ -169,6 +169,8 @@ def main() -> None:
     p.add_argument("--n", type=int, default=250)
     p.add_argument("--d", type=int, default=64)
     p.add_argument("--delta", type=float, nargs="+", default=[0.0, 0.5, 1.0, 2.0, 4.0])
+    p.add_argument("--shift", choices=SHIFTS, default="aligned", help="how the Gaussian generated set differs "
+                   "(interval_coverage.features)")
     p.add_argument("--draws", type=int, default=400)
     p.add_argument("--splits", type=int, default=100)
     p.add_argument("--space", help="a feature space's features of rendered shapes images (interval_coverage.py "
@@ -182,7 +184,7 @@ def main() -> None:
     space = RenderedSpace(args.space, "blur") if args.space else None
     if space and args.pool:
         space = PooledSpace(space, args.pool, args.pool_cache)
-    where = f"space {args.space} ({space.dims}-d), delta = p" if space else f"d = {args.d}"
+    where = f"space {args.space} ({space.dims}-d), delta = p" if space else f"d = {args.d}, shift {args.shift}"
     if args.pool:
         where += f", drawn from a pool of {args.pool:,} images"
     print(f"{', '.join(args.metric)}, n = {args.n}, {where}, {args.draws} draws, {args.splits} splits (coverage SE "
@@ -192,7 +194,7 @@ def main() -> None:
     null_var: dict[str, float] = {}  # per metric, the values' variance over the draws at delta = 0
     for delta in args.delta:
         rng = np.random.default_rng([11, args.n, args.d, int(delta * 100)])
-        draw = partial(space.mixture, rng, args.n, delta) if space else partial(features, rng, args.n, args.d, delta)
+        draw = partial(space.mixture, rng, args.n, delta) if space else partial(features, rng, args.n, args.d, delta, args.shift)
         rows: dict[str, list] = {m: [] for m in args.metric}
         for _ in range(args.draws):
             x, y = draw()

@@ -10,10 +10,11 @@ in ``extra``. Unbiased, so it can be slightly negative and needs no small-sample
 Interval: split halves of the real and generated feature vectors already extracted
 (genbench.metrics.core.bootstrap.kernel_interval, issue 29: B = 200 splits; the unbiased MMD² of each half and
 of the halves swapped across the sides, the variance at equality from the swapped ones, and an interval on the
-variance-stabilised scale of a variance that grows with the distance; the bootstrap with replacement was 1.3-1.7x
-too wide near equality, the plug-in split-half interval too narrow between equality and a clear difference, the
-score interval of the same law 2x too wide at equality in a network's features), on the whole sets, not 100
-subsets again (shifted to the value).
+variance-stabilised scale of a variance that grows with the distance, at a slope that errs high; the bootstrap
+with replacement was 1.3-1.7x too wide near equality, the plug-in split-half interval too narrow between
+equality and a clear difference, the score interval of the same law 2x too wide at equality in a network's
+features, the Rayleigh slope short between equality and a clear difference), on the whole sets, not 100 subsets
+again (shifted to the value).
 """
 
 from __future__ import annotations
