@@ -194,7 +194,8 @@ def main() -> None:
     null_var: dict[str, float] = {}  # per metric, the values' variance over the draws at delta = 0
     for delta in args.delta:
         rng = np.random.default_rng([11, args.n, args.d, int(delta * 100)])
-        draw = partial(space.mixture, rng, args.n, delta) if space else partial(features, rng, args.n, args.d, delta, args.shift)
+        draw = (partial(space.mixture, rng, args.n, delta) if space
+                else partial(features, rng, args.n, args.d, delta, args.shift))
         rows: dict[str, list] = {m: [] for m in args.metric}
         for _ in range(args.draws):
             x, y = draw()
