@@ -119,7 +119,7 @@ class RenderedSpace:
         if self.extractor is None:
             raise SystemExit(f"the {name} space is not available here: {weights.reason}")
         self.name, self.dims, self.variant, self.omit, self.size = name, space.dims, variant, omit_slot, image_size
-        self.seeds = itertools.count(seed * 1_000_000)  # every render its own stream
+        self.seed, self.seeds = seed, itertools.count(seed * 1_000_000)  # every render its own stream
 
     def features(self, n: int, other: bool = False) -> np.ndarray:
         """n images' features: the dataset's, or (``other``) the variant's."""
@@ -143,7 +143,7 @@ class RenderedSpace:
 
 class PooledSpace:
     """``RenderedSpace``'s features embedded once and drawn from: a pool of ``size`` dataset images and
-    ``size // 4`` of the variant (cached in ``cache``, an .npz named by space, variant, size and seed), each draw
+    ``size // 4`` of the variant (cached in ``cache``, an .npz named by space, variant, sizes and seed), each draw
     taking its images without replacement. The population is then the pool (the truth an interval should hold is
     the mean over draws, as with fresh renders); a draw of 2n dataset images from a pool of N has its spread
     shrunk by the finite-population factor 1 - 2n / N in variance (0.95 at n = 500 of 20,000), which a reader
@@ -153,7 +153,8 @@ class PooledSpace:
     def __init__(self, rendered: RenderedSpace, size: int, cache: str):
         from pathlib import Path
 
-        path = Path(cache) / f"pool-{rendered.name}-{rendered.variant}-{size}-{rendered.size}px.npz"
+        name = f"pool-{rendered.name}-{rendered.variant}-{size}-{rendered.size}px-seed{rendered.seed}.npz"
+        path = Path(cache) / name
         if path.exists():
             with np.load(path) as z:
                 self.real, self.other = z["real"], z["other"]

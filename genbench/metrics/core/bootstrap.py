@@ -667,6 +667,11 @@ class KernelSplits:
     half2: np.ndarray
     swap: np.ndarray
 
+    @property
+    def half_var(self) -> float:
+        """Var(T at n/2) = E[d²] / 2 from the halves' differences d (two independent samples of n/2)."""
+        return float(np.mean((self.half1 - self.half2) ** 2)) / 2
+
 
 def kernel_splits(real, fake, halves: list[np.ndarray], device: torch.device | str = "cpu",
                   kernel: Kernel = cubic_kernel) -> KernelSplits:
@@ -721,11 +726,9 @@ def kernel_splits(real, fake, halves: list[np.ndarray], device: torch.device | s
 
 def kernel_law(ks: KernelSplits) -> tuple[float, float]:
     """(V0, kappa) of an MMD²'s variance law Var(T) = V0 + kappa θ (``kernel_interval``): V0 the swapped halves'
-    variance, kappa = (Var(T at n/2) / 2) / V, Var(T at n/2) = E[d²] / 2 from the halves' differences d: the
-    Rayleigh quotient of the sampling covariance at the empirical witness, the spread at the observed value
-    (what the replicates carry)."""
-    v_half = float(np.mean((ks.half1 - ks.half2) ** 2)) / 2
-    return float(np.var(ks.swap, ddof=1)), v_half / 2 / ks.whole_v if ks.whole_v > 0 else 0.0
+    variance, kappa = (Var(T at n/2) / 2) / V (``KernelSplits.half_var``): the Rayleigh quotient of the sampling
+    covariance at the empirical witness, the spread at the observed value (what the replicates carry)."""
+    return float(np.var(ks.swap, ddof=1)), ks.half_var / 2 / ks.whole_v if ks.whole_v > 0 else 0.0
 
 
 def interval_slope(ks: KernelSplits, null_var: float) -> float:
@@ -737,10 +740,9 @@ def interval_slope(ks: KernelSplits, null_var: float) -> float:
     the value (its numerator and denominator both hold the noise's share), so the interval missed from below
     between equality and a clear difference (87-93 %); with this slope the interval holds 93.5-99.5 % in every
     Gaussian cell measured and 90-100 % in the networks' features (benchmarks/RESULTS.md)."""
-    v_half = float(np.mean((ks.half1 - ks.half2) ** 2)) / 2
-    first = max(v_half / 2 - 2 * null_var, 0.0)
+    first = max(ks.half_var / 2 - 2 * null_var, 0.0)
     floor = max(ks.whole_u, Z * float(np.sqrt(first + null_var)))
-    return v_half / 2 / floor if floor > 0 else 0.0
+    return ks.half_var / 2 / floor if floor > 0 else 0.0
 
 
 def kernel_interval(value: float, real, fake, device: torch.device | str = "cpu", b: int = B,
