@@ -101,6 +101,17 @@ def features(rng: np.random.Generator, n: int, d: int, delta: float,
     return real, fake + delta * u
 
 
+def shuffled(rng: np.random.Generator, rows: np.ndarray) -> np.ndarray:
+    """``rows`` in a random order. A mixture's variant images must not sit at fixed places: the split halves are
+    the same for every draw (``bs.SEED``, as every model of a real evaluation shares them), so with the variant
+    images always last, how evenly the fixed halves cut the last k places was the same in every draw, and the
+    split variances of every cell came out too low or too high by a fixed amount (at n = 500 the 50 halves cut
+    the last 37 places with a variance of 6.2 against the 8.6 of random halves: FD's interval 0.82-0.86x wide).
+    A generator's samples are exchangeable; in order they are not (benchmarks/RESULTS.md, 2026-12-07, seventh
+    session)."""
+    return rows[rng.permutation(len(rows))]
+
+
 class RenderedSpace:
     """Features, in an installed feature space, of ``shapes`` images rendered fresh for every call: independent
     draws from the dataset's distribution and from a variant of it: blurred (a Gaussian of 1 px sd, as a VAE's
@@ -136,9 +147,10 @@ class RenderedSpace:
         return np.concatenate(out) if out else np.empty((0, self.dims))
 
     def mixture(self, rng: np.random.Generator, n: int, p: float) -> tuple[np.ndarray, np.ndarray]:
-        """(n real, n generated): each generated image from the variant with probability p."""
+        """(n real, n generated): each generated image from the variant with probability p, at a random place
+        (``shuffled``)."""
         k = int((rng.random(n) < p).sum())
-        return self.features(n), np.concatenate([self.features(n - k), self.features(k, other=True)])
+        return self.features(n), shuffled(rng, np.concatenate([self.features(n - k), self.features(k, other=True)]))
 
 
 class PooledSpace:
@@ -177,7 +189,7 @@ class PooledSpace:
         k = int((rng.random(n) < p).sum())
         pick = rng.permutation(len(self.real))[:2 * n - k]
         other = self.other[rng.permutation(len(self.other))[:k]]
-        return self.real[pick[:n]], np.concatenate([self.real[pick[n:]], other])
+        return self.real[pick[:n]], shuffled(rng, np.concatenate([self.real[pick[n:]], other]))
 
 
 def kid_value(real: np.ndarray, fake: np.ndarray) -> float:
