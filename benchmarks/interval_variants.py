@@ -30,6 +30,9 @@ variance is V and, for FD, whose mean is the value at equality, beta).
   of the law itself, what a perfect estimate of V0 and kappa would reach;
 - ``plug-in, eighths`` (FD): value ± z sd, sd² fitted to the variances at n/2, n/4 and n/8 (the quartered splits
   also cut in eighths) by weighted non-negative least squares (``fitted_variance``).
+- ``frechet_interval (now)`` (FD): what the metric computes (``bs.frechet_interval``: the mean term's variance law
+  on the stabilised scale, the covariance term's spread from its own halves and quarters), beside the variants
+  that take the whole distance's law with its value at equality from the swapped halves (``stabilised, *``).
 
 Coverage of E[value] over the draws, width over 2 x 1.96 x the true sd, the share of intervals wholly below /
 above, and the correlation of the width with the value over the draws (a plug-in width that shrinks with the
@@ -84,6 +87,9 @@ def one_draw(x: np.ndarray, y: np.ndarray, metric: str, b: int) -> dict:
     v_quarter = float(np.var(t[2 * b:].reshape(4, -1), axis=0, ddof=1).mean())
     out = {"metric": metric, "T": value, "v_half": v_half, "v_quarter": v_quarter, "null": float(np.var(swaps, ddof=1)),
            "beta": beta, "plug": plug, "n": n, "splits": b, "quarters": quarters}
+    if metric == "fd":  # what the metric computes: the mean term's law, the covariance term's split spread
+        iv = bs.frechet_interval(value, x, y)
+        out["now"] = (iv.lo, iv.hi)
     if metric == "fd":  # the quartered splits' permutations also cut in eighths (7 df each), for the 3-size fit
         out["v_eighth"] = float(np.var(stat(*eighth_masks(sizes, b, quarters)).reshape(8, -1), axis=0, ddof=1).mean())
     return out
@@ -154,7 +160,8 @@ def intervals(r: dict) -> dict[str, tuple[float, float]]:
             "stabilised, larger": tuple(beta + e for e in bs.stabilised_bounds(u, null, max(ratio, rayleigh))),
             "stabilised, inflated": tuple(beta + e for e in bs.stabilised_bounds(u, null, inflated)),
             "stabilised, midway": tuple(beta + e for e in bs.stabilised_bounds(u, null, midway)),
-            **({"plug-in, eighths": (t - Z * sd8, t + Z * sd8)} if (sd8 := eighths_sd(r)) is not None else {})}
+            **({"plug-in, eighths": (t - Z * sd8, t + Z * sd8)} if (sd8 := eighths_sd(r)) is not None else {}),
+            **({"frechet_interval (now)": r["now"]} if "now" in r else {})}
 
 
 def eighths_sd(r: dict) -> float | None:
