@@ -87,10 +87,9 @@ def one_draw(x: np.ndarray, y: np.ndarray, metric: str, b: int) -> dict:
     v_quarter = float(np.var(t[2 * b:].reshape(4, -1), axis=0, ddof=1).mean())
     out = {"metric": metric, "T": value, "v_half": v_half, "v_quarter": v_quarter, "null": float(np.var(swaps, ddof=1)),
            "beta": beta, "plug": plug, "n": n, "splits": b, "quarters": quarters}
-    if metric == "fd":  # what the metric computes: the mean term's law, the covariance term's split spread
-        iv = bs.frechet_interval(value, x, y)
+    if metric == "fd":  # what the metric computes; and the quartered splits' permutations also cut in eighths
+        iv = bs.frechet_interval(value, x, y)  # (7 df each), for the 3-size fit
         out["now"] = (iv.lo, iv.hi)
-    if metric == "fd":  # the quartered splits' permutations also cut in eighths (7 df each), for the 3-size fit
         out["v_eighth"] = float(np.var(stat(*eighth_masks(sizes, b, quarters)).reshape(8, -1), axis=0, ddof=1).mean())
     return out
 
