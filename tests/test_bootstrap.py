@@ -383,12 +383,54 @@ def test_stabilised_bounds_are_a_fixed_distance_apart_on_the_square_root_scale_a
         assert np.sqrt(hi + k) - np.sqrt(u + k) == pytest.approx(z * np.sqrt(slope) / 2, rel=1e-9)
         assert np.sqrt(u + k) - np.sqrt(lo + k) == pytest.approx(z * np.sqrt(slope) / 2, rel=1e-9)
         assert lo < u < hi and hi - u > u - lo  # longer above: the variance grows with θ
-    lo, hi = bs.stabilised_bounds(-0.05, 0.001, 1.0)  # sqrt(u + k) below the half-width: the lower end at -k
-    assert lo == pytest.approx(-0.001) and hi > -0.05
+    lo, hi = bs.stabilised_bounds(0.0005, 0.001, 1.0)  # sqrt(u + k) below the half-width: the lower end at -k
+    assert lo == pytest.approx(-0.001) and hi > 0.0005
     # far from equality the interval is Wald's at the variance there (the delta method's limit)
     u, v0, slope = 100.0, 1e-4, 0.01
     lo, hi = bs.stabilised_bounds(u, v0, slope)
     assert (hi - lo) / 2 == pytest.approx(z * np.sqrt(v0 + slope * u), rel=1e-3)
+
+
+def test_a_value_below_the_laws_floor_stays_inside_its_interval_and_the_interval_reaches_zero():
+    """u + k < 0 has no place on the square-root scale: the inversion gave [-k, h² - k], which held neither u nor,
+    with h² < k, any θ >= 0. Now every interval holds u and reaches 0; above the floor nothing moves."""
+    z = bs.Z
+    u, v0, slope = -2.0, 0.001, 0.001  # k = 1, u below -k, and h² = z² slope / 4 < k
+    assert z * z * slope / 4 < v0 / slope
+    assert bs.stabilised_bounds(u, v0, slope) == (pytest.approx(u), pytest.approx(0.0))  # was (-1, -0.999)
+    rng = np.random.default_rng(3)
+    for _ in range(2000):
+        u, v0, slope = rng.normal(0, 1), rng.uniform(1e-4, 1), rng.choice([0.0, rng.uniform(1e-3, 2)])
+        lo, hi = bs.stabilised_bounds(u, v0, slope)
+        assert lo <= u <= hi and hi >= 0
+    # far above the floor the interval is the law's own inversion, untouched by the rule
+    k, h = 0.05, z * np.sqrt(0.2) / 2
+    assert bs.stabilised_bounds(0.5, 0.01, 0.2) == (pytest.approx((np.sqrt(0.55) - h) ** 2 - k),
+                                                    pytest.approx((np.sqrt(0.55) + h) ** 2 - k))
+
+
+def test_kernel_and_frechet_intervals_of_a_handful_of_images_hold_their_values():
+    """A calibration row of 10 held-out images against 90 real ones (lfw's sizes) read kid_rand -0.0025 with the
+    interval [-0.0011, -0.0002]: the value outside its own interval, which lay wholly below 0. On same-distribution
+    features at those sizes every KID, CMMD and FD interval now holds its value, and the case occurs."""
+    from genbench.metrics.cmmd import scaled_rbf
+
+    rng = np.random.default_rng(0)
+    halves = [m[:2 * bs.B] for m in bs.split_masks({"real": 90, "generated": 10})]
+    below = 0
+    for _ in range(30):
+        real, fake = rng.standard_normal((90, 8)), rng.standard_normal((10, 8))
+        for kernel in (bs.cubic_kernel, scaled_rbf):
+            ks = bs.kernel_splits(real, fake, halves, kernel=kernel)
+            null_var = bs.kernel_law(ks)[0]
+            slope = bs.interval_slope(ks, null_var)
+            below += slope > 0 and ks.whole_u + null_var / slope < 0
+            ci = bs.kernel_interval(ks.whole_u, real, fake, kernel=kernel)
+            assert ci.lo <= ks.whole_u <= ci.hi
+        fd = frechet_distance(*feature_stats(real), *feature_stats(fake))
+        ci = bs.frechet_interval(fd, real, fake)
+        assert ci.lo <= fd <= ci.hi
+    assert below > 0  # the case the rule is for did occur
 
 
 @pytest.mark.parametrize("n,d", [(40, 6), (15, 30)])

@@ -159,17 +159,18 @@ LEVEL = 0.95
 Z = statistics.NormalDist().inv_cdf((1 + LEVEL) / 2)  # 1.96
 SEED = 19  # one fixed stream for every model: replicate b of the real side is the same for all of them
 INTERVAL = "percentile, re-centred on the value"
+FLOOR_RULE = "the interval stretched to hold the value and θ = 0 (θ >= 0) where the law's inversion did not"
 FRECHET_METHOD = ("FD = M + C: M the mean term, Var(M) = 2 tr(Ω²) + 4 q θ (Ω = S_r/n_r + S_g/n_g, θ = ||Δ||², q the "
                   "Rayleigh quotient of Ω along the observed Δ); C's variance at n extrapolated by a/m + b/(m(m-1)) "
                   "from disjoint random halves and quarters of each side, plus 2 Cov(M, C) from the halves; "
                   "interval for θ from M - tr Ω on the scale sqrt(u + k), k = null / (4 q), the variance-stabilised "
                   "scale, shifted by value - (M - tr Ω); replicates value + sd (d_b - mean d) / rms, "
-                  "d_b = T(half 1) - T(half 2), sd the spread at the value")
+                  f"d_b = T(half 1) - T(half 2), sd the spread at the value; {FLOOR_RULE}")
 KERNEL_METHOD = ("Var(T) = V0 + kappa θ at θ = E[T], T the whole sets' unbiased MMD², V0 the variance of the swapped "
                  "halves' MMD² (the null at n); interval for θ on the scale sqrt(T + k), k = V0 / kappa, the "
                  "variance-stabilised scale, shifted by value - T, kappa = (Var(T at n/2) / 2) / max(T, z sqrt(Â + "
                  "V0)), Â = Var(T at n/2) / 2 - 2 V0; replicates value + the halves' differences scaled to sqrt(V0 + "
-                 "kappa' max(T, 0)), kappa' = (Var(T at n/2) / 2) / biased MMD²")
+                 f"kappa' max(T, 0)), kappa' = (Var(T at n/2) / 2) / biased MMD²; {FLOOR_RULE}")
 SIGNIFICANT = 6  # digits kept of each stored replicate
 SWD_GRID = 128  # points per direction at which the SWD replicates evaluate each image's CDF
 SWD_CHUNK = 1 << 22  # images x grid points x directions per block of the SWD replicates (16 MiB in float32)
@@ -517,12 +518,20 @@ def stabilised_bounds(u: float, null_var: float, slope: float) -> tuple[float, f
     (null_var + slope θ) / (4 (θ + k))), so the interval is g(u) ± z sqrt(slope) / 2 carried back,
     (sqrt(u + k) ± z sqrt(slope) / 2)² - k, the lower root at 0 where it would cross it. The width comes from the
     law at each θ, not from the variance at u, so a low u does not come with a short interval; on that scale a
-    squared distance is also nearly symmetric. Wald's u ± z sqrt(null_var) without a slope."""
+    squared distance is also nearly symmetric. Wald's u ± z sqrt(null_var) without a slope.
+
+    ``FLOOR_RULE``: a value below the law's floor (u + k < 0, as equality gives now and then, and often with a
+    handful of images) has no place on that scale, and the inversion there, [-k, h² - k], held neither u nor, when
+    h² < k, any θ >= 0 (a calibration row of 10 held-out faces read kid_rand -0.0025 [-0.0011, -0.0002]); θ is
+    a squared distance, never below 0. So the interval always holds u and reaches 0: coverage can only rise, and
+    the width changes only where it held no admissible value."""
     if slope <= 0:
-        return u - Z * float(np.sqrt(null_var)), u + Z * float(np.sqrt(null_var))
-    k = null_var / slope
-    root, h = float(np.sqrt(max(u + k, 0.0))), Z * float(np.sqrt(slope)) / 2
-    return max(root - h, 0.0) ** 2 - k, (root + h) ** 2 - k
+        lo, hi = u - Z * float(np.sqrt(null_var)), u + Z * float(np.sqrt(null_var))
+    else:
+        k = null_var / slope
+        root, h = float(np.sqrt(max(u + k, 0.0))), Z * float(np.sqrt(slope)) / 2
+        lo, hi = max(root - h, 0.0) ** 2 - k, (root + h) ** 2 - k
+    return min(lo, u), max(hi, 0.0)  # FLOOR_RULE
 
 
 @dataclass(frozen=True)
