@@ -28,6 +28,11 @@ variance is V and, for FD, whose mean is the value at equality, beta).
 - ``stabilised, oracle`` (KID, CMMD; cells after a delta = 0 cell): the same law with its two numbers known, V0 the
   values' variance over the equality cell's draws and kappa = (this cell's variance - V0) / (its mean): the ceiling
   of the law itself, what a perfect estimate of V0 and kappa would reach;
+- ``ncx2, inflated`` and ``ncx2, oracle`` (KID, CMMD): the same two numbers, but the value's distribution taken as
+  a shifted, scaled noncentral chi-square instead of a normal on the square-root scale (``ncx2_bounds``): exact
+  where one direction carries the whole difference, the normal's limit where many do. Its lower end is never
+  below 0 (θ = MMD² >= 0), so at equality it cannot hold a truth that is the draws' mean when that mean came out
+  below 0;
 - ``plug-in, eighths`` (FD): value ± z sd, sd² fitted to the variances at n/2, n/4 and n/8 (the quartered splits
   also cut in eighths) by weighted non-negative least squares (``fitted_variance``).
 - ``frechet_interval (now)`` (FD): what the metric computes (``bs.frechet_interval``: the mean term's variance law
@@ -158,9 +163,41 @@ def intervals(r: dict) -> dict[str, tuple[float, float]]:
             "stabilised, ratio": tuple(beta + e for e in bs.stabilised_bounds(u, null, ratio)),
             "stabilised, larger": tuple(beta + e for e in bs.stabilised_bounds(u, null, max(ratio, rayleigh))),
             "stabilised, inflated": tuple(beta + e for e in bs.stabilised_bounds(u, null, inflated)),
+            "ncx2, inflated": tuple(beta + e for e in ncx2_bounds(u, null, inflated)),
             "stabilised, midway": tuple(beta + e for e in bs.stabilised_bounds(u, null, midway)),
             **({"plug-in, eighths": (t - Z * sd8, t + Z * sd8)} if (sd8 := eighths_sd(r)) is not None else {}),
             **({"frechet_interval (now)": r["now"]} if "now" in r else {})}
+
+
+def ncx2_bounds(u: float, null_var: float, slope: float) -> tuple[float, float]:
+    """The interval of θ = E[u] >= 0 when u + c is lam times a noncentral chi-square with nu degrees of freedom and
+    noncentrality θ / lam, its three numbers matched to the variance law Var(u) = null_var + slope θ and E[u] = θ:
+    lam = slope / 4 (Var = lam² (2 nu + 4 θ / lam)), nu = 8 null_var / slope², c = lam nu = 2 null_var / slope.
+    A quadratic form of Gaussian vectors is exactly such a sum; with one direction carrying the difference nu
+    is small and the normal on the square-root scale (``bs.stabilised_bounds``, offset null_var / slope) is not
+    its shape. Bounds by inverting the noncentral chi-square's distribution function in θ."""
+    from scipy import optimize, stats
+
+    if slope <= 0 or null_var <= 0:
+        return u - Z * float(np.sqrt(null_var)), u + Z * float(np.sqrt(null_var))
+    lam, nu = slope / 4, 8 * null_var / slope ** 2
+    x = (u + 2 * null_var / slope) / lam
+    if x <= 0:
+        return 0.0, 0.0
+
+    def excess(ncp: float, q: float) -> float:  # decreasing in ncp
+        return float(stats.ncx2.cdf(x, nu, ncp) if ncp > 0 else stats.chi2.cdf(x, nu)) - q
+
+    ends = []
+    for q in (0.975, 0.025):  # the lower end, then the upper
+        if excess(0.0, q) <= 0:
+            ends.append(0.0)
+            continue
+        top = max(x, 1.0)
+        while excess(top, q) > 0:
+            top *= 2
+        ends.append(lam * optimize.brentq(excess, 0.0, top, args=(q,), xtol=1e-10 * top))
+    return ends[0], ends[1]
 
 
 def eighths_sd(r: dict) -> float | None:
@@ -217,6 +254,7 @@ def main() -> None:
                 kappa = max(sd ** 2 - null_var[metric], 0.0) / truth
                 for r, q in zip(got, per, strict=True):
                     q["stabilised, oracle"] = bs.stabilised_bounds(r["T"], null_var[metric], kappa)
+                    q["ncx2, oracle"] = ncx2_bounds(r["T"], null_var[metric], kappa)
             for name in per[0]:
                 lo, hi = np.array([q[name][0] for q in per]), np.array([q[name][1] for q in per])
                 print(f"| {metric} | {delta:g} | {sd:.3g} | {name} | {np.mean(hi - lo) / (2 * Z * sd):.2f} | "
