@@ -524,7 +524,7 @@ def stabilised_bounds(u: float, null_var: float, slope: float) -> tuple[float, f
     handful of images) has no place on that scale, and the inversion there, [-k, h² - k], held neither u nor, when
     h² < k, any θ >= 0 (a calibration row of 10 held-out faces read kid_rand -0.0025 [-0.0011, -0.0002]); θ is
     a squared distance, never below 0. So the interval always holds u and reaches 0: coverage can only rise, and
-    the width changes only where it held no admissible value."""
+    only an interval that missed u or every θ >= 0 changes."""
     if slope <= 0:
         lo, hi = u - Z * float(np.sqrt(null_var)), u + Z * float(np.sqrt(null_var))
     else:
