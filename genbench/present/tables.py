@@ -243,29 +243,39 @@ def protocol_note(ok: pd.DataFrame, metrics: list[str]) -> str | None:
     """'protocol: swd/mse 1a2b3c4d5e6f, ...' for the good records ``ok``: metrics that share protocol ids are
     named together. A protocol that holds the seed has one id per seed; when the ids of a metric differ
     only in that, the first seed's id stands for them and the line says so, so three seeds do not read as
-    three protocols."""
-    by_pid: dict[str, list[str]] = {}
+    three protocols. A metric measured under more than one protocol in the table (a row from another commit,
+    a calibration row re-scored) names the rows of every protocol but the one most rows share: 'kid_rand
+    46d73765ebe5, kid_rand 87b9f24cecca (real-heldout)'."""
+    by_pid: dict[str, list[tuple[str, str | None]]] = {}  # id -> (metric, its rows where they need naming)
     first_seeds: set[int] = set()
     for metric in metrics:
         d = ok[ok["metric"] == metric]
         if d.empty:
             continue
-        for _, g in d.groupby(d.apply(_family, axis=1), sort=False):
+        families = [g for _, g in d.groupby(d.apply(_family, axis=1), sort=False)]
+        most = max(range(len(families)), key=lambda i: families[i]["model"].nunique())
+        for i, g in enumerate(families):
+            label = (metric, None if i == most else ", ".join(dict.fromkeys(g["model"])))
             per_seed = g.groupby("seed", sort=True)["protocol_id"].unique()
             ids = tuple(dict.fromkeys(v[0] for v in per_seed))
             if len(ids) > 1 and all(len(v) == 1 for v in per_seed):
                 first_seeds.add(int(per_seed.index[0]))
-                by_pid.setdefault(ids[0], []).append(metric)
+                by_pid.setdefault(ids[0], []).append(label)
             else:  # one id for every seed, or more than one protocol within a seed: list them plainly
                 for pid in sorted(set(g["protocol_id"])):
-                    by_pid.setdefault(pid, []).append(metric)
+                    by_pid.setdefault(pid, []).append(label)
     if not by_pid:
         return None
     head = "protocol"
     if first_seeds:
         head += (f" (ids of seed {', '.join(map(str, sorted(first_seeds)))}; other seeds' ids differ only in "
                  f"the seed)")
-    return f"{head}: " + ", ".join(f"{'/'.join(ms)} {pid}" for pid, ms in by_pid.items())
+    def named(labels: list[tuple[str, str | None]], pid: str) -> str:  # 'swd/mse 1a2b', 'swd 1a2b (ours, vae)'
+        plain = "/".join(metric for metric, rows in labels if rows is None)
+        return ", ".join(([f"{plain} {pid}"] if plain else [])
+                         + [f"{metric} {pid} ({rows})" for metric, rows in labels if rows is not None])
+
+    return f"{head}: " + ", ".join(named(ms, pid) for pid, ms in by_pid.items())
 
 
 def only_models(df: pd.DataFrame, text: str) -> tuple[pd.DataFrame, list[str]]:
