@@ -163,7 +163,8 @@ def intervals(r: dict) -> dict[str, tuple[float, float]]:
             "stabilised, ratio": tuple(beta + e for e in bs.stabilised_bounds(u, null, ratio)),
             "stabilised, larger": tuple(beta + e for e in bs.stabilised_bounds(u, null, max(ratio, rayleigh))),
             "stabilised, inflated": tuple(beta + e for e in bs.stabilised_bounds(u, null, inflated)),
-            "ncx2, inflated": tuple(beta + e for e in ncx2_bounds(u, null, inflated)),
+            **({"ncx2, inflated": tuple(beta + e for e in ncx2_bounds(u, null, inflated))}
+               if r["metric"] != "fd" else {}),  # KID, CMMD: FD's mean term has its own law
             "stabilised, midway": tuple(beta + e for e in bs.stabilised_bounds(u, null, midway)),
             **({"plug-in, eighths": (t - Z * sd8, t + Z * sd8)} if (sd8 := eighths_sd(r)) is not None else {}),
             **({"frechet_interval (now)": r["now"]} if "now" in r else {})}
