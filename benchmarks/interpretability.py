@@ -12,7 +12,12 @@ with the command, to ``--out``.
     python benchmarks/interpretability.py --set fc_k=8 --set conv_frac=0.25 --tag tablek   # a variation
 
 Budget: ``--stages`` (cumulative training steps at which to score), ``--n-eval`` (dissect scores
-2 x n-eval training images, ncc uses n-eval images), ``--models``.
+2 x n-eval training images, ncc uses n-eval images), ``--models``; ``--budget-min M`` stops before a stage
+whose projected time (the last stage's wall time, training and scoring, scaled by the steps it adds) would end
+past M minutes from the start: "as many epochs as fit" on a lent GPU (benchmarks/gpu_fill.sh):
+
+    python benchmarks/interpretability.py --preset paper --models ours,ours-dense --amp bf16 \
+        --stages 300,600,1200,2400 --budget-min 4 --tag gpu --out $OUT
 """
 
 from __future__ import annotations
@@ -59,6 +64,17 @@ def row_from_records(records: list) -> dict:
     return row
 
 
+def machine(device: str) -> str:
+    """The CPU, and the GPU where the runs used one."""
+    cpu = platform.processor() or platform.machine()
+    return f"{torch.cuda.get_device_name()} ({cpu} host)" if device != "cpu" and torch.cuda.is_available() else cpu
+
+
+def done_before(stages: list[int], steps: int) -> int:
+    """The stage before ``steps`` (0 for the first)."""
+    return max((s for s in stages if s < steps), default=0)
+
+
 def table(rows: list[dict]) -> str:
     head = ("| model | step | dissect (norm.) | detectors /12 | mean IoU | causal share in part (mask share) "
             "| ncc |\n|---|---:|---:|---:|---:|---:|---:|")
@@ -82,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--results", default="/tmp/genbench-interpretability")
     ap.add_argument("--tag", default="", help="suffix for the output files (variations)")
     ap.add_argument("--out", default="reference")
+    ap.add_argument("--amp", default="none", choices=("none", "bf16"))
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--budget-min", type=float, help="skip the stages that would end past this many minutes")
     args = ap.parse_args(argv)
     models = [m for m in args.models.split(",") if m]
     stages = sorted(int(s) for s in args.stages.split(","))
@@ -93,9 +112,20 @@ def main(argv: list[str] | None = None) -> int:
     command = f"python benchmarks/{Path(__file__).name} " + " ".join(shlex.quote(a) for a in given)
     rows: dict[str, list[dict]] = {m: [] for m in models}
     t_start = time.time()
+    last = (0, 0.0)  # (steps, wall seconds) of the last stage
     for steps in stages:
+        if args.budget_min and last[0]:
+            projected = last[1] * (steps - last[0]) / max(last[0] - done_before(stages, last[0]), 1)
+            if time.time() - t_start + projected > 60 * args.budget_min:
+                print(f"stopped before step {steps}: about {projected / 60:.1f} more minutes would pass the "
+                      f"{args.budget_min:g}-minute budget", flush=True)
+                break
+        t_stage = time.time()
         outcomes = run(RunOptions(models, preset=args.preset, seed=args.seed, results=Path(results), metrics=METRICS,
-                                  sets=sets, steps=steps, progress=False), echo=lambda msg: print(msg, flush=True))
+                                  sets=sets, steps=steps, progress=False, amp=args.amp, device=args.device,
+                                  log=["none"]),
+                       echo=lambda msg: print(msg, flush=True))
+        last = (steps, time.time() - t_stage)
         for o in outcomes:
             if o.status != "finished":
                 print(f"{o.model}: {o.status} {o.message}", flush=True)
@@ -106,8 +136,8 @@ def main(argv: list[str] | None = None) -> int:
                                       "ncc": row["ncc_chance"]})
             rows[o.model].append({"model": o.model, "step": steps, **row})
         flat = [r for m in models for r in rows[m]]
-        text = (f"# Does sparsity make parts? (`shapes`, preset {args.preset}, seed {args.seed})\n\n"
-                f"Command: `{command}`\n\nMachine: {platform.processor() or platform.machine()}, "
+        text = (f"# Does sparsity make parts? (`shapes`, preset {args.preset}, amp {args.amp}, seed {args.seed})\n\n"
+                f"Command: `{command}`\n\nMachine: {machine(args.device)}, "
                 f"{torch.get_num_threads()} torch threads, torch {torch.__version__}; "
                 f"{(time.time() - t_start) / 60:.0f} min so far (stages done up to step {steps}).\n\n"
                 f"Step 0 is the untrained generator of the same config (chance level). dissect: "

@@ -8,7 +8,9 @@ machine whose load drifts still gives a fair ratio):
 3. sparse  sparse / dense generator forward+backward at the same size, goal <= 1.15;
 4. langevin one Langevin step (generator frozen, as train_step and infer run it) / one generator forward+backward
    (parameter gradients), goal <= 0.7;
-5. eval    seconds per metric for one `ours` model trained at the preset (the run's own eval_seconds).
+5. eval    seconds per metric for one `ours` model trained at the preset (the run's own eval_seconds);
+6. profile `ours`: where a training step's time goes (torch.profiler over ``--steps`` steps after the warm-up,
+           the operators by their own device time, CUDA's on a GPU), with ``--trace DIR`` its Chrome trace.
 
 With ``--flops`` (for benchmarks/gpu_check.sh) table 1 also gives the FLOPs of one training step
 (counted with torch.utils.flop_counter over the whole step, backward passes included), the
@@ -18,6 +20,10 @@ rate (known GPUs, or $GENBENCH_PEAK_TFLOPS).
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/train_speed.py --preset small          # CPU
     .venv/bin/python benchmarks/train_speed.py --preset paper --models ours --amp none,bf16 --flops
     .venv/bin/python benchmarks/train_speed.py --preset tiny --repeats 2 --steps 2       # smoke run
+    .venv/bin/python benchmarks/train_speed.py --preset paper --tables profile --amp bf16 --steps 5 --trace out/
+
+``--set KEY=VALUE`` changes a model setting for tables 1 and 6 (e.g. ``--set batch_size=400``: whether a larger
+batch fills the GPU).
 """
 
 from __future__ import annotations
@@ -140,8 +146,9 @@ def table_speed(args, data, device) -> None:
                 print(speed_row(args, data, device, name, Acceleration(amp, comp), peak))
 
 
-def speed_row(args, data, device, name: str, accel: Acceleration, peak: float | None) -> str:
-    model, stream = build(name, args.preset, device, data)
+def warm_stepper(args, data, device, name: str, accel: Acceleration):
+    """The model, its batch stream and a call that runs one training step, after ``args.warmup`` of them."""
+    model, stream = build(name, args.preset, device, data, args.sets)
     accel.prepare(model)
     step = 0
 
@@ -153,6 +160,11 @@ def speed_row(args, data, device, name: str, accel: Acceleration, peak: float | 
 
     for _ in range(args.warmup):
         one()
+    return model, stream, one
+
+
+def speed_row(args, data, device, name: str, accel: Acceleration, peak: float | None) -> str:
+    model, stream, one = warm_stepper(args, data, device, name, accel)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     seen0 = stream.images_seen
@@ -245,6 +257,33 @@ def table_eval(args, device) -> None:
     print(f"| **all** | {sum(per_metric.values()):.2f} |")
 
 
+def table_profile(args, data, device) -> None:
+    from torch.profiler import ProfilerActivity, profile
+
+    accel = Acceleration(args.amp[0], args.compile)
+    model, _, one = warm_stepper(args, data, device, "ours", accel)
+    on_gpu = device.type == "cuda"
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if on_gpu else [])
+    sync(device)
+    with profile(activities=activities, record_shapes=True) as prof:
+        for _ in range(args.steps):
+            one()
+        sync(device)
+    key = "self_cuda_time_total" if on_gpu else "self_cpu_time_total"
+    events = prof.key_averages()
+    total = sum(getattr(e, key) for e in events) or 1.0
+    print(f"\n## 6. where a step of `ours` goes ({args.preset}, amp {accel.amp}, compile "
+          f"{'yes' if accel.compile else 'no'}, batch {model.config.batch_size}, {args.steps} steps, "
+          f"{'CUDA' if on_gpu else 'CPU'} self time)\n\n| operator | calls | self ms per step | share |\n"
+          "|---|---|---|---|")
+    for e in sorted(events, key=lambda e: -getattr(e, key))[:25]:
+        t = getattr(e, key)
+        print(f"| {e.key} | {e.count // args.steps} | {t / 1e3 / args.steps:.3f} | {t / total:.1%} |")
+    if args.trace:
+        Path(args.trace).mkdir(parents=True, exist_ok=True)
+        prof.export_chrome_trace(str(Path(args.trace) / f"ours-{args.preset}-{accel.amp}.trace.json"))
+
+
 def device_name(device: torch.device) -> str:
     return torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)"
 
@@ -262,8 +301,12 @@ def main(argv=None) -> None:
     p.add_argument("--compile", action="store_true", help="also measure with the generator compiled")
     p.add_argument("--flops", action="store_true", help="FLOPs per step and share of peak bf16 (table 1)")
     p.add_argument("--eval-steps", type=int, help="training steps before table 5 (default: the preset's)")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                   help="a model setting for tables 1 and 6, e.g. batch_size=400 (repeatable)")
+    p.add_argument("--trace", help="folder for table 6's Chrome trace")
     args = p.parse_args(argv)
     args.models, args.amp = args.models.split(","), args.amp.split(",")
+    args.sets = dict(item.split("=", 1) for item in args.sets)
     tables = args.tables.split(",")
     device = pick_device(args.device)
     # the preset's resolution; at most 2000 images (the count does not change the cost of a step)
@@ -271,7 +314,7 @@ def main(argv=None) -> None:
     data = registry.get_dataset("shapes")().load("train", size, n, 0)
     print(f"# train_speed: preset {args.preset}, device {device_name(device)}, torch {torch.__version__}")
     for name, fn in (("speed", table_speed), ("parts", table_parts), ("sparse", table_sparse),
-                     ("langevin", table_langevin)):
+                     ("langevin", table_langevin), ("profile", table_profile)):
         if name in tables:
             fn(args, data, device)
     if "eval" in tables:
