@@ -8,7 +8,8 @@
 #      the Chrome trace (gzipped);
 #   4. `ours` and `ours-dense` trained in bf16 on `shapes` at 64 px, scored by dissect and ncc at
 #      doubling steps (an epoch of the 10,000 images is 100 steps) until the next stage would pass the
-#      budget (GPU_FILL_TRAIN_MIN, default 4 minutes): the first look at tens of epochs
+#      budget (GPU_FILL_TRAIN_MIN, default 5 minutes; the two models side by side, as one
+#      fills about a seventh of the GPU's bf16 peak): the first look at tens of epochs
 #      (reference/interpretability.md holds the CPU budgets', <= 5 epochs).
 # Usage, on the device machine from the repository root:
 #   pip install --no-deps --no-build-isolation -q -e . && bash benchmarks/gpu_fill.sh
@@ -26,7 +27,7 @@ if [ "${GPU_FILL_DRY:-0}" = "1" ]; then
   PRESET=tiny DEVICE=cpu STEPS=2 WARMUP=1 BATCHES="8" STAGES=10,20 TRAIN_MIN=1 NEVAL=32
 else
   PRESET=paper DEVICE=cuda STEPS=60 WARMUP=4 BATCHES="200 400" STAGES=300,600,1200,2400,4800,9600
-  TRAIN_MIN=${GPU_FILL_TRAIN_MIN:-4} NEVAL=300
+  TRAIN_MIN=${GPU_FILL_TRAIN_MIN:-5} NEVAL=300
   "$PY" -c "import sys, torch; torch.cuda.is_available() or sys.exit('gpu_fill.sh needs a CUDA device.')" || exit 2
 fi
 {
@@ -45,9 +46,14 @@ fi
   timeout 120 "$PY" benchmarks/train_speed.py --preset $PRESET --device $DEVICE --tables profile --amp bf16 \
       --steps 5 --warmup $WARMUP --trace "$OUT"
   gzip -f "$OUT"/*.trace.json 2>/dev/null
-  echo "== 4. ours and ours-dense in bf16 on shapes, dissect and ncc by stage ($TRAIN_MIN-minute budget)"
-  timeout $((TRAIN_MIN * 60 + 240)) "$PY" benchmarks/interpretability.py --preset $PRESET --device $DEVICE \
-      --models ours,ours-dense --amp bf16 --stages $STAGES --budget-min $TRAIN_MIN --n-eval $NEVAL \
-      --results "${TMPDIR:-/tmp}/gpu-fill-runs" --tag gpu --out "$OUT"
+  echo "== 4. ours and ours-dense in bf16 on shapes, dissect and ncc by stage ($TRAIN_MIN-minute budget each,"
+  echo "   side by side: one model fills a seventh of the GPU)"
+  for m in ours ours-dense; do
+    timeout $((TRAIN_MIN * 60 + 180)) "$PY" benchmarks/interpretability.py --preset $PRESET --device $DEVICE \
+        --models $m --amp bf16 --stages $STAGES --budget-min $TRAIN_MIN --n-eval $NEVAL \
+        --results "${TMPDIR:-/tmp}/gpu-fill-runs" --tag "gpu-$m" --out "$OUT" > "$OUT/train-$m.txt" 2>&1 &
+  done
+  wait
+  cat "$OUT"/train-ours.txt "$OUT"/train-ours-dense.txt && rm -f "$OUT"/train-*.txt
   echo "== gpu_fill.sh done in $((SECONDS - START)) s"
 } 2>&1 | tee "$LOG"
