@@ -16,8 +16,8 @@ Budget: ``--stages`` (cumulative training steps at which to score), ``--n-eval``
 whose projected time (the last stage's wall time, training and scoring, scaled by the steps it adds) would end
 past M minutes from the start: "as many epochs as fit" on a lent GPU (benchmarks/gpu_fill.sh):
 
-    python benchmarks/interpretability.py --preset paper --models ours,ours-dense --amp bf16 \
-        --stages 300,600,1200,2400 --budget-min 4 --tag gpu --out $OUT
+    python benchmarks/interpretability.py --preset paper --models ours --amp bf16 \
+        --stages 300,600,1200,2400,4800,9600 --budget-min 5 --tag gpu-ours --out $OUT
 """
 
 from __future__ import annotations
@@ -70,11 +70,6 @@ def machine(device: str) -> str:
     return f"{torch.cuda.get_device_name()} ({cpu} host)" if device != "cpu" and torch.cuda.is_available() else cpu
 
 
-def done_before(stages: list[int], steps: int) -> int:
-    """The stage before ``steps`` (0 for the first)."""
-    return max((s for s in stages if s < steps), default=0)
-
-
 def table(rows: list[dict]) -> str:
     head = ("| model | step | dissect (norm.) | detectors /12 | mean IoU | causal share in part (mask share) "
             "| ncc |\n|---|---:|---:|---:|---:|---:|---:|")
@@ -112,10 +107,10 @@ def main(argv: list[str] | None = None) -> int:
     command = f"python benchmarks/{Path(__file__).name} " + " ".join(shlex.quote(a) for a in given)
     rows: dict[str, list[dict]] = {m: [] for m in models}
     t_start = time.time()
-    last = (0, 0.0)  # (steps, wall seconds) of the last stage
+    last = (0, 0, 0.0)  # the last stage: (steps before it, steps after it, its wall seconds)
     for steps in stages:
-        if args.budget_min and last[0]:
-            projected = last[1] * (steps - last[0]) / max(last[0] - done_before(stages, last[0]), 1)
+        if args.budget_min and last[1]:
+            projected = last[2] * (steps - last[1]) / max(last[1] - last[0], 1)
             if time.time() - t_start + projected > 60 * args.budget_min:
                 print(f"stopped before step {steps}: about {projected / 60:.1f} more minutes would pass the "
                       f"{args.budget_min:g}-minute budget", flush=True)
@@ -125,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
                                   sets=sets, steps=steps, progress=False, amp=args.amp, device=args.device,
                                   log=["none"]),
                        echo=lambda msg: print(msg, flush=True))
-        last = (steps, time.time() - t_stage)
+        last = (last[1], steps, time.time() - t_stage)
         for o in outcomes:
             if o.status != "finished":
                 print(f"{o.model}: {o.status} {o.message}", flush=True)
