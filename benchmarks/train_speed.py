@@ -269,7 +269,7 @@ def table_profile(args, data, device) -> None:
         for _ in range(args.steps):
             one()
         sync(device)
-    key = "self_cuda_time_total" if on_gpu else "self_cpu_time_total"
+    key = "self_device_time_total" if on_gpu else "self_cpu_time_total"
     events = prof.key_averages()
     total = sum(getattr(e, key) for e in events) or 1.0
     print(f"\n## 6. where a step of `ours` goes ({args.preset}, amp {accel.amp}, compile "
