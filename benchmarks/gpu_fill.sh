@@ -12,7 +12,8 @@
 #      fills about a seventh of the GPU's bf16 peak): the first look at tens of epochs
 #      (reference/interpretability.md holds the CPU budgets', <= 5 epochs).
 # Usage, on the device machine from the repository root:
-#   pip install --no-deps --no-build-isolation -q -e . && bash benchmarks/gpu_fill.sh
+#   python3 -m pip install --no-deps --no-build-isolation -q -e . && bash benchmarks/gpu_fill.sh
+# (the GPU image lacks lpips, pytorch-fid, open_clip and the effnet weights package; nothing here needs them)
 # GPU_FILL_DRY=1 runs the same steps at --preset tiny on the CPU in a minute or two (a check of the script).
 set -uo pipefail
 cd "$(dirname "$0")/.."
