@@ -32,6 +32,7 @@ from pathlib import Path
 import torch
 
 from genbench.io import write_json, write_text
+from genbench.run.accel import AMP_CHOICES
 from genbench.run.plan import RunOptions
 from genbench.run.runner import run
 
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--results", default="/tmp/genbench-interpretability")
     ap.add_argument("--tag", default="", help="suffix for the output files (variations)")
     ap.add_argument("--out", default="reference")
-    ap.add_argument("--amp", default="none", choices=("none", "bf16"))
+    ap.add_argument("--amp", default="none", choices=AMP_CHOICES)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--budget-min", type=float, help="skip the stages that would end past this many minutes")
     args = ap.parse_args(argv)
