@@ -8,8 +8,17 @@ chance 1/3), fitted on the even-numbered images and scored on the odd ones (``di
 
 Features, per trained run folder (and per untrained generator of the same config):
     layer-3  the b8 activations of g(z*), z* = infer(x), all units x positions (distributed code)
+    slot     each b8 unit's mean activation over the slot's region (all units; location taken out)
+    unit     the one b8 unit whose mean over the slot's region reads the type best (chosen on the fit images)
     recon    the pixels of the reconstruction g(z*)         (is the part type in the output at all?)
     image    the pixels of the training image itself         (the probe's ceiling)
+
+The slot's region is where that slot's part covers a pixel in any of the n images, whatever its type (the same
+region for every image and type: a region that followed the part's own shape would tell the type by itself),
+pooled to the layer's grid as area weights. ``unit`` asks ``dissect``'s question without its spatial test: is
+the type held by a single unit at all (one number per image, any firing pattern inside the slot), or only by
+many together (``slot``)? ``dissect`` reads low both when units are not type-selective and when they are but
+fire beyond the part's pixels; ``unit`` against ``slot`` tells those apart.
 
     python benchmarks/interpretability_probe.py /work/exp/interp/shapes/*/small-seed0
 """
@@ -24,6 +33,7 @@ import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
+from torch.nn import functional as F
 
 from genbench.api import EvalContext, EvalSettings
 from genbench.metrics.core.chance import untrained_twin
@@ -42,13 +52,37 @@ def probe(features: np.ndarray, labels: np.ndarray) -> float:
     return float(clf.score(scaler.transform(features[score]), labels[score]))
 
 
-def features(model, train, n: int) -> dict[str, np.ndarray]:
+def best_unit(features: np.ndarray, labels: np.ndarray) -> tuple[float, int]:
+    """(accuracy on the odd-numbered images, unit) of the one column of ``features`` whose probe fitted on the
+    even-numbered images reads them best there: the choice among the units is made on the fit images only."""
+    fit = slice(0, None, 2)
+    best, unit = -1.0, 0
+    for u in range(features.shape[1]):
+        col = features[fit, u:u + 1]
+        scaler = StandardScaler().fit(col)
+        clf = LogisticRegression(max_iter=300, C=0.1).fit(scaler.transform(col), labels[fit])
+        acc = float(clf.score(scaler.transform(col), labels[fit]))
+        if acc > best:
+            best, unit = acc, u
+    return probe(features[:, unit:unit + 1], labels), unit
+
+
+def slot_means(act: torch.Tensor, covered: np.ndarray) -> list[np.ndarray]:
+    """Per slot, (n, units): each unit's mean activation over the slot's region, the pixels its part covers in
+    any of the images (``covered`` (n, slots, H, W) bool), pooled to the activations' grid as area weights."""
+    region = torch.from_numpy(covered.any(0)).float()  # (slots, H, W)
+    weights = F.adaptive_avg_pool2d(region[None], tuple(act.shape[-2:]))[0]  # (slots, h, w)
+    weights = weights / weights.sum((1, 2), keepdim=True)
+    return [torch.einsum("nchw,hw->nc", act.float(), w).numpy() for w in weights]
+
+
+def features(model, train, n: int) -> dict[str, np.ndarray | list[np.ndarray]]:
     ctx = EvalContext(model, get_dataset("shapes")(), train, None, torch.device("cpu"), 0, EvalSettings(n // 2))
     z, act = latents_and_activations(ctx, n)
     with torch.no_grad():
         recon = torch.cat([model.generate(z[i:i + 200]).clamp(-1, 1) for i in range(0, n, 200)])
-    return {"layer-3": act.flatten(1).numpy(), "recon": recon.flatten(1).numpy(),
-            "image": train.as_float(torch.arange(n)).flatten(1).numpy()}
+    return {"layer-3": act.flatten(1).numpy(), "slot": slot_means(act, train.meta["parse"]["cover"][:n] >= 128),
+            "recon": recon.flatten(1).numpy(), "image": train.as_float(torch.arange(n)).flatten(1).numpy()}
 
 
 def main() -> int:
@@ -57,7 +91,8 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=1000, help="training images (half fit, half scored)")
     args = ap.parse_args()
     shapes = get_dataset("shapes")()
-    print("| model | generator | slot | layer-3 probe | recon probe | image probe |\n|---|---|---|---:|---:|---:|")
+    print("| model | generator | slot | layer-3 probe | slot-pooled probe | best single unit (unit) | recon probe "
+          "| image probe |\n|---|---|---|---:|---:|---:|---:|---:|")
     for run in args.runs:
         model, config = RunFolder(Path(run)).load_model()
         train = shapes.load("train", model.data.image_size, config.run.n_train, 0)
@@ -65,11 +100,17 @@ def main() -> int:
         slots = train.meta["slots"]
         for which, m in (("trained", model), ("untrained", untrained_twin(model))):
             feats = features(m, train, args.n)
+            pooled = feats.pop("slot")
             accs = {k: [probe(v, types[:, j]) for j in range(len(slots))] for k, v in feats.items()}
+            accs["slot"] = [probe(pooled[j], types[:, j]) for j in range(len(slots))]
+            units = [best_unit(pooled[j], types[:, j]) for j in range(len(slots))]
             for j, slot in enumerate(slots + ["mean"]):
-                row = [np.mean(a) if slot == "mean" else a[j] for a in accs.values()]
-                print(f"| {config.model_name} | {which} | {slot} | " + " | ".join(f"{v:.2f}" for v in row) + " |",
-                      flush=True)
+                mean = slot == "mean"
+                cols = [np.mean(accs[k]) if mean else accs[k][j] for k in ("layer-3", "slot")]
+                unit = (f"{np.mean([u[0] for u in units]):.2f}" if mean else f"{units[j][0]:.2f} ({units[j][1]})")
+                rest = [np.mean(accs[k]) if mean else accs[k][j] for k in ("recon", "image")]
+                print(f"| {config.model_name} | {which} | {slot} | " + " | ".join(f"{v:.2f}" for v in cols)
+                      + f" | {unit} | " + " | ".join(f"{v:.2f}" for v in rest) + " |", flush=True)
     return 0
 
 
