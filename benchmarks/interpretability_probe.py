@@ -42,28 +42,27 @@ from genbench.registry import get_dataset
 from genbench.store.runfolder import RunFolder
 
 
-def probe(features: np.ndarray, labels: np.ndarray) -> float:
-    """Accuracy on the odd-numbered images of a probe fitted on the even-numbered ones."""
-    fit, score = slice(0, None, 2), slice(1, None, 2)
+def _fitted(features: np.ndarray, labels: np.ndarray) -> tuple[StandardScaler, LogisticRegression]:
+    """The probe (standardised features, multinomial logistic regression) fitted on the even-numbered images."""
+    fit = slice(0, None, 2)
     scaler = StandardScaler().fit(features[fit])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence warnings at max_iter: the accuracy is what we report
         clf = LogisticRegression(max_iter=300, C=0.1).fit(scaler.transform(features[fit]), labels[fit])
-    return float(clf.score(scaler.transform(features[score]), labels[score]))
+    return scaler, clf
+
+
+def probe(features: np.ndarray, labels: np.ndarray, rows: slice = slice(1, None, 2)) -> float:
+    """Accuracy on ``rows`` (default the odd-numbered images) of a probe fitted on the even-numbered ones."""
+    scaler, clf = _fitted(features, labels)
+    return float(clf.score(scaler.transform(features[rows]), labels[rows]))
 
 
 def best_unit(features: np.ndarray, labels: np.ndarray) -> tuple[float, int]:
     """(accuracy on the odd-numbered images, unit) of the one column of ``features`` whose probe fitted on the
     even-numbered images reads them best there: the choice among the units is made on the fit images only."""
-    fit = slice(0, None, 2)
-    best, unit = -1.0, 0
-    for u in range(features.shape[1]):
-        col = features[fit, u:u + 1]
-        scaler = StandardScaler().fit(col)
-        clf = LogisticRegression(max_iter=300, C=0.1).fit(scaler.transform(col), labels[fit])
-        acc = float(clf.score(scaler.transform(col), labels[fit]))
-        if acc > best:
-            best, unit = acc, u
+    on_fit = [probe(features[:, u:u + 1], labels, rows=slice(0, None, 2)) for u in range(features.shape[1])]
+    unit = int(np.argmax(on_fit))  # the first best, as a strict > over the units in order
     return probe(features[:, unit:unit + 1], labels), unit
 
 
@@ -76,13 +75,15 @@ def slot_means(act: torch.Tensor, covered: np.ndarray) -> list[np.ndarray]:
     return [torch.einsum("nchw,hw->nc", act.float(), w).numpy() for w in weights]
 
 
-def features(model, train, n: int) -> dict[str, np.ndarray | list[np.ndarray]]:
+def features(model, train, n: int) -> tuple[dict[str, np.ndarray], list[np.ndarray]]:
+    """The probes' features of the first n training images, and per slot each unit's mean over the slot."""
     ctx = EvalContext(model, get_dataset("shapes")(), train, None, torch.device("cpu"), 0, EvalSettings(n // 2))
     z, act = latents_and_activations(ctx, n)
     with torch.no_grad():
         recon = torch.cat([model.generate(z[i:i + 200]).clamp(-1, 1) for i in range(0, n, 200)])
-    return {"layer-3": act.flatten(1).numpy(), "slot": slot_means(act, train.meta["parse"]["cover"][:n] >= 128),
-            "recon": recon.flatten(1).numpy(), "image": train.as_float(torch.arange(n)).flatten(1).numpy()}
+    return ({"layer-3": act.flatten(1).numpy(), "recon": recon.flatten(1).numpy(),
+             "image": train.as_float(torch.arange(n)).flatten(1).numpy()},
+            slot_means(act, train.meta["parse"]["cover"][:n] >= 128))
 
 
 def main() -> int:
@@ -99,18 +100,16 @@ def main() -> int:
         types = train.meta["parse"]["part_type"][: args.n]
         slots = train.meta["slots"]
         for which, m in (("trained", model), ("untrained", untrained_twin(model))):
-            feats = features(m, train, args.n)
-            pooled = feats.pop("slot")
+            feats, pooled = features(m, train, args.n)
             accs = {k: [probe(v, types[:, j]) for j in range(len(slots))] for k, v in feats.items()}
             accs["slot"] = [probe(pooled[j], types[:, j]) for j in range(len(slots))]
-            units = [best_unit(pooled[j], types[:, j]) for j in range(len(slots))]
+            unit, which_unit = zip(*(best_unit(pooled[j], types[:, j]) for j in range(len(slots))), strict=True)
             for j, slot in enumerate(slots + ["mean"]):
-                mean = slot == "mean"
-                cols = [np.mean(accs[k]) if mean else accs[k][j] for k in ("layer-3", "slot")]
-                unit = (f"{np.mean([u[0] for u in units]):.2f}" if mean else f"{units[j][0]:.2f} ({units[j][1]})")
-                rest = [np.mean(accs[k]) if mean else accs[k][j] for k in ("recon", "image")]
-                print(f"| {config.model_name} | {which} | {slot} | " + " | ".join(f"{v:.2f}" for v in cols)
-                      + f" | {unit} | " + " | ".join(f"{v:.2f}" for v in rest) + " |", flush=True)
+                pick = np.mean if j == len(slots) else (lambda values, j=j: values[j])
+                single = f"{pick(unit):.2f}" + ("" if j == len(slots) else f" ({which_unit[j]})")
+                cells = [f"{pick(accs[k]):.2f}" for k in ("layer-3", "slot")] + [single] + [
+                    f"{pick(accs[k]):.2f}" for k in ("recon", "image")]
+                print(f"| {config.model_name} | {which} | {slot} | " + " | ".join(cells) + " |", flush=True)
     return 0
 
 
