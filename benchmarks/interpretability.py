@@ -27,6 +27,7 @@ import platform
 import shlex
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -34,10 +35,33 @@ import torch
 from genbench.io import write_json, write_text
 from genbench.run.accel import AMP_CHOICES
 from genbench.run.plan import RunOptions
-from genbench.run.runner import run
+from genbench.run.runner import RunOutcome, run
 
 MODELS = "ours,ours-dense,abp-sparse,abp,vae"
 METRICS = ["dissect", "ncc"]
+
+
+@dataclass(frozen=True)
+class Stage:
+    """What the last stage cost, for ``--budget-min``'s projection of the next: training seconds per step of
+    one model (each model from where it resumed, so a run continued from a checkpoint is not taken to have
+    trained from 0) and the rest of the stage's wall time (evaluation, loading), taken as fixed."""
+
+    steps: int  # where every model stands after the stage
+    models: int  # how many trained
+    per_step: float  # training seconds per step of one model
+    rest: float  # the stage's other seconds
+
+    @classmethod
+    def measured(cls, outcomes: list[RunOutcome], steps: int, wall: float) -> Stage:
+        done = [o for o in outcomes if o.status == "finished"]
+        trained = sum(steps - o.resumed_from for o in done)
+        train_s = sum(o.seconds for o in done)
+        return cls(steps, len(done), train_s / trained if trained > 0 else 0.0, max(wall - train_s, 0.0))
+
+    def projected(self, steps: int) -> float:
+        """Seconds the stage to ``steps`` would take."""
+        return self.per_step * self.models * (steps - self.steps) + self.rest
 
 
 def parse_sets(items: list[str]) -> dict[str, str]:
@@ -108,10 +132,10 @@ def main(argv: list[str] | None = None) -> int:
     command = f"python benchmarks/{Path(__file__).name} " + " ".join(shlex.quote(a) for a in given)
     rows: dict[str, list[dict]] = {m: [] for m in models}
     t_start = time.time()
-    last = (0, 0, 0.0)  # the last stage: (steps before it, steps after it, its wall seconds)
+    last: Stage | None = None
     for steps in stages:
-        if args.budget_min and last[1]:
-            projected = last[2] * (steps - last[1]) / max(last[1] - last[0], 1)
+        if args.budget_min and last is not None:
+            projected = last.projected(steps)
             if time.time() - t_start + projected > 60 * args.budget_min:
                 print(f"stopped before step {steps}: about {projected / 60:.1f} more minutes would pass the "
                       f"{args.budget_min:g}-minute budget", flush=True)
@@ -121,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
                                   sets=sets, steps=steps, progress=False, amp=args.amp, device=args.device,
                                   log=["none"]),
                        echo=lambda msg: print(msg, flush=True))
-        last = (last[1], steps, time.time() - t_stage)
+        last = Stage.measured(outcomes, steps, time.time() - t_stage)
         for o in outcomes:
             if o.status != "finished":
                 print(f"{o.model}: {o.status} {o.message}", flush=True)

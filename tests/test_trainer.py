@@ -114,3 +114,20 @@ def test_resume_cuts_the_log_back_to_the_checkpoint_and_a_fresh_start_replaces_i
     log.write_text(header + "\n9,1,1,1\n")
     _train(_vae(), data, tmp_path, 3)
     assert [line.split(",")[0] for line in log.read_text().splitlines()] == ["step", "3"]
+
+
+def test_a_runs_outcome_says_where_its_training_started(tmp_path):
+    """The runner's outcome carries the step it resumed from, so that a caller timing a stage (the interpretability
+    benchmark's --budget-min) counts only the steps this call trained."""
+    from genbench.run.plan import RunOptions
+    from genbench.run.runner import run
+
+    def go(steps):
+        (o,) = run(RunOptions(["vae"], preset="tiny", results=tmp_path, metrics=["swd"], steps=steps,
+                              progress=False, log=["none"]), echo=lambda *a, **k: None)
+        assert o.status == "finished"
+        return o
+
+    first, second = go(2), go(5)
+    assert (first.resumed_from, second.resumed_from) == (0, 2)
+    assert second.seconds > 0

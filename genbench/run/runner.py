@@ -45,7 +45,8 @@ class RunOutcome:
     status: str
     message: str = ""
     records: list[Record] = field(default_factory=list)
-    seconds: float = 0.0
+    seconds: float = 0.0  # training's wall seconds in this call (not the evaluation's)
+    resumed_from: int = 0  # the step training started from in this call (its checkpoint's, 0 when fresh)
 
 
 def run(options: RunOptions, echo: Callable[..., None] = print) -> list[RunOutcome]:
@@ -162,7 +163,8 @@ def run_cell(plan: RunPlan, cell: Cell, data: LoadedData, echo: Callable[..., No
     del model
     if plan.device.type == "cuda":
         torch.cuda.empty_cache()
-    return RunOutcome(cell.model, folder.path, "finished", records=records, seconds=res.seconds)
+    return RunOutcome(cell.model, folder.path, "finished", records=records, seconds=res.seconds,
+                      resumed_from=res.resumed_from)
 
 
 def failed_records(base: Record, metric_names: list[str], previous: list[Record], message: str,
