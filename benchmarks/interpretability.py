@@ -13,8 +13,9 @@ with the command, to ``--out``.
 
 Budget: ``--stages`` (cumulative training steps at which to score), ``--n-eval`` (dissect scores
 2 x n-eval training images, ncc uses n-eval images), ``--models``; ``--budget-min M`` stops before a stage
-whose projected time (the last stage's wall time, training and scoring, scaled by the steps it adds) would end
-past M minutes from the start: "as many epochs as fit" on a lent GPU (benchmarks/gpu_fill.sh):
+whose projected time (the last stage's training seconds per step, counted from where each run resumed, times the
+steps it adds, plus the last stage's scoring time) would end past M minutes from the start: "as many epochs as
+fit" on a lent GPU (benchmarks/gpu_fill.sh):
 
     python benchmarks/interpretability.py --preset paper --models ours --amp bf16 \
         --stages 300,600,1200,2400,4800,9600 --budget-min 5 --tag gpu-ours --out $OUT
