@@ -11,6 +11,8 @@ import torch
 from genbench.api import DataInfo, ModelConfig
 from genbench.errors import GenbenchError
 from genbench.registry import get_dataset, get_model, names
+from genbench.run.plan import RunOptions
+from genbench.run.runner import run
 from genbench.run.trainer import Schedule, train
 from genbench.store.runconfig import RunConfig, RunSettings
 from genbench.store.runfolder import CHECKPOINT, RunFolder
@@ -119,9 +121,6 @@ def test_resume_cuts_the_log_back_to_the_checkpoint_and_a_fresh_start_replaces_i
 def test_a_runs_outcome_says_where_its_training_started(tmp_path):
     """The runner's outcome carries the step it resumed from, so that a caller timing a stage (the interpretability
     benchmark's --budget-min) counts only the steps this call trained."""
-    from genbench.run.plan import RunOptions
-    from genbench.run.runner import run
-
     def go(steps):
         (o,) = run(RunOptions(["vae"], preset="tiny", results=tmp_path, metrics=["swd"], steps=steps,
                               progress=False, log=["none"]), echo=lambda *a, **k: None)
